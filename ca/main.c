@@ -1,0 +1,11 @@
+/* sti-ca: not built yet. */
+#include "cli.h"
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    cli_prog = "sti-ca";
+    cli_errorf("not implemented yet");
+    return CLI_EXIT_FAIL;
+}

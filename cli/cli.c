@@ -1,0 +1,217 @@
+/* Messages, number parsing, configuration files and signals for the tools. */
+#include "cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *cli_prog = "sti";
+
+void cli_errorf(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: ", cli_prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cli_fail(const char *what, const struct sti_error *err)
+{
+    if (err != NULL && err->message[0] != '\0')
+        fprintf(stderr, "%s: %s: %s\n", cli_prog, what, err->message);
+    else if (err != NULL)
+        fprintf(stderr, "%s: %s: %s\n", cli_prog, what,
+                sti_status_str(err->code));
+    else
+        fprintf(stderr, "%s: %s\n", cli_prog, what);
+    return CLI_EXIT_FAIL;
+}
+
+int cli_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: ", cli_prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry '%s --help'.\n", cli_prog);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_parse_long(const char *text, long min, long max, long *out)
+{
+    char *end;
+    long v;
+
+    if (text == NULL || *text == '\0')
+        return -1;
+    errno = 0;
+    v = strtol(text, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+struct cli_config {
+    size_t count;
+    char **keys;
+    char **values;
+};
+
+static char *trim(char *s)
+{
+    char *end;
+
+    while (isspace((unsigned char)*s))
+        s++;
+    end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return s;
+}
+
+static int config_add(struct cli_config *cfg, const char *key,
+                      const char *value)
+{
+    char **k = realloc(cfg->keys, (cfg->count + 1) * sizeof(*k));
+    char **v;
+
+    if (k == NULL)
+        return -1;
+    cfg->keys = k;
+    v = realloc(cfg->values, (cfg->count + 1) * sizeof(*v));
+    if (v == NULL)
+        return -1;
+    cfg->values = v;
+    cfg->keys[cfg->count] = strdup(key);
+    cfg->values[cfg->count] = strdup(value);
+    if (cfg->keys[cfg->count] == NULL || cfg->values[cfg->count] == NULL) {
+        free(cfg->keys[cfg->count]);
+        free(cfg->values[cfg->count]);
+        return -1;
+    }
+    cfg->count++;
+    return 0;
+}
+
+int cli_config_load(const char *path, struct cli_config **out,
+                    struct sti_error *err)
+{
+    unsigned char *data;
+    size_t len, lineno = 0;
+    struct cli_config *cfg;
+    char *line, *save = NULL;
+    struct sti_error scratch;
+    int rc;
+
+    if (err == NULL)
+        err = &scratch;
+    *out = NULL;
+    rc = sti_file_read(path, &data, &len, err);
+    if (rc != STI_OK)
+        return rc;
+    cfg = calloc(1, sizeof(*cfg));
+    if (cfg == NULL) {
+        free(data);
+        err->code = STI_ERR_NOMEM;
+        snprintf(err->message, sizeof(err->message), "out of memory");
+        return STI_ERR_NOMEM;
+    }
+    for (line = strtok_r((char *)data, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *eq, *key, *value, *hash;
+
+        lineno++;
+        hash = strchr(line, '#');
+        if (hash != NULL)
+            *hash = '\0';
+        line = trim(line);
+        if (*line == '\0')
+            continue;
+        eq = strchr(line, '=');
+        if (eq == NULL) {
+            snprintf(err->message, sizeof(err->message),
+                     "%s: line %zu: expected 'key = value', got '%.60s'",
+                     path, lineno, line);
+            err->code = STI_ERR_INVALID;
+            free(data);
+            cli_config_free(cfg);
+            return STI_ERR_INVALID;
+        }
+        *eq = '\0';
+        key = trim(line);
+        value = trim(eq + 1);
+        if (config_add(cfg, key, value) != 0) {
+            free(data);
+            cli_config_free(cfg);
+            err->code = STI_ERR_NOMEM;
+            snprintf(err->message, sizeof(err->message), "out of memory");
+            return STI_ERR_NOMEM;
+        }
+    }
+    free(data);
+    *out = cfg;
+    return STI_OK;
+}
+
+const char *cli_config_get(const struct cli_config *cfg, const char *key)
+{
+    /* The last assignment wins, as in most configuration formats. */
+    for (size_t i = cfg->count; i > 0; i--)
+        if (strcmp(cfg->keys[i - 1], key) == 0)
+            return cfg->values[i - 1];
+    return NULL;
+}
+
+void cli_config_free(struct cli_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    for (size_t i = 0; i < cfg->count; i++) {
+        free(cfg->keys[i]);
+        free(cfg->values[i]);
+    }
+    free(cfg->keys);
+    free(cfg->values);
+    free(cfg);
+}
+
+static volatile sig_atomic_t *stop_flag;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    if (stop_flag != NULL)
+        *stop_flag = 1;
+}
+
+void cli_handle_stop_signals(volatile sig_atomic_t *flag)
+{
+    struct sigaction sa;
+
+    stop_flag = flag;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+char *cli_path_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+
+    if (p != NULL)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}

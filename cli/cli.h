@@ -1,0 +1,54 @@
+/*
+ * Helpers shared by the four programs (sti, sti-ca, sti-pa, sti-cr).
+ * Only the C library and libsti's public header are used here.
+ */
+#ifndef STI_CLI_H
+#define STI_CLI_H
+
+#include <signal.h>
+#include <stdio.h>
+
+#include "sti.h"
+
+/* Exit codes common to every program; each man page lists them. */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_FAIL = 1,  /* the operation failed, or lint found errors */
+    CLI_EXIT_USAGE = 2, /* bad options or arguments */
+    CLI_EXIT_CHECK = 3  /* verify: could not check (no certificate, etc.) */
+};
+
+/* The name used in messages, such as "sti lint"; set once in main(). */
+extern const char *cli_prog;
+
+/* Prints "PROG: MESSAGE" on stderr. */
+void cli_errorf(const char *fmt, ...) STI_PRINTF(1, 2);
+/* Prints "PROG: WHAT: ERR->message" on stderr and returns CLI_EXIT_FAIL. */
+int cli_fail(const char *what, const struct sti_error *err);
+/* Prints "PROG: MESSAGE" and "Try 'PROG --help'." and returns
+ * CLI_EXIT_USAGE. */
+int cli_usage_error(const char *fmt, ...) STI_PRINTF(1, 2);
+
+/* Parses a decimal integer in [min, max]; returns 0 on success. */
+int cli_parse_long(const char *text, long min, long max, long *out);
+
+/*
+ * A configuration file of "key = value" lines; '#' starts a comment.
+ * cli_config_get() returns NULL for an absent key.
+ */
+struct cli_config;
+int cli_config_load(const char *path, struct cli_config **out,
+                    struct sti_error *err);
+const char *cli_config_get(const struct cli_config *cfg, const char *key);
+void cli_config_free(struct cli_config *cfg);
+
+/*
+ * Installs SIGTERM and SIGINT handlers that set *flag, and ignores SIGPIPE,
+ * for services that poll the flag.
+ */
+void cli_handle_stop_signals(volatile sig_atomic_t *flag);
+
+/* Joins DIR and NAME into a new string ("DIR/NAME"). */
+char *cli_path_join(const char *dir, const char *name);
+
+#endif

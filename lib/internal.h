@@ -1,0 +1,46 @@
+/*
+ * Declarations shared inside libsti only.  Never installed; the tools must
+ * not include it.  Unit tests may.
+ */
+#ifndef STI_INTERNAL_H
+#define STI_INTERNAL_H
+
+#include "sti.h"
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <sqlite3.h>
+
+/* Fills ERR (when non-NULL) and returns CODE, so callers can write
+ * `return sti_seterr(err, STI_ERR_INVALID, "...", ...);`. */
+int sti_seterr(struct sti_error *err, int code, const char *fmt, ...)
+    STI_PRINTF(3, 4);
+
+/* Like sti_seterr(), appending the first OpenSSL error queue entry (and
+ * clearing the queue). */
+int sti_seterr_ssl(struct sti_error *err, int code, const char *fmt, ...)
+    STI_PRINTF(3, 4);
+
+/* Duplicates a string; NULL in, NULL out. */
+char *sti_strdup(const char *s);
+
+/* Wipes and frees a buffer. */
+void sti_clear_free(void *ptr, size_t len);
+
+/*
+ * SQLite helpers.  sti_sqlite_open() opens or creates PATH with WAL
+ * journaling, foreign keys and a 5 s busy timeout, then runs SCHEMA (a
+ * string of CREATE ... IF NOT EXISTS statements; may be NULL).
+ */
+int sti_sqlite_open(const char *path, const char *schema, sqlite3 **out,
+                    struct sti_error *err);
+int sti_sqlite_exec(sqlite3 *db, const char *sql, struct sti_error *err);
+int sti_sqlite_err(struct sti_error *err, sqlite3 *db, const char *what);
+
+/* Access to the OpenSSL objects behind the public opaque types. */
+EVP_PKEY *sti_key_get0_pkey(const struct sti_key *key);
+struct sti_key *sti_key_from_pkey(EVP_PKEY *pkey); /* takes ownership */
+X509 *sti_cert_get0_x509(const struct sti_cert *cert);
+struct sti_cert *sti_cert_from_x509(X509 *x509); /* takes ownership */
+
+#endif

@@ -1,0 +1,216 @@
+/* Unit tests for lib/common.c and lib/sqlite.c. */
+#include "support.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void b64url_round_trip(void **state)
+{
+    const unsigned char data[] = {0xfb, 0xff, 0x00, 0x10, 0x7e};
+    unsigned char *out;
+    size_t len;
+    char *text;
+
+    (void)state;
+    for (size_t n = 0; n <= sizeof(data); n++) {
+        text = sti_b64url_encode(data, n);
+        assert_non_null(text);
+        assert_null(strchr(text, '='));
+        assert_int_equal(sti_b64url_decode(text, strlen(text), &out, &len),
+                         STI_OK);
+        assert_int_equal(len, n);
+        assert_memory_equal(out, data, n);
+        free(out);
+        free(text);
+    }
+}
+
+static void b64url_known_vector(void **state)
+{
+    char *text = sti_b64url_encode((const unsigned char *)"\xfb\xff", 2);
+
+    (void)state;
+    assert_string_equal(text, "-_8");
+    free(text);
+}
+
+static void b64url_rejects_bad_input(void **state)
+{
+    static const char *bad[] = {"ab=c", "ab c", "a", "ab+/", "AB==", "-_9",
+                                "ab\n"};
+    unsigned char *out;
+    size_t len;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(sti_b64url_decode(bad[i], strlen(bad[i]), &out, &len),
+                         STI_ERR_INVALID);
+}
+
+static void b64_standard_padding(void **state)
+{
+    unsigned char *out;
+    size_t len;
+    char *text = sti_b64_encode((const unsigned char *)"818H", 4);
+
+    (void)state;
+    assert_string_equal(text, "ODE4SA==");
+    assert_int_equal(sti_b64_decode(text, strlen(text), &out, &len), STI_OK);
+    assert_int_equal(len, 4);
+    assert_memory_equal(out, "818H", 4);
+    free(out);
+    free(text);
+    assert_int_equal(sti_b64_decode("ODE4SA=", 7, &out, &len),
+                     STI_ERR_INVALID);
+}
+
+static void secret_sources(void **state)
+{
+    struct sti_error err;
+    char *dir = test_tmpdir(), *path = test_path(dir, "pass");
+    char source[4200], *secret;
+    int fds[2];
+
+    (void)state;
+    setenv("STI_TEST_SECRET", "hunter2", 1);
+    assert_int_equal(sti_secret_read("env:STI_TEST_SECRET", &secret, &err),
+                     STI_OK);
+    assert_string_equal(secret, "hunter2");
+    sti_secret_free(secret);
+
+    assert_int_equal(sti_file_write(path, "line one\nline two\n", 18, 0600, 1,
+                                    &err),
+                     STI_OK);
+    snprintf(source, sizeof(source), "file:%s", path);
+    assert_int_equal(sti_secret_read(source, &secret, &err), STI_OK);
+    assert_string_equal(secret, "line one");
+    sti_secret_free(secret);
+
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(write(fds[1], "piped", 5), 5);
+    close(fds[1]);
+    snprintf(source, sizeof(source), "fd:%d", fds[0]);
+    assert_int_equal(sti_secret_read(source, &secret, &err), STI_OK);
+    assert_string_equal(secret, "piped");
+    sti_secret_free(secret);
+    close(fds[0]);
+
+    free(path);
+    test_rmtree(dir);
+}
+
+static void secret_bad_sources(void **state)
+{
+    static const char *bad[] = {"hunter2", "env:", "fd:x", "fd:-1", "pass:x"};
+    struct sti_error err;
+    char *secret;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(sti_secret_read(bad[i], &secret, &err),
+                         STI_ERR_INVALID);
+        assert_null(secret);
+        assert_non_null(strstr(err.message, bad[i]));
+    }
+    unsetenv("STI_TEST_UNSET");
+    assert_int_equal(sti_secret_read("env:STI_TEST_UNSET", &secret, &err),
+                     STI_ERR_NOTFOUND);
+    assert_int_equal(sti_secret_read("file:/nonexistent/x", &secret, &err),
+                     STI_ERR_IO);
+}
+
+static void file_write_mode_and_exclusive(void **state)
+{
+    struct sti_error err;
+    char *dir = test_tmpdir(), *path = test_path(dir, "key.pem");
+    unsigned char *data;
+    size_t len;
+    struct stat st;
+
+    (void)state;
+    assert_int_equal(sti_file_write(path, "abc", 3, 0600, 1, &err), STI_OK);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(sti_file_write(path, "xyz", 3, 0600, 1, &err),
+                     STI_ERR_EXISTS);
+    assert_int_equal(sti_file_read(path, &data, &len, &err), STI_OK);
+    assert_int_equal(len, 3);
+    assert_memory_equal(data, "abc", 3);
+    free(data);
+    assert_int_equal(sti_file_write(path, "xyz", 3, 0644, 0, &err), STI_OK);
+    assert_int_equal(sti_file_read(path, &data, &len, &err), STI_OK);
+    assert_memory_equal(data, "xyz", 3);
+    free(data);
+    assert_int_equal(sti_file_read("/nonexistent/file", &data, &len, &err),
+                     STI_ERR_NOTFOUND);
+    free(path);
+    test_rmtree(dir);
+}
+
+static void uuid4_format(void **state)
+{
+    char a[37], b[37];
+
+    (void)state;
+    assert_int_equal(sti_uuid4(a), STI_OK);
+    assert_int_equal(sti_uuid4(b), STI_OK);
+    assert_int_equal(strlen(a), 36);
+    assert_int_equal(a[14], '4');
+    assert_non_null(strchr("89ab", a[19]));
+    assert_string_not_equal(a, b);
+}
+
+static void sqlite_open_uses_wal(void **state)
+{
+    struct sti_error err;
+    char *dir = test_tmpdir(), *path = test_path(dir, "t.db");
+    sqlite3 *db;
+    sqlite3_stmt *st;
+
+    (void)state;
+    assert_int_equal(sti_sqlite_open(path,
+                                     "CREATE TABLE IF NOT EXISTS t(x);", &db,
+                                     &err),
+                     STI_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st,
+                                        NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    assert_int_equal(sti_sqlite_exec(db, "INSERT INTO nosuch VALUES(1)", &err),
+                     STI_ERR_DB);
+    assert_non_null(strstr(err.message, "nosuch"));
+    sqlite3_close(db);
+    free(path);
+    test_rmtree(dir);
+}
+
+static void status_names(void **state)
+{
+    (void)state;
+    assert_string_equal(sti_status_str(STI_OK), "success");
+    assert_string_equal(sti_status_str(STI_ERR_INVALID), "invalid input");
+    assert_string_equal(sti_status_str(999), "unknown status");
+    assert_string_equal(sti_version(), STI_VERSION);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(b64url_round_trip),
+        cmocka_unit_test(b64url_known_vector),
+        cmocka_unit_test(b64url_rejects_bad_input),
+        cmocka_unit_test(b64_standard_padding),
+        cmocka_unit_test(secret_sources),
+        cmocka_unit_test(secret_bad_sources),
+        cmocka_unit_test(file_write_mode_and_exclusive),
+        cmocka_unit_test(uuid4_format),
+        cmocka_unit_test(sqlite_open_uses_wal),
+        cmocka_unit_test(status_names),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
