@@ -1,7 +1,85 @@
-/* HTTP(S) server wrapper for the stilab services. */
+/*
+ * HTTP(S) server on libmicrohttpd for the stilab services.  TLS is
+ * GnuTLS inside libmicrohttpd, configured from PEM files.  The server
+ * writes one access-log line per request through sti_log().
+ */
 #ifndef STI_HTTPD_H
 #define STI_HTTPD_H
 
 #include "common.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct sti_httpd;
+struct sti_httpd_request;
+struct sti_httpd_response;
+
+struct sti_httpd_config {
+    const char *listen;         /* "HOST:PORT"; NULL means 127.0.0.1:0 */
+    const char *tls_cert_file;  /* PEM chain; NULL with tls_key_file NULL
+                                   serves plain HTTP */
+    const char *tls_key_file;   /* PEM private key */
+    unsigned int max_connections;   /* 0 means 1024 */
+    unsigned int per_ip_connections;/* 0 means no per-address limit */
+    unsigned int timeout_s;     /* idle connection timeout; 0 means 10 */
+    size_t max_body;            /* request body cap; 0 means 64 KiB */
+    unsigned int threads;       /* worker threads; 0 means 2 */
+    int access_log;             /* non-zero: one log line per request */
+};
+
+/*
+ * Called once per complete request, on a worker thread.  The handler fills
+ * RESP; a handler that sets nothing sends 500.  Requests whose body
+ * exceeds max_body get 413 without reaching the handler.
+ */
+typedef void (*sti_httpd_handler)(void *arg,
+                                  const struct sti_httpd_request *req,
+                                  struct sti_httpd_response *resp);
+
+STI_API int sti_httpd_start(const struct sti_httpd_config *config,
+                            sti_httpd_handler handler, void *arg,
+                            struct sti_httpd **out, struct sti_error *err);
+/* The bound port, useful after listening on port 0. */
+STI_API int sti_httpd_port(const struct sti_httpd *httpd);
+/* Stops accepting, finishes or closes connections, frees the server. */
+STI_API void sti_httpd_stop(struct sti_httpd *httpd);
+
+STI_API const char *sti_httpd_method(const struct sti_httpd_request *req);
+/* The path without the query string, as received (not decoded). */
+STI_API const char *sti_httpd_path(const struct sti_httpd_request *req);
+/* A query argument, or NULL. */
+STI_API const char *sti_httpd_query(const struct sti_httpd_request *req,
+                                    const char *name);
+/* A request header (case-insensitive name), or NULL. */
+STI_API const char *sti_httpd_header(const struct sti_httpd_request *req,
+                                     const char *name);
+STI_API const unsigned char *
+sti_httpd_body(const struct sti_httpd_request *req, size_t *len);
+/* The peer's address as text, such as "127.0.0.1". */
+STI_API const char *sti_httpd_peer(const struct sti_httpd_request *req);
+/* The scheme and authority the client used, e.g. "https://127.0.0.1:8443",
+ * built from the Host header and the server's TLS mode. */
+STI_API const char *sti_httpd_base_url(const struct sti_httpd_request *req);
+
+STI_API void sti_httpd_set_status(struct sti_httpd_response *resp,
+                                  int status);
+/* Copies BODY.  CONTENT_TYPE may be NULL for an empty body. */
+STI_API int sti_httpd_set_body(struct sti_httpd_response *resp,
+                               const char *content_type, const void *body,
+                               size_t len);
+/* Adds a response header (copied). */
+STI_API int sti_httpd_add_header(struct sti_httpd_response *resp,
+                                 const char *name, const char *value);
+/* Sends a JSON error body {"status":"error","message":MESSAGE} with
+ * STATUS; PROBLEM_TYPE non-NULL sends an RFC 7807 problem document
+ * (application/problem+json) with that "type" instead. */
+STI_API int sti_httpd_send_error(struct sti_httpd_response *resp, int status,
+                                 const char *problem_type,
+                                 const char *message);
+
+#ifdef __cplusplus
+}
+#endif
 #endif
