@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509v3.h>
 
 static const char pa_schema[] =
     "CREATE TABLE IF NOT EXISTS meta("
@@ -85,6 +86,48 @@ static int root_matches(const struct sti_cert *cert, const struct sti_key *key,
     return STI_OK;
 }
 
+/*
+ * Turns the self-signed PA certificate *CERT into one issued by ROOT: the
+ * issuer name becomes the root's subject, an authorityKeyIdentifier names
+ * the root's key, notAfter is capped at the root's, and the root key signs
+ * it.  OpenSSL validates the signer of an indirect CRL against the same
+ * trust anchor as the certificate checked (x509_vfy.c, check_crl_path), so
+ * a lab whose PA chains to the CA root passes "openssl verify
+ * -extended_crl".
+ */
+static int resign_under_root(struct sti_cert **cert,
+                             const struct sti_cert *root,
+                             const struct sti_key *root_key,
+                             struct sti_error *err)
+{
+    X509 *rx = sti_cert_get0_x509(root);
+    X509 *x = X509_dup(sti_cert_get0_x509(*cert));
+    X509V3_CTX ctx;
+    X509_EXTENSION *aki = NULL;
+    int ok;
+
+    if (x == NULL)
+        return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    X509V3_set_ctx(&ctx, rx, x, NULL, NULL, 0);
+    aki = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier,
+                              "keyid:always");
+    ok = aki != NULL && X509_set_issuer_name(x, X509_get_subject_name(rx));
+    ok = ok && X509_add_ext(x, aki, -1);
+    if (ok &&
+        ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(rx)) > 0)
+        ok = X509_set1_notAfter(x, X509_get0_notAfter(rx));
+    ok = ok && X509_sign(x, sti_key_get0_pkey(root_key), EVP_sha256()) > 0;
+    X509_EXTENSION_free(aki);
+    if (!ok) {
+        X509_free(x);
+        return sti_seterr_ssl(err, STI_ERR_CRYPTO,
+                              "cannot issue the PA certificate from the root");
+    }
+    sti_cert_free(*cert);
+    *cert = sti_cert_from_x509(x);
+    return *cert ? STI_OK : sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+}
+
 static int issue_pa_cert(const struct sti_pa_init_options *o,
                          const struct sti_key *key, struct sti_cert **out,
                          struct sti_error *err)
@@ -97,6 +140,11 @@ static int issue_pa_cert(const struct sti_pa_init_options *o,
     rc = load_root(o, &root, &root_key, err);
     if (rc == STI_OK && root != NULL)
         rc = root_matches(root, root_key, err);
+    if (rc == STI_OK && root != NULL && !sti_cert_is_ca(root))
+        rc = sti_seterr(err, STI_ERR_INVALID,
+                        "%s is not a CA certificate, so it cannot issue the "
+                        "PA certificate",
+                        o->root_cert_file);
     if (rc != STI_OK)
         goto out;
     memset(&req, 0, sizeof(req));
@@ -106,7 +154,9 @@ static int issue_pa_cert(const struct sti_pa_init_options *o,
     req.country = o->country;
     req.subject_key = key;
     req.validity_days = o->validity_days;
-    rc = sti_cert_issue(&req, root, root_key, out, err);
+    rc = sti_cert_issue(&req, NULL, NULL, out, err);
+    if (rc == STI_OK && root != NULL)
+        rc = resign_under_root(out, root, root_key, err);
 out:
     sti_cert_free(root);
     sti_key_free(root_key);

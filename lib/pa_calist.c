@@ -368,10 +368,10 @@ static int add_root(struct sti_chain *chain, json_t *pem, size_t index,
                           "CA list root %zu is not a PEM string", index);
     rc = sti_cert_parse(json_string_value(pem), json_string_length(pem), &cert,
                         err);
-    if (rc == STI_OK && sti_chain_push(chain, cert) != STI_OK) {
-        sti_cert_free(cert);
+    /* The chain takes its own reference. */
+    if (rc == STI_OK && sti_chain_push(chain, cert) != STI_OK)
         rc = sti_seterr(err, STI_ERR_NOMEM, "out of memory");
-    }
+    sti_cert_free(cert);
     return rc;
 }
 
