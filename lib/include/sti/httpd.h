@@ -17,16 +17,18 @@ struct sti_httpd_request;
 struct sti_httpd_response;
 
 struct sti_httpd_config {
-    const char *listen;         /* "HOST:PORT"; NULL means 127.0.0.1:0 */
-    const char *tls_cert_file;  /* PEM chain; NULL with tls_key_file NULL
-                                   serves plain HTTP */
-    const char *tls_key_file;   /* PEM private key */
-    unsigned int max_connections;   /* 0 means 1024 */
-    unsigned int per_ip_connections;/* 0 means no per-address limit */
-    unsigned int timeout_s;     /* idle connection timeout; 0 means 10 */
-    size_t max_body;            /* request body cap; 0 means 64 KiB */
-    unsigned int threads;       /* worker threads; 0 means 2 */
-    int access_log;             /* non-zero: one log line per request */
+    const char *listen;              /* "HOST:PORT"; NULL means 127.0.0.1:0 */
+    const char *tls_cert_file;       /* PEM chain; NULL with tls_key_file NULL
+                                        serves plain HTTP */
+    const char *tls_key_file;        /* PEM private key */
+    unsigned int max_connections;    /* 0 means 1024 */
+    unsigned int per_ip_connections; /* 0 means no per-address limit */
+    unsigned int timeout_s;          /* idle connection timeout; 0 means 10 */
+    size_t max_body;                 /* request body cap; 0 means 64 KiB */
+    unsigned int threads;            /* worker threads; 0 means 2 */
+    int access_log;                  /* non-zero: one log line per request */
+    size_t max_header;               /* per-connection memory for the request
+                                        line and headers; 0 means 32 KiB */
 };
 
 /*
@@ -55,20 +57,30 @@ STI_API const char *sti_httpd_query(const struct sti_httpd_request *req,
 /* A request header (case-insensitive name), or NULL. */
 STI_API const char *sti_httpd_header(const struct sti_httpd_request *req,
                                      const char *name);
-STI_API const unsigned char *
-sti_httpd_body(const struct sti_httpd_request *req, size_t *len);
+STI_API const unsigned char *sti_httpd_body(const struct sti_httpd_request *req,
+                                            size_t *len);
 /* The peer's address as text, such as "127.0.0.1". */
 STI_API const char *sti_httpd_peer(const struct sti_httpd_request *req);
 /* The scheme and authority the client used, e.g. "https://127.0.0.1:8443",
  * built from the Host header and the server's TLS mode. */
 STI_API const char *sti_httpd_base_url(const struct sti_httpd_request *req);
 
-STI_API void sti_httpd_set_status(struct sti_httpd_response *resp,
-                                  int status);
+STI_API void sti_httpd_set_status(struct sti_httpd_response *resp, int status);
 /* Copies BODY.  CONTENT_TYPE may be NULL for an empty body. */
 STI_API int sti_httpd_set_body(struct sti_httpd_response *resp,
                                const char *content_type, const void *body,
                                size_t len);
+/*
+ * Sends BODY without copying it.  BODY must stay valid and unchanged until
+ * the server calls RELEASE(RELEASE_ARG), which it does exactly once, after
+ * the last byte is sent, when the request ends early, or when this call
+ * fails.  RELEASE may be NULL for static data.  This suits refcounted,
+ * immutable bodies on a hot path.
+ */
+STI_API int sti_httpd_set_body_ref(struct sti_httpd_response *resp,
+                                   const char *content_type, const void *body,
+                                   size_t len, void (*release)(void *),
+                                   void *release_arg);
 /* Adds a response header (copied). */
 STI_API int sti_httpd_add_header(struct sti_httpd_response *resp,
                                  const char *name, const char *value);
@@ -76,8 +88,7 @@ STI_API int sti_httpd_add_header(struct sti_httpd_response *resp,
  * STATUS; PROBLEM_TYPE non-NULL sends an RFC 7807 problem document
  * (application/problem+json) with that "type" instead. */
 STI_API int sti_httpd_send_error(struct sti_httpd_response *resp, int status,
-                                 const char *problem_type,
-                                 const char *message);
+                                 const char *problem_type, const char *message);
 
 #ifdef __cplusplus
 }

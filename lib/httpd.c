@@ -1,0 +1,784 @@
+/*
+ * HTTP(S) server for the stilab services on libmicrohttpd.  Each request
+ * gets a context from the URI log callback (which sees the raw URI), its
+ * body is collected up to max_body, the handler runs once on a worker
+ * thread, and the completion callback writes the access-log line.
+ */
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#define DEFAULT_MAX_CONNECTIONS 1024
+#define DEFAULT_TIMEOUT_S 10
+#define DEFAULT_MAX_BODY (64 * 1024)
+#define DEFAULT_THREADS 2
+#define DEFAULT_MAX_HEADER (32 * 1024)
+#define HOST_MAX 256
+#define DISCARD_MAX (1024 * 1024)
+
+/* TLS 1.2 and 1.3 only: GnuTLS priority string syntax. */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+struct sti_httpd {
+    struct MHD_Daemon *daemon;
+    sti_httpd_handler handler;
+    void *arg;
+    size_t max_body;
+    int access_log;
+    int tls;
+    int port;
+    int starting; /* MHD messages go to start_msg while set */
+    char start_msg[256];
+    char host[HOST_MAX]; /* the listen host, for base URLs */
+    char *cert_pem;
+    char *key_pem;
+    size_t key_len;
+};
+
+struct httpd_header {
+    struct httpd_header *next;
+    char *value; /* points into the same allocation */
+    char name[];
+};
+
+struct sti_httpd_response {
+    int status;
+    int has_body;
+    char *content_type;
+    const void *body;
+    size_t len;
+    void *owned;             /* a copied body, freed with free() */
+    void (*release)(void *); /* a borrowed body's release callback */
+    void *release_arg;
+    struct httpd_header *headers;
+    struct httpd_header **tail;
+};
+
+struct sti_httpd_request {
+    struct sti_httpd *httpd;
+    struct MHD_Connection *conn;
+    const char *method;  /* MHD's copy, valid while the handler runs */
+    char log_method[16]; /* a copy for the access log */
+    char *path;          /* raw path, without the query string */
+    unsigned char *body;
+    size_t body_len;
+    size_t body_cap;
+    int started;
+    int too_large;
+    size_t discarded; /* body bytes dropped after too_large */
+    int status;       /* the status queued, for the access log */
+    size_t bytes;     /* body bytes queued */
+    struct timespec start;
+    char peer[INET6_ADDRSTRLEN];
+    char *base_url;
+    struct sti_httpd_response resp;
+};
+
+/* Response building */
+
+static void response_release_body(struct sti_httpd_response *resp)
+{
+    free(resp->owned);
+    resp->owned = NULL;
+    if (resp->release != NULL)
+        resp->release(resp->release_arg);
+    resp->release = NULL;
+    resp->release_arg = NULL;
+    resp->body = NULL;
+    resp->len = 0;
+    resp->has_body = 0;
+}
+
+static void response_clear(struct sti_httpd_response *resp)
+{
+    struct httpd_header *h = resp->headers;
+
+    response_release_body(resp);
+    while (h != NULL) {
+        struct httpd_header *next = h->next;
+
+        free(h);
+        h = next;
+    }
+    resp->headers = NULL;
+    resp->tail = &resp->headers;
+    free(resp->content_type);
+    resp->content_type = NULL;
+}
+
+/* Header names are RFC 9110 tokens; values may not hold CR, LF or NUL. */
+static int header_name_ok(const char *name)
+{
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+
+    if (name == NULL || *name == '\0')
+        return 0;
+    for (const char *p = name; *p != '\0'; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (*p >= '0' && *p <= '9') || (*p != '\0' && strchr(extra, *p))))
+            return 0;
+    return 1;
+}
+
+static int header_value_ok(const char *value)
+{
+    return value != NULL && strpbrk(value, "\r\n") == NULL;
+}
+
+void sti_httpd_set_status(struct sti_httpd_response *resp, int status)
+{
+    if (resp != NULL && status >= 100 && status <= 599)
+        resp->status = status;
+}
+
+static int set_content_type(struct sti_httpd_response *resp,
+                            const char *content_type)
+{
+    char *copy = NULL;
+
+    if (content_type != NULL) {
+        if (!header_value_ok(content_type))
+            return STI_ERR_INVALID;
+        copy = strdup(content_type);
+        if (copy == NULL)
+            return STI_ERR_NOMEM;
+    }
+    free(resp->content_type);
+    resp->content_type = copy;
+    return STI_OK;
+}
+
+int sti_httpd_set_body(struct sti_httpd_response *resp,
+                       const char *content_type, const void *body, size_t len)
+{
+    void *copy;
+    int rc;
+
+    if (resp == NULL || (body == NULL && len > 0))
+        return STI_ERR_INVALID;
+    rc = set_content_type(resp, content_type);
+    if (rc != STI_OK)
+        return rc;
+    copy = malloc(len > 0 ? len : 1);
+    if (copy == NULL)
+        return STI_ERR_NOMEM;
+    if (len > 0)
+        memcpy(copy, body, len);
+    response_release_body(resp);
+    resp->owned = copy;
+    resp->body = copy;
+    resp->len = len;
+    resp->has_body = 1;
+    return STI_OK;
+}
+
+int sti_httpd_set_body_ref(struct sti_httpd_response *resp,
+                           const char *content_type, const void *body,
+                           size_t len, void (*release)(void *),
+                           void *release_arg)
+{
+    int rc = STI_ERR_INVALID;
+
+    if (resp != NULL && (body != NULL || len == 0))
+        rc = set_content_type(resp, content_type);
+    if (rc != STI_OK) {
+        if (release != NULL)
+            release(release_arg);
+        return rc;
+    }
+    response_release_body(resp);
+    resp->body = body;
+    resp->len = len;
+    resp->release = release;
+    resp->release_arg = release_arg;
+    resp->has_body = 1;
+    return STI_OK;
+}
+
+int sti_httpd_add_header(struct sti_httpd_response *resp, const char *name,
+                         const char *value)
+{
+    struct httpd_header *h;
+    size_t nlen, vlen;
+
+    if (resp == NULL || !header_name_ok(name) || !header_value_ok(value))
+        return STI_ERR_INVALID;
+    nlen = strlen(name);
+    vlen = strlen(value);
+    h = malloc(sizeof(*h) + nlen + vlen + 2);
+    if (h == NULL)
+        return STI_ERR_NOMEM;
+    memcpy(h->name, name, nlen + 1);
+    h->value = h->name + nlen + 1;
+    memcpy(h->value, value, vlen + 1);
+    h->next = NULL;
+    *resp->tail = h;
+    resp->tail = &h->next;
+    return STI_OK;
+}
+
+int sti_httpd_send_error(struct sti_httpd_response *resp, int status,
+                         const char *problem_type, const char *message)
+{
+    json_t *doc;
+    char *text;
+    int rc;
+
+    if (resp == NULL || status < 400 || status > 599)
+        return STI_ERR_INVALID;
+    if (message == NULL)
+        message = "";
+    if (problem_type != NULL)
+        doc = json_pack("{s:s,s:s,s:i}", "type", problem_type, "detail",
+                        message, "status", status);
+    else
+        doc = json_pack("{s:s,s:s}", "status", "error", "message", message);
+    text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (text == NULL)
+        return STI_ERR_NOMEM;
+    resp->status = status;
+    rc = sti_httpd_set_body(
+        resp, problem_type ? "application/problem+json" : "application/json",
+        text, strlen(text));
+    free(text);
+    return rc;
+}
+
+/* Request accessors */
+
+const char *sti_httpd_method(const struct sti_httpd_request *req)
+{
+    return req->method;
+}
+
+const char *sti_httpd_path(const struct sti_httpd_request *req)
+{
+    return req->path;
+}
+
+const char *sti_httpd_query(const struct sti_httpd_request *req,
+                            const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *sti_httpd_header(const struct sti_httpd_request *req,
+                             const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const unsigned char *sti_httpd_body(const struct sti_httpd_request *req,
+                                    size_t *len)
+{
+    if (len != NULL)
+        *len = req->body_len;
+    return req->body != NULL ? req->body : (const unsigned char *)"";
+}
+
+const char *sti_httpd_peer(const struct sti_httpd_request *req)
+{
+    return req->peer;
+}
+
+/* A Host header is used only when it looks like host[:port]. */
+static int host_ok(const char *host)
+{
+    size_t n;
+
+    if (host == NULL)
+        return 0;
+    n = strlen(host);
+    return n > 0 && n < HOST_MAX &&
+           strspn(host, "abcdefghijklmnopqrstuvwxyz"
+                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") == n;
+}
+
+const char *sti_httpd_base_url(const struct sti_httpd_request *req)
+{
+    struct sti_httpd_request *r = (struct sti_httpd_request *)req;
+    const char *host;
+    char fallback[HOST_MAX + 16];
+    size_t n;
+
+    if (r->base_url != NULL)
+        return r->base_url;
+    host = sti_httpd_header(req, "Host");
+    if (!host_ok(host)) {
+        const char *h = req->httpd->host;
+        int v6 = strchr(h, ':') != NULL;
+
+        snprintf(fallback, sizeof(fallback), "%s%s%s:%d", v6 ? "[" : "", h,
+                 v6 ? "]" : "", req->httpd->port);
+        host = fallback;
+    }
+    n = strlen(host) + sizeof("https://");
+    r->base_url = malloc(n);
+    if (r->base_url == NULL)
+        return "";
+    snprintf(r->base_url, n, "%s://%s", req->httpd->tls ? "https" : "http",
+             host);
+    return r->base_url;
+}
+
+/* Request lifecycle */
+
+static void peer_text(struct MHD_Connection *conn, char *out, size_t size)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+    snprintf(out, size, "-");
+    if (sa != NULL && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
+                  (socklen_t)size);
+    else if (sa != NULL && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+                  (socklen_t)size);
+}
+
+/* MHD_OPTION_URI_LOG_CALLBACK: runs once per request with the raw URI,
+ * before MHD decodes it; the return value becomes the request context. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct sti_httpd_request *req = calloc(1, sizeof(*req));
+    size_t n;
+
+    if (req == NULL)
+        return NULL;
+    clock_gettime(CLOCK_MONOTONIC, &req->start);
+    req->httpd = cls;
+    req->conn = conn;
+    req->resp.tail = &req->resp.headers;
+    n = strcspn(uri, "?");
+    req->path = malloc(n + 1);
+    if (req->path != NULL) {
+        memcpy(req->path, uri, n);
+        req->path[n] = '\0';
+    }
+    peer_text(conn, req->peer, sizeof(req->peer));
+    return req;
+}
+
+static void request_free(struct sti_httpd_request *req)
+{
+    response_clear(&req->resp);
+    free(req->path);
+    free(req->body);
+    free(req->base_url);
+    free(req);
+}
+
+/* Copies the path for the log, replacing control bytes and cutting it. */
+static void log_safe(const char *in, char *out, size_t size)
+{
+    size_t i = 0;
+
+    for (; in != NULL && in[i] != '\0' && i + 1 < size; i++)
+        out[i] = ((unsigned char)in[i] < 0x20 || in[i] == 0x7f) ? '?' : in[i];
+    out[i] = '\0';
+}
+
+static void log_access(const struct sti_httpd_request *req,
+                       enum MHD_RequestTerminationCode toe)
+{
+    struct timespec now;
+    double ms;
+    char path[201];
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    ms = (double)(now.tv_sec - req->start.tv_sec) * 1e3 +
+         (double)(now.tv_nsec - req->start.tv_nsec) / 1e6;
+    log_safe(req->path ? req->path : "-", path, sizeof(path));
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        sti_log(STI_LOG_INFO, "access: %s %s %s %d %zu bytes %.3f ms",
+                req->peer, req->log_method[0] ? req->log_method : "-", path,
+                req->status, req->bytes, ms);
+    else
+        sti_log(STI_LOG_INFO,
+                "access: %s %s %s %d %zu bytes %.3f ms (connection closed "
+                "before the response was sent, reason %d)",
+                req->peer, req->log_method[0] ? req->log_method : "-", path,
+                req->status, req->bytes, ms, (int)toe);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct sti_httpd *httpd = cls;
+    struct sti_httpd_request *req = *req_cls;
+
+    (void)conn;
+    if (req == NULL)
+        return;
+    if (httpd->access_log)
+        log_access(req, toe);
+    request_free(req);
+    *req_cls = NULL;
+}
+
+static struct MHD_Response *build_mhd_response(struct sti_httpd_response *r)
+{
+    struct MHD_Response *m;
+
+    if (r->release != NULL) {
+        m = MHD_create_response_from_buffer_with_free_callback_cls(
+            r->len, (void *)r->body, r->release, r->release_arg);
+        if (m != NULL)
+            r->release = NULL; /* MHD calls it when done with the body */
+    } else if (r->owned != NULL) {
+        m = MHD_create_response_from_buffer_with_free_callback(r->len, r->owned,
+                                                               free);
+        if (m != NULL)
+            r->owned = NULL;
+    } else {
+        m = MHD_create_response_from_buffer(r->len, (void *)r->body,
+                                            MHD_RESPMEM_PERSISTENT);
+    }
+    if (m == NULL)
+        return NULL;
+    if (r->content_type != NULL &&
+        MHD_add_response_header(m, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                r->content_type) != MHD_YES)
+        goto fail;
+    for (struct httpd_header *h = r->headers; h != NULL; h = h->next)
+        if (MHD_add_response_header(m, h->name, h->value) != MHD_YES)
+            goto fail;
+    return m;
+fail:
+    MHD_destroy_response(m);
+    return NULL;
+}
+
+static enum MHD_Result queue(struct sti_httpd_request *req)
+{
+    struct sti_httpd_response *r = &req->resp;
+    struct MHD_Response *m;
+    enum MHD_Result ret;
+
+    if (r->status == 0 && !r->has_body)
+        sti_httpd_send_error(r, 500, NULL, "the handler sent no response");
+    if (r->status == 0)
+        r->status = 200;
+    m = build_mhd_response(r);
+    if (m == NULL)
+        return MHD_NO;
+    req->status = r->status;
+    req->bytes = strcmp(req->method, "HEAD") == 0 ? 0 : r->len;
+    ret = MHD_queue_response(req->conn, (unsigned int)r->status, m);
+    MHD_destroy_response(m);
+    return ret;
+}
+
+static enum MHD_Result queue_too_large(struct sti_httpd_request *req)
+{
+    char msg[128];
+
+    response_clear(&req->resp);
+    snprintf(msg, sizeof(msg),
+             "the request body is larger than the limit of %zu bytes",
+             req->httpd->max_body);
+    sti_httpd_send_error(&req->resp, 413, NULL, msg);
+    return queue(req);
+}
+
+/* Returns 1 when a declared Content-Length exceeds the limit. */
+static int declared_too_large(const struct sti_httpd_request *req)
+{
+    const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                 "Content-Length");
+    unsigned long long n;
+    char *end;
+
+    if (cl == NULL)
+        return 0;
+    errno = 0;
+    n = strtoull(cl, &end, 10);
+    return errno != 0 || *end != '\0' || n > req->httpd->max_body;
+}
+
+static int append_body(struct sti_httpd_request *req, const char *data,
+                       size_t size)
+{
+    if (size > req->httpd->max_body - req->body_len)
+        return -1;
+    if (req->body_len + size + 1 > req->body_cap) {
+        size_t cap = req->body_cap ? req->body_cap : 4096;
+        unsigned char *nb;
+
+        while (cap < req->body_len + size + 1)
+            cap *= 2;
+        nb = realloc(req->body, cap);
+        if (nb == NULL)
+            return -1;
+        req->body = nb;
+        req->body_cap = cap;
+    }
+    memcpy(req->body + req->body_len, data, size);
+    req->body_len += size;
+    req->body[req->body_len] = '\0';
+    return 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload,
+                                  size_t *upload_size, void **req_cls)
+{
+    struct sti_httpd *httpd = cls;
+    struct sti_httpd_request *req = *req_cls;
+
+    (void)url;
+    (void)version;
+    if (req == NULL || req->path == NULL)
+        return MHD_NO; /* out of memory in on_uri */
+    if (!req->started) {
+        req->started = 1;
+        req->method = method;
+        snprintf(req->log_method, sizeof(req->log_method), "%s", method);
+        if (declared_too_large(req))
+            return queue_too_large(req);
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        /* A chunked body can outgrow the limit after the headers, when
+         * libmicrohttpd no longer accepts a response.  The rest is read
+         * and dropped, up to DISCARD_MAX, so that the client still gets
+         * 413; a longer body closes the connection. */
+        if (!req->too_large && append_body(req, upload, *upload_size) != 0)
+            req->too_large = 1;
+        if (req->too_large)
+            req->discarded += *upload_size;
+        *upload_size = 0;
+        return req->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
+    }
+    if (req->too_large)
+        return queue_too_large(req);
+    httpd->handler(httpd->arg, req, &req->resp);
+    return queue(req);
+}
+
+/* Daemon */
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    struct sti_httpd *httpd = cls;
+    char msg[512];
+    size_t n;
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        msg[--n] = '\0';
+    if (httpd->starting)
+        snprintf(httpd->start_msg, sizeof(httpd->start_msg), "%s", msg);
+    sti_log(STI_LOG_DEBUG, "libmicrohttpd: %s", msg);
+}
+
+/* Splits "HOST:PORT" or "[V6]:PORT" and resolves it to one address. */
+static int parse_listen(const char *listen, struct sti_httpd *httpd,
+                        struct sockaddr_storage *ss, struct sti_error *err)
+{
+    char host[HOST_MAX];
+    const char *colon = strrchr(listen, ':'), *h = listen, *port;
+    size_t hlen;
+    struct addrinfo hints, *ai = NULL;
+    int rc;
+
+    if (colon == NULL || colon[1] == '\0' ||
+        strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+        strlen(colon + 1) > 5 || atoi(colon + 1) > 65535)
+        goto bad;
+    port = colon + 1;
+    hlen = (size_t)(colon - listen);
+    if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
+        h++;
+        hlen -= 2;
+    }
+    if (hlen == 0 || hlen >= sizeof(host))
+        goto bad;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+    rc = getaddrinfo(host, port, &hints, &ai);
+    if (rc != 0)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "cannot resolve listen host '%s': %s", host,
+                          gai_strerror(rc));
+    memset(ss, 0, sizeof(*ss));
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    snprintf(httpd->host, sizeof(httpd->host), "%s", host);
+    return STI_OK;
+bad:
+    return sti_seterr(err, STI_ERR_INVALID,
+                      "invalid listen address '%s'; use HOST:PORT, such as "
+                      "127.0.0.1:8443 or [::1]:0 (port 0 picks a free port)",
+                      listen);
+}
+
+static int load_tls(const struct sti_httpd_config *config,
+                    struct sti_httpd *httpd, struct sti_error *err)
+{
+    unsigned char *data;
+    size_t len;
+    int rc;
+
+    if (config->tls_cert_file == NULL && config->tls_key_file == NULL)
+        return STI_OK;
+    if (config->tls_cert_file == NULL || config->tls_key_file == NULL)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "TLS needs both a certificate file and a key file; "
+                          "%s is missing",
+                          config->tls_cert_file ? "the key"
+                                                : "the certificate");
+    if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
+        return sti_seterr(err, STI_ERR_INTERNAL,
+                          "this libmicrohttpd was built without TLS support");
+    rc = sti_file_read(config->tls_cert_file, &data, &len, err);
+    if (rc != STI_OK)
+        return rc;
+    httpd->cert_pem = (char *)data;
+    rc = sti_file_read(config->tls_key_file, &data, &len, err);
+    if (rc != STI_OK)
+        return rc;
+    httpd->key_pem = (char *)data;
+    httpd->key_len = len;
+    httpd->tls = 1;
+    return STI_OK;
+}
+
+static void httpd_free(struct sti_httpd *httpd)
+{
+    if (httpd == NULL)
+        return;
+    free(httpd->cert_pem);
+    if (httpd->key_pem != NULL)
+        sti_clear_free(httpd->key_pem, httpd->key_len);
+    free(httpd);
+}
+
+static unsigned int or_default(unsigned int v, unsigned int def)
+{
+    return v != 0 ? v : def;
+}
+
+static struct MHD_Daemon *start_daemon(const struct sti_httpd_config *c,
+                                       struct sti_httpd *httpd,
+                                       const struct sockaddr_storage *ss)
+{
+    unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    unsigned int threads = or_default(c->threads, DEFAULT_THREADS);
+    unsigned int max_conn =
+        or_default(c->max_connections, DEFAULT_MAX_CONNECTIONS);
+    size_t mem = c->max_header ? c->max_header : DEFAULT_MAX_HEADER;
+    struct MHD_OptionItem opts[8];
+    size_t n = 0;
+
+    if (ss->ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (httpd->tls) {
+        flags |= MHD_USE_TLS;
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
+                                            httpd->cert_pem};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
+                                            httpd->key_pem};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                            (void *)TLS_PRIORITIES};
+    }
+    if (threads > 1)
+        opts[n++] =
+            (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
+    if (c->per_ip_connections > 0)
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                            c->per_ip_connections, NULL};
+    opts[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    /* The limits bound what one slow or hostile client can hold: idle
+     * connections close after the timeout, and the request line plus
+     * headers must fit the per-connection memory pool. */
+    return MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, httpd, MHD_OPTION_SOCK_ADDR, ss,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, httpd, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, httpd, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, httpd,
+        MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_CONNECTION_TIMEOUT,
+        or_default(c->timeout_s, DEFAULT_TIMEOUT_S),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem, MHD_OPTION_ARRAY, opts,
+        MHD_OPTION_END);
+}
+
+int sti_httpd_start(const struct sti_httpd_config *config,
+                    sti_httpd_handler handler, void *arg,
+                    struct sti_httpd **out, struct sti_error *err)
+{
+    static const struct sti_httpd_config defaults;
+    struct sti_httpd *httpd;
+    struct sockaddr_storage ss;
+    const union MHD_DaemonInfo *info;
+    int rc;
+
+    *out = NULL;
+    if (config == NULL)
+        config = &defaults;
+    if (handler == NULL)
+        return sti_seterr(err, STI_ERR_INVALID, "no request handler given");
+    httpd = calloc(1, sizeof(*httpd));
+    if (httpd == NULL)
+        return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    httpd->handler = handler;
+    httpd->arg = arg;
+    httpd->max_body = config->max_body ? config->max_body : DEFAULT_MAX_BODY;
+    httpd->access_log = config->access_log;
+    rc = parse_listen(config->listen ? config->listen : "127.0.0.1:0", httpd,
+                      &ss, err);
+    if (rc == STI_OK)
+        rc = load_tls(config, httpd, err);
+    if (rc != STI_OK)
+        goto fail;
+    httpd->starting = 1;
+    httpd->daemon = start_daemon(config, httpd, &ss);
+    httpd->starting = 0;
+    if (httpd->daemon == NULL) {
+        rc = sti_seterr(
+            err, STI_ERR_IO, "cannot start the HTTP server on %s: %s",
+            config->listen ? config->listen : "127.0.0.1:0",
+            httpd->start_msg[0] ? httpd->start_msg : "libmicrohttpd failed");
+        goto fail;
+    }
+    info = MHD_get_daemon_info(httpd->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    httpd->port = info ? (int)info->port : 0;
+    *out = httpd;
+    return STI_OK;
+fail:
+    httpd_free(httpd);
+    return rc;
+}
+
+int sti_httpd_port(const struct sti_httpd *httpd)
+{
+    return httpd ? httpd->port : 0;
+}
+
+void sti_httpd_stop(struct sti_httpd *httpd)
+{
+    if (httpd == NULL)
+        return;
+    if (httpd->daemon != NULL)
+        MHD_stop_daemon(httpd->daemon);
+    httpd_free(httpd);
+}
