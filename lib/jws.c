@@ -482,6 +482,11 @@ const char *sti_jws_alg(const struct sti_jws *jws)
     return sti_jws_header_string(jws, "alg");
 }
 
+const unsigned char *sti_jws_signature(const struct sti_jws *jws)
+{
+    return jws ? jws->sig : NULL;
+}
+
 json_t *sti_jws_get0_header(const struct sti_jws *jws)
 {
     return jws ? jws->header : NULL;

@@ -41,5 +41,7 @@ json_t *sti_jws_get0_header(const struct sti_jws *jws);
 json_t *sti_jws_get0_payload(const struct sti_jws *jws);
 const char *sti_jws_signing_input(const struct sti_jws *jws, size_t *len);
 const char *sti_jws_alg(const struct sti_jws *jws);
+/* The decoded signature; 64 bytes when the alg is ES256. */
+const unsigned char *sti_jws_signature(const struct sti_jws *jws);
 
 #endif
