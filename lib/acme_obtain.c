@@ -225,34 +225,39 @@ static int authorize(struct flow *f, const char *authz_url,
     }
 }
 
+static const char *order_status(const struct flow *f)
+{
+    const char *status =
+        json_string_value(json_object_get(f->order, "status"));
+
+    return status ? status : "";
+}
+
 /* Re-reads the order until its status is WANT or a final one. */
 static int order_wait(struct flow *f, const char *want, struct sti_error *err)
 {
-    for (;;) {
-        const char *status =
-            json_string_value(json_object_get(f->order, "status"));
-        struct sti_acme_reply *reply = NULL;
-        int rc;
+    struct sti_acme_reply *reply = NULL;
+    int rc = STI_OK;
 
-        if (status != NULL && strcmp(status, want) == 0)
-            return STI_OK;
-        if (status == NULL || strcmp(status, "invalid") == 0)
-            return sti_seterr(err, STI_ERR_POLICY, "order %s is invalid",
-                              f->order_url);
+    while (rc == STI_OK && strcmp(order_status(f), want) != 0) {
+        if (strcmp(order_status(f), "invalid") == 0 ||
+            order_status(f)[0] == '\0') {
+            rc = sti_seterr(err, STI_ERR_POLICY, "order %s is invalid",
+                            f->order_url);
+            break;
+        }
+        if (reply != NULL)
+            rc = poll_wait(f, reply, "the order", order_status(f), err);
+        sti_acme_reply_free(reply);
+        reply = NULL;
         json_decref(f->order);
         f->order = NULL;
-        rc = post_json(f, f->order_url, "", "fetching order failed", &f->order,
-                       &reply, err);
-        if (rc == STI_OK &&
-            strcmp(json_string_value(json_object_get(f->order, "status"))
-                       ? json_string_value(json_object_get(f->order, "status"))
-                       : "",
-                   want) != 0)
-            rc = poll_wait(f, reply, "the order", status, err);
-        sti_acme_reply_free(reply);
-        if (rc != STI_OK)
-            return rc;
+        if (rc == STI_OK)
+            rc = post_json(f, f->order_url, "", "fetching order failed",
+                           &f->order, &reply, err);
     }
+    sti_acme_reply_free(reply);
+    return rc;
 }
 
 static char *csr_payload(const struct sti_acme_obtain_request *req,
@@ -286,7 +291,8 @@ static char *csr_payload(const struct sti_acme_obtain_request *req,
 
 static int finalize(struct flow *f, struct sti_error *err)
 {
-    const char *url = json_string_value(json_object_get(f->order, "finalize"));
+    char *url = sti_strdup(
+        json_string_value(json_object_get(f->order, "finalize")));
     struct sti_acme_reply *reply = NULL;
     char *payload;
     int rc;
@@ -294,11 +300,14 @@ static int finalize(struct flow *f, struct sti_error *err)
     if (url == NULL)
         return sti_seterr(err, STI_ERR_INVALID, "order has no finalize URL");
     payload = csr_payload(f->req, err);
-    if (payload == NULL)
+    if (payload == NULL) {
+        free(url);
         return err && err->code ? err->code : STI_ERR_NOMEM;
+    }
     json_decref(f->order);
     rc = post_json(f, url, payload, "finalize failed", &f->order, &reply,
                    err);
+    free(url);
     free(payload);
     sti_acme_reply_free(reply);
     if (rc == STI_OK)
