@@ -23,13 +23,15 @@ enum {
     OPT_SERIAL = 1 << 11,
     OPT_REASON = 1 << 12,
     OPT_OUT = 1 << 13,
-    OPT_PEM = 1 << 14
+    OPT_PEM = 1 << 14,
+    OPT_VERIFY = 1 << 15,
+    OPT_PA_CERT = 1 << 16
 };
 
 struct args {
     struct pa_settings s;
     const char *spc, *name, *password, *fingerprint;
-    const char *cert, *issuer, *serial, *reason, *out;
+    const char *cert, *issuer, *serial, *reason, *out, *verify, *pa_cert;
     int ca, delegation, json, pem;
     int nargs;
     char **rest;
@@ -51,6 +53,8 @@ static const struct option all_opts[] = {
     {"reason", required_argument, NULL, OPT_REASON},
     {"out", required_argument, NULL, OPT_OUT},
     {"pem", no_argument, NULL, OPT_PEM},
+    {"verify", required_argument, NULL, OPT_VERIFY},
+    {"pa-cert", required_argument, NULL, OPT_PA_CERT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
 
@@ -101,6 +105,12 @@ static void set_option(struct args *a, int opt, const char *value)
         break;
     case OPT_PEM:
         a->pem = 1;
+        break;
+    case OPT_VERIFY:
+        a->verify = value;
+        break;
+    case OPT_PA_CERT:
+        a->pa_cert = value;
         break;
     default:
         break;
@@ -468,9 +478,13 @@ int pa_cmd_ca(int argc, char **argv)
 
 static const char calist_usage[] =
     "Usage: sti-pa calist [--out FILE] [--base-url URL] [--dir DIR]\n"
+    "       sti-pa calist --verify FILE --pa-cert CERT [--out ROOTS.pem]\n"
     "\n"
     "Prints the CA list document: a JWS signed by the PA certificate whose\n"
-    "payload holds the version, issued and expires times and the roots.\n";
+    "payload holds the version, issued and expires times and the roots.\n"
+    "With --verify, checks such a document (or the JSON body of GET\n"
+    "/api/v1/ca-list) against the PA certificate CERT, prints its version,\n"
+    "root count and expiry, and writes the roots as PEM to --out.\n";
 
 static int calist_print(const struct args *a, struct sti_pa *pa)
 {
@@ -487,16 +501,67 @@ static int calist_print(const struct args *a, struct sti_pa *pa)
     return rc;
 }
 
+static int calist_check(const struct args *a, struct sti_cert *pa_cert)
+{
+    struct sti_pa_calist *list = NULL;
+    struct sti_error err;
+    unsigned char *doc = NULL;
+    char *pem = NULL, stamp[32];
+    struct tm tm;
+    size_t len = 0;
+    int rc = sti_file_read(a->verify, &doc, &len, &err);
+
+    if (rc == STI_OK)
+        rc = sti_pa_calist_verify((const char *)doc, len, pa_cert, 0, &list,
+                                  &err);
+    free(doc);
+    if (rc != STI_OK)
+        return cli_fail("the CA list does not verify", &err);
+    gmtime_r(&list->expires, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    printf("version %llu, %zu roots, expires %s\n",
+           (unsigned long long)list->version, sti_chain_count(list->roots),
+           stamp);
+    rc = CLI_EXIT_OK;
+    if (a->out != NULL && sti_chain_count(list->roots) > 0) {
+        if (sti_chain_to_pem(list->roots, &pem, &err) != STI_OK)
+            rc = cli_fail("cannot write the roots", &err);
+        else
+            rc = emit(a, pem, strlen(pem));
+    }
+    sti_free(pem);
+    sti_pa_calist_free(list);
+    return rc;
+}
+
+static int calist_verify(const struct args *a)
+{
+    struct sti_cert *pa_cert = NULL;
+    struct sti_error err;
+    int rc;
+
+    if (require(a->pa_cert, "--pa-cert"))
+        return CLI_EXIT_USAGE;
+    if (sti_cert_load(a->pa_cert, &pa_cert, &err) != STI_OK)
+        return cli_fail("cannot read the PA certificate", &err);
+    rc = calist_check(a, pa_cert);
+    sti_cert_free(pa_cert);
+    return rc;
+}
+
 int pa_cmd_calist(int argc, char **argv)
 {
     struct args a;
-    int rc = parse_args(argc, argv, OPT_DIR | OPT_BASE_URL | OPT_OUT,
-                        calist_usage, &a);
+    int rc = parse_args(
+        argc, argv, OPT_DIR | OPT_BASE_URL | OPT_OUT | OPT_VERIFY | OPT_PA_CERT,
+        calist_usage, &a);
 
     if (rc != CLI_EXIT_OK)
         return rc < 0 ? CLI_EXIT_OK : rc;
     if (a.nargs != 0)
         return cli_usage_error("unexpected argument '%s'", a.rest[0]);
+    if (a.verify != NULL)
+        return calist_verify(&a);
     return with_pa(&a, calist_print);
 }
 

@@ -414,7 +414,8 @@ static void calist_add_remove_verify(void **state)
     assert_int_equal(sti_pa_ca_add(f->pa, root, &err), STI_ERR_EXISTS);
     assert_int_equal(sti_pa_ca_list(f->pa, &cas, &n, &err), STI_OK);
     assert_int_equal(n, 1);
-    snprintf(prefix, sizeof(prefix), "%s", cas[0].fingerprint);
+    memcpy(prefix, cas[0].fingerprint, 8);
+    prefix[8] = '\0';
     sti_pa_ca_list_free(cas, n);
     assert_int_equal(sti_pa_calist_document(f->pa, &doc, &err), STI_OK);
     assert_int_equal(sti_pa_calist_verify(doc, strlen(doc),
