@@ -90,10 +90,10 @@ static int root_matches(const struct sti_cert *cert, const struct sti_key *key,
  * Turns the self-signed PA certificate *CERT into one issued by ROOT: the
  * issuer name becomes the root's subject, an authorityKeyIdentifier names
  * the root's key, notAfter is capped at the root's, and the root key signs
- * it.  OpenSSL validates the signer of an indirect CRL against the same
- * trust anchor as the certificate checked (x509_vfy.c, check_crl_path), so
- * a lab whose PA chains to the CA root passes "openssl verify
- * -extended_crl".
+ * it.  OpenSSL 3.0 validates the signer of an indirect CRL against the
+ * trust anchor of the certificate it checks: with a self-signed PA,
+ * "openssl verify -crl_check -extended_crl" fails with "CRL path
+ * validation error" even for a certificate that is not revoked.
  */
 static int resign_under_root(struct sti_cert **cert,
                              const struct sti_cert *root,

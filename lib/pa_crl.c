@@ -272,8 +272,8 @@ static int load_latest(struct sti_pa *pa, struct sti_crl **out,
 
 static int stale(const struct sti_crl *crl, long lifetime)
 {
-    /* Refresh once three quarters of the lifetime have passed, so that
-     * relying parties never hold a CRL past its nextUpdate. */
+    /* Refresh once three quarters of the lifetime have passed, so that a
+     * downloaded CRL stays valid for at least a quarter of it. */
     return sti_crl_next_update(crl) - time(NULL) < lifetime / 4;
 }
 

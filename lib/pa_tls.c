@@ -31,7 +31,7 @@ static int fill_cert(X509 *cert, EVP_PKEY *pkey, int days)
 
     if (sti_random_bytes(serial, sizeof(serial)) != STI_OK)
         return 0;
-    serial[0] &= 0x7f; /* positive, as RFC 5280 section 4.1.2.2 asks */
+    serial[0] &= 0x7f; /* positive, as RFC 5280 section 4.1.2.2 requires */
     bn = BN_bin2bn(serial, sizeof(serial), NULL);
     ok = bn != NULL && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert));
     BN_free(bn);

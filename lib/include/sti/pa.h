@@ -23,13 +23,13 @@ extern "C" {
 #define STI_PA_TLS_KEY_FILE "tls.key"
 
 struct sti_pa_init_options {
-    const char *dir;          /* created when missing; must hold no PA */
+    const char *dir;          /* created when missing; must not contain a PA */
     const char *organization; /* NULL: "stilab PA" */
     const char *common_name;  /* NULL: "SHAKEN PA ROOT" */
     const char *country;      /* NULL: the profile's */
-    /* With both set, the PA certificate is issued by that root (so that
-     * OpenSSL can validate the CRL signer against the same anchor);
-     * otherwise it is self-signed. */
+    /* With both set, the PA certificate is issued by that root, so that
+     * OpenSSL can validate the CRL signer against the same anchor.
+     * Otherwise it is self-signed. */
     const char *root_cert_file;
     const char *root_key_file;
     const char *root_key_passphrase;
@@ -40,7 +40,7 @@ struct sti_pa_init_options {
  * Creates a PA directory: pa.key (0600), pa.crt (kind pa-root), pa.db and
  * a TLS certificate and key for 127.0.0.1 and localhost (tls.crt,
  * tls.key).  The PA certificate also signs the CRL and the CA list.
- * Fails with STI_ERR_EXISTS when DIR already holds a PA.
+ * Fails with STI_ERR_EXISTS when DIR already contains a PA.
  */
 STI_API int sti_pa_init(const struct sti_pa_init_options *options,
                         struct sti_error *err);
