@@ -1,0 +1,46 @@
+/*
+ * Helpers shared by the certificate core (key, tnauth, cert, csr, crl,
+ * trust).  Private to libsti.
+ */
+#ifndef STI_X509_INT_H
+#define STI_X509_INT_H
+
+#include "internal.h"
+
+#include <openssl/bio.h>
+#include <openssl/x509v3.h>
+
+/* Returns a new ASN1_OBJECT for id-pe-TNAuthList 1.3.6.1.5.5.7.1.26
+ * (RFC 8226 section 9); the caller frees it with ASN1_OBJECT_free(). */
+ASN1_OBJECT *sti_tnauth_obj(void);
+
+/* Copies the contents of a memory BIO into a NUL-terminated malloc()
+ * buffer; *len (when non-NULL) gets the length without the NUL. */
+int sti_bio_to_string(BIO *bio, char **out, size_t *len, struct sti_error *err);
+
+/* Copies an i2d result into a malloc() buffer, so that callers free it
+ * with sti_free() rather than OPENSSL_free(). */
+int sti_der_dup(const unsigned char *der, int der_len, unsigned char **out,
+                size_t *len, struct sti_error *err);
+
+/* Returns 1 when DATA starts (after whitespace) with "-----BEGIN ". */
+int sti_looks_like_pem(const void *data, size_t len);
+
+/* Formats NAME as an RFC 2253 string in a malloc() buffer; NULL on
+ * failure. */
+char *sti_name_to_string(const X509_NAME *name);
+
+/* Formats an ASN1_INTEGER as uppercase hex without a sign ("0A1B.."). */
+char *sti_asn1_integer_hex(const ASN1_INTEGER *ai);
+
+/* Converts ASN1_TIME to time_t; (time_t)-1 when absent or invalid. */
+time_t sti_asn1_time_to_time(const ASN1_TIME *t);
+
+/* Encodes a TNAuthList into a new ASN1_OCTET_STRING extension value. */
+int sti_tnauth_ext_value(const struct sti_tnauth *list, ASN1_OCTET_STRING **out,
+                         struct sti_error *err);
+
+/* Access to the X509_CRL behind a struct sti_crl. */
+X509_CRL *sti_crl_get0_x509_crl(const struct sti_crl *crl);
+
+#endif

@@ -1,0 +1,97 @@
+/* Conversions shared by the certificate core: BIOs, names, times. */
+#include "x509_int.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+
+int sti_bio_to_string(BIO *bio, char **out, size_t *len, struct sti_error *err)
+{
+    char *data;
+    long n = BIO_get_mem_data(bio, &data);
+    char *copy;
+
+    *out = NULL;
+    if (n < 0)
+        return sti_seterr(err, STI_ERR_INTERNAL, "memory BIO has no data");
+    copy = malloc((size_t)n + 1);
+    if (copy == NULL)
+        return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    memcpy(copy, data, (size_t)n);
+    copy[n] = '\0';
+    *out = copy;
+    if (len != NULL)
+        *len = (size_t)n;
+    return STI_OK;
+}
+
+int sti_der_dup(const unsigned char *der, int der_len, unsigned char **out,
+                size_t *len, struct sti_error *err)
+{
+    *out = NULL;
+    *len = 0;
+    if (der == NULL || der_len <= 0)
+        return sti_seterr_ssl(err, STI_ERR_CRYPTO, "DER encoding failed");
+    *out = malloc((size_t)der_len);
+    if (*out == NULL)
+        return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    memcpy(*out, der, (size_t)der_len);
+    *len = (size_t)der_len;
+    return STI_OK;
+}
+
+int sti_looks_like_pem(const void *data, size_t len)
+{
+    const char *p = data;
+    size_t i = 0;
+
+    while (i < len && isspace((unsigned char)p[i]))
+        i++;
+    return len - i >= 11 && memcmp(p + i, "-----BEGIN ", 11) == 0;
+}
+
+char *sti_name_to_string(const X509_NAME *name)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *out = NULL;
+
+    if (bio == NULL)
+        return NULL;
+    if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0)
+        sti_bio_to_string(bio, &out, NULL, NULL);
+    BIO_free(bio);
+    return out;
+}
+
+char *sti_asn1_integer_hex(const ASN1_INTEGER *ai)
+{
+    BIGNUM *bn = ASN1_INTEGER_to_BN(ai, NULL);
+    char *hex, *out = NULL;
+
+    if (bn == NULL)
+        return NULL;
+    BN_set_negative(bn, 0);
+    hex = BN_bn2hex(bn);
+    if (hex != NULL) {
+        /* Keep an even number of digits so the value reads as bytes. */
+        size_t n = strlen(hex);
+
+        out = malloc(n + 2);
+        if (out != NULL)
+            snprintf(out, n + 2, "%s%s", n % 2 ? "0" : "", hex);
+        OPENSSL_free(hex);
+    }
+    BN_free(bn);
+    return out;
+}
+
+time_t sti_asn1_time_to_time(const ASN1_TIME *t)
+{
+    struct tm tm;
+
+    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+        return (time_t)-1;
+    return timegm(&tm);
+}

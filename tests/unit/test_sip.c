@@ -1,0 +1,172 @@
+/* Unit tests for lib/sip.c: identities and Identity headers of SIP
+ * messages parsed with libosip2. */
+#include "support.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define INVITE_HEAD                                                            \
+    "INVITE sip:+1-202-555-0101@example.org;user=phone SIP/2.0\r\n"            \
+    "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK776asdhds\r\n"              \
+    "Max-Forwards: 70\r\n"                                                     \
+    "To: <sip:12025550102@example.org>\r\n"                                    \
+    "From: \"Alice\" <sip:alice@example.org>;tag=1928301774\r\n"               \
+    "Call-ID: a84b4c76e66710@127.0.0.1\r\n"                                    \
+    "CSeq: 314159 INVITE\r\n"                                                  \
+    "Date: Sat, 13 Nov 2010 23:29:00 GMT\r\n"                                  \
+    "Contact: <sip:alice@127.0.0.1>\r\n"
+
+static const char invite[] = INVITE_HEAD
+    "P-Asserted-Identity: \"Alice\" <sip:alice@example.org>, "
+    "<tel:+1-202-555-0100>\r\n"
+    "Identity: aaa.bbb.ccc;info=<https://a/x.pem>;ppt=shaken\r\n"
+    "y: ..ddd;info=<https://b/y.pem>, eee.fff.ggg;info=<https://c/z.pem>\r\n"
+    "Content-Length: 0\r\n\r\n";
+
+static struct sti_sip *parse(const char *text)
+{
+    struct sti_sip *s;
+    struct sti_error err;
+
+    assert_int_equal(sti_sip_parse(text, strlen(text), &s, &err), STI_OK);
+    return s;
+}
+
+static void identities_and_tns(void **state)
+{
+    struct sti_sip *s = parse(invite);
+    char tn[STI_TN_MAX + 1];
+    struct sti_error err;
+    char *uri;
+
+    (void)state;
+    assert_string_equal(sti_sip_method(s), "INVITE");
+    assert_int_equal(sti_sip_get_tn(s, STI_SIP_PAI, "us", tn, &err), STI_OK);
+    assert_string_equal(tn, "12025550100");
+    assert_int_equal(sti_sip_get_tn(s, STI_SIP_FROM, "us", tn, &err),
+                     STI_ERR_NOTFOUND);
+    assert_non_null(strstr(err.message, "From"));
+    assert_int_equal(sti_sip_get_tn(s, STI_SIP_TO, "us", tn, &err), STI_OK);
+    assert_string_equal(tn, "12025550102");
+    assert_int_equal(sti_sip_get_tn(s, STI_SIP_RURI, "us", tn, &err), STI_OK);
+    assert_string_equal(tn, "12025550101");
+    assert_int_equal(sti_sip_get_uri(s, STI_SIP_FROM, &uri, &err), STI_OK);
+    assert_string_equal(uri, "sip:alice@example.org");
+    free(uri);
+    sti_sip_free(s);
+}
+
+static void identity_headers_collected(void **state)
+{
+    struct sti_sip *s = parse(invite);
+
+    (void)state;
+    assert_int_equal(sti_sip_identity_count(s), 3);
+    assert_string_equal(sti_sip_identity_get0(s, 0),
+                        "aaa.bbb.ccc;info=<https://a/x.pem>;ppt=shaken");
+    assert_string_equal(sti_sip_identity_get0(s, 1),
+                        "..ddd;info=<https://b/y.pem>");
+    assert_string_equal(sti_sip_identity_get0(s, 2),
+                        "eee.fff.ggg;info=<https://c/z.pem>");
+    assert_null(sti_sip_identity_get0(s, 3));
+    sti_sip_free(s);
+}
+
+static void add_identity_keep_and_replace(void **state)
+{
+    struct sti_sip *s = parse(invite), *again;
+    struct sti_error err;
+    char *text;
+    size_t len;
+
+    (void)state;
+    assert_int_equal(
+        sti_sip_add_identity(s, "new.jws.sig;info=<https://n>", 0, &err),
+        STI_OK);
+    assert_int_equal(sti_sip_identity_count(s), 4);
+    assert_int_equal(
+        sti_sip_add_identity(s, "rep.jws.sig;info=<https://r>", 1, &err),
+        STI_OK);
+    assert_int_equal(sti_sip_identity_count(s), 1);
+    assert_int_equal(sti_sip_to_string(s, &text, &len, &err), STI_OK);
+    assert_int_equal(strlen(text), len);
+    assert_null(strstr(text, "aaa.bbb.ccc"));
+    assert_non_null(strstr(text, "rep.jws.sig;info=<https://r>"));
+    again = parse(text);
+    assert_int_equal(sti_sip_identity_count(again), 1);
+    assert_non_null(strstr(text, "Call-ID: a84b4c76e66710@127.0.0.1"));
+    free(text);
+    sti_sip_free(again);
+    assert_int_equal(sti_sip_add_identity(s, "a\r\nInjected: 1", 0, &err),
+                     STI_ERR_INVALID);
+    assert_int_equal(sti_sip_add_identity(s, "", 0, &err), STI_ERR_INVALID);
+    sti_sip_free(s);
+}
+
+static void from_tel_and_user_phone(void **state)
+{
+    static const char msg[] =
+        "INVITE tel:+33123456789 SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1\r\n"
+        "To: <tel:01-23-45-67-89>\r\n"
+        "From: <sip:0611223344@example.fr;user=phone>;tag=1\r\n"
+        "Call-ID: 1@127.0.0.1\r\nCSeq: 1 INVITE\r\n"
+        "Content-Length: 0\r\n\r\n";
+    struct sti_sip *s = parse(msg);
+    char tn[STI_TN_MAX + 1];
+    struct sti_error err;
+    time_t date;
+
+    (void)state;
+    assert_int_equal(sti_sip_get_tn(s, STI_SIP_FROM, "fr", tn, &err), STI_OK);
+    assert_string_equal(tn, "33611223344");
+    assert_int_equal(sti_sip_get_tn(s, STI_SIP_TO, "fr", tn, &err), STI_OK);
+    assert_string_equal(tn, "33123456789");
+    assert_int_equal(sti_sip_get_tn(s, STI_SIP_RURI, "fr", tn, &err), STI_OK);
+    assert_string_equal(tn, "33123456789");
+    assert_int_equal(sti_sip_get_tn(s, STI_SIP_PAI, "fr", tn, &err),
+                     STI_ERR_NOTFOUND);
+    assert_int_equal(sti_sip_identity_count(s), 0);
+    assert_int_equal(sti_sip_get_date(s, &date, &err), STI_ERR_NOTFOUND);
+    sti_sip_free(s);
+}
+
+static void date_header(void **state)
+{
+    struct sti_sip *s = parse(invite);
+    struct sti_error err;
+    time_t date;
+
+    (void)state;
+    assert_int_equal(sti_sip_get_date(s, &date, &err), STI_OK);
+    assert_int_equal(date, 1289690940);
+    sti_sip_free(s);
+}
+
+static void parse_rejects_garbage(void **state)
+{
+    struct sti_sip *s;
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(sti_sip_parse("hello", 5, &s, &err), STI_ERR_INVALID);
+    assert_null(s);
+    assert_int_equal(sti_sip_parse(NULL, 0, &s, &err), STI_ERR_INVALID);
+    assert_null(sti_sip_method(NULL));
+    assert_int_equal(sti_sip_identity_count(NULL), 0);
+    sti_sip_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(identities_and_tns),
+        cmocka_unit_test(identity_headers_collected),
+        cmocka_unit_test(add_identity_keep_and_replace),
+        cmocka_unit_test(from_tel_and_user_phone),
+        cmocka_unit_test(date_header),
+        cmocka_unit_test(parse_rejects_garbage),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
