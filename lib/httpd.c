@@ -58,7 +58,9 @@ struct sti_httpd_response {
     char *content_type;
     const void *body;
     size_t len;
-    void *owned;             /* a copied body, freed with free() */
+    void *owned;           /* a copied body, freed with free() */
+    struct MHD_IoVec *iov; /* a scattered body, or NULL */
+    unsigned int iov_count;
     void (*release)(void *); /* a borrowed body's release callback */
     void *release_arg;
     struct httpd_header *headers;
@@ -522,7 +524,11 @@ static enum MHD_Result queue(struct sti_httpd_request *req)
     if (m == NULL)
         return MHD_NO;
     req->status = r->status;
-    req->bytes = strcmp(req->method, "HEAD") == 0 ? 0 : r->len;
+    /* HEAD, 204 and 304 responses carry no body (RFC 9110 section 6.4.1). */
+    req->bytes =
+        strcmp(req->method, "HEAD") == 0 || r->status == 204 || r->status == 304
+            ? 0
+            : r->len;
     ret = MHD_queue_response(req->conn, (unsigned int)r->status, m);
     MHD_destroy_response(m);
     return ret;

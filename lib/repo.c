@@ -20,7 +20,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS chains("
     " name TEXT PRIMARY KEY,"
     " pem TEXT NOT NULL,"
-    " etag TEXT NOT NULL,"      /* 32 hex digits, unquoted */
+    " etag TEXT NOT NULL," /* 32 hex digits, unquoted */
     " modified INTEGER NOT NULL,"
     " not_after INTEGER NOT NULL,"
     " certs INTEGER NOT NULL,"
@@ -375,8 +375,8 @@ static long long data_version(sqlite3 *db)
 
 /* Loads row NAME into the table when memory lacks it or holds an older
  * ETag.  Returns 1 when the table changed, 0 when not, or -1. */
-static int sync_one(struct sti_repo *repo, sqlite3_stmt *get,
-                    const char *name, const char *etag)
+static int sync_one(struct sti_repo *repo, sqlite3_stmt *get, const char *name,
+                    const char *etag)
 {
     struct repo_entry *cur = repo_lookup(repo, name, strlen(name)), *e;
     int same = cur != NULL && strncmp(cur->etag + 1, etag, 32) == 0;
@@ -414,7 +414,8 @@ static size_t drop_missing(struct sti_repo *repo, char **names, size_t n)
         for (struct repo_entry *e = repo->buckets[i]; e != NULL; e = e->next) {
             char *key = e->name;
 
-            if (bsearch(&key, names, n, sizeof(*names), name_cmp) != NULL)
+            if (n > 0 &&
+                bsearch(&key, names, n, sizeof(*names), name_cmp) != NULL)
                 continue;
             if (ngone == cap) {
                 char **g = realloc(gone, (cap ? cap * 2 : 16) * sizeof(*g));
@@ -473,8 +474,8 @@ static int sync_rows(struct sti_repo *repo, size_t *changed,
     struct name_list seen = {0};
     int rc = STI_OK, step;
 
-    if (sqlite3_prepare_v2(repo->db, "SELECT name, etag FROM chains", -1,
-                           &all, NULL) != SQLITE_OK ||
+    if (sqlite3_prepare_v2(repo->db, "SELECT name, etag FROM chains", -1, &all,
+                           NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(repo->db,
                            "SELECT pem, modified, not_after FROM chains "
                            "WHERE name = ?",
@@ -498,7 +499,8 @@ static int sync_rows(struct sti_repo *repo, size_t *changed,
         rc = sti_sqlite_err(err, repo->db, "cannot read the chains");
         goto out;
     }
-    qsort(seen.names, seen.count, sizeof(*seen.names), name_cmp);
+    if (seen.count > 0)
+        qsort(seen.names, seen.count, sizeof(*seen.names), name_cmp);
     *changed += drop_missing(repo, seen.names, seen.count);
 out:
     sqlite3_finalize(all);
@@ -507,8 +509,7 @@ out:
     return rc;
 }
 
-int sti_repo_sync(struct sti_repo *repo, size_t *changed,
-                  struct sti_error *err)
+int sti_repo_sync(struct sti_repo *repo, size_t *changed, struct sti_error *err)
 {
     size_t n = 0;
     long long v;
@@ -566,6 +567,8 @@ static int chain_facts(const void *data, size_t len, struct chain_facts *f,
     f->subject = sti_cert_subject(leaf);
     if (f->subject == NULL || repo_sha256_hex(f->pem, f->len, f->etag) != 0)
         rc = sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    /* 128 bits of the digest are plenty to tell versions apart. */
+    f->etag[32] = '\0';
 out:
     sti_chain_free(chain);
     return rc;
@@ -615,7 +618,7 @@ static int store_row(struct sti_repo *repo, const char *name,
         return sti_sqlite_err(err, repo->db, "cannot store the chain");
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, f->pem, (int)f->len, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, f->etag, 32, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, f->etag, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)modified);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)f->not_after);
     sqlite3_bind_int64(st, 6, (sqlite3_int64)f->certs);

@@ -108,8 +108,8 @@ static json_t *info_to_json(const struct sti_repo_info *info,
     return o;
 }
 
-int sti_repo_list_json(struct sti_repo *repo, const char *base_url,
-                       char **json, struct sti_error *err)
+int sti_repo_list_json(struct sti_repo *repo, const char *base_url, char **json,
+                       struct sti_error *err)
 {
     struct sti_repo_info *list;
     size_t n;
@@ -134,10 +134,11 @@ int sti_repo_list_json(struct sti_repo *repo, const char *base_url,
 
 static int bad_token_name(const char *name, struct sti_error *err)
 {
-    return sti_seterr(err, STI_ERR_INVALID,
-                      "invalid token name '%.200s'; use 1 to %d letters, "
-                      "digits, '.', '_' or '-', starting with a letter or digit",
-                      name ? name : "", STI_REPO_NAME_MAX);
+    return sti_seterr(
+        err, STI_ERR_INVALID,
+        "invalid token name '%.200s'; use 1 to %d letters, "
+        "digits, '.', '_' or '-', starting with a letter or digit",
+        name ? name : "", STI_REPO_NAME_MAX);
 }
 
 int sti_repo_token_add(struct sti_repo *repo, const char *name, char **token,
@@ -223,8 +224,8 @@ int sti_repo_token_list_json(struct sti_repo *repo, char **json,
     *json = NULL;
     pthread_mutex_lock(&repo->db_lock);
     if (sqlite3_prepare_v2(repo->db,
-                           "SELECT name, created FROM tokens ORDER BY name",
-                           -1, &st, NULL) != SQLITE_OK)
+                           "SELECT name, created FROM tokens ORDER BY name", -1,
+                           &st, NULL) != SQLITE_OK)
         rc = sti_sqlite_err(err, repo->db, "cannot list the tokens");
     while (rc == STI_OK && sqlite3_step(st) == SQLITE_ROW) {
         char created[32];
@@ -232,8 +233,8 @@ int sti_repo_token_list_json(struct sti_repo *repo, char **json,
         iso_time((time_t)sqlite3_column_int64(st, 1), created);
         json_array_append_new(
             arr, json_pack("{s:s,s:s}", "name",
-                           (const char *)sqlite3_column_text(st, 0),
-                           "created", created));
+                           (const char *)sqlite3_column_text(st, 0), "created",
+                           created));
     }
     sqlite3_finalize(st);
     pthread_mutex_unlock(&repo->db_lock);
@@ -263,9 +264,8 @@ int sti_repo_token_check(struct sti_repo *repo, const char *token,
     if (repo_sha256_hex(token, strlen(token), hash) != STI_OK)
         return sti_seterr(err, STI_ERR_CRYPTO, "cannot hash the token");
     pthread_mutex_lock(&repo->db_lock);
-    if (sqlite3_prepare_v2(repo->db,
-                           "SELECT name FROM tokens WHERE sha256 = ?", -1, &st,
-                           NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(repo->db, "SELECT name FROM tokens WHERE sha256 = ?",
+                           -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
         if (sqlite3_step(st) == SQLITE_ROW) {
             if (name_out != NULL)
@@ -300,7 +300,10 @@ static int export_one(struct sti_repo *repo, const char *certs_dir,
     struct timespec times[2];
     int rc;
 
-    snprintf(path, sizeof(path), "%s/%s.pem", certs_dir, info->name);
+    if (snprintf(path, sizeof(path), "%s/%s.pem", certs_dir, info->name) >=
+        (int)sizeof(path))
+        return sti_seterr(err, STI_ERR_INVALID, "export path %s is too long",
+                          certs_dir);
     rc = sti_repo_get(repo, info->name, &pem, &len, err);
     if (rc != STI_OK)
         return rc;
@@ -327,24 +330,25 @@ static int write_nginx_conf(const char *dir, unsigned long max_age,
         return sti_seterr(err, STI_ERR_IO, "cannot resolve %s: %s", dir,
                           strerror(errno));
     snprintf(path, sizeof(path), "%s/nginx-sti-cr.conf", dir);
-    n = snprintf(text, sizeof(text),
-                 "# Serves the chains exported by sti-cr with the headers\n"
-                 "# that sti-cr sends.  Include it in a server block.\n"
-                 "# nginx computes its own ETag values (from the file time\n"
-                 "# and size) and answers conditional requests with 304.\n"
-                 "# Other names under /certs/, such as the directory, get 404.\n"
-                 "location /certs/ {\n"
-                 "    root %s;\n"
-                 "    types { }\n"
-                 "    default_type application/pem-certificate-chain;\n"
-                 "    add_header Cache-Control \"public, max-age=%lu\";\n"
-                 "    etag on;\n"
-                 "    autoindex off;\n"
-                 "    location ~ \"^/certs/[A-Za-z0-9][A-Za-z0-9._-]*\\.pem$\" "
-                 "{ }\n"
-                 "    location /certs/ { return 404; }\n"
-                 "}\n",
-                 root, max_age ? max_age : STI_REPO_MAX_AGE);
+    n = snprintf(
+        text, sizeof(text),
+        "# Serves the chains exported by sti-cr with the headers\n"
+        "# that sti-cr sends.  Include it in a server block.\n"
+        "# nginx computes its own ETag values (from the file time\n"
+        "# and size) and answers conditional requests with 304.\n"
+        "# Other names under /certs/, such as the directory, get 404.\n"
+        "location /certs/ {\n"
+        "    root %s;\n"
+        "    types { }\n"
+        "    default_type application/pem-certificate-chain;\n"
+        "    add_header Cache-Control \"public, max-age=%lu\";\n"
+        "    etag on;\n"
+        "    autoindex off;\n"
+        "    location ~ \"^/certs/[A-Za-z0-9][A-Za-z0-9._-]*\\.pem$\" "
+        "{ }\n"
+        "    location /certs/ { return 404; }\n"
+        "}\n",
+        root, max_age ? max_age : STI_REPO_MAX_AGE);
     if (n < 0 || (size_t)n >= sizeof(text))
         return sti_seterr(err, STI_ERR_INVALID, "export path %s is too long",
                           root);

@@ -14,8 +14,7 @@ static const char begin_cert[] = "-----BEGIN CERTIFICATE-----";
  * Scans the PEM armour: every block must be a certificate.  Returns the
  * number of blocks, or sets ERR and returns -1.
  */
-static int count_pem_blocks(const char *data, size_t len,
-                            struct sti_error *err)
+static int count_pem_blocks(const char *data, size_t len, struct sti_error *err)
 {
     const char *p = data, *end = data + len;
     int n = 0;
@@ -124,6 +123,30 @@ static int check_link(const struct sti_chain *chain, size_t i,
     return rc;
 }
 
+/* Names the misplaced leaf when the chain starts with a CA certificate. */
+static int check_order(const struct sti_chain *chain, struct sti_error *err)
+{
+    size_t n = sti_chain_count(chain);
+    char *subject;
+    int rc;
+
+    if (!sti_cert_is_ca(sti_chain_get0(chain, 0)))
+        return STI_OK;
+    for (size_t i = 1; i < n; i++) {
+        if (sti_cert_is_ca(sti_chain_get0(chain, i)))
+            continue;
+        subject = sti_cert_subject(sti_chain_get0(chain, i));
+        rc = sti_seterr(err, STI_ERR_POLICY,
+                        "certificate %zu (%s) is the end entity but the "
+                        "chain starts with a CA; put the leaf first, then "
+                        "its issuers",
+                        i + 1, subject ? subject : "?");
+        sti_free(subject);
+        return rc;
+    }
+    return STI_OK; /* check_leaf() reports a chain of CAs only */
+}
+
 int sti_repo_check_chain(const void *data, size_t len, struct sti_chain **out,
                          struct sti_error *err)
 {
@@ -147,7 +170,9 @@ int sti_repo_check_chain(const void *data, size_t len, struct sti_chain **out,
                         sti_chain_count(chain), blocks);
         goto out;
     }
-    rc = check_leaf(sti_chain_get0(chain, 0), err);
+    rc = check_order(chain, err);
+    if (rc == STI_OK)
+        rc = check_leaf(sti_chain_get0(chain, 0), err);
     for (size_t i = 0; rc == STI_OK && i + 1 < sti_chain_count(chain); i++)
         rc = check_link(chain, i, err);
 out:
@@ -187,8 +212,8 @@ static int san_value(const char *hosts, char *out, size_t size)
     for (char *h = strtok_r(copy, ",", &save); h != NULL;
          h = strtok_r(NULL, ",", &save)) {
         int is_ip = strspn(h, "0123456789.") == strlen(h) || strchr(h, ':');
-        int n = snprintf(out + used, size - used, "%s%s:%s",
-                         used ? "," : "", is_ip ? "IP" : "DNS", h);
+        int n = snprintf(out + used, size - used, "%s%s:%s", used ? "," : "",
+                         is_ip ? "IP" : "DNS", h);
 
         if (n < 0 || (size_t)n >= size - used || *h == '\0') {
             free(copy);
@@ -200,8 +225,7 @@ static int san_value(const char *hosts, char *out, size_t size)
     return used > 0;
 }
 
-static int fill_tls_cert(X509 *x, EVP_PKEY *pkey, const char *hosts,
-                         int days)
+static int fill_tls_cert(X509 *x, EVP_PKEY *pkey, const char *hosts, int days)
 {
     unsigned char serial[16];
     BIGNUM *bn;
@@ -242,15 +266,13 @@ static int write_pem(const char *path, int is_key, X509 *x, EVP_PKEY *pkey,
     int rc;
 
     if (bio == NULL || !(is_key ? PEM_write_bio_PrivateKey(bio, pkey, NULL,
-                                                           NULL, 0, NULL,
-                                                           NULL)
+                                                           NULL, 0, NULL, NULL)
                                 : PEM_write_bio_X509(bio, x))) {
         BIO_free(bio);
         return sti_seterr_ssl(err, STI_ERR_CRYPTO, "cannot encode %s", path);
     }
     len = BIO_get_mem_data(bio, &data);
-    rc = sti_file_write(path, data, (size_t)len, is_key ? 0600 : 0644, 1,
-                        err);
+    rc = sti_file_write(path, data, (size_t)len, is_key ? 0600 : 0644, 1, err);
     BIO_free_all(bio);
     return rc;
 }

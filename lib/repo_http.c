@@ -84,6 +84,7 @@ static void serve_chain(struct sti_repo *repo,
     size_t len = strlen(file);
     struct sti_httpd_iovec iov[STI_REPO_CHAIN_MAX];
     struct repo_entry *e = NULL;
+    int fresh;
 
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         method_not_allowed(resp, "GET, HEAD");
@@ -102,26 +103,23 @@ static void serve_chain(struct sti_repo *repo,
     sti_httpd_add_header(resp, "ETag", e->etag);
     sti_httpd_add_header(resp, "Last-Modified", e->last_modified);
     sti_httpd_add_header(resp, "Cache-Control", repo->cache_control);
-    if (not_modified(req, e)) {
-        sti_httpd_set_status(resp, 304);
-        sti_httpd_set_body(resp, NULL, NULL, 0);
-        repo_entry_unref(e);
-        return;
-    }
     for (unsigned int i = 0; i < e->count; i++) {
         iov[i].base = e->certs[i]->pem;
         iov[i].len = e->certs[i]->len;
     }
-    sti_httpd_set_status(resp, 200);
+    /* A 304 carries the body too: libmicrohttpd sends no body with 304 but
+     * derives Content-Length from it, and RFC 9110 section 8.6 allows only
+     * the length a 200 would have. */
+    fresh = not_modified(req, e);
+    sti_httpd_set_status(resp, fresh ? 304 : 200);
     /* The entry stays referenced until the server has sent the body. */
-    sti_httpd_set_body_iov(resp, PEM_TYPE, iov, e->count, repo_entry_release,
-                           e);
+    sti_httpd_set_body_iov(resp, fresh ? NULL : PEM_TYPE, iov, e->count,
+                           repo_entry_release, e);
 }
 
 /* API */
 
-static void send_json(struct sti_httpd_response *resp, int status,
-                      json_t *doc)
+static void send_json(struct sti_httpd_response *resp, int status, json_t *doc)
 {
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 
@@ -181,9 +179,9 @@ static int authorized(struct sti_repo *repo,
 
 /* Extracts the chain text: a JSON body's "chain" member (and "name" when
  * NAME is NULL), or the raw body as PEM. */
-static int request_chain(const struct sti_httpd_request *req,
-                         const char **name, json_t **doc, const char **pem,
-                         size_t *len, struct sti_error *err)
+static int request_chain(const struct sti_httpd_request *req, const char **name,
+                         json_t **doc, const char **pem, size_t *len,
+                         struct sti_error *err)
 {
     const char *ct = sti_httpd_header(req, "Content-Type");
     const unsigned char *body = sti_httpd_body(req, len);
@@ -252,8 +250,7 @@ static void api_publish(struct sti_repo *repo,
     json_decref(doc);
 }
 
-static void api_info(struct sti_repo *repo,
-                     const struct sti_httpd_request *req,
+static void api_info(struct sti_repo *repo, const struct sti_httpd_request *req,
                      struct sti_httpd_response *resp, const char *name)
 {
     struct repo_entry *e = repo_lookup(repo, name, strlen(name));
@@ -267,15 +264,14 @@ static void api_info(struct sti_repo *repo,
              name);
     send_json(resp, 200,
               json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}", "name", e->name, "url",
-                        url, "etag", e->etag, "last_modified",
-                        e->last_modified, "certificates",
-                        (json_int_t)e->count, "size", (json_int_t)e->size));
+                        url, "etag", e->etag, "last_modified", e->last_modified,
+                        "certificates", (json_int_t)e->count, "size",
+                        (json_int_t)e->size));
     repo_entry_unref(e);
 }
 
-static void api_remove(struct sti_repo *repo,
-                       struct sti_httpd_response *resp, const char *name,
-                       const char *who)
+static void api_remove(struct sti_repo *repo, struct sti_httpd_response *resp,
+                       const char *name, const char *who)
 {
     struct sti_error err;
     int rc = sti_repo_remove(repo, name, &err);
@@ -285,12 +281,10 @@ static void api_remove(struct sti_repo *repo,
         return;
     }
     sti_log(STI_LOG_INFO, "api: %s removed chain '%s'", who, name);
-    send_json(resp, 200,
-              json_pack("{s:s,s:s}", "status", "ok", "name", name));
+    send_json(resp, 200, json_pack("{s:s,s:s}", "status", "ok", "name", name));
 }
 
-static void api_list(struct sti_repo *repo,
-                     const struct sti_httpd_request *req,
+static void api_list(struct sti_repo *repo, const struct sti_httpd_request *req,
                      struct sti_httpd_response *resp)
 {
     struct sti_error err;

@@ -42,17 +42,17 @@ struct repo_entry {
 
 struct sti_repo {
     sqlite3 *db;
-    pthread_mutex_t db_lock;   /* one SQLite transaction at a time */
+    pthread_mutex_t db_lock; /* one SQLite transaction at a time */
     long long data_version;
 
     pthread_rwlock_t table_lock;
     struct repo_entry **buckets;
-    size_t nbuckets;           /* a power of two */
+    size_t nbuckets; /* a power of two */
     size_t count;
 
     pthread_mutex_t blob_lock;
     struct repo_blob **blobs;
-    size_t nblobs;             /* buckets of the intern table */
+    size_t nblobs; /* buckets of the intern table */
 
     unsigned long max_age;
     int disable_api;

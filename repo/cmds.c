@@ -32,11 +32,20 @@ static int parse_simple(int argc, char **argv, const char *help,
     memset(o, 0, sizeof(*o));
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (c) {
-        case 'd': o->dir = optarg; break;
-        case 'n': o->name = optarg; break;
-        case 'j': o->json = 1; break;
-        case 'h': fputs(help, stdout); return -1;
-        default: return CLI_EXIT_USAGE;
+        case 'd':
+            o->dir = optarg;
+            break;
+        case 'n':
+            o->name = optarg;
+            break;
+        case 'j':
+            o->json = 1;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return -1;
+        default:
+            return CLI_EXIT_USAGE;
         }
     }
     return 0;
@@ -100,13 +109,26 @@ static int parse_init(int argc, char **argv, struct init_opts *o)
     o->hosts = "127.0.0.1,localhost";
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (c) {
-        case 'd': o->dir = optarg; break;
-        case 'l': o->listen = optarg; break;
-        case 'c': o->cert = optarg; break;
-        case 'k': o->key = optarg; break;
-        case 'H': o->hosts = optarg; break;
-        case 'h': fputs(init_help, stdout); return -1;
-        default: return CLI_EXIT_USAGE;
+        case 'd':
+            o->dir = optarg;
+            break;
+        case 'l':
+            o->listen = optarg;
+            break;
+        case 'c':
+            o->cert = optarg;
+            break;
+        case 'k':
+            o->key = optarg;
+            break;
+        case 'H':
+            o->hosts = optarg;
+            break;
+        case 'h':
+            fputs(init_help, stdout);
+            return -1;
+        default:
+            return CLI_EXIT_USAGE;
         }
     }
     if (optind != argc)
@@ -188,8 +210,8 @@ int cr_init(int argc, char **argv)
     if (rc != STI_OK)
         return cli_fail("cannot create the database", &err);
     sti_repo_close(repo);
-    printf("created %s; start the server with: sti-cr serve --dir %s\n",
-           o.dir, o.dir);
+    printf("created %s; start the server with: sti-cr serve --dir %s\n", o.dir,
+           o.dir);
     return CLI_EXIT_OK;
 }
 
@@ -359,7 +381,8 @@ int cr_remove(int argc, char **argv)
 
 static const char export_help[] =
     "Usage: sti-cr export --dir DIR OUTDIR\n"
-    "Write OUTDIR/certs/NAME.pem for every chain and OUTDIR/nginx-sti-cr.conf,\n"
+    "Write OUTDIR/certs/NAME.pem for every chain and "
+    "OUTDIR/nginx-sti-cr.conf,\n"
     "a location block that serves them with sti-cr's headers.\n";
 
 int cr_export(int argc, char **argv)
@@ -400,8 +423,7 @@ static const char token_help[] =
     "'add' prints a new API token once; only its SHA-256 is stored.\n"
     "Clients send it as 'Authorization: Bearer TOKEN'.\n";
 
-static int token_run(struct sti_repo *repo, const char *verb,
-                     const char *name)
+static int token_run(struct sti_repo *repo, const char *verb, const char *name)
 {
     struct sti_error err;
     char *out = NULL;

@@ -17,8 +17,7 @@ struct cr_dir {
 int cr_dir_load(struct cr_dir *dir, const char *path, int required);
 void cr_dir_free(struct cr_dir *dir);
 /* A configuration value, or DEF. */
-const char *cr_conf(const struct cr_dir *dir, const char *key,
-                    const char *def);
+const char *cr_conf(const struct cr_dir *dir, const char *key, const char *def);
 /* A path from the configuration, relative to the directory; NULL when
  * the key is absent.  The caller frees it. */
 char *cr_conf_path(const struct cr_dir *dir, const char *key);

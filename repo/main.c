@@ -56,8 +56,7 @@ void cr_dir_free(struct cr_dir *dir)
     dir->config = NULL;
 }
 
-const char *cr_conf(const struct cr_dir *dir, const char *key,
-                    const char *def)
+const char *cr_conf(const struct cr_dir *dir, const char *key, const char *def)
 {
     const char *v = dir->config ? cli_config_get(dir->config, key) : NULL;
 
@@ -100,8 +99,8 @@ int main(int argc, char **argv)
         const char *name;
         int (*run)(int, char **);
     } commands[] = {
-        {"init", cr_init},       {"serve", cr_serve},   {"publish", cr_publish},
-        {"list", cr_list},       {"remove", cr_remove}, {"export", cr_export},
+        {"init", cr_init},   {"serve", cr_serve},   {"publish", cr_publish},
+        {"list", cr_list},   {"remove", cr_remove}, {"export", cr_export},
         {"token", cr_token},
     };
 

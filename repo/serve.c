@@ -46,18 +46,22 @@ static const struct {
     const char *key;
     long min, max;
 } num_keys[] = {
-    {"max_age", 1, 31536000},    {"threads", 1, 64},
-    {"max_connections", 1, 100000}, {"per_ip_connections", 0, 100000},
-    {"timeout", 1, 3600},        {"max_body", 1024, 64L * 1024 * 1024},
+    {"max_age", 1, 31536000},
+    {"threads", 1, 64},
+    {"max_connections", 1, 100000},
+    {"per_ip_connections", 0, 100000},
+    {"timeout", 1, 3600},
+    {"max_body", 1024, 64L * 1024 * 1024},
     {"max_header", 4096, 1024L * 1024},
 };
 enum { N_MAX_AGE, N_THREADS, N_MAXCONN, N_PERIP, N_TIMEOUT, N_BODY, N_HDR };
+/* getopt values of the numeric options, above every character. */
+#define NUM_OPT 256
 
 static int set_num(struct serve_opts *o, int i, const char *text,
                    const char *what)
 {
-    if (cli_parse_long(text, num_keys[i].min, num_keys[i].max, &o->num[i]) !=
-        0)
+    if (cli_parse_long(text, num_keys[i].min, num_keys[i].max, &o->num[i]) != 0)
         return cli_usage_error("invalid %s '%s'; use a number from %ld to %ld",
                                what, text, num_keys[i].min, num_keys[i].max);
     o->num_set[i] = 1;
@@ -72,13 +76,13 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o,
         {"listen", required_argument, NULL, 'l'},
         {"port-file", required_argument, NULL, 'p'},
         {"plain-http", no_argument, NULL, 'P'},
-        {"max-age", required_argument, NULL, 100 + N_MAX_AGE},
-        {"threads", required_argument, NULL, 100 + N_THREADS},
-        {"max-connections", required_argument, NULL, 100 + N_MAXCONN},
-        {"per-ip", required_argument, NULL, 100 + N_PERIP},
-        {"timeout", required_argument, NULL, 100 + N_TIMEOUT},
-        {"max-body", required_argument, NULL, 100 + N_BODY},
-        {"max-header", required_argument, NULL, 100 + N_HDR},
+        {"max-age", required_argument, NULL, NUM_OPT + N_MAX_AGE},
+        {"threads", required_argument, NULL, NUM_OPT + N_THREADS},
+        {"max-connections", required_argument, NULL, NUM_OPT + N_MAXCONN},
+        {"per-ip", required_argument, NULL, NUM_OPT + N_PERIP},
+        {"timeout", required_argument, NULL, NUM_OPT + N_TIMEOUT},
+        {"max-body", required_argument, NULL, NUM_OPT + N_BODY},
+        {"max-header", required_argument, NULL, NUM_OPT + N_HDR},
         {"sync-ms", required_argument, NULL, 's'},
         {"no-api", no_argument, NULL, 'A'},
         {"no-access-log", no_argument, NULL, 'L'},
@@ -89,26 +93,42 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o,
 
     o->sync_ms = 500;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        if (c >= 100 && c < 100 + 7) {
-            if (set_num(o, c - 100, optarg, longs[c - 100 + 4].name) != 0)
+        if (c >= NUM_OPT && c < NUM_OPT + 7) {
+            if (set_num(o, c - NUM_OPT, optarg, longs[c - NUM_OPT + 4].name) !=
+                0)
                 return CLI_EXIT_USAGE;
             continue;
         }
         switch (c) {
-        case 'd': *dir = optarg; break;
-        case 'l': o->listen = optarg; break;
-        case 'p': o->port_file = optarg; break;
-        case 'P': o->plain = 1; break;
-        case 'A': o->no_api = 1; break;
-        case 'L': o->no_access_log = 1; break;
+        case 'd':
+            *dir = optarg;
+            break;
+        case 'l':
+            o->listen = optarg;
+            break;
+        case 'p':
+            o->port_file = optarg;
+            break;
+        case 'P':
+            o->plain = 1;
+            break;
+        case 'A':
+            o->no_api = 1;
+            break;
+        case 'L':
+            o->no_access_log = 1;
+            break;
         case 's':
             if (cli_parse_long(optarg, 10, 60000, &o->sync_ms) != 0)
                 return cli_usage_error("invalid --sync-ms '%s'; use 10 to "
                                        "60000",
                                        optarg);
             break;
-        case 'h': fputs(usage, stdout); return -1;
-        default: return CLI_EXIT_USAGE;
+        case 'h':
+            fputs(usage, stdout);
+            return -1;
+        default:
+            return CLI_EXIT_USAGE;
         }
     }
     if (optind != argc)

@@ -94,8 +94,7 @@ struct sti_httpd_iovec {
 STI_API int sti_httpd_set_body_iov(struct sti_httpd_response *resp,
                                    const char *content_type,
                                    const struct sti_httpd_iovec *iov,
-                                   unsigned int count,
-                                   void (*release)(void *),
+                                   unsigned int count, void (*release)(void *),
                                    void *release_arg);
 /* Adds a response header (copied). */
 STI_API int sti_httpd_add_header(struct sti_httpd_response *resp,

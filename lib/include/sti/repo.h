@@ -46,8 +46,7 @@ STI_API int sti_repo_name_valid(const char *name);
  * chain.
  */
 STI_API int sti_repo_check_chain(const void *data, size_t len,
-                                 struct sti_chain **out,
-                                 struct sti_error *err);
+                                 struct sti_chain **out, struct sti_error *err);
 
 /*
  * Opens or creates the database at PATH (WAL) and loads every chain into
@@ -92,12 +91,12 @@ STI_API int sti_repo_sync(struct sti_repo *repo, size_t *changed,
 /* One published chain, as listed. */
 struct sti_repo_info {
     char name[STI_REPO_NAME_MAX + 1];
-    char etag[40];        /* quoted strong ETag, such as "\"3f9a...\"" */
-    time_t modified;      /* when it was published */
-    time_t not_after;     /* the leaf's notAfter */
-    size_t certs;         /* certificates in the chain */
-    size_t size;          /* PEM bytes */
-    char subject[256];    /* the leaf's subject, RFC 2253 */
+    char etag[40];     /* quoted strong ETag, such as "\"3f9a...\"" */
+    time_t modified;   /* when it was published */
+    time_t not_after;  /* the leaf's notAfter */
+    size_t certs;      /* certificates in the chain */
+    size_t size;       /* PEM bytes */
+    char subject[256]; /* the leaf's subject, RFC 2253 */
 };
 
 /* Lists the chains sorted by name; free *list with sti_free(). */
@@ -140,8 +139,8 @@ STI_API int sti_repo_export(struct sti_repo *repo, const char *dir,
 
 /* Server behaviour; sti_repo_set_serve() may be called before serving. */
 struct sti_repo_serve_options {
-    unsigned long max_age;   /* Cache-Control max-age; 0 means 86400 */
-    int disable_api;         /* non-zero: /api answers 404 */
+    unsigned long max_age; /* Cache-Control max-age; 0 means 86400 */
+    int disable_api;       /* non-zero: /api answers 404 */
 };
 STI_API void sti_repo_set_serve(struct sti_repo *repo,
                                 const struct sti_repo_serve_options *opts);
