@@ -24,6 +24,7 @@
 #include "sti/httpd.h"
 #include "sti/service.h"
 #include "sti/repo.h"
+#include "sti/spc.h"
 #include "sti/pa.h"
 #include "sti/acme.h"
 
