@@ -27,21 +27,21 @@
 #define MAX_DEST 32
 
 #define TYPE_JSON "application/json"
-/* Go's net/http sets this type on secsipidx's text answers. */
+/* Go's net/http sets this type on the text responses of secsipidx. */
 #define TYPE_TEXT "text/plain; charset=utf-8"
 
 struct sti_service {
     struct sti_key *key;
     struct sti_signer *signer; /* NULL when signing is off */
     char *x5u;
-    const char *profile; /* "us" or "fr", static */
+    const char *profile;           /* "us" or "fr", static */
     struct sti_verifier *verifier; /* NULL when verification is off */
 };
 
 /* Replies */
 
-static void reply_set(struct sti_service_reply *r, int status,
-                      const char *type, char *body, size_t len)
+static void reply_set(struct sti_service_reply *r, int status, const char *type,
+                      char *body, size_t len)
 {
     r->status = body != NULL ? status : 500;
     r->content_type = type;
@@ -51,8 +51,8 @@ static void reply_set(struct sti_service_reply *r, int status,
 
 static void reply_json(struct sti_service_reply *r, int status, json_t *doc)
 {
-    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER)
-                     : NULL;
+    char *text =
+        doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 
     json_decref(doc);
     reply_set(r, status, TYPE_JSON, text, text ? strlen(text) : 0);
@@ -74,7 +74,7 @@ static void reply_error(struct sti_service_reply *r, int status,
                json_pack("{s:s,s:s}", "status", "error", "message", msg));
 }
 
-/* A text answer in the form of Go's http.Error(): the message, a
+/* Sends a text error in the form of Go's http.Error(): the message, a
  * newline, and the nosniff header. */
 static void reply_text_error(struct sti_service_reply *r, int status,
                              const char *msg)
@@ -114,21 +114,23 @@ static json_t *load_request(const unsigned char *body, size_t len,
 
     *root = NULL;
     if (len == 0) {
-        reply_error(r, 400, "the request body is empty; send a JSON object "
-                            "{\"%s\":{...}}",
+        reply_error(r, 400,
+                    "the request body is empty; send a JSON object "
+                    "{\"%s\":{...}}",
                     name);
         return NULL;
     }
     *root = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (*root == NULL) {
-        reply_error(r, 400, "invalid JSON at line %d, column %d: %s",
-                    jerr.line, jerr.column, jerr.text);
+        reply_error(r, 400, "invalid JSON at line %d, column %d: %s", jerr.line,
+                    jerr.column, jerr.text);
         return NULL;
     }
     member = json_is_object(*root) ? json_object_get(*root, name) : NULL;
     if (!json_is_object(member)) {
-        reply_error(r, 400, "the request has no \"%s\" object; send "
-                            "{\"%s\":{...}}",
+        reply_error(r, 400,
+                    "the request has no \"%s\" object; send "
+                    "{\"%s\":{...}}",
                     name, name);
         return NULL;
     }
@@ -156,11 +158,10 @@ static int req_object(json_t *obj, const char *name, const char *path,
 {
     *out = json_object_get(obj, name);
     if (*out == NULL)
-        return sti_seterr(err, STI_ERR_INVALID, "%s.%s is missing", path,
-                          name);
+        return sti_seterr(err, STI_ERR_INVALID, "%s.%s is missing", path, name);
     if (!json_is_object(*out))
-        return sti_seterr(err, STI_ERR_INVALID, "%s.%s must be an object",
-                          path, name);
+        return sti_seterr(err, STI_ERR_INVALID, "%s.%s must be an object", path,
+                          name);
     return STI_OK;
 }
 
@@ -223,8 +224,8 @@ static int tn_list(const struct sti_service *svc, json_t *obj,
         json_t *e = json_array_get(v, i);
 
         if (!json_is_string(e))
-            return sti_seterr(err, STI_ERR_INVALID,
-                              "%s[%zu] must be a string", field, i);
+            return sti_seterr(err, STI_ERR_INVALID, "%s[%zu] must be a string",
+                              field, i);
         if (canonical_tn(svc, json_string_value(e), field, out[i], err) !=
             STI_OK)
             return STI_ERR_INVALID;
@@ -269,8 +270,7 @@ static int sign_orig(const struct sti_service *svc, json_t *req,
                         in->orig, err);
 }
 
-static int uri_list(json_t *dest, struct sign_input *in,
-                    struct sti_error *err)
+static int uri_list(json_t *dest, struct sign_input *in, struct sti_error *err)
 {
     json_t *v = json_object_get(dest, "uri");
     size_t n = json_is_array(v) ? json_array_size(v) : 0;
@@ -326,8 +326,7 @@ static int sign_dest(const struct sti_service *svc, json_t *req,
 }
 
 /* Copies the rich call data claims (RFC 9795) into the PASSporT. */
-static int sign_extra(json_t *req, struct sign_input *in,
-                      struct sti_error *err)
+static int sign_extra(json_t *req, struct sign_input *in, struct sti_error *err)
 {
     static const char *const names[] = {"rcd", "rcdi", "crn"};
     json_t *extra = json_object();
@@ -357,10 +356,10 @@ static int sign_claims(const struct sti_service *svc, json_t *req,
     const char *ppt;
 
     if (opt_string(req, "ppt", "signingRequest", &ppt, err) != STI_OK ||
-        opt_string(req, "attest", "signingRequest", &in->claims.attest,
-                   err) != STI_OK ||
-        opt_string(req, "origid", "signingRequest", &in->claims.origid,
-                   err) != STI_OK ||
+        opt_string(req, "attest", "signingRequest", &in->claims.attest, err) !=
+            STI_OK ||
+        opt_string(req, "origid", "signingRequest", &in->claims.origid, err) !=
+            STI_OK ||
         opt_seconds(req, "iat", "signingRequest", &in->claims.iat, err) !=
             STI_OK)
         return STI_ERR_INVALID;
@@ -386,7 +385,7 @@ static int sign_claims(const struct sti_service *svc, json_t *req,
     return sign_extra(req, in, err);
 }
 
-/* Answers a signing failure: 400 for bad claims, 500 otherwise. */
+/* Replies to a signing failure with 400 for bad claims, 500 otherwise. */
 static void reply_sign_failed(struct sti_service_reply *r, int rc,
                               const struct sti_error *err)
 {
@@ -403,8 +402,9 @@ static int signing_off(const struct sti_service *svc,
 {
     if (svc->signer != NULL)
         return 0;
-    reply_error(r, 503, "signing is not configured; start sti serve with "
-                        "--key and --x5u");
+    reply_error(r, 503,
+                "signing is not configured; start sti serve with "
+                "--key and --x5u");
     return 1;
 }
 
@@ -432,9 +432,9 @@ static void handle_signing(struct sti_service *svc, const unsigned char *body,
     if (rc != STI_OK)
         reply_sign_failed(r, rc, &err);
     else
-        reply_json(r, 200,
-                   json_pack("{s:{s:s}}", "signingResponse", "identity",
-                             identity));
+        reply_json(
+            r, 200,
+            json_pack("{s:{s:s}}", "signingResponse", "identity", identity));
     free(identity);
 out:
     json_decref(root);
@@ -447,8 +447,9 @@ static int verifying_off(const struct sti_service *svc,
 {
     if (svc->verifier != NULL)
         return 0;
-    reply_error(r, 503, "verification is not configured; start sti serve "
-                        "with --ca-file or --ca-dir");
+    reply_error(r, 503,
+                "verification is not configured; start sti serve "
+                "with --ca-file or --ca-dir");
     return 1;
 }
 
@@ -502,7 +503,7 @@ static json_t *verify_response(const struct sti_verify_result *res)
     return json_pack("{s:o}", "verificationResponse", v);
 }
 
-/* Runs the verifier on IDENTITY (may be NULL); *RES holds the verdict
+/* Runs the verifier on IDENTITY (may be NULL); *RES contains the verdict
  * when STI_OK is returned. */
 static int run_verify(struct sti_service *svc, const char *identity,
                       const char *orig, const char *dest, int64_t date,
@@ -687,9 +688,8 @@ out:
 
 /* Routing */
 
-typedef void (*endpoint_fn)(struct sti_service *svc,
-                            const unsigned char *body, size_t len,
-                            struct sti_service_reply *r);
+typedef void (*endpoint_fn)(struct sti_service *svc, const unsigned char *body,
+                            size_t len, struct sti_service_reply *r);
 
 static const struct endpoint {
     const char *path;

@@ -17,7 +17,7 @@ struct sti_service_reply {
     size_t len;
 };
 
-/* Answers one request.  METHOD and PATH are as received. */
+/* Processes one request.  METHOD and PATH are as received. */
 void sti_service_process(struct sti_service *svc, const char *method,
                          const char *path, const unsigned char *body,
                          size_t len, struct sti_service_reply *reply);

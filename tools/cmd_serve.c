@@ -120,8 +120,7 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         if (c >= OPT_BASE && c < OPT_BASE + O_COUNT)
-            o->val[c - OPT_BASE] =
-                longs[c - OPT_BASE].has_arg ? optarg : "yes";
+            o->val[c - OPT_BASE] = longs[c - OPT_BASE].has_arg ? optarg : "yes";
         else if (c == OPT_CONFIG)
             o->config = optarg;
         else if (c == OPT_HELP) {
@@ -166,8 +165,7 @@ static int number(const struct serve_opts *o, int id, long def, long min,
                   long max, long *out)
 {
     *out = def;
-    if (o->val[id] == NULL ||
-        cli_parse_long(o->val[id], min, max, out) == 0)
+    if (o->val[id] == NULL || cli_parse_long(o->val[id], min, max, out) == 0)
         return 0;
     return cli_usage_error("invalid --%s '%s'; use a number from %ld to %ld",
                            longs[id].name, o->val[id], min, max);
@@ -179,8 +177,8 @@ static int check_opts(struct serve_opts *o)
 
     if (number(o, O_FRESHNESS, 60, 1, 86400, &o->freshness) != 0 ||
         number(o, O_THREADS, 2, 1, 64, &o->threads) != 0 ||
-        number(o, O_MAX_BODY, 65536, 1024, 16L * 1024 * 1024,
-               &o->max_body) != 0)
+        number(o, O_MAX_BODY, 65536, 1024, 16L * 1024 * 1024, &o->max_body) !=
+            0)
         return CLI_EXIT_USAGE;
     if (v[O_KEY] == NULL && v[O_CA_FILE] == NULL && v[O_CA_DIR] == NULL)
         return cli_usage_error("nothing to serve; give --key and --x5u to "
@@ -284,8 +282,9 @@ static int start_server(const struct serve_opts *o, struct sti_service *svc,
                            &err) != STI_OK)
             return cli_fail("cannot write the port file", &err);
     }
-    sti_log(STI_LOG_INFO, "listening on %s://%s (port %d); signing %s, "
-                          "verification %s",
+    sti_log(STI_LOG_INFO,
+            "listening on %s://%s (port %d); signing %s, "
+            "verification %s",
             hc.tls_cert_file ? "https" : "http", hc.listen,
             sti_httpd_port(*httpd), o->val[O_KEY] ? "on" : "off",
             o->val[O_CA_FILE] || o->val[O_CA_DIR] ? "on" : "off");

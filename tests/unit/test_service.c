@@ -92,8 +92,8 @@ static void assert_error(struct sti_service_reply r, int status,
     const char *msg = json_string_value(json_object_get(doc, "message"));
 
     if (r.status != status || msg == NULL || strstr(msg, needle) == NULL)
-        fail_msg("expected %d with '%s', got %d: %s", status, needle,
-                 r.status, r.body);
+        fail_msg("expected %d with '%s', got %d: %s", status, needle, r.status,
+                 r.body);
     assert_string_equal(r.content_type, "application/json");
     assert_string_equal(json_string_value(json_object_get(doc, "status")),
                         "error");
@@ -120,8 +120,8 @@ static char *sign_json(const char *orig, const char *dest, long long iat)
     assert_string_equal(r.content_type, "application/json");
     doc = json_loads(r.body, 0, NULL);
     assert_non_null(doc);
-    identity = strdup(json_string_value(json_object_get(
-        json_object_get(doc, "signingResponse"), "identity")));
+    identity = strdup(json_string_value(
+        json_object_get(json_object_get(doc, "signingResponse"), "identity")));
     json_decref(doc);
     free(r.body);
     return identity;
@@ -360,8 +360,8 @@ static void verification_rejects_bad_bodies(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        assert_error(call("POST", "/stir/v1/verification", cases[i].body),
-                     400, cases[i].needle);
+        assert_error(call("POST", "/stir/v1/verification", cases[i].body), 400,
+                     cases[i].needle);
 }
 
 static void routes_answer_404_and_405(void **state)
@@ -387,8 +387,7 @@ static void sign_csv_matches_secsipidx(void **state)
     struct sti_error err;
 
     (void)state;
-    r = call("POST", "/v1/sign-csv",
-             "12025550100,12025550199,A,,\n");
+    r = call("POST", "/v1/sign-csv", "12025550100,12025550199,A,,\n");
     assert_int_equal(r.status, 200);
     assert_string_equal(r.content_type, "text/plain; charset=utf-8");
     assert_int_equal(r.nosniff, 0);

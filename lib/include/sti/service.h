@@ -21,14 +21,14 @@ extern "C" {
 
 struct sti_service_config {
     /* Signing: a P-256 private key and the x5u URL of its certificate
-     * chain.  With a NULL key the signing endpoints answer 503. */
+     * chain.  With a NULL key the signing endpoints return 503. */
     const struct sti_key *key;
     const char *x5u;
     /* TN profile for canonicalising numbers in requests: "us" (NULL) or
      * "fr" (see sti_tn_canonicalize()). */
     const char *profile;
     /* Verification settings; NULL makes the verification endpoints
-     * answer 503. */
+     * return 503. */
     const struct sti_verifier_config *verifier;
 };
 
