@@ -86,10 +86,8 @@ static int token_check_value(const char *tkvalue,
 
     if (acme_tnauth_value_decode(tkvalue, &der, &len) != STI_OK)
         return sti_seterr(err, STI_ERR_INVALID,
-                          "SPC token tkvalue '%.64s' is not base64",
-                          tkvalue);
-    same = len == check->tnauth_len &&
-           memcmp(der, check->tnauth_der, len) == 0;
+                          "SPC token tkvalue '%.64s' is not base64", tkvalue);
+    same = len == check->tnauth_len && memcmp(der, check->tnauth_der, len) == 0;
     free(der);
     if (!same)
         return sti_seterr(err, STI_ERR_POLICY,
@@ -135,10 +133,8 @@ static int token_check_fingerprint(const char *fp,
                       fp, spki);
 }
 
-static int token_check_atc(json_t *claims,
-                           const struct acme_token_check *check,
-                           struct acme_token_claims *out,
-                           struct sti_error *err)
+static int token_check_atc(json_t *claims, const struct acme_token_check *check,
+                           struct acme_token_claims *out, struct sti_error *err)
 {
     json_t *atc = json_object_get(claims, "atc");
     const char *tktype, *tkvalue, *fp;
@@ -201,8 +197,7 @@ out:
 }
 
 int acme_token_verify(const char *token, const struct acme_token_check *check,
-                      struct acme_token_claims *claims,
-                      struct sti_error *err)
+                      struct acme_token_claims *claims, struct sti_error *err)
 {
     struct sti_jws *jws = NULL;
     const char *alg;
@@ -221,8 +216,7 @@ int acme_token_verify(const char *token, const struct acme_token_check *check,
     }
     rc = token_check_signer(jws, check, err);
     if (rc == STI_OK)
-        rc = token_check_claims(sti_jws_payload_json(jws), check, claims,
-                                err);
+        rc = token_check_claims(sti_jws_payload_json(jws), check, claims, err);
 out:
     sti_jws_free(jws);
     return rc;
