@@ -195,6 +195,7 @@ struct token_spec {
     int ca;
     const struct sti_key *signer;         /* NULL: the trusted PA */
     const struct sti_key *fingerprint_of; /* NULL: the account key */
+    long nbf_offset;                      /* 0: no nbf claim */
 };
 
 static char *make_token(const struct token_spec *spec)
@@ -202,7 +203,8 @@ static char *make_token(const struct token_spec *spec)
     struct sti_tnauth *list = NULL;
     unsigned char *der = NULL;
     size_t len = 0;
-    char fp[STI_FINGERPRINT_LEN], jti[37], *b64, *payload, *token = NULL;
+    char fp[STI_FINGERPRINT_LEN], jti[37], nbf[40] = "";
+    char *b64, *payload, *token = NULL;
     struct sti_error err;
 
     assert_int_equal(sti_tnauth_parse_spec(spec->spc, &list, &err), STI_OK);
@@ -214,11 +216,14 @@ static char *make_token(const struct token_spec *spec)
                                               fp, &err),
                      STI_OK);
     sti_uuid4(jti);
+    if (spec->nbf_offset != 0)
+        snprintf(nbf, sizeof(nbf), "\"nbf\":%ld,",
+                 (long)time(NULL) + spec->nbf_offset);
     assert_true(asprintf(&payload,
-                         "{\"exp\":%ld,\"jti\":\"%s\",\"atc\":{\"tktype\":"
+                         "{%s\"exp\":%ld,\"jti\":\"%s\",\"atc\":{\"tktype\":"
                          "\"TNAuthList\",\"tkvalue\":\"%s\",\"ca\":%s,"
                          "\"fingerprint\":\"%s\"}}",
-                         (long)time(NULL) + spec->exp_offset,
+                         nbf, (long)time(NULL) + spec->exp_offset,
                          spec->jti ? spec->jti : jti, b64,
                          spec->ca ? "true" : "false", fp) > 0);
     assert_int_equal(sti_jws_sign("{\"alg\":\"ES256\",\"typ\":\"JWT\","
@@ -236,7 +241,7 @@ static char *make_token(const struct token_spec *spec)
 
 static char *good_token(void)
 {
-    struct token_spec spec = {"spc:" SPC, 86400 * 30, NULL, 0, NULL, NULL};
+    struct token_spec spec = {"spc:" SPC, 86400 * 30, NULL, 0, NULL, NULL, 0};
 
     return make_token(&spec);
 }
@@ -385,7 +390,8 @@ static struct sti_acme_reply *finalize_with(const struct order_urls *u,
 /* An order whose challenge passed with a token for "ca":IS_CA. */
 static void ready_order(struct order_urls *u, int is_ca)
 {
-    struct token_spec spec = {"spc:" SPC, 86400 * 30, NULL, is_ca, NULL, NULL};
+    struct token_spec spec = {"spc:" SPC, 86400 * 30, NULL, is_ca,
+                              NULL,       NULL,       0};
     char *token = make_token(&spec);
     struct sti_acme_reply *reply;
 
@@ -701,15 +707,15 @@ static void expect_token_rejected(const struct token_spec *spec,
 
 static void token_for_other_spc_rejected(void **state)
 {
-    struct token_spec spec = {"spc:" OTHER_SPC, 86400, NULL, 0, NULL, NULL};
+    struct token_spec spec = {"spc:" OTHER_SPC, 86400, NULL, 0, NULL, NULL, 0};
 
     (void)state;
-    expect_token_rejected(&spec, "tkvalue");
+    expect_token_rejected(&spec, "TNAuthList");
 }
 
 static void expired_token_rejected(void **state)
 {
-    struct token_spec spec = {"spc:" SPC, -3600, NULL, 0, NULL, NULL};
+    struct token_spec spec = {"spc:" SPC, -3600, NULL, 0, NULL, NULL, 0};
 
     (void)state;
     expect_token_rejected(&spec, "expired");
@@ -717,25 +723,35 @@ static void expired_token_rejected(void **state)
 
 static void untrusted_authority_rejected(void **state)
 {
-    struct token_spec spec = {"spc:" SPC, 86400, NULL, 0, fx.rogue_key, NULL};
+    struct token_spec spec = {"spc:" SPC,   86400, NULL, 0,
+                              fx.rogue_key, NULL,  0};
 
     (void)state;
-    expect_token_rejected(&spec, "trusted token authority");
+    expect_token_rejected(&spec, "trusted PA");
 }
 
 static void other_key_fingerprint_rejected(void **state)
 {
-    struct token_spec spec = {"spc:" SPC, 86400, NULL, 0, NULL, fx.rogue_key};
+    struct token_spec spec = {"spc:" SPC, 86400,        NULL, 0,
+                              NULL,       fx.rogue_key, 0};
 
     (void)state;
     expect_token_rejected(&spec, "fingerprint");
 }
 
+static void future_nbf_rejected(void **state)
+{
+    struct token_spec spec = {"spc:" SPC, 86400, NULL, 0, NULL, NULL, 3600};
+
+    (void)state;
+    expect_token_rejected(&spec, "not valid before");
+}
+
 static void replayed_jti_rejected(void **state)
 {
     struct token_spec spec = {
-        "spc:" SPC, 86400 * 30, "0b7c7d5e-2f4e-4a53-9d57-replayed0001",
-        0,          NULL,       NULL};
+        "spc:" SPC, 86400 * 30, "0b7c7d5e-2f4e-4a53-9d57-replayed0001", 0, NULL,
+        NULL,       0};
     struct order_urls u;
     struct sti_acme_reply *reply;
     char *token = make_token(&spec);
@@ -903,7 +919,7 @@ static void obtain_issues_and_revokes(void **state)
 
 static void short_token_caps_not_after(void **state)
 {
-    struct token_spec spec = {"spc:" SPC, 7200, NULL, 0, NULL, NULL};
+    struct token_spec spec = {"spc:" SPC, 7200, NULL, 0, NULL, NULL, 0};
     struct sti_acme_obtain_request req;
     struct sti_acme_result *res = NULL;
     struct sti_tnauth *list = NULL;
@@ -1062,6 +1078,7 @@ int main(void)
         cmocka_unit_test(expired_token_rejected),
         cmocka_unit_test(untrusted_authority_rejected),
         cmocka_unit_test(other_key_fingerprint_rejected),
+        cmocka_unit_test(future_nbf_rejected),
         cmocka_unit_test(replayed_jti_rejected),
         cmocka_unit_test(ca_mismatch_is_bad_csr),
         cmocka_unit_test(account_key_csr_is_bad_csr),
