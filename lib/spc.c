@@ -403,10 +403,10 @@ static int check_claims(const struct sti_spc_token *t,
                           "the SPC token expired %lld s ago",
                           (long long)(now - t->exp));
     if (t->nbf > now + skew)
-        return sti_seterr(err, STI_ERR_POLICY,
-                          "the SPC token is not valid for another %lld s "
-                          "(nbf)",
-                          (long long)(t->nbf - now));
+        return sti_seterr(
+            err, STI_ERR_POLICY,
+            "the SPC token is not valid before %lld (nbf; now %lld)",
+            (long long)t->nbf, (long long)now);
     if (o->x5u != NULL && strcmp(o->x5u, t->x5u) != 0)
         return sti_seterr(err, STI_ERR_POLICY,
                           "the SPC token's x5u '%.200s' is not the PA "
