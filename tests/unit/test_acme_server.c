@@ -480,6 +480,38 @@ static void account_lookup_and_create(void **state)
     sti_key_free(key);
 }
 
+static void account_lists_its_orders(void **state)
+{
+    struct sti_acme_reply *reply = post(sti_acme_client_kid(fx.client), "");
+    json_t *acct = reply_json(reply), *list;
+    const char *orders = json_string_value(json_object_get(acct, "orders"));
+    struct order_urls u;
+    char *url;
+    size_t before;
+
+    (void)state;
+    assert_non_null(orders);
+    url = strdup(orders);
+    json_decref(acct);
+    sti_acme_reply_free(reply);
+    reply = post(url, "");
+    acct = reply_json(reply);
+    before = json_array_size(json_object_get(acct, "orders"));
+    json_decref(acct);
+    sti_acme_reply_free(reply);
+    new_order("spc:" SPC, &u);
+    reply = post(url, "");
+    acct = reply_json(reply);
+    list = json_object_get(acct, "orders");
+    assert_int_equal(json_array_size(list), before + 1);
+    assert_string_equal(
+        json_string_value(json_array_get(list, json_array_size(list) - 1)),
+        u.order);
+    json_decref(acct);
+    sti_acme_reply_free(reply);
+    free(url);
+}
+
 static void get_on_resource_not_allowed(void **state)
 {
     struct sti_acme_reply *reply = NULL;
@@ -1194,6 +1226,7 @@ int main(void)
         cmocka_unit_test(new_nonce_head_and_get),
         cmocka_unit_test(account_lookup_and_create),
         cmocka_unit_test(get_on_resource_not_allowed),
+        cmocka_unit_test(account_lists_its_orders),
         cmocka_unit_test(reused_nonce_is_bad_nonce),
         cmocka_unit_test(unknown_nonce_is_bad_nonce),
         cmocka_unit_test(wrong_url_is_unauthorized),
