@@ -55,7 +55,7 @@ static void problem_send(struct acme_ctx *ctx, int status, const char *type,
                             "status", status);
     char *text;
 
-    /* RFC 8555 section 6.3.2: tell the client which algorithm to use. */
+    /* RFC 8555 section 6.2: tell the client which algorithm to use. */
     if (doc != NULL && strcmp(type, STI_ACME_ERR_BAD_SIGNATURE_ALGORITHM) == 0)
         json_object_set_new(doc, "algorithms", json_pack("[s]", "ES256"));
     text = doc ? json_dumps(doc, JSON_SORT_KEYS) : NULL;
@@ -387,9 +387,9 @@ static int eab_verify_mac(json_t *eab, const unsigned char *key, size_t key_len)
     const char *prot = json_string_value(json_object_get(eab, "protected"));
     const char *payload = json_string_value(json_object_get(eab, "payload"));
     const char *sig = json_string_value(json_object_get(eab, "signature"));
-    unsigned char mac[EVP_MAX_MD_SIZE], *given = NULL;
+    unsigned char mac[EVP_MAX_MD_SIZE], *received = NULL;
     unsigned int mac_len = 0;
-    size_t given_len = 0, input_len;
+    size_t received_len = 0, input_len;
     char *input;
     int ok = 0;
 
@@ -402,11 +402,12 @@ static int eab_verify_mac(json_t *eab, const unsigned char *key, size_t key_len)
     snprintf(input, input_len + 1, "%s.%s", prot, payload);
     if (HMAC(EVP_sha256(), key, (int)key_len, (unsigned char *)input, input_len,
              mac, &mac_len) != NULL &&
-        sti_b64url_decode(sig, strlen(sig), &given, &given_len) == STI_OK &&
-        given_len == mac_len && CRYPTO_memcmp(mac, given, mac_len) == 0)
+        sti_b64url_decode(sig, strlen(sig), &received, &received_len) ==
+            STI_OK &&
+        received_len == mac_len && CRYPTO_memcmp(mac, received, mac_len) == 0)
         ok = 1;
     free(input);
-    free(given);
+    free(received);
     return ok;
 }
 
