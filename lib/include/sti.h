@@ -23,6 +23,7 @@
 #include "sti/verify.h"
 #include "sti/httpd.h"
 #include "sti/repo.h"
+#include "sti/spc.h"
 #include "sti/pa.h"
 #include "sti/acme.h"
 

@@ -242,6 +242,16 @@ STI_API int sti_acme_pa_token(const char *pa_url, const char *account_id,
                               const struct sti_http_options *http,
                               char **token, struct sti_error *err);
 
+/*
+ * Publishes CHAIN_PEM to an STI-CR under NAME with its API (PUT
+ * CR_URL/api/v1/chains/NAME, "Authorization: Bearer TOKEN") and returns
+ * the x5u URL the repository serves it at.  *x5u is freed with sti_free().
+ */
+STI_API int sti_acme_cr_publish(const char *cr_url, const char *token,
+                                const char *name, const char *chain_pem,
+                                const struct sti_http_options *http,
+                                char **x5u, struct sti_error *err);
+
 #ifdef __cplusplus
 }
 #endif
