@@ -351,8 +351,7 @@ static int add_decoded(json_t *obj, const char *jws, struct sti_error *err)
     return STI_OK;
 }
 
-int sti_identity_to_json(const char *value, char **json,
-                         struct sti_error *err)
+int sti_identity_to_json(const char *value, char **json, struct sti_error *err)
 {
     struct sti_identity *id;
     json_t *o;

@@ -68,20 +68,48 @@ static int parse_args(int argc, char **argv, struct sign_opts *o)
     o->ppt = "shaken";
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
-        case 'k': o->key = optarg; break;
-        case 'p': o->pass = optarg; break;
-        case 'x': o->x5u = optarg; break;
-        case 'o': o->orig = optarg; break;
-        case 'O': o->orig_uri = optarg; break;
-        case 'a': o->attest = optarg; break;
-        case 'I': o->origid = optarg; break;
-        case 'P': o->ppt = optarg; break;
-        case 'D': o->div = optarg; break;
-        case 'c': o->claims = optarg; break;
-        case 'r': o->profile = optarg; break;
-        case 'C': o->compact = 1; break;
-        case 'i': o->invite = optarg; break;
-        case 'j': o->json = 1; break;
+        case 'k':
+            o->key = optarg;
+            break;
+        case 'p':
+            o->pass = optarg;
+            break;
+        case 'x':
+            o->x5u = optarg;
+            break;
+        case 'o':
+            o->orig = optarg;
+            break;
+        case 'O':
+            o->orig_uri = optarg;
+            break;
+        case 'a':
+            o->attest = optarg;
+            break;
+        case 'I':
+            o->origid = optarg;
+            break;
+        case 'P':
+            o->ppt = optarg;
+            break;
+        case 'D':
+            o->div = optarg;
+            break;
+        case 'c':
+            o->claims = optarg;
+            break;
+        case 'r':
+            o->profile = optarg;
+            break;
+        case 'C':
+            o->compact = 1;
+            break;
+        case 'i':
+            o->invite = optarg;
+            break;
+        case 'j':
+            o->json = 1;
+            break;
         case 'd':
             if (o->dest_count == MAX_DEST)
                 return cli_usage_error("at most %d --dest options", MAX_DEST);
@@ -100,8 +128,11 @@ static int parse_args(int argc, char **argv, struct sign_opts *o)
                                        optarg);
             o->replace = strcmp(optarg, "replace") == 0;
             break;
-        case 'h': usage(stdout); return -1;
-        default: return CLI_EXIT_USAGE;
+        case 'h':
+            usage(stdout);
+            return -1;
+        default:
+            return CLI_EXIT_USAGE;
         }
     }
     if (optind < argc)

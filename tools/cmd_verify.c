@@ -46,8 +46,7 @@ static void usage(FILE *out)
             cli_prog);
 }
 
-static int parse_number(const char *opt, const char *text, long max,
-                        long *out)
+static int parse_number(const char *opt, const char *text, long max, long *out)
 {
     if (cli_parse_long(text, 1, max, out) != 0)
         return cli_usage_error("invalid %s '%s'; use a positive number", opt,
@@ -57,16 +56,23 @@ static int parse_number(const char *opt, const char *text, long max,
 
 static int parse_args(int argc, char **argv, struct verify_opts *o)
 {
-    static const struct option longopts[] = {
-        {"file", 1, NULL, 'f'},        {"ca-file", 1, NULL, 'c'},
-        {"ca-dir", 1, NULL, 'C'},      {"crl", 1, NULL, 'r'},
-        {"crl-signer", 1, NULL, 'R'},  {"cache", 1, NULL, 'd'},
-        {"freshness", 1, NULL, 'F'},   {"allow-http", 0, NULL, 'H'},
-        {"allow-any-port", 0, NULL, 'A'}, {"x5u-ca-file", 1, NULL, 'X'},
-        {"profile", 1, NULL, 'p'},     {"orig", 1, NULL, 'o'},
-        {"dest", 1, NULL, 'D'},        {"now", 1, NULL, 'n'},
-        {"json", 0, NULL, 'j'},        {"help", 0, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"file", 1, NULL, 'f'},
+                                             {"ca-file", 1, NULL, 'c'},
+                                             {"ca-dir", 1, NULL, 'C'},
+                                             {"crl", 1, NULL, 'r'},
+                                             {"crl-signer", 1, NULL, 'R'},
+                                             {"cache", 1, NULL, 'd'},
+                                             {"freshness", 1, NULL, 'F'},
+                                             {"allow-http", 0, NULL, 'H'},
+                                             {"allow-any-port", 0, NULL, 'A'},
+                                             {"x5u-ca-file", 1, NULL, 'X'},
+                                             {"profile", 1, NULL, 'p'},
+                                             {"orig", 1, NULL, 'o'},
+                                             {"dest", 1, NULL, 'D'},
+                                             {"now", 1, NULL, 'n'},
+                                             {"json", 0, NULL, 'j'},
+                                             {"help", 0, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     struct sti_verifier_config *cfg = &o->cfg;
     long n;
     int c, rc = CLI_EXIT_OK;
@@ -74,18 +80,42 @@ static int parse_args(int argc, char **argv, struct verify_opts *o)
     while (rc == CLI_EXIT_OK &&
            (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
-        case 'f': o->file = optarg; break;
-        case 'c': cfg->ca_file = optarg; break;
-        case 'C': cfg->ca_dir = optarg; break;
-        case 'R': cfg->crl_signer_file = optarg; break;
-        case 'd': cfg->cache_db = optarg; break;
-        case 'H': cfg->allow_http = 1; break;
-        case 'A': cfg->allow_any_port = 1; break;
-        case 'X': cfg->fetch_ca_file = optarg; break;
-        case 'p': cfg->profile = optarg; break;
-        case 'o': o->orig = optarg; break;
-        case 'D': o->dest = optarg; break;
-        case 'j': o->json = 1; break;
+        case 'f':
+            o->file = optarg;
+            break;
+        case 'c':
+            cfg->ca_file = optarg;
+            break;
+        case 'C':
+            cfg->ca_dir = optarg;
+            break;
+        case 'R':
+            cfg->crl_signer_file = optarg;
+            break;
+        case 'd':
+            cfg->cache_db = optarg;
+            break;
+        case 'H':
+            cfg->allow_http = 1;
+            break;
+        case 'A':
+            cfg->allow_any_port = 1;
+            break;
+        case 'X':
+            cfg->fetch_ca_file = optarg;
+            break;
+        case 'p':
+            cfg->profile = optarg;
+            break;
+        case 'o':
+            o->orig = optarg;
+            break;
+        case 'D':
+            o->dest = optarg;
+            break;
+        case 'j':
+            o->json = 1;
+            break;
         case 'r':
             if (strncmp(optarg, "http://", 7) == 0 ||
                 strncmp(optarg, "https://", 8) == 0)
@@ -97,10 +127,14 @@ static int parse_args(int argc, char **argv, struct verify_opts *o)
             rc = parse_number("--freshness", optarg, 86400 * 366, &n);
             cfg->freshness_s = (int)n;
             break;
-        case 'n': rc = parse_number("--now", optarg, 253402300799L, &o->now);
+        case 'n':
+            rc = parse_number("--now", optarg, 253402300799L, &o->now);
             break;
-        case 'h': usage(stdout); return -1;
-        default: return CLI_EXIT_USAGE;
+        case 'h':
+            usage(stdout);
+            return -1;
+        default:
+            return CLI_EXIT_USAGE;
         }
     }
     if (rc != CLI_EXIT_OK)
@@ -167,8 +201,8 @@ static int print_result(const struct verify_opts *o,
 
 static int run_verify(const struct verify_opts *o, char *input)
 {
-    struct sti_verify_request req = {.orig_tn = o->orig, .dest_tn = o->dest,
-                                     .now = (time_t)o->now};
+    struct sti_verify_request req = {
+        .orig_tn = o->orig, .dest_tn = o->dest, .now = (time_t)o->now};
     struct sti_verify_result res;
     struct sti_verifier *v = NULL;
     struct sti_sip *sip = NULL;
