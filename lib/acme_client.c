@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* badNonce replies retried before giving up (RFC 8555 section 6.5). */
 #define BAD_NONCE_RETRIES 3
 
@@ -25,9 +24,8 @@ void sti_acme_reply_free(struct sti_acme_reply *reply)
 }
 
 int sti_acme_jws_build(const struct sti_key *key, const char *kid,
-                       const char *nonce, const char *url,
-                       const char *payload, char **json,
-                       struct sti_error *err)
+                       const char *nonce, const char *url, const char *payload,
+                       char **json, struct sti_error *err)
 {
     json_t *hdr;
     char *jwk = NULL, *text;
@@ -86,8 +84,7 @@ const char *sti_acme_client_kid(const struct sti_acme_client *client)
     return client->kid;
 }
 
-static char *dup_header(const struct sti_http_response *resp,
-                        const char *name)
+static char *dup_header(const struct sti_http_response *resp, const char *name)
 {
     const char *v = sti_http_response_header(resp, name);
 
@@ -119,8 +116,8 @@ static int reply_from_http(const struct sti_http_response *resp,
         return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
     reply->status = resp->status;
     reply->content_type = sti_strdup(resp->content_type);
-    reply->body = strndup(resp->body ? (const char *)resp->body : "",
-                          resp->body_len);
+    reply->body =
+        strndup(resp->body ? (const char *)resp->body : "", resp->body_len);
     reply->body_len = resp->body_len;
     reply->location = dup_header(resp, "Location");
     reply->replay_nonce = dup_header(resp, "Replay-Nonce");
@@ -161,14 +158,13 @@ int acme_client_request(struct sti_acme_client *client, const char *method,
     return rc;
 }
 
-static int directory_load(struct sti_acme_client *client,
-                          struct sti_error *err)
+static int directory_load(struct sti_acme_client *client, struct sti_error *err)
 {
     struct sti_acme_reply *reply = NULL;
     int rc;
 
-    rc = acme_client_request(client, "GET", client->directory_url, NULL,
-                             &reply, err);
+    rc = acme_client_request(client, "GET", client->directory_url, NULL, &reply,
+                             err);
     if (rc != STI_OK)
         return rc;
     client->directory = json_loads(reply->body, 0, NULL);
@@ -298,8 +294,7 @@ int acme_reply_error(const struct sti_acme_reply *reply, const char *what,
         return sti_seterr(err, STI_ERR_POLICY, "%s: %s: %s", what,
                           reply->problem_type,
                           reply->problem_detail ? reply->problem_detail : "");
-    return sti_seterr(err, STI_ERR_POLICY, "%s: HTTP %ld", what,
-                      reply->status);
+    return sti_seterr(err, STI_ERR_POLICY, "%s: HTTP %ld", what, reply->status);
 }
 
 int sti_acme_client_account(struct sti_acme_client *client,

@@ -8,7 +8,7 @@
 #include <pthread.h>
 
 /* Lengths of the random identifiers in URLs and of nonces. */
-#define ACME_ID_LEN 23    /* 16 random bytes in base64url, plus NUL */
+#define ACME_ID_LEN 23 /* 16 random bytes in base64url, plus NUL */
 #define ACME_URL_MAX 1024
 
 /* A request as the server core sees it, independent of libmicrohttpd. */
@@ -29,9 +29,9 @@ struct acme_resp {
     size_t body_len;
     char *location;
     char *nonce;
-    char *link;        /* one Link header value, or NULL */
-    long retry_after;  /* -1: none */
-    char *allow;       /* Allow header for 405, or NULL */
+    char *link;       /* one Link header value, or NULL */
+    long retry_after; /* -1: none */
+    char *allow;      /* Allow header for 405, or NULL */
 };
 
 struct sti_acme_server {
@@ -60,8 +60,8 @@ int acme_jti_record(sqlite3 *db, const char *jti, long exp,
 
 struct acme_account {
     char id[ACME_ID_LEN];
-    char *jwk;      /* canonical public JWK */
-    char *contact;  /* JSON array text or NULL */
+    char *jwk;     /* canonical public JWK */
+    char *contact; /* JSON array text or NULL */
     char status[16];
 };
 void acme_account_clear(struct acme_account *acct);
@@ -82,12 +82,12 @@ struct acme_ctx {
     const struct acme_req *req;
     struct acme_resp *resp;
     char base[ACME_URL_MAX / 2]; /* base URL and prefix, e.g. ".../acme" */
-    char url[ACME_URL_MAX];  /* the URL of this request */
-    const char *rest;        /* the path after the prefix */
-    struct sti_key *key;     /* the key that signed the request */
-    char *jwk;               /* its public JWK, canonical */
+    char url[ACME_URL_MAX];      /* the URL of this request */
+    const char *rest;            /* the path after the prefix */
+    struct sti_key *key;         /* the key that signed the request */
+    char *jwk;                   /* its public JWK, canonical */
     struct acme_account account; /* the account, for "kid" requests */
-    json_t *payload;         /* NULL for POST-as-GET */
+    json_t *payload;             /* NULL for POST-as-GET */
 };
 
 /* Sends an RFC 7807 problem document with an ACME error TYPE. */
@@ -123,12 +123,12 @@ struct acme_order {
     unsigned char *tnauth_der;
     size_t tnauth_len;
     long expires;
-    long validated;        /* when the challenge passed, 0 before */
-    int token_ca;          /* the SPC token's "ca" */
-    long token_exp;        /* the SPC token's "exp" */
+    long validated; /* when the challenge passed, 0 before */
+    int token_ca;   /* the SPC token's "ca" */
+    long token_exp; /* the SPC token's "exp" */
     char cert_id[ACME_ID_LEN];
     char *x5u;
-    char *error;           /* problem document JSON, or NULL */
+    char *error; /* problem document JSON, or NULL */
 };
 void acme_order_clear(struct acme_order *order);
 int acme_order_insert(sqlite3 *db, const struct acme_order *order,
@@ -174,8 +174,7 @@ struct acme_token_claims {
 /* Checks TOKEN against CHECK; on failure ERR's message is the detail of
  * an "unauthorized" problem.  The jti is not recorded here. */
 int acme_token_verify(const char *token, const struct acme_token_check *check,
-                      struct acme_token_claims *claims,
-                      struct sti_error *err);
+                      struct acme_token_claims *claims, struct sti_error *err);
 /* Decodes a TNAuthList identifier value: base64 (RFC 4648 section 4) as
  * SPC tokens carry it, or base64url. */
 int acme_tnauth_value_decode(const char *value, unsigned char **der,

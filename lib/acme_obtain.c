@@ -45,8 +45,8 @@ char *sti_acme_result_to_json(const struct sti_acme_result *result)
     json_object_set_new(obj, "order", json_string(result->order_url));
     json_object_set_new(obj, "certificate",
                         json_string(result->certificate_url));
-    json_object_set_new(obj, "x5u", result->x5u ? json_string(result->x5u)
-                                                : json_null());
+    json_object_set_new(obj, "x5u",
+                        result->x5u ? json_string(result->x5u) : json_null());
     text = json_dumps(obj, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(obj);
     return text;
@@ -116,8 +116,8 @@ static int new_order(struct flow *f, struct sti_error *err)
 
     if (value == NULL)
         return err ? err->code : STI_ERR_INVALID;
-    payload = json_pack("{s:[{s:s, s:s}]}", "identifiers", "type",
-                        "TNAuthList", "value", value);
+    payload = json_pack("{s:[{s:s, s:s}]}", "identifiers", "type", "TNAuthList",
+                        "value", value);
     free(value);
     if (payload != NULL)
         text = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
@@ -180,8 +180,7 @@ static int authz_error(json_t *authz, struct sti_error *err)
     json_t *ch = find_challenge(authz);
     json_t *e = json_object_get(ch, "error");
 
-    return sti_seterr(err, STI_ERR_POLICY,
-                      "authorization failed: %s: %s",
+    return sti_seterr(err, STI_ERR_POLICY, "authorization failed: %s: %s",
                       json_string_value(json_object_get(e, "type"))
                           ? json_string_value(json_object_get(e, "type"))
                           : "no error given",
@@ -227,8 +226,7 @@ static int authorize(struct flow *f, const char *authz_url,
 
 static const char *order_status(const struct flow *f)
 {
-    const char *status =
-        json_string_value(json_object_get(f->order, "status"));
+    const char *status = json_string_value(json_object_get(f->order, "status"));
 
     return status ? status : "";
 }
@@ -291,8 +289,8 @@ static char *csr_payload(const struct sti_acme_obtain_request *req,
 
 static int finalize(struct flow *f, struct sti_error *err)
 {
-    char *url = sti_strdup(
-        json_string_value(json_object_get(f->order, "finalize")));
+    char *url =
+        sti_strdup(json_string_value(json_object_get(f->order, "finalize")));
     struct sti_acme_reply *reply = NULL;
     char *payload;
     int rc;
@@ -305,8 +303,7 @@ static int finalize(struct flow *f, struct sti_error *err)
         return err && err->code ? err->code : STI_ERR_NOMEM;
     }
     json_decref(f->order);
-    rc = post_json(f, url, payload, "finalize failed", &f->order, &reply,
-                   err);
+    rc = post_json(f, url, payload, "finalize failed", &f->order, &reply, err);
     free(url);
     free(payload);
     sti_acme_reply_free(reply);
@@ -331,8 +328,8 @@ static int download(struct flow *f, struct sti_acme_result *res,
     if (rc != STI_OK)
         return rc;
     if (reply->status != 200 || reply->content_type == NULL ||
-        strncmp(reply->content_type, "application/pem-certificate-chain",
-                33) != 0)
+        strncmp(reply->content_type, "application/pem-certificate-chain", 33) !=
+            0)
         rc = acme_reply_error(reply, "certificate download failed", err);
     else {
         res->chain_pem = strdup(reply->body);

@@ -224,9 +224,9 @@ void acme_handle_authz(struct acme_ctx *ctx, const char *id)
 static void challenge_fail(struct acme_ctx *ctx, struct acme_order *o,
                            const char *detail)
 {
-    json_t *doc = json_pack("{s:s, s:s, s:i}", "type",
-                            STI_ACME_ERR_UNAUTHORIZED, "detail", detail,
-                            "status", 403);
+    json_t *doc =
+        json_pack("{s:s, s:s, s:i}", "type", STI_ACME_ERR_UNAUTHORIZED,
+                  "detail", detail, "status", 403);
 
     free(o->error);
     o->error = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -415,8 +415,8 @@ static int order_complete(struct acme_ctx *ctx, struct acme_order *o,
     rc = sti_chain_to_pem(chain, &pem, &e);
     serial = leaf ? sti_cert_serial_hex(leaf) : NULL;
     if (rc != STI_OK || serial == NULL || acme_random_id(o->cert_id) ||
-        acme_cert_insert(ctx->srv->db, o->cert_id, o->id, o->account_id,
-                         serial, pem, &e) != STI_OK) {
+        acme_cert_insert(ctx->srv->db, o->cert_id, o->id, o->account_id, serial,
+                         pem, &e) != STI_OK) {
         rc = STI_ERR_INTERNAL;
         goto out;
     }
@@ -456,8 +456,7 @@ static void issue(struct acme_ctx *ctx, struct acme_order *o,
     req.validity_days = days;
     req.not_before = not_before;
     req.account_url = account_url;
-    if (sti_tnauth_decode(o->tnauth_der, o->tnauth_len, &list, &e) ==
-        STI_OK) {
+    if (sti_tnauth_decode(o->tnauth_der, o->tnauth_len, &list, &e) == STI_OK) {
         req.tnauth = list;
         cfg->issue(cfg->callback_arg, &req, &chain, &e);
     }
@@ -513,8 +512,8 @@ void acme_handle_cert(struct acme_ctx *ctx, const char *id)
     char *owner = NULL, *pem = NULL;
     int revoked = 0;
 
-    if (acme_cert_find(ctx->srv->db, id, NULL, &owner, &pem, &revoked,
-                       NULL) != STI_OK) {
+    if (acme_cert_find(ctx->srv->db, id, NULL, &owner, &pem, &revoked, NULL) !=
+        STI_OK) {
         acme_problem(ctx, 404, STI_ACME_ERR_MALFORMED,
                      "no certificate at %.200s", ctx->url);
     } else if (strcmp(owner, ctx->account.id) != 0) {
@@ -541,8 +540,8 @@ static struct sti_cert *revoke_cert_parse(struct acme_ctx *ctx, int *reason)
     struct sti_cert *cert = NULL;
 
     *reason = r ? (int)json_integer_value(r) : 0;
-    if (r != NULL && (!json_is_integer(r) || *reason < 0 || *reason > 10 ||
-                      *reason == 7)) {
+    if (r != NULL &&
+        (!json_is_integer(r) || *reason < 0 || *reason > 10 || *reason == 7)) {
         acme_problem(ctx, 400, STI_ACME_ERR_PREFIX "badRevocationReason",
                      "reason must be an RFC 5280 CRLReason code (0-10, "
                      "not 7)");
@@ -571,8 +570,9 @@ static void revoke(struct acme_ctx *ctx, struct sti_cert *cert,
                      "revocation failed: %s", e.message);
         return;
     }
-    sti_log(STI_LOG_INFO, "acme: certificate %s revoked by account %s, "
-                          "reason %d",
+    sti_log(STI_LOG_INFO,
+            "acme: certificate %s revoked by account %s, "
+            "reason %d",
             serial, ctx->account.id, reason);
     ctx->resp->status = 200;
 }

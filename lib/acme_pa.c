@@ -22,8 +22,8 @@ static int pa_post(const char *url, json_t *body, const char *bearer,
     *out = NULL;
     if (text == NULL)
         return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
-    if (bearer != NULL && asprintf(&auth, "Authorization: Bearer %s",
-                                   bearer) > 0)
+    if (bearer != NULL &&
+        asprintf(&auth, "Authorization: Bearer %s", bearer) > 0)
         headers[1] = auth;
     memset(&opts, 0, sizeof(opts));
     if (http != NULL)
@@ -38,9 +38,10 @@ static int pa_post(const char *url, json_t *body, const char *bearer,
     *out = json_loads((const char *)resp->body, 0, NULL);
     msg = json_string_value(json_object_get(*out, "message"));
     if (resp->status != 200 || !json_is_object(*out)) {
-        rc = sti_seterr(err, resp->status == 401 || resp->status == 403
-                                 ? STI_ERR_AUTH
-                                 : STI_ERR_POLICY,
+        rc = sti_seterr(err,
+                        resp->status == 401 || resp->status == 403
+                            ? STI_ERR_AUTH
+                            : STI_ERR_POLICY,
                         "%s returned HTTP %ld: %s", url, resp->status,
                         msg ? msg : "no message");
         json_decref(*out);
@@ -50,13 +51,13 @@ static int pa_post(const char *url, json_t *body, const char *bearer,
     return rc;
 }
 
-static int pa_login(const char *pa_url, const char *user,
-                    const char *password, const struct sti_http_options *http,
-                    char **access, struct sti_error *err)
+static int pa_login(const char *pa_url, const char *user, const char *password,
+                    const struct sti_http_options *http, char **access,
+                    struct sti_error *err)
 {
     char url[ACME_URL_MAX];
-    json_t *body = json_pack("{s:s, s:s}", "username", user, "password",
-                             password);
+    json_t *body =
+        json_pack("{s:s, s:s}", "username", user, "password", password);
     json_t *reply = NULL;
     const char *token;
     int rc;
@@ -90,9 +91,9 @@ static json_t *atc_body(const struct sti_tnauth *tnauth, int is_ca,
         return NULL;
     b64 = sti_b64_encode(der, len);
     if (b64 != NULL)
-        body = json_pack("{s:{s:s, s:s, s:b, s:s}}", "atc", "tktype",
-                         "TNAuthList", "tkvalue", b64, "ca", is_ca,
-                         "fingerprint", fingerprint);
+        body =
+            json_pack("{s:{s:s, s:s, s:b, s:s}}", "atc", "tktype", "TNAuthList",
+                      "tkvalue", b64, "ca", is_ca, "fingerprint", fingerprint);
     free(der);
     free(b64);
     if (body == NULL)

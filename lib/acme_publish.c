@@ -18,8 +18,8 @@ static int name_valid(const char *name)
     return 1;
 }
 
-static int publish_reply(const struct sti_http_response *resp,
-                         const char *url, char **x5u, struct sti_error *err)
+static int publish_reply(const struct sti_http_response *resp, const char *url,
+                         char **x5u, struct sti_error *err)
 {
     json_t *doc = json_loads((const char *)resp->body, 0, NULL);
     const char *msg = json_string_value(json_object_get(doc, "message"));
@@ -27,9 +27,10 @@ static int publish_reply(const struct sti_http_response *resp,
     int rc = STI_OK;
 
     if (resp->status != 200 && resp->status != 201)
-        rc = sti_seterr(err, resp->status == 401 || resp->status == 403
-                                 ? STI_ERR_AUTH
-                                 : STI_ERR_POLICY,
+        rc = sti_seterr(err,
+                        resp->status == 401 || resp->status == 403
+                            ? STI_ERR_AUTH
+                            : STI_ERR_POLICY,
                         "STI-CR at %s rejected the chain (HTTP %ld): %s", url,
                         resp->status, msg ? msg : "no message");
     else if (served == NULL)
@@ -41,8 +42,8 @@ static int publish_reply(const struct sti_http_response *resp,
     return rc;
 }
 
-int sti_acme_cr_publish(const char *cr_url, const char *token,
-                        const char *name, const char *chain_pem,
+int sti_acme_cr_publish(const char *cr_url, const char *token, const char *name,
+                        const char *chain_pem,
                         const struct sti_http_options *http, char **x5u,
                         struct sti_error *err)
 {
@@ -64,7 +65,8 @@ int sti_acme_cr_publish(const char *cr_url, const char *token,
     doc = json_pack("{s:s}", "chain", chain_pem);
     body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
-    if (body == NULL || asprintf(&auth, "Authorization: Bearer %s", token) < 0) {
+    if (body == NULL ||
+        asprintf(&auth, "Authorization: Bearer %s", token) < 0) {
         free(body);
         return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
     }

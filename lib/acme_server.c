@@ -38,8 +38,7 @@ static void resp_set_body(struct acme_resp *resp, int status,
 
 void acme_reply_json(struct acme_ctx *ctx, int status, json_t *obj)
 {
-    char *text = obj ? json_dumps(obj, JSON_INDENT(2) | JSON_SORT_KEYS)
-                     : NULL;
+    char *text = obj ? json_dumps(obj, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 
     json_decref(obj);
     if (text == NULL) {
@@ -52,8 +51,8 @@ void acme_reply_json(struct acme_ctx *ctx, int status, json_t *obj)
 static void problem_send(struct acme_ctx *ctx, int status, const char *type,
                          const char *detail)
 {
-    json_t *doc = json_pack("{s:s, s:s, s:i}", "type", type, "detail",
-                            detail, "status", status);
+    json_t *doc = json_pack("{s:s, s:s, s:i}", "type", type, "detail", detail,
+                            "status", status);
     char *text;
 
     /* RFC 8555 section 6.3.2: tell the client which algorithm to use. */
@@ -142,8 +141,8 @@ static int check_nonce_and_url(struct acme_ctx *ctx, json_t *hdr)
                      "from newNonce");
         return -1;
     }
-    if (acme_nonce_consume(ctx->srv->db, nonce,
-                           ctx->srv->cfg.nonce_lifetime_s, &e) != STI_OK) {
+    if (acme_nonce_consume(ctx->srv->db, nonce, ctx->srv->cfg.nonce_lifetime_s,
+                           &e) != STI_OK) {
         acme_problem(ctx, 400, STI_ACME_ERR_BAD_NONCE, "%s", e.message);
         return -1;
     }
@@ -161,8 +160,7 @@ static int load_jwk_key(struct acme_ctx *ctx, json_t *jwk)
     char *text = json_dumps(jwk, JSON_COMPACT | JSON_SORT_KEYS);
     struct sti_error e;
 
-    if (text == NULL ||
-        sti_key_from_jwk(text, &ctx->key, &e) != STI_OK ||
+    if (text == NULL || sti_key_from_jwk(text, &ctx->key, &e) != STI_OK ||
         !sti_key_is_p256(ctx->key)) {
         free(text);
         acme_problem(ctx, 400, STI_ACME_ERR_BAD_PUBLIC_KEY,
@@ -186,8 +184,7 @@ static int load_kid_account(struct acme_ctx *ctx, const char *kid)
     acme_url(ctx, prefix, "acct/", NULL);
     n = strlen(prefix);
     if (strncmp(kid, prefix, n) != 0 ||
-        acme_account_find(ctx->srv->db, kid + n, &ctx->account, &e) !=
-            STI_OK) {
+        acme_account_find(ctx->srv->db, kid + n, &ctx->account, &e) != STI_OK) {
         acme_problem(ctx, 400, STI_ACME_ERR_ACCOUNT_DOES_NOT_EXIST,
                      "no account at kid '%.200s'; create one with "
                      "newAccount",
@@ -195,9 +192,8 @@ static int load_kid_account(struct acme_ctx *ctx, const char *kid)
         return -1;
     }
     if (strcmp(ctx->account.status, "valid") != 0) {
-        acme_problem(ctx, 401, STI_ACME_ERR_UNAUTHORIZED,
-                     "account %s is %s", ctx->account.id,
-                     ctx->account.status);
+        acme_problem(ctx, 401, STI_ACME_ERR_UNAUTHORIZED, "account %s is %s",
+                     ctx->account.id, ctx->account.status);
         return -1;
     }
     if (sti_key_from_jwk(ctx->account.jwk, &ctx->key, &e) != STI_OK) {
@@ -314,8 +310,8 @@ static void handle_directory(struct acme_ctx *ctx)
     acme_url(ctx, revoke, "revoke-cert", NULL);
     /* TODO: keyChange (RFC 8555 section 7.3.5) is not offered. */
     dir = json_pack("{s:s, s:s, s:s, s:s, s:{s:b}}", "newNonce", nonce,
-                    "newAccount", acct, "newOrder", order, "revokeCert",
-                    revoke, "meta", "externalAccountRequired",
+                    "newAccount", acct, "newOrder", order, "revokeCert", revoke,
+                    "meta", "externalAccountRequired",
                     ctx->srv->cfg.eab_required);
     acme_reply_json(ctx, 200, dir);
 }
@@ -336,8 +332,7 @@ static void handle_new_nonce(struct acme_ctx *ctx)
 static json_t *account_json(const struct acme_account *acct)
 {
     json_t *obj = json_pack("{s:s}", "status", acct->status);
-    json_t *contact = acct->contact ? json_loads(acct->contact, 0, NULL)
-                                    : NULL;
+    json_t *contact = acct->contact ? json_loads(acct->contact, 0, NULL) : NULL;
 
     if (obj != NULL && contact != NULL)
         json_object_set_new(obj, "contact", contact);
@@ -380,8 +375,7 @@ static void reply_account(struct acme_ctx *ctx, int status,
 }
 
 /* RFC 8555 section 7.3.4: an HS256 JWS over the account JWK. */
-static int eab_verify_mac(json_t *eab, const unsigned char *key,
-                          size_t key_len)
+static int eab_verify_mac(json_t *eab, const unsigned char *key, size_t key_len)
 {
     const char *prot = json_string_value(json_object_get(eab, "protected"));
     const char *payload = json_string_value(json_object_get(eab, "payload"));
@@ -399,8 +393,8 @@ static int eab_verify_mac(json_t *eab, const unsigned char *key,
     if (input == NULL)
         return 0;
     snprintf(input, input_len + 1, "%s.%s", prot, payload);
-    if (HMAC(EVP_sha256(), key, (int)key_len, (unsigned char *)input,
-             input_len, mac, &mac_len) != NULL &&
+    if (HMAC(EVP_sha256(), key, (int)key_len, (unsigned char *)input, input_len,
+             mac, &mac_len) != NULL &&
         sti_b64url_decode(sig, strlen(sig), &given, &given_len) == STI_OK &&
         given_len == mac_len && CRYPTO_memcmp(mac, given, mac_len) == 0)
         ok = 1;
@@ -428,8 +422,8 @@ static int eab_check_header(struct acme_ctx *ctx, json_t *eab, char *kid_out,
     alg = json_string_value(json_object_get(hdr, "alg"));
     kid = json_string_value(json_object_get(hdr, "kid"));
     url = json_string_value(json_object_get(hdr, "url"));
-    if (payload && sti_b64url_decode(payload, strlen(payload), &raw, &len) ==
-                       STI_OK) {
+    if (payload &&
+        sti_b64url_decode(payload, strlen(payload), &raw, &len) == STI_OK) {
         char *jwk = strndup((const char *)raw, len);
 
         if (jwk == NULL || sti_key_from_jwk(jwk, &inner, NULL) != STI_OK)
@@ -492,8 +486,7 @@ static void create_account(struct acme_ctx *ctx, const char *thumbprint)
     char eab_kid[80];
     struct sti_error e;
 
-    if (contact_check(ctx, contact) || eab_check(ctx, eab_kid,
-                                                 sizeof(eab_kid)))
+    if (contact_check(ctx, contact) || eab_check(ctx, eab_kid, sizeof(eab_kid)))
         return;
     memset(&acct, 0, sizeof(acct));
     acct.jwk = ctx->jwk;
@@ -529,8 +522,8 @@ static void handle_new_account(struct acme_ctx *ctx)
         acme_problem(ctx, 500, STI_ACME_ERR_SERVER_INTERNAL, "%s", e.message);
         return;
     }
-    if (acme_account_find_by_thumbprint(ctx->srv->db, thumbprint, &acct,
-                                        &e) == STI_OK) {
+    if (acme_account_find_by_thumbprint(ctx->srv->db, thumbprint, &acct, &e) ==
+        STI_OK) {
         reply_account(ctx, 200, &acct);
         acme_account_clear(&acct);
     } else if (json_is_true(only)) {
@@ -584,8 +577,7 @@ static int route_match(const char *rest, const char *kind, const char *suffix,
     const char *p, *slash;
     size_t n;
 
-    if (rest[0] != '/' || strncmp(rest + 1, kind, k) != 0 ||
-        rest[1 + k] != '/')
+    if (rest[0] != '/' || strncmp(rest + 1, kind, k) != 0 || rest[1 + k] != '/')
         return 0;
     p = rest + 2 + k;
     slash = strchr(p, '/');
@@ -686,8 +678,7 @@ void acme_server_process(struct sti_acme_server *srv,
              srv->cfg.base_url ? srv->cfg.base_url : req->base_url,
              srv->prefix);
     snprintf(ctx.url, sizeof(ctx.url), "%s%s",
-             srv->cfg.base_url ? srv->cfg.base_url : req->base_url,
-             req->path);
+             srv->cfg.base_url ? srv->cfg.base_url : req->base_url, req->path);
     pthread_mutex_lock(&srv->lock);
     if (strncmp(req->path, srv->prefix, plen) != 0) {
         acme_problem(&ctx, 404, STI_ACME_ERR_MALFORMED,
@@ -711,8 +702,7 @@ void acme_server_process(struct sti_acme_server *srv,
 /* Server object and HTTP glue */
 
 int sti_acme_server_new(const struct sti_acme_server_config *config,
-                        struct sti_acme_server **out,
-                        struct sti_error *err)
+                        struct sti_acme_server **out, struct sti_error *err)
 {
     struct sti_acme_server *srv;
     int rc;

@@ -106,8 +106,8 @@ int acme_nonce_new(sqlite3 *db, char out[ACME_ID_LEN], struct sti_error *err)
 
     if (acme_random_id(out) != STI_OK)
         return sti_seterr(err, STI_ERR_CRYPTO, "cannot draw a random nonce");
-    rc = prepare(db, "INSERT INTO acme_nonce(value, created) VALUES(?, ?)",
-                 &st, err);
+    rc = prepare(db, "INSERT INTO acme_nonce(value, created) VALUES(?, ?)", &st,
+                 err);
     if (rc != STI_OK)
         return rc;
     sqlite3_bind_text(st, 1, out, -1, SQLITE_TRANSIENT);
@@ -505,8 +505,7 @@ int acme_eab_find(sqlite3 *db, const char *key_id, unsigned char **key,
         rc = *key ? STI_OK : sti_seterr(err, STI_ERR_NOMEM, "out of memory");
     } else if (rc == SQLITE_DONE) {
         rc = sti_seterr(err, STI_ERR_NOTFOUND,
-                        "external account key id '%.64s' is unknown",
-                        key_id);
+                        "external account key id '%.64s' is unknown", key_id);
     } else {
         rc = sti_sqlite_err(err, db, "cannot read EAB key");
     }
@@ -554,8 +553,7 @@ int sti_acme_eab_add(const char *db_path, const char *key_id,
         sqlite3_bind_blob(st, 2, hmac_key, (int)key_len, SQLITE_TRANSIENT);
         rc = step_done(db, st, "cannot store EAB key", err);
         if (rc == STI_ERR_EXISTS)
-            sti_seterr(err, rc, "EAB key id '%s' exists; pick another",
-                       key_id);
+            sti_seterr(err, rc, "EAB key id '%s' exists; pick another", key_id);
     }
     sqlite3_close(db);
     return rc;

@@ -6,6 +6,7 @@
 #include "cmd.h"
 
 #include <getopt.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,7 +36,8 @@ struct acme_opts {
 static const char usage_text[] =
     "Usage: sti acme --directory URL --spc SPC --account-key FILE\n"
     "                --key FILE --chain FILE --organization NAME\n"
-    "                (--pa URL --user NAME --password SOURCE | --token SOURCE)\n"
+    "                (--pa URL --user NAME --password SOURCE | --token "
+    "SOURCE)\n"
     "                [OPTIONS]\n"
     "\n"
     "Obtain a SHAKEN certificate over ACME (RFC 8555) with the tkauth-01\n"
@@ -66,68 +68,77 @@ static const char usage_text[] =
     "\n"
     "Exit status: 0 certificate written, 1 failure, 2 usage error.\n";
 
-static int parse_options(int argc, char **argv, struct acme_opts *o)
+/* Options that take a string, stored at OFFSET in struct acme_opts. */
+static const struct {
+    const char *name;
+    size_t offset;
+} string_options[] = {
+    {"directory", offsetof(struct acme_opts, directory)},
+    {"pa", offsetof(struct acme_opts, pa_url)},
+    {"account-id", offsetof(struct acme_opts, account_id)},
+    {"user", offsetof(struct acme_opts, user)},
+    {"password", offsetof(struct acme_opts, password_source)},
+    {"token", offsetof(struct acme_opts, token_source)},
+    {"spc", offsetof(struct acme_opts, spc)},
+    {"account-key", offsetof(struct acme_opts, account_key)},
+    {"key", offsetof(struct acme_opts, key_out)},
+    {"chain", offsetof(struct acme_opts, chain_out)},
+    {"summary", offsetof(struct acme_opts, summary_out)},
+    {"organization", offsetof(struct acme_opts, organization)},
+    {"common-name", offsetof(struct acme_opts, common_name)},
+    {"country", offsetof(struct acme_opts, country)},
+    {"contact", offsetof(struct acme_opts, contact)},
+    {"ca-file", offsetof(struct acme_opts, ca_file)},
+};
+#define STRING_OPTIONS (sizeof(string_options) / sizeof(string_options[0]))
+
+enum { O_STRING = 256, O_INSECURE, O_CA, O_TIMEOUT, O_HELP };
+
+static void build_longopts(struct option *opts)
 {
-    enum { O_DIR = 256, O_PA, O_ACCOUNT_ID, O_USER, O_PASSWORD, O_TOKEN,
-           O_SPC, O_ACCOUNT_KEY, O_KEY, O_CHAIN, O_SUMMARY, O_ORG, O_CN,
-           O_COUNTRY, O_CONTACT, O_CA_FILE, O_INSECURE, O_CA, O_TIMEOUT,
-           O_HELP };
-    static const struct option longopts[] = {
-        {"directory", required_argument, NULL, O_DIR},
-        {"pa", required_argument, NULL, O_PA},
-        {"account-id", required_argument, NULL, O_ACCOUNT_ID},
-        {"user", required_argument, NULL, O_USER},
-        {"password", required_argument, NULL, O_PASSWORD},
-        {"token", required_argument, NULL, O_TOKEN},
-        {"spc", required_argument, NULL, O_SPC},
-        {"account-key", required_argument, NULL, O_ACCOUNT_KEY},
-        {"key", required_argument, NULL, O_KEY},
-        {"chain", required_argument, NULL, O_CHAIN},
-        {"summary", required_argument, NULL, O_SUMMARY},
-        {"organization", required_argument, NULL, O_ORG},
-        {"common-name", required_argument, NULL, O_CN},
-        {"country", required_argument, NULL, O_COUNTRY},
-        {"contact", required_argument, NULL, O_CONTACT},
-        {"ca-file", required_argument, NULL, O_CA_FILE},
+    static const struct option flags[] = {
         {"insecure", no_argument, NULL, O_INSECURE},
         {"ca", no_argument, NULL, O_CA},
         {"timeout", required_argument, NULL, O_TIMEOUT},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0}};
-    int c;
 
+    for (size_t i = 0; i < STRING_OPTIONS; i++) {
+        opts[i].name = string_options[i].name;
+        opts[i].has_arg = required_argument;
+        opts[i].flag = NULL;
+        opts[i].val = O_STRING;
+    }
+    memcpy(opts + STRING_OPTIONS, flags, sizeof(flags));
+}
+
+/* Returns CLI_EXIT_OK, CLI_EXIT_USAGE, or -1 after printing --help. */
+static int parse_options(int argc, char **argv, struct acme_opts *o)
+{
+    struct option longopts[STRING_OPTIONS + 5];
+    int c, index = 0;
+
+    build_longopts(longopts);
     memset(o, 0, sizeof(*o));
     o->timeout_s = 60;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case O_DIR: o->directory = optarg; break;
-        case O_PA: o->pa_url = optarg; break;
-        case O_ACCOUNT_ID: o->account_id = optarg; break;
-        case O_USER: o->user = optarg; break;
-        case O_PASSWORD: o->password_source = optarg; break;
-        case O_TOKEN: o->token_source = optarg; break;
-        case O_SPC: o->spc = optarg; break;
-        case O_ACCOUNT_KEY: o->account_key = optarg; break;
-        case O_KEY: o->key_out = optarg; break;
-        case O_CHAIN: o->chain_out = optarg; break;
-        case O_SUMMARY: o->summary_out = optarg; break;
-        case O_ORG: o->organization = optarg; break;
-        case O_CN: o->common_name = optarg; break;
-        case O_COUNTRY: o->country = optarg; break;
-        case O_CONTACT: o->contact = optarg; break;
-        case O_CA_FILE: o->ca_file = optarg; break;
-        case O_INSECURE: o->insecure = 1; break;
-        case O_CA: o->is_ca = 1; break;
-        case O_TIMEOUT:
-            if (cli_parse_long(optarg, 1, 3600, &o->timeout_s) != 0)
-                return cli_usage_error("invalid --timeout '%s'; use 1 to "
-                                       "3600 seconds",
-                                       optarg);
-            break;
-        case O_HELP: fputs(usage_text, stdout); return -1;
-        default: return CLI_EXIT_USAGE;
-        }
+    while ((c = getopt_long(argc, argv, "", longopts, &index)) != -1) {
+        if (c == O_STRING)
+            *(const char **)((char *)o + string_options[index].offset) = optarg;
+        else if (c == O_INSECURE)
+            o->insecure = 1;
+        else if (c == O_CA)
+            o->is_ca = 1;
+        else if (c == O_TIMEOUT &&
+                 cli_parse_long(optarg, 1, 3600, &o->timeout_s) != 0)
+            return cli_usage_error("invalid --timeout '%s'; use 1 to 3600 "
+                                   "seconds",
+                                   optarg);
+        else if (c == O_HELP) {
+            fputs(usage_text, stdout);
+            return -1;
+        } else if (c != O_TIMEOUT)
+            return CLI_EXIT_USAGE;
     }
     if (optind < argc)
         return cli_usage_error("unexpected argument '%s'", argv[optind]);
@@ -188,10 +199,9 @@ static int spc_token(const struct acme_opts *o, const struct sti_key *key,
         return cli_fail("cannot read the STI-PA password", &err);
     rc = sti_key_spki_fingerprint(key, fp, &err);
     if (rc == STI_OK)
-        rc = sti_acme_pa_token(o->pa_url,
-                               o->account_id ? o->account_id : o->spc,
-                               o->user, password, tnauth, o->is_ca, fp, http,
-                               token, &err);
+        rc = sti_acme_pa_token(
+            o->pa_url, o->account_id ? o->account_id : o->spc, o->user,
+            password, tnauth, o->is_ca, fp, http, token, &err);
     sti_secret_free(password);
     return rc == STI_OK ? CLI_EXIT_OK
                         : cli_fail("cannot get an SPC token", &err);
@@ -207,8 +217,7 @@ static int write_outputs(const struct acme_opts *o, const struct sti_key *key,
     if (sti_key_save(key, o->key_out, NULL, &err) != STI_OK)
         rc = cli_fail("cannot write the certificate key", &err);
     else if (sti_file_write(o->chain_out, res->chain_pem,
-                            strlen(res->chain_pem), 0644, 0,
-                            &err) != STI_OK)
+                            strlen(res->chain_pem), 0644, 0, &err) != STI_OK)
         rc = cli_fail("cannot write the chain", &err);
     else if (summary == NULL)
         rc = cli_fail("cannot format the summary", NULL);
@@ -241,8 +250,8 @@ static int run_order(const struct acme_opts *o, struct sti_key *acct,
 
     if (sti_acme_client_new(o->directory, acct, http, &client, &err) !=
             STI_OK ||
-        sti_acme_client_account(client, o->contact ? contact : NULL, 0,
-                                &err) != STI_OK) {
+        sti_acme_client_account(client, o->contact ? contact : NULL, 0, &err) !=
+            STI_OK) {
         sti_acme_client_free(client);
         return cli_fail("cannot use the ACME account", &err);
     }

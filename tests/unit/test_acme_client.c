@@ -40,8 +40,9 @@ static void fake_login(const struct sti_httpd_request *req,
     if (user && pw && strcmp(user, "alice") == 0 && strcmp(pw, "s3cret") == 0)
         send_json(resp, 200, "{\"status\":\"success\",\"accessToken\":\"AT\"}");
     else
-        send_json(resp, 401, "{\"status\":\"error\",\"message\":\"invalid "
-                             "user name or password\"}");
+        send_json(resp, 401,
+                  "{\"status\":\"error\",\"message\":\"invalid "
+                  "user name or password\"}");
     json_decref(doc);
 }
 
@@ -71,8 +72,9 @@ static void fake_publish(const struct sti_httpd_request *req,
     char reply[256];
 
     if (auth == NULL || strcmp(auth, "Bearer CRT") != 0)
-        send_json(resp, 401, "{\"status\":\"error\",\"message\":\"bad "
-                             "token\"}");
+        send_json(resp, 401,
+                  "{\"status\":\"error\",\"message\":\"bad "
+                  "token\"}");
     else if (strcmp(name, "nourl") == 0)
         send_json(resp, 201, "{\"status\":\"ok\"}");
     else if (!json_is_string(json_object_get(doc, "chain")))
@@ -140,8 +142,8 @@ static void pa_token_success(void **state)
     struct sti_error err;
 
     (void)state;
-    assert_int_equal(sti_acme_pa_token(base, "1234", "alice", "s3cret", list,
-                                       0, "SHA256 AA:BB", NULL, &token, &err),
+    assert_int_equal(sti_acme_pa_token(base, "1234", "alice", "s3cret", list, 0,
+                                       "SHA256 AA:BB", NULL, &token, &err),
                      STI_OK);
     assert_string_equal(token, "a.b.c");
     /* The tkvalue is the standard base64 of DER 30 08 A0 06 16 04 "1234". */
@@ -173,8 +175,8 @@ static void pa_token_unknown_account(void **state)
     struct sti_error err;
 
     (void)state;
-    assert_int_equal(sti_acme_pa_token(base, "9999", "alice", "s3cret", list,
-                                       0, "SHA256 AA:BB", NULL, &token, &err),
+    assert_int_equal(sti_acme_pa_token(base, "9999", "alice", "s3cret", list, 0,
+                                       "SHA256 AA:BB", NULL, &token, &err),
                      STI_ERR_POLICY);
     assert_non_null(strstr(err.message, "404"));
     sti_tnauth_free(list);
@@ -190,8 +192,8 @@ static void pa_token_missing_arguments(void **state)
     assert_int_equal(sti_acme_pa_token(base, "1234", "alice", NULL, list, 0,
                                        "SHA256 AA:BB", NULL, &token, &err),
                      STI_ERR_INVALID);
-    assert_int_equal(sti_acme_pa_token(base, "1234", "alice", "s3cret", NULL,
-                                       0, "SHA256 AA:BB", NULL, &token, &err),
+    assert_int_equal(sti_acme_pa_token(base, "1234", "alice", "s3cret", NULL, 0,
+                                       "SHA256 AA:BB", NULL, &token, &err),
                      STI_ERR_INVALID);
     sti_tnauth_free(list);
 }
@@ -205,8 +207,8 @@ static void pa_token_connection_refused(void **state)
     (void)state;
     /* Port 1 on loopback has no listener in the test environment. */
     assert_int_equal(sti_acme_pa_token("http://127.0.0.1:1", "1234", "alice",
-                                       "s3cret", list, 0, "SHA256 AA:BB",
-                                       NULL, &token, &err),
+                                       "s3cret", list, 0, "SHA256 AA:BB", NULL,
+                                       &token, &err),
                      STI_ERR_NET);
     sti_tnauth_free(list);
 }
@@ -217,9 +219,9 @@ static void cr_publish_success(void **state)
     struct sti_error err;
 
     (void)state;
-    assert_int_equal(sti_acme_cr_publish(base, "CRT", "1234-0A", "PEM", NULL,
-                                         &x5u, &err),
-                     STI_OK);
+    assert_int_equal(
+        sti_acme_cr_publish(base, "CRT", "1234-0A", "PEM", NULL, &x5u, &err),
+        STI_OK);
     assert_string_equal(x5u, "https://cr.test/certs/1234-0A.pem");
     free(x5u);
 }
@@ -230,9 +232,9 @@ static void cr_publish_bad_token(void **state)
     struct sti_error err;
 
     (void)state;
-    assert_int_equal(sti_acme_cr_publish(base, "nope", "1234-0A", "PEM", NULL,
-                                         &x5u, &err),
-                     STI_ERR_AUTH);
+    assert_int_equal(
+        sti_acme_cr_publish(base, "nope", "1234-0A", "PEM", NULL, &x5u, &err),
+        STI_ERR_AUTH);
     assert_null(x5u);
     assert_non_null(strstr(err.message, "bad token"));
 }
@@ -257,9 +259,9 @@ static void cr_publish_rejects_bad_names(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        assert_int_equal(sti_acme_cr_publish(base, "CRT", bad[i], "PEM", NULL,
-                                             &x5u, &err),
-                         STI_ERR_INVALID);
+        assert_int_equal(
+            sti_acme_cr_publish(base, "CRT", bad[i], "PEM", NULL, &x5u, &err),
+            STI_ERR_INVALID);
     assert_null(x5u);
 }
 
@@ -272,11 +274,11 @@ static void jws_build_uses_jwk_or_kid(void **state)
 
     (void)state;
     assert_int_equal(sti_key_generate(&key, &err), STI_OK);
-    assert_int_equal(sti_acme_jws_build(key, NULL, "n1", "https://ca/x", "{}",
-                                        &json, &err),
-                     STI_OK);
     assert_int_equal(
-        sti_jws_parse_flattened(json, strlen(json), &jws, &err), STI_OK);
+        sti_acme_jws_build(key, NULL, "n1", "https://ca/x", "{}", &json, &err),
+        STI_OK);
+    assert_int_equal(sti_jws_parse_flattened(json, strlen(json), &jws, &err),
+                     STI_OK);
     assert_int_equal(sti_jws_verify(jws, key, &err), STI_OK);
     assert_non_null(strstr(sti_jws_header_json(jws), "\"jwk\""));
     assert_null(sti_jws_header_string(jws, "kid"));
@@ -288,10 +290,9 @@ static void jws_build_uses_jwk_or_kid(void **state)
     assert_int_equal(sti_acme_jws_build(key, "https://ca/acct/1", "n2",
                                         "https://ca/x", "", &json, &err),
                      STI_OK);
-    assert_int_equal(
-        sti_jws_parse_flattened(json, strlen(json), &jws, &err), STI_OK);
-    assert_string_equal(sti_jws_header_string(jws, "kid"),
-                        "https://ca/acct/1");
+    assert_int_equal(sti_jws_parse_flattened(json, strlen(json), &jws, &err),
+                     STI_OK);
+    assert_string_equal(sti_jws_header_string(jws, "kid"), "https://ca/acct/1");
     assert_string_equal(sti_jws_payload_json(jws), "");
     sti_jws_free(jws);
     free(json);

@@ -79,8 +79,8 @@ static int test_issue(void *arg, const struct sti_acme_issue_request *r,
     return STI_OK;
 }
 
-static int test_publish(void *arg, const struct sti_cert *leaf,
-                        const char *pem, char **x5u, struct sti_error *err)
+static int test_publish(void *arg, const struct sti_cert *leaf, const char *pem,
+                        char **x5u, struct sti_error *err)
 {
     char *serial = sti_cert_serial_hex(leaf);
 
@@ -193,8 +193,9 @@ struct token_spec {
     long exp_offset; /* seconds from now */
     const char *jti; /* NULL: random */
     int ca;
-    const struct sti_key *signer;        /* NULL: the trusted PA */
+    const struct sti_key *signer;         /* NULL: the trusted PA */
     const struct sti_key *fingerprint_of; /* NULL: the account key */
+    long nbf_offset;                      /* 0: no nbf claim */
 };
 
 static char *make_token(const struct token_spec *spec)
@@ -202,7 +203,8 @@ static char *make_token(const struct token_spec *spec)
     struct sti_tnauth *list = NULL;
     unsigned char *der = NULL;
     size_t len = 0;
-    char fp[STI_FINGERPRINT_LEN], jti[37], *b64, *payload, *token = NULL;
+    char fp[STI_FINGERPRINT_LEN], jti[37], nbf[40] = "";
+    char *b64, *payload, *token = NULL;
     struct sti_error err;
 
     assert_int_equal(sti_tnauth_parse_spec(spec->spc, &list, &err), STI_OK);
@@ -214,19 +216,22 @@ static char *make_token(const struct token_spec *spec)
                                               fp, &err),
                      STI_OK);
     sti_uuid4(jti);
+    if (spec->nbf_offset != 0)
+        snprintf(nbf, sizeof(nbf), "\"nbf\":%ld,",
+                 (long)time(NULL) + spec->nbf_offset);
     assert_true(asprintf(&payload,
-                         "{\"exp\":%ld,\"jti\":\"%s\",\"atc\":{\"tktype\":"
+                         "{%s\"exp\":%ld,\"jti\":\"%s\",\"atc\":{\"tktype\":"
                          "\"TNAuthList\",\"tkvalue\":\"%s\",\"ca\":%s,"
                          "\"fingerprint\":\"%s\"}}",
-                         (long)time(NULL) + spec->exp_offset,
+                         nbf, (long)time(NULL) + spec->exp_offset,
                          spec->jti ? spec->jti : jti, b64,
                          spec->ca ? "true" : "false", fp) > 0);
-    assert_int_equal(
-        sti_jws_sign("{\"alg\":\"ES256\",\"typ\":\"JWT\","
-                     "\"x5u\":\"https://127.0.0.1/pa.crt\"}",
-                     payload, spec->signer ? spec->signer : fx.pa_key, &token,
-                     &err),
-        STI_OK);
+    assert_int_equal(sti_jws_sign("{\"alg\":\"ES256\",\"typ\":\"JWT\","
+                                  "\"x5u\":\"https://127.0.0.1/pa.crt\"}",
+                                  payload,
+                                  spec->signer ? spec->signer : fx.pa_key,
+                                  &token, &err),
+                     STI_OK);
     free(payload);
     free(b64);
     free(der);
@@ -236,7 +241,7 @@ static char *make_token(const struct token_spec *spec)
 
 static char *good_token(void)
 {
-    struct token_spec spec = {"spc:" SPC, 86400 * 30, NULL, 0, NULL, NULL};
+    struct token_spec spec = {"spc:" SPC, 86400 * 30, NULL, 0, NULL, NULL, 0};
 
     return make_token(&spec);
 }
@@ -261,8 +266,7 @@ static json_t *reply_json(const struct sti_acme_reply *reply)
     return obj;
 }
 
-static void assert_problem(const struct sti_acme_reply *reply,
-                           const char *type)
+static void assert_problem(const struct sti_acme_reply *reply, const char *type)
 {
     if (reply->problem_type == NULL || strcmp(reply->problem_type, type) != 0)
         fail_msg("expected %s, got HTTP %ld %s: %s", type, reply->status,
@@ -303,8 +307,8 @@ static void new_order(const char *spc, struct order_urls *u)
     assert_string_equal(json_string_value(json_object_get(order, "status")),
                         "pending");
     snprintf(u->authz, sizeof(u->authz), "%s",
-             json_string_value(json_array_get(
-                 json_object_get(order, "authorizations"), 0)));
+             json_string_value(
+                 json_array_get(json_object_get(order, "authorizations"), 0)));
     snprintf(u->finalize, sizeof(u->finalize), "%s",
              json_string_value(json_object_get(order, "finalize")));
     json_decref(order);
@@ -312,10 +316,10 @@ static void new_order(const char *spc, struct order_urls *u)
     reply = post(u->authz, "");
     assert_int_equal(reply->status, 200);
     authz = reply_json(reply);
-    snprintf(u->chall, sizeof(u->chall), "%s",
-             json_string_value(json_object_get(
-                 json_array_get(json_object_get(authz, "challenges"), 0),
-                 "url")));
+    snprintf(
+        u->chall, sizeof(u->chall), "%s",
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(authz, "challenges"), 0), "url")));
     json_decref(authz);
     sti_acme_reply_free(reply);
     free(payload);
@@ -386,8 +390,8 @@ static struct sti_acme_reply *finalize_with(const struct order_urls *u,
 /* An order whose challenge passed with a token for "ca":IS_CA. */
 static void ready_order(struct order_urls *u, int is_ca)
 {
-    struct token_spec spec = {"spc:" SPC, 86400 * 30, NULL, is_ca, NULL,
-                              NULL};
+    struct token_spec spec = {"spc:" SPC, 86400 * 30, NULL, is_ca,
+                              NULL,       NULL,       0};
     char *token = make_token(&spec);
     struct sti_acme_reply *reply;
 
@@ -435,15 +439,14 @@ static void new_nonce_head_and_get(void **state)
     struct sti_error err;
 
     (void)state;
-    assert_int_equal(acme_client_request(fx.client, "HEAD", url, NULL, &reply,
-                                         &err),
-                     STI_OK);
+    assert_int_equal(
+        acme_client_request(fx.client, "HEAD", url, NULL, &reply, &err),
+        STI_OK);
     assert_int_equal(reply->status, 200);
     assert_non_null(reply->replay_nonce);
     sti_acme_reply_free(reply);
-    assert_int_equal(acme_client_request(fx.client, "GET", url, NULL, &reply,
-                                         &err),
-                     STI_OK);
+    assert_int_equal(
+        acme_client_request(fx.client, "GET", url, NULL, &reply, &err), STI_OK);
     assert_int_equal(reply->status, 204);
     assert_non_null(reply->replay_nonce);
     sti_acme_reply_free(reply);
@@ -459,14 +462,12 @@ static void account_lookup_and_create(void **state)
 
     (void)state;
     assert_int_equal(sti_key_generate(&key, &err), STI_OK);
-    assert_int_equal(sti_acme_client_new(fx.directory, key, NULL, &other,
-                                         &err),
+    assert_int_equal(sti_acme_client_new(fx.directory, key, NULL, &other, &err),
                      STI_OK);
     assert_int_equal(sti_acme_client_account(other, NULL, 1, &err),
                      STI_ERR_POLICY);
     assert_non_null(strstr(err.message, "accountDoesNotExist"));
-    assert_int_equal(sti_acme_client_account(other, contact, 0, &err),
-                     STI_OK);
+    assert_int_equal(sti_acme_client_account(other, contact, 0, &err), STI_OK);
     kid = strdup(sti_acme_client_kid(other));
     assert_int_equal(sti_acme_client_account(other, NULL, 1, &err), STI_OK);
     assert_string_equal(kid, sti_acme_client_kid(other));
@@ -482,11 +483,11 @@ static void get_on_resource_not_allowed(void **state)
     struct sti_error err;
 
     (void)state;
-    assert_int_equal(acme_client_request(
-                         fx.client, "GET",
-                         sti_acme_client_resource(fx.client, "newOrder"),
-                         NULL, &reply, &err),
-                     STI_OK);
+    assert_int_equal(
+        acme_client_request(fx.client, "GET",
+                            sti_acme_client_resource(fx.client, "newOrder"),
+                            NULL, &reply, &err),
+        STI_OK);
     assert_int_equal(reply->status, 405);
     assert_problem(reply, STI_ACME_ERR_MALFORMED);
     sti_acme_reply_free(reply);
@@ -556,8 +557,8 @@ static void non_es256_alg_rejected(void **state)
                          "{\"alg\":\"RS256\",\"kid\":\"%s\",\"nonce\":\"%s\","
                          "\"url\":\"%s\"}",
                          url, nonce, url) > 0);
-    assert_int_equal(
-        sti_jws_sign_flattened(hdr, "", fx.acct_key, &body, &err), STI_OK);
+    assert_int_equal(sti_jws_sign_flattened(hdr, "", fx.acct_key, &body, &err),
+                     STI_OK);
     assert_int_equal(sti_acme_client_send(fx.client, url, body, &reply, &err),
                      STI_OK);
     assert_problem(reply, STI_ACME_ERR_BAD_SIGNATURE_ALGORITHM);
@@ -580,9 +581,9 @@ static void unknown_kid_is_account_does_not_exist(void **state)
     strcpy(strrchr(kid, '/') + 1, "AAAAAAAAAAAAAAAAAAAAAA");
     assert_int_equal(sti_acme_client_new_nonce(fx.client, &nonce, &err),
                      STI_OK);
-    assert_int_equal(sti_acme_jws_build(fx.acct_key, kid, nonce, url, "{}",
-                                        &body, &err),
-                     STI_OK);
+    assert_int_equal(
+        sti_acme_jws_build(fx.acct_key, kid, nonce, url, "{}", &body, &err),
+        STI_OK);
     assert_int_equal(sti_acme_client_send(fx.client, url, body, &reply, &err),
                      STI_OK);
     assert_problem(reply, STI_ACME_ERR_ACCOUNT_DOES_NOT_EXIST);
@@ -601,9 +602,9 @@ static void signature_by_other_key_rejected(void **state)
     (void)state;
     assert_int_equal(sti_acme_client_new_nonce(fx.client, &nonce, &err),
                      STI_OK);
-    assert_int_equal(sti_acme_jws_build(fx.rogue_key, url, nonce, url, "",
-                                        &body, &err),
-                     STI_OK);
+    assert_int_equal(
+        sti_acme_jws_build(fx.rogue_key, url, nonce, url, "", &body, &err),
+        STI_OK);
     assert_int_equal(sti_acme_client_send(fx.client, url, body, &reply, &err),
                      STI_OK);
     assert_problem(reply, STI_ACME_ERR_MALFORMED);
@@ -621,9 +622,9 @@ static void wrong_content_type_rejected(void **state)
 
     (void)state;
     /* No body means no application/jose+json Content-Type is sent. */
-    assert_int_equal(acme_client_request(fx.client, "POST", url, NULL,
-                                         &reply, &err),
-                     STI_OK);
+    assert_int_equal(
+        acme_client_request(fx.client, "POST", url, NULL, &reply, &err),
+        STI_OK);
     assert_int_equal(reply->status, 415);
     assert_problem(reply, STI_ACME_ERR_MALFORMED);
     sti_acme_reply_free(reply);
@@ -706,15 +707,15 @@ static void expect_token_rejected(const struct token_spec *spec,
 
 static void token_for_other_spc_rejected(void **state)
 {
-    struct token_spec spec = {"spc:" OTHER_SPC, 86400, NULL, 0, NULL, NULL};
+    struct token_spec spec = {"spc:" OTHER_SPC, 86400, NULL, 0, NULL, NULL, 0};
 
     (void)state;
-    expect_token_rejected(&spec, "tkvalue");
+    expect_token_rejected(&spec, "TNAuthList");
 }
 
 static void expired_token_rejected(void **state)
 {
-    struct token_spec spec = {"spc:" SPC, -3600, NULL, 0, NULL, NULL};
+    struct token_spec spec = {"spc:" SPC, -3600, NULL, 0, NULL, NULL, 0};
 
     (void)state;
     expect_token_rejected(&spec, "expired");
@@ -722,27 +723,35 @@ static void expired_token_rejected(void **state)
 
 static void untrusted_authority_rejected(void **state)
 {
-    struct token_spec spec = {"spc:" SPC, 86400, NULL, 0, fx.rogue_key,
-                              NULL};
+    struct token_spec spec = {"spc:" SPC,   86400, NULL, 0,
+                              fx.rogue_key, NULL,  0};
 
     (void)state;
-    expect_token_rejected(&spec, "trusted token authority");
+    expect_token_rejected(&spec, "trusted PA");
 }
 
 static void other_key_fingerprint_rejected(void **state)
 {
-    struct token_spec spec = {"spc:" SPC, 86400, NULL, 0, NULL,
-                              fx.rogue_key};
+    struct token_spec spec = {"spc:" SPC, 86400,        NULL, 0,
+                              NULL,       fx.rogue_key, 0};
 
     (void)state;
     expect_token_rejected(&spec, "fingerprint");
 }
 
+static void future_nbf_rejected(void **state)
+{
+    struct token_spec spec = {"spc:" SPC, 86400, NULL, 0, NULL, NULL, 3600};
+
+    (void)state;
+    expect_token_rejected(&spec, "not valid before");
+}
+
 static void replayed_jti_rejected(void **state)
 {
-    struct token_spec spec = {"spc:" SPC, 86400 * 30,
-                              "0b7c7d5e-2f4e-4a53-9d57-replayed0001", 0,
-                              NULL, NULL};
+    struct token_spec spec = {
+        "spc:" SPC, 86400 * 30, "0b7c7d5e-2f4e-4a53-9d57-replayed0001", 0, NULL,
+        NULL,       0};
     struct order_urls u;
     struct sti_acme_reply *reply;
     char *token = make_token(&spec);
@@ -869,9 +878,9 @@ static void obtain_issues_and_revokes(void **state)
         fail_msg("obtain: %s", err.message);
     assert_non_null(res->x5u);
     assert_non_null(strstr(res->x5u, "https://127.0.0.1/certs/"));
-    assert_int_equal(sti_chain_parse(res->chain_pem, strlen(res->chain_pem),
-                                     &chain, &err),
-                     STI_OK);
+    assert_int_equal(
+        sti_chain_parse(res->chain_pem, strlen(res->chain_pem), &chain, &err),
+        STI_OK);
     assert_int_equal(sti_chain_count(chain), 2);
     leaf = sti_chain_get0(chain, 0);
     leaf_key = sti_cert_get1_key(leaf);
@@ -886,8 +895,8 @@ static void obtain_issues_and_revokes(void **state)
     /* revokeCert, then again */
     assert_int_equal(sti_cert_to_der(leaf, &der, &len, &err), STI_OK);
     b64 = sti_b64url_encode(der, len);
-    assert_true(asprintf(&payload, "{\"certificate\":\"%s\",\"reason\":1}",
-                         b64) > 0);
+    assert_true(
+        asprintf(&payload, "{\"certificate\":\"%s\",\"reason\":1}", b64) > 0);
     reply = post(sti_acme_client_resource(fx.client, "revokeCert"), payload);
     assert_int_equal(reply->status, 200);
     assert_int_equal(fx.revoked, 1);
@@ -910,7 +919,7 @@ static void obtain_issues_and_revokes(void **state)
 
 static void short_token_caps_not_after(void **state)
 {
-    struct token_spec spec = {"spc:" SPC, 7200, NULL, 0, NULL, NULL};
+    struct token_spec spec = {"spc:" SPC, 7200, NULL, 0, NULL, NULL, 0};
     struct sti_acme_obtain_request req;
     struct sti_acme_result *res = NULL;
     struct sti_tnauth *list = NULL;
@@ -930,9 +939,9 @@ static void short_token_caps_not_after(void **state)
     req.organization = "Test Provider";
     if (sti_acme_obtain(fx.client, &req, &res, &err) != STI_OK)
         fail_msg("obtain: %s", err.message);
-    assert_int_equal(sti_chain_parse(res->chain_pem, strlen(res->chain_pem),
-                                     &chain, &err),
-                     STI_OK);
+    assert_int_equal(
+        sti_chain_parse(res->chain_pem, strlen(res->chain_pem), &chain, &err),
+        STI_OK);
     assert_true(sti_cert_not_after(sti_chain_get0(chain, 0)) <= exp + 5);
     sti_chain_free(chain);
     sti_acme_result_free(res);
@@ -953,11 +962,10 @@ static void nonce_survives_restart_once(void **state)
     stop_server();
     start_server();
     sti_acme_client_free(fx.client);
-    assert_int_equal(sti_acme_client_new(fx.directory, fx.acct_key, NULL,
-                                         &fx.client, &err),
-                     STI_OK);
-    assert_int_equal(sti_acme_client_account(fx.client, NULL, 1, &err),
-                     STI_OK);
+    assert_int_equal(
+        sti_acme_client_new(fx.directory, fx.acct_key, NULL, &fx.client, &err),
+        STI_OK);
+    assert_int_equal(sti_acme_client_account(fx.client, NULL, 1, &err), STI_OK);
     url = strdup(sti_acme_client_kid(fx.client));
     reply = send_crafted(nonce, url, url);
     assert_int_equal(reply->status, 200);
@@ -969,9 +977,9 @@ static void nonce_survives_restart_once(void **state)
         /* The port changed, so the kid and url move with it. */
         struct sti_acme_client *c = NULL;
 
-        assert_int_equal(sti_acme_client_new(fx.directory, fx.acct_key, NULL,
-                                             &c, &err),
-                         STI_OK);
+        assert_int_equal(
+            sti_acme_client_new(fx.directory, fx.acct_key, NULL, &c, &err),
+            STI_OK);
         assert_int_equal(sti_acme_client_account(c, NULL, 1, &err), STI_OK);
         sti_acme_client_free(fx.client);
         fx.client = c;
@@ -993,13 +1001,13 @@ static void jws_build_rejects_missing_parts(void **state)
     struct sti_error err;
 
     (void)state;
-    assert_int_equal(sti_acme_jws_build(fx.acct_key, NULL, NULL, "http://x",
-                                        "", &json, &err),
-                     STI_ERR_INVALID);
-    assert_null(json);
-    assert_int_equal(sti_acme_jws_build(NULL, NULL, "n", "http://x", "",
+    assert_int_equal(sti_acme_jws_build(fx.acct_key, NULL, NULL, "http://x", "",
                                         &json, &err),
                      STI_ERR_INVALID);
+    assert_null(json);
+    assert_int_equal(
+        sti_acme_jws_build(NULL, NULL, "n", "http://x", "", &json, &err),
+        STI_ERR_INVALID);
 }
 
 static void client_rejects_non_directory(void **state)
@@ -1070,6 +1078,7 @@ int main(void)
         cmocka_unit_test(expired_token_rejected),
         cmocka_unit_test(untrusted_authority_rejected),
         cmocka_unit_test(other_key_fingerprint_rejected),
+        cmocka_unit_test(future_nbf_rejected),
         cmocka_unit_test(replayed_jti_rejected),
         cmocka_unit_test(ca_mismatch_is_bad_csr),
         cmocka_unit_test(account_key_csr_is_bad_csr),

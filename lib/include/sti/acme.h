@@ -19,23 +19,25 @@ extern "C" {
 #endif
 
 /* ACME error types (RFC 8555 section 6.7), for callers and tests. */
+/* clang-format off */
 #define STI_ACME_ERR_PREFIX "urn:ietf:params:acme:error:"
 #define STI_ACME_ERR_BAD_NONCE STI_ACME_ERR_PREFIX "badNonce"
 #define STI_ACME_ERR_MALFORMED STI_ACME_ERR_PREFIX "malformed"
 #define STI_ACME_ERR_UNAUTHORIZED STI_ACME_ERR_PREFIX "unauthorized"
 #define STI_ACME_ERR_BAD_CSR STI_ACME_ERR_PREFIX "badCSR"
-#define STI_ACME_ERR_REJECTED_IDENTIFIER STI_ACME_ERR_PREFIX \
-    "rejectedIdentifier"
-#define STI_ACME_ERR_BAD_SIGNATURE_ALGORITHM STI_ACME_ERR_PREFIX \
-    "badSignatureAlgorithm"
-#define STI_ACME_ERR_ACCOUNT_DOES_NOT_EXIST STI_ACME_ERR_PREFIX \
-    "accountDoesNotExist"
+#define STI_ACME_ERR_REJECTED_IDENTIFIER \
+    STI_ACME_ERR_PREFIX "rejectedIdentifier"
+#define STI_ACME_ERR_BAD_SIGNATURE_ALGORITHM \
+    STI_ACME_ERR_PREFIX "badSignatureAlgorithm"
+#define STI_ACME_ERR_ACCOUNT_DOES_NOT_EXIST \
+    STI_ACME_ERR_PREFIX "accountDoesNotExist"
 #define STI_ACME_ERR_ORDER_NOT_READY STI_ACME_ERR_PREFIX "orderNotReady"
 #define STI_ACME_ERR_BAD_PUBLIC_KEY STI_ACME_ERR_PREFIX "badPublicKey"
-#define STI_ACME_ERR_EAB_REQUIRED STI_ACME_ERR_PREFIX \
-    "externalAccountRequired"
+#define STI_ACME_ERR_EAB_REQUIRED \
+    STI_ACME_ERR_PREFIX "externalAccountRequired"
 #define STI_ACME_ERR_ALREADY_REVOKED STI_ACME_ERR_PREFIX "alreadyRevoked"
 #define STI_ACME_ERR_SERVER_INTERNAL STI_ACME_ERR_PREFIX "serverInternal"
+/* clang-format on */
 
 /*
  * Server side.
@@ -50,13 +52,13 @@ extern "C" {
 /* What the issue callback receives once finalize has checked the CSR. */
 struct sti_acme_issue_request {
     const struct sti_csr *csr;
-    const struct sti_key *subject_key;   /* the CSR's P-256 key */
-    const struct sti_tnauth *tnauth;     /* the order's TNAuthList */
-    int is_ca;                           /* 1: SCA profile, 0: SP */
+    const struct sti_key *subject_key; /* the CSR's P-256 key */
+    const struct sti_tnauth *tnauth;   /* the order's TNAuthList */
+    int is_ca;                         /* 1: SCA profile, 0: SP */
     /* The certificate must not outlive the SPC token, so the server
      * caps the validity at the token's exp; a token with less than a
      * day left gets one day that ends at exp and starts before now. */
-    time_t not_before;                   /* pass to sti_cert_issue() */
+    time_t not_before; /* pass to sti_cert_issue() */
     int validity_days;
     const char *account_url;
 };
@@ -75,22 +77,22 @@ typedef int (*sti_acme_revoke_fn)(void *arg, const struct sti_cert *cert,
                                   int reason, struct sti_error *err);
 
 struct sti_acme_server_config {
-    const char *db_path;          /* SQLite file for the ACME state */
-    const char *base_url;         /* NULL: the scheme and Host of each
-                                     request, e.g. "https://127.0.0.1:8443" */
-    const char *path_prefix;      /* NULL means "/acme" */
+    const char *db_path;     /* SQLite file for the ACME state */
+    const char *base_url;    /* NULL: the scheme and Host of each
+                                request, e.g. "https://127.0.0.1:8443" */
+    const char *path_prefix; /* NULL means "/acme" */
     /* SPC token authorities: tokens must be signed by one of these keys. */
     const struct sti_cert *const *token_authorities;
     size_t token_authority_count;
     const char *token_authority_url; /* "token-authority" in challenges */
-    long token_skew_s;            /* exp/nbf allowance; 0 means 60 */
-    int validity_days;            /* 0 means 365; capped by token exp */
-    long nonce_lifetime_s;        /* 0 means 3600 */
-    long order_lifetime_s;        /* 0 means 86400 */
-    int eab_required;             /* newAccount needs an EAB binding */
-    sti_acme_issue_fn issue;      /* required */
-    sti_acme_publish_fn publish;  /* NULL: orders carry no x5u */
-    sti_acme_revoke_fn revoke;    /* NULL: revocation stays in ACME db */
+    long token_skew_s;               /* exp/nbf allowance; 0 means 60 */
+    int validity_days;               /* 0 means 365; capped by token exp */
+    long nonce_lifetime_s;           /* 0 means 3600 */
+    long order_lifetime_s;           /* 0 means 86400 */
+    int eab_required;                /* newAccount needs an EAB binding */
+    sti_acme_issue_fn issue;         /* required */
+    sti_acme_publish_fn publish;     /* NULL: orders carry no x5u */
+    sti_acme_revoke_fn revoke;       /* NULL: revocation stays in ACME db */
     void *callback_arg;
 };
 
@@ -123,15 +125,15 @@ STI_API int sti_acme_eab_add(const char *db_path, const char *key_id,
 
 /* One ACME response. */
 struct sti_acme_reply {
-    long status;                /* HTTP status */
-    char *content_type;         /* NULL when absent */
-    char *body;                 /* NUL-terminated, may be empty */
+    long status;        /* HTTP status */
+    char *content_type; /* NULL when absent */
+    char *body;         /* NUL-terminated, may be empty */
     size_t body_len;
-    char *location;             /* Location header or NULL */
-    char *replay_nonce;         /* Replay-Nonce header or NULL */
-    long retry_after;           /* Retry-After seconds, -1 when absent */
-    char *problem_type;         /* RFC 7807 "type" of an error, or NULL */
-    char *problem_detail;       /* its "detail", or NULL */
+    char *location;       /* Location header or NULL */
+    char *replay_nonce;   /* Replay-Nonce header or NULL */
+    long retry_after;     /* Retry-After seconds, -1 when absent */
+    char *problem_type;   /* RFC 7807 "type" of an error, or NULL */
+    char *problem_detail; /* its "detail", or NULL */
 };
 STI_API void sti_acme_reply_free(struct sti_acme_reply *reply);
 
@@ -193,27 +195,26 @@ STI_API int sti_acme_client_post(struct sti_acme_client *client,
  */
 STI_API int sti_acme_client_account(struct sti_acme_client *client,
                                     const char *const *contact,
-                                    int only_existing,
-                                    struct sti_error *err);
+                                    int only_existing, struct sti_error *err);
 
 /* What sti_acme_obtain() needs beyond the client. */
 struct sti_acme_obtain_request {
-    const struct sti_tnauth *tnauth;  /* the order identifier */
-    const char *token;                /* SPC token for the challenge */
-    int is_ca;                        /* ask for an SCA certificate */
-    const struct sti_key *cert_key;   /* P-256, not the account key */
-    const char *common_name;          /* NULL derives "SHAKEN <SPC>" */
+    const struct sti_tnauth *tnauth; /* the order identifier */
+    const char *token;               /* SPC token for the challenge */
+    int is_ca;                       /* ask for an SCA certificate */
+    const struct sti_key *cert_key;  /* P-256, not the account key */
+    const char *common_name;         /* NULL derives "SHAKEN <SPC>" */
     const char *organization;
-    const char *country;              /* NULL means "US" */
-    int timeout_s;                    /* polling limit; 0 means 60 */
+    const char *country; /* NULL means "US" */
+    int timeout_s;       /* polling limit; 0 means 60 */
 };
 
 struct sti_acme_result {
     char *account_url;
     char *order_url;
     char *certificate_url;
-    char *chain_pem;     /* leaf first */
-    char *x5u;           /* NULL when the CA published nothing */
+    char *chain_pem; /* leaf first */
+    char *x5u;       /* NULL when the CA published nothing */
 };
 STI_API void sti_acme_result_free(struct sti_acme_result *result);
 /* A JSON summary of a result, freed with sti_free(). */
@@ -239,8 +240,8 @@ STI_API int sti_acme_pa_token(const char *pa_url, const char *account_id,
                               const char *user, const char *password,
                               const struct sti_tnauth *tnauth, int is_ca,
                               const char *fingerprint,
-                              const struct sti_http_options *http,
-                              char **token, struct sti_error *err);
+                              const struct sti_http_options *http, char **token,
+                              struct sti_error *err);
 
 /*
  * Publishes CHAIN_PEM to an STI-CR under NAME with its API (PUT
@@ -249,8 +250,8 @@ STI_API int sti_acme_pa_token(const char *pa_url, const char *account_id,
  */
 STI_API int sti_acme_cr_publish(const char *cr_url, const char *token,
                                 const char *name, const char *chain_pem,
-                                const struct sti_http_options *http,
-                                char **x5u, struct sti_error *err);
+                                const struct sti_http_options *http, char **x5u,
+                                struct sti_error *err);
 
 #ifdef __cplusplus
 }
