@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct issue_opts {
@@ -398,7 +399,26 @@ static int check_delegate_key(struct issue_state *s)
     return 0;
 }
 
+/*
+ * The validity when --days is absent: the profile's default for the kind,
+ * shortened so that the certificate ends before its issuer does.
+ */
+static int default_days(const struct issue_state *s,
+                        const struct sti_cert *issuer)
+{
+    const struct sti_profile *p =
+        sti_profile_get(s->o->profile ? s->o->profile : s->ca->profile->name);
+    int days =
+        s->kind == STI_CERT_SCA ? p->ca_default_days : p->ee_default_days;
+    double left = difftime(sti_cert_not_after(issuer), time(NULL)) / 86400;
+
+    if (left < days)
+        days = left < 1 ? 1 : (int)left;
+    return days;
+}
+
 static void fill_request(const struct issue_state *s,
+                         const struct sti_cert *issuer,
                          struct sti_cert_request *req)
 {
     const struct issue_opts *o = s->o;
@@ -415,7 +435,7 @@ static void fill_request(const struct issue_state *s,
     req->tnauth = s->tnauth;
     req->crl_url = ca_config_get(s->ca, "crl_url");
     req->crl_issuer = s->ca->crl_issuer;
-    req->validity_days = (int)o->days;
+    req->validity_days = o->days ? (int)o->days : default_days(s, issuer);
 }
 
 /* The chain to hand out: the leaf, then its issuer's chain up to (not
@@ -454,7 +474,7 @@ static int issue_and_write(struct issue_state *s)
         issuer = sti_chain_get0(s->issuer_chain, 0);
         issuer_key = s->issuer_key;
     }
-    fill_request(s, &req);
+    fill_request(s, issuer, &req);
     if (sti_castore_issue(s->ca->store, &req, issuer, issuer_key, &leaf,
                           &err) != STI_OK)
         return cli_fail("cannot issue the certificate", &err);

@@ -380,7 +380,7 @@ int sti_castore_find(struct sti_castore *store, const char *serial_hex,
         rc = sti_seterr(err, STI_ERR_NOTFOUND,
                         "no certificate with serial %s; 'sti-ca list' shows "
                         "the serials",
-                        key);
+                        serial_hex);
     else if (rc == STI_OK && n > 1)
         /* NOTE: only possible when two issuers drew the same serial. */
         rc = sti_seterr(err, STI_ERR_INVALID,

@@ -907,8 +907,14 @@ static int parse_pem(const void *data, size_t len, X509 **certs, size_t *n,
         certs[(*n)++] = x;
     }
     BIO_free(bio);
+    if (*n == 0) {
+        ERR_clear_error();
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "no PEM certificate found; give PEM or DER "
+                          "certificates");
+    }
     /* The loop ends at end of input or at a block it cannot read. */
-    if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE || *n == 0)
+    if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE)
         return sti_seterr_ssl(err, STI_ERR_INVALID,
                               "certificate %zu of the PEM input cannot be "
                               "parsed",
