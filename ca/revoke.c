@@ -47,6 +47,11 @@ int ca_cmd_revoke(int argc, char **argv)
     }
     if (optind != argc - 1)
         return cli_usage_error("give exactly one SERIAL");
+    if (argv[optind][strspn(argv[optind], "0123456789abcdefABCDEF")] != '\0' ||
+        argv[optind][0] == '\0')
+        return cli_usage_error("invalid serial '%s'; give it in hex, as "
+                               "'sti-ca list' prints it",
+                               argv[optind]);
     reason = sti_crl_reason_from_name(reason_name);
     if (reason < 0)
         return cli_usage_error("unknown --reason '%s'; use an RFC 5280 name "

@@ -152,5 +152,7 @@ check_status "revoke unknown serial" 1 sti-ca revoke --dir "$CA" 0123
 check_status "revoke bad reason" 2 sti-ca revoke --dir "$CA" "$sp_serial" \
     --reason because
 check_status "revoke without serial" 2 sti-ca revoke --dir "$CA"
+check_status "revoke non-hex serial" 2 sti-ca revoke --dir "$CA" 12xy
+check_contains "non-hex serial message" "'12xy'" "$(cat "$T/last.err")"
 
 finish
