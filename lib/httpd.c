@@ -58,7 +58,9 @@ struct sti_httpd_response {
     char *content_type;
     const void *body;
     size_t len;
-    void *owned;             /* a copied body, freed with free() */
+    void *owned;           /* a copied body, freed with free() */
+    struct MHD_IoVec *iov; /* a scattered body, or NULL */
+    unsigned int iov_count;
     void (*release)(void *); /* a borrowed body's release callback */
     void *release_arg;
     struct httpd_header *headers;
@@ -95,6 +97,9 @@ static void response_release_body(struct sti_httpd_response *resp)
         resp->release(resp->release_arg);
     resp->release = NULL;
     resp->release_arg = NULL;
+    free(resp->iov);
+    resp->iov = NULL;
+    resp->iov_count = 0;
     resp->body = NULL;
     resp->len = 0;
     resp->has_body = 0;
@@ -200,6 +205,42 @@ int sti_httpd_set_body_ref(struct sti_httpd_response *resp,
     response_release_body(resp);
     resp->body = body;
     resp->len = len;
+    resp->release = release;
+    resp->release_arg = release_arg;
+    resp->has_body = 1;
+    return STI_OK;
+}
+
+int sti_httpd_set_body_iov(struct sti_httpd_response *resp,
+                           const char *content_type,
+                           const struct sti_httpd_iovec *iov,
+                           unsigned int count, void (*release)(void *),
+                           void *release_arg)
+{
+    struct MHD_IoVec *copy = NULL;
+    size_t total = 0;
+    int rc = STI_ERR_INVALID;
+
+    if (resp != NULL && (iov != NULL || count == 0))
+        rc = set_content_type(resp, content_type);
+    if (rc == STI_OK && count > 0) {
+        copy = malloc(count * sizeof(*copy));
+        rc = copy != NULL ? STI_OK : STI_ERR_NOMEM;
+    }
+    if (rc != STI_OK) {
+        if (release != NULL)
+            release(release_arg);
+        return rc;
+    }
+    for (unsigned int i = 0; i < count; i++) {
+        copy[i].iov_base = iov[i].base;
+        copy[i].iov_len = iov[i].len;
+        total += iov[i].len;
+    }
+    response_release_body(resp);
+    resp->iov = copy;
+    resp->iov_count = count;
+    resp->len = total;
     resp->release = release;
     resp->release_arg = release_arg;
     resp->has_body = 1;
@@ -434,7 +475,13 @@ static struct MHD_Response *build_mhd_response(struct sti_httpd_response *r)
 {
     struct MHD_Response *m;
 
-    if (r->release != NULL) {
+    if (r->iov != NULL) {
+        /* libmicrohttpd copies the array and calls RELEASE when done. */
+        m = MHD_create_response_from_iovec(r->iov, r->iov_count, r->release,
+                                           r->release_arg);
+        if (m != NULL)
+            r->release = NULL;
+    } else if (r->release != NULL) {
         m = MHD_create_response_from_buffer_with_free_callback_cls(
             r->len, (void *)r->body, r->release, r->release_arg);
         if (m != NULL)
@@ -477,7 +524,11 @@ static enum MHD_Result queue(struct sti_httpd_request *req)
     if (m == NULL)
         return MHD_NO;
     req->status = r->status;
-    req->bytes = strcmp(req->method, "HEAD") == 0 ? 0 : r->len;
+    /* HEAD, 204 and 304 responses carry no body (RFC 9110 section 6.4.1). */
+    req->bytes =
+        strcmp(req->method, "HEAD") == 0 || r->status == 204 || r->status == 304
+            ? 0
+            : r->len;
     ret = MHD_queue_response(req->conn, (unsigned int)r->status, m);
     MHD_destroy_response(m);
     return ret;

@@ -30,6 +30,11 @@ int sti_looks_like_pem(const void *data, size_t len);
  * failure. */
 char *sti_name_to_string(const X509_NAME *name);
 
+/* Parses an RFC 2253 string ("CN=x,O=y,C=US") into a new X509_NAME;
+ * NULL when it is malformed.  Multi-valued RDNs and "#hex" values are not
+ * supported. */
+X509_NAME *sti_name_from_string(const char *text);
+
 /* Formats an ASN1_INTEGER as uppercase hex without a sign ("0A1B.."). */
 char *sti_asn1_integer_hex(const ASN1_INTEGER *ai);
 

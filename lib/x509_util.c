@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <openssl/bn.h>
+#include <openssl/err.h>
 
 int sti_bio_to_string(BIO *bio, char **out, size_t *len, struct sti_error *err)
 {
@@ -94,4 +95,92 @@ time_t sti_asn1_time_to_time(const ASN1_TIME *t)
     if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
         return (time_t)-1;
     return timegm(&tm);
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)tolower((unsigned char)c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Copies one RFC 2253 attribute value up to an unescaped ',' into OUT and
+ * resolves "\c" and "\XX" escapes.  Returns the position after the value,
+ * or NULL when the value is malformed. */
+static const char *read_rdn_value(const char *p, char *out, size_t size)
+{
+    size_t n = 0;
+
+    while (*p != '\0' && *p != ',') {
+        int c = (unsigned char)*p++;
+
+        if (c == '+' || c == ';')
+            return NULL; /* multi-valued RDNs are not used in SHAKEN */
+        if (c == '\\') {
+            if (hex_value(p[0]) >= 0 && hex_value(p[1]) >= 0) {
+                c = hex_value(p[0]) * 16 + hex_value(p[1]);
+                p += 2;
+            } else if (*p != '\0') {
+                c = (unsigned char)*p++;
+            } else {
+                return NULL;
+            }
+        }
+        if (n + 1 >= size)
+            return NULL;
+        out[n++] = (char)c;
+    }
+    out[n] = '\0';
+    return n > 0 ? p : NULL;
+}
+
+/* Parses "TYPE=VALUE" at P into TYPE and VALUE buffers. */
+static const char *read_rdn(const char *p, char *type, size_t tsize,
+                            char *value, size_t vsize)
+{
+    size_t n = 0;
+
+    while (*p == ' ')
+        p++;
+    while (*p != '\0' && *p != '=' && n + 1 < tsize)
+        type[n++] = *p++;
+    type[n] = '\0';
+    if (*p != '=' || n == 0 || p[1] == '#')
+        return NULL;
+    return read_rdn_value(p + 1, value, vsize);
+}
+
+X509_NAME *sti_name_from_string(const char *text)
+{
+    char types[16][32], values[16][256];
+    const char *p = text;
+    X509_NAME *name;
+    int count = 0;
+
+    if (text == NULL || *text == '\0')
+        return NULL;
+    while (count < 16) {
+        p = read_rdn(p, types[count], sizeof(types[0]), values[count],
+                     sizeof(values[0]));
+        if (p == NULL)
+            return NULL;
+        count++;
+        if (*p == '\0')
+            break;
+        p++; /* the ',' */
+    }
+    if (*p != '\0' || (name = X509_NAME_new()) == NULL)
+        return NULL;
+    /* RFC 2253 lists the most significant RDN last. */
+    for (int i = count - 1; i >= 0; i--) {
+        if (X509_NAME_add_entry_by_txt(name, types[i], MBSTRING_UTF8,
+                                       (const unsigned char *)values[i], -1, -1,
+                                       0) != 1) {
+            X509_NAME_free(name);
+            ERR_clear_error();
+            return NULL;
+        }
+    }
+    return name;
 }

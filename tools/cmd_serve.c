@@ -1,11 +1,333 @@
-/* sti serve: not built yet. */
+/* sti serve: the HTTP signing and verification service. */
 #include "cli.h"
 #include "cmd.h"
 
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char usage[] =
+    "Usage: sti serve [OPTION]...\n"
+    "Sign and verify PASSporTs over HTTP: POST /stir/v1/signing and\n"
+    "POST /stir/v1/verification (ATIS-1000082 JSON), /v1/sign-csv and\n"
+    "/v1/check (as the secsipidx HTTP server).\n"
+    "\n"
+    "Signing (needs both):\n"
+    "  --key FILE            P-256 private key in PEM\n"
+    "  --pass SOURCE         passphrase of an encrypted key: file:PATH,\n"
+    "                        env:VAR or fd:N\n"
+    "  --x5u URL             URL of the key's certificate chain\n"
+    "Verification (needs --ca-file or --ca-dir):\n"
+    "  --ca-file FILE        trust anchors in PEM\n"
+    "  --ca-dir DIR          a directory of PEM trust anchors\n"
+    "  --crl FILE|URL        the PA's CRL, a file or an http(s) URL\n"
+    "  --crl-signer FILE     the CRL signer's certificate (default: tried\n"
+    "                        among the --ca-file certificates)\n"
+    "  --cache DB            SQLite x5u cache shared by processes\n"
+    "                        (default: in memory only)\n"
+    "  --fetch-ca FILE       trust for HTTPS x5u servers (default: the\n"
+    "                        system store)\n"
+    "  --allow-http          lab only: accept http:// x5u URLs\n"
+    "  --allow-any-port      lab only: accept x5u ports other than 443\n"
+    "                        and 8443\n"
+    "  --freshness SECONDS   maximum age of iat (default 60)\n"
+    "  --profile us|fr       telephone number profile (default us)\n"
+    "Server:\n"
+    "  --listen HOST:PORT    listen address (default 127.0.0.1:8090; port 0\n"
+    "                        picks a free port)\n"
+    "  --port-file FILE      write the bound port to FILE once listening\n"
+    "  --tls-cert FILE       serve HTTPS with this PEM certificate chain\n"
+    "  --tls-key FILE        and this PEM private key\n"
+    "  --threads N           worker threads (default 2)\n"
+    "  --max-body BYTES      request body limit (default 65536)\n"
+    "  --no-access-log       do not log one line per request\n"
+    "  --config FILE         read options from FILE: one 'name = value'\n"
+    "                        line per long option; flags take 'yes'\n"
+    "  --help                show this help\n"
+    "\n"
+    "Exit status: 0 after a clean stop (SIGTERM or SIGINT), 1 failure,\n"
+    "2 usage error.\n";
+
+/* Every option that can also come from --config, by long name. */
+enum opt_id {
+    O_KEY,
+    O_PASS,
+    O_X5U,
+    O_CA_FILE,
+    O_CA_DIR,
+    O_CRL,
+    O_CRL_SIGNER,
+    O_CACHE,
+    O_FETCH_CA,
+    O_ALLOW_HTTP,
+    O_ALLOW_ANY_PORT,
+    O_FRESHNESS,
+    O_PROFILE,
+    O_LISTEN,
+    O_PORT_FILE,
+    O_TLS_CERT,
+    O_TLS_KEY,
+    O_THREADS,
+    O_MAX_BODY,
+    O_NO_ACCESS_LOG,
+    O_COUNT
+};
+
+/* getopt values: the option id plus this base; --config and --help sit
+ * after the table. */
+#define OPT_BASE 256
+#define OPT_CONFIG (OPT_BASE + O_COUNT)
+#define OPT_HELP (OPT_BASE + O_COUNT + 1)
+
+static const struct option longs[] = {
+    {"key", required_argument, NULL, OPT_BASE + O_KEY},
+    {"pass", required_argument, NULL, OPT_BASE + O_PASS},
+    {"x5u", required_argument, NULL, OPT_BASE + O_X5U},
+    {"ca-file", required_argument, NULL, OPT_BASE + O_CA_FILE},
+    {"ca-dir", required_argument, NULL, OPT_BASE + O_CA_DIR},
+    {"crl", required_argument, NULL, OPT_BASE + O_CRL},
+    {"crl-signer", required_argument, NULL, OPT_BASE + O_CRL_SIGNER},
+    {"cache", required_argument, NULL, OPT_BASE + O_CACHE},
+    {"fetch-ca", required_argument, NULL, OPT_BASE + O_FETCH_CA},
+    {"allow-http", no_argument, NULL, OPT_BASE + O_ALLOW_HTTP},
+    {"allow-any-port", no_argument, NULL, OPT_BASE + O_ALLOW_ANY_PORT},
+    {"freshness", required_argument, NULL, OPT_BASE + O_FRESHNESS},
+    {"profile", required_argument, NULL, OPT_BASE + O_PROFILE},
+    {"listen", required_argument, NULL, OPT_BASE + O_LISTEN},
+    {"port-file", required_argument, NULL, OPT_BASE + O_PORT_FILE},
+    {"tls-cert", required_argument, NULL, OPT_BASE + O_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_BASE + O_TLS_KEY},
+    {"threads", required_argument, NULL, OPT_BASE + O_THREADS},
+    {"max-body", required_argument, NULL, OPT_BASE + O_MAX_BODY},
+    {"no-access-log", no_argument, NULL, OPT_BASE + O_NO_ACCESS_LOG},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+struct serve_opts {
+    const char *val[O_COUNT]; /* NULL when unset; "yes" for a set flag */
+    const char *config;
+    struct cli_config *cfg;
+    long freshness, threads, max_body;
+};
+
+/* Returns 0, -1 after --help, or CLI_EXIT_USAGE. */
+static int parse_args(int argc, char **argv, struct serve_opts *o)
+{
+    int c;
+
+    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        if (c >= OPT_BASE && c < OPT_BASE + O_COUNT)
+            o->val[c - OPT_BASE] = longs[c - OPT_BASE].has_arg ? optarg : "yes";
+        else if (c == OPT_CONFIG)
+            o->config = optarg;
+        else if (c == OPT_HELP) {
+            fputs(usage, stdout);
+            return -1;
+        } else {
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error("unexpected argument '%s'", argv[optind]);
+    return 0;
+}
+
+/* Fills the options that the command line left unset from --config. */
+static int apply_config(struct serve_opts *o)
+{
+    struct sti_error err;
+
+    if (o->config == NULL)
+        return 0;
+    if (cli_config_load(o->config, &o->cfg, &err) != STI_OK)
+        return cli_fail("cannot read the configuration file", &err);
+    for (int i = 0; i < O_COUNT; i++) {
+        const char *v = cli_config_get(o->cfg, longs[i].name);
+
+        if (o->val[i] != NULL || v == NULL)
+            continue;
+        if (!longs[i].has_arg && strcmp(v, "yes") != 0 &&
+            strcmp(v, "no") != 0) {
+            cli_errorf("%s: invalid %s '%s'; use yes or no", o->config,
+                       longs[i].name, v);
+            return CLI_EXIT_FAIL;
+        }
+        if (longs[i].has_arg || strcmp(v, "yes") == 0)
+            o->val[i] = v;
+    }
+    return 0;
+}
+
+static int number(const struct serve_opts *o, int id, long def, long min,
+                  long max, long *out)
+{
+    *out = def;
+    if (o->val[id] == NULL || cli_parse_long(o->val[id], min, max, out) == 0)
+        return 0;
+    return cli_usage_error("invalid --%s '%s'; use a number from %ld to %ld",
+                           longs[id].name, o->val[id], min, max);
+}
+
+static int check_opts(struct serve_opts *o)
+{
+    const char *const *v = o->val;
+
+    if (number(o, O_FRESHNESS, 60, 1, 86400, &o->freshness) != 0 ||
+        number(o, O_THREADS, 2, 1, 64, &o->threads) != 0 ||
+        number(o, O_MAX_BODY, 65536, 1024, 16L * 1024 * 1024, &o->max_body) !=
+            0)
+        return CLI_EXIT_USAGE;
+    if (v[O_KEY] == NULL && v[O_CA_FILE] == NULL && v[O_CA_DIR] == NULL)
+        return cli_usage_error("nothing to serve; give --key and --x5u to "
+                               "sign, --ca-file or --ca-dir to verify");
+    if ((v[O_KEY] == NULL) != (v[O_X5U] == NULL))
+        return cli_usage_error("signing needs both --key and --x5u");
+    if (v[O_PASS] != NULL && v[O_KEY] == NULL)
+        return cli_usage_error("--pass needs --key");
+    if ((v[O_TLS_CERT] == NULL) != (v[O_TLS_KEY] == NULL))
+        return cli_usage_error("HTTPS needs both --tls-cert and --tls-key");
+    if (v[O_PROFILE] != NULL && strcmp(v[O_PROFILE], "us") != 0 &&
+        strcmp(v[O_PROFILE], "fr") != 0)
+        return cli_usage_error("invalid --profile '%s'; use us or fr",
+                               v[O_PROFILE]);
+    return 0;
+}
+
+static int load_key(const struct serve_opts *o, struct sti_key **key)
+{
+    char *pass = NULL;
+    struct sti_error err;
+    int rc;
+
+    *key = NULL;
+    if (o->val[O_KEY] == NULL)
+        return 0;
+    if (o->val[O_PASS] != NULL &&
+        sti_secret_read(o->val[O_PASS], &pass, &err) != STI_OK)
+        return cli_fail("cannot read the key passphrase", &err);
+    rc = sti_key_load(o->val[O_KEY], pass, key, &err);
+    sti_secret_free(pass);
+    if (rc != STI_OK)
+        return cli_fail("cannot load the signing key", &err);
+    return 0;
+}
+
+/* Maps the verification options; --crl takes a file or a URL. */
+static void verifier_config(const struct serve_opts *o,
+                            struct sti_verifier_config *vc)
+{
+    const char *crl = o->val[O_CRL];
+    int is_url = crl != NULL && (strncmp(crl, "http://", 7) == 0 ||
+                                 strncmp(crl, "https://", 8) == 0);
+
+    memset(vc, 0, sizeof(*vc));
+    vc->profile = o->val[O_PROFILE];
+    vc->ca_file = o->val[O_CA_FILE];
+    vc->ca_dir = o->val[O_CA_DIR];
+    vc->crl_file = is_url ? NULL : crl;
+    vc->crl_url = is_url ? crl : NULL;
+    vc->crl_signer_file = o->val[O_CRL_SIGNER];
+    vc->cache_db = o->val[O_CACHE];
+    vc->fetch_ca_file = o->val[O_FETCH_CA];
+    vc->allow_http = o->val[O_ALLOW_HTTP] != NULL;
+    vc->allow_any_port = o->val[O_ALLOW_ANY_PORT] != NULL;
+    vc->freshness_s = (int)o->freshness;
+}
+
+static int new_service(const struct serve_opts *o, struct sti_service **svc)
+{
+    struct sti_service_config sc;
+    struct sti_verifier_config vc;
+    struct sti_key *key;
+    struct sti_error err;
+    int rc = load_key(o, &key);
+
+    if (rc != 0)
+        return rc;
+    verifier_config(o, &vc);
+    memset(&sc, 0, sizeof(sc));
+    sc.key = key;
+    sc.x5u = o->val[O_X5U];
+    sc.profile = o->val[O_PROFILE];
+    if (o->val[O_CA_FILE] != NULL || o->val[O_CA_DIR] != NULL)
+        sc.verifier = &vc;
+    rc = sti_service_new(&sc, svc, &err);
+    sti_key_free(key);
+    return rc == STI_OK ? 0 : cli_fail("cannot start the service", &err);
+}
+
+static int start_server(const struct serve_opts *o, struct sti_service *svc,
+                        struct sti_httpd **httpd)
+{
+    struct sti_httpd_config hc;
+    struct sti_error err;
+
+    memset(&hc, 0, sizeof(hc));
+    hc.listen = o->val[O_LISTEN] ? o->val[O_LISTEN] : "127.0.0.1:8090";
+    hc.tls_cert_file = o->val[O_TLS_CERT];
+    hc.tls_key_file = o->val[O_TLS_KEY];
+    hc.threads = (unsigned int)o->threads;
+    hc.max_body = (size_t)o->max_body;
+    hc.access_log = o->val[O_NO_ACCESS_LOG] == NULL;
+    if (sti_httpd_start(&hc, sti_service_handle, svc, httpd, &err) != STI_OK)
+        return cli_fail("cannot start the server", &err);
+    if (o->val[O_PORT_FILE] != NULL) {
+        char text[16];
+        int n = snprintf(text, sizeof(text), "%d\n", sti_httpd_port(*httpd));
+
+        if (sti_file_write(o->val[O_PORT_FILE], text, (size_t)n, 0644, 0,
+                           &err) != STI_OK)
+            return cli_fail("cannot write the port file", &err);
+    }
+    sti_log(STI_LOG_INFO,
+            "listening on %s://%s (port %d); signing %s, "
+            "verification %s",
+            hc.tls_cert_file ? "https" : "http", hc.listen,
+            sti_httpd_port(*httpd), o->val[O_KEY] ? "on" : "off",
+            o->val[O_CA_FILE] || o->val[O_CA_DIR] ? "on" : "off");
+    return 0;
+}
+
+static void wait_for_stop(void)
+{
+    static volatile sig_atomic_t stop;
+    struct timespec nap = {0, 200 * 1000 * 1000};
+
+    cli_handle_stop_signals(&stop);
+    while (!stop)
+        nanosleep(&nap, NULL);
+}
+
 int cmd_serve(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    cli_errorf("not implemented yet");
-    return CLI_EXIT_FAIL;
+    struct serve_opts o;
+    struct sti_service *svc = NULL;
+    struct sti_httpd *httpd = NULL;
+    int rc;
+
+    memset(&o, 0, sizeof(o));
+    rc = parse_args(argc, argv, &o);
+    if (rc != 0)
+        return rc < 0 ? CLI_EXIT_OK : rc;
+    rc = apply_config(&o);
+    if (rc == 0)
+        rc = check_opts(&o);
+    if (rc != 0)
+        goto out;
+    sti_log_init("sti serve", STI_LOG_INFO);
+    rc = new_service(&o, &svc);
+    if (rc == 0)
+        rc = start_server(&o, svc, &httpd);
+    if (rc != 0)
+        goto out;
+    wait_for_stop();
+    sti_log(STI_LOG_INFO, "stopping");
+out:
+    sti_httpd_stop(httpd);
+    sti_service_free(svc);
+    cli_config_free(o.cfg);
+    return rc;
 }

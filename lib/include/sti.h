@@ -22,7 +22,9 @@
 #include "sti/http.h"
 #include "sti/verify.h"
 #include "sti/httpd.h"
+#include "sti/service.h"
 #include "sti/repo.h"
+#include "sti/spc.h"
 #include "sti/pa.h"
 #include "sti/acme.h"
 

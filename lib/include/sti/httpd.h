@@ -81,6 +81,21 @@ STI_API int sti_httpd_set_body_ref(struct sti_httpd_response *resp,
                                    const char *content_type, const void *body,
                                    size_t len, void (*release)(void *),
                                    void *release_arg);
+/* One piece of a scattered body. */
+struct sti_httpd_iovec {
+    const void *base;
+    size_t len;
+};
+/*
+ * Like sti_httpd_set_body_ref() for a body in COUNT pieces, sent in order
+ * without copying them; the array itself is copied.  RELEASE(RELEASE_ARG)
+ * is called once for the whole body.
+ */
+STI_API int sti_httpd_set_body_iov(struct sti_httpd_response *resp,
+                                   const char *content_type,
+                                   const struct sti_httpd_iovec *iov,
+                                   unsigned int count, void (*release)(void *),
+                                   void *release_arg);
 /* Adds a response header (copied). */
 STI_API int sti_httpd_add_header(struct sti_httpd_response *resp,
                                  const char *name, const char *value);

@@ -1,7 +1,165 @@
-/* The STI-CR store of published certificate chains. */
+/*
+ * The STI-CR store of published certificate chains.  SQLite keeps the
+ * chains and the hashed API tokens; an open store also keeps every chain
+ * in memory, in a hash table of refcounted, immutable entries, so that
+ * sti_repo_handle() serves x5u requests without touching the database or
+ * the filesystem.
+ *
+ * URL layout of the server:
+ *   GET|HEAD /certs/NAME.pem       a chain, leaf first
+ *   GET|POST /api/v1/chains        list, or publish {"name":..,"chain":..}
+ *   GET|PUT|DELETE /api/v1/chains/NAME
+ *                                  one chain's metadata, publish or
+ *                                  replace, remove
+ * The API needs "Authorization: Bearer TOKEN".
+ */
 #ifndef STI_REPO_H
 #define STI_REPO_H
 
 #include "common.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct sti_repo;
+struct sti_chain;
+struct sti_httpd_request;
+struct sti_httpd_response;
+
+/* Longest chain name; names match [A-Za-z0-9][A-Za-z0-9._-]*. */
+#define STI_REPO_NAME_MAX 128
+/* Most certificates accepted in one chain. */
+#define STI_REPO_CHAIN_MAX 8
+/* Default Cache-Control max-age in seconds (24 hours). */
+#define STI_REPO_MAX_AGE 86400
+
+/* Returns 1 when NAME is a valid chain or token name, 0 otherwise. */
+STI_API int sti_repo_name_valid(const char *name);
+
+/*
+ * Checks that DATA is a chain the repository may serve: PEM certificates
+ * only (no keys or other blocks), at most STI_REPO_CHAIN_MAX of them, leaf
+ * first, each one signed by the next, and a leaf that is an unexpired end
+ * entity (not a CA) with a TNAuthList.  STI_ERR_INVALID or STI_ERR_POLICY
+ * name the reason.  On success *out (when non-NULL) receives the parsed
+ * chain.
+ */
+STI_API int sti_repo_check_chain(const void *data, size_t len,
+                                 struct sti_chain **out, struct sti_error *err);
+
+/*
+ * Opens or creates the database at PATH (WAL) and loads every chain into
+ * memory.  One store may serve requests on many threads while another
+ * thread publishes.
+ */
+STI_API int sti_repo_open(const char *path, struct sti_repo **out,
+                          struct sti_error *err);
+STI_API void sti_repo_close(struct sti_repo *repo);
+
+/*
+ * Checks and stores a chain under NAME, replacing any chain of that name.
+ * Readers see the old chain or the new one, never a mix.  *replaced (when
+ * non-NULL) tells whether NAME existed.  The stored PEM is the canonical
+ * form: the certificates re-encoded, without text between blocks.
+ */
+STI_API int sti_repo_publish(struct sti_repo *repo, const char *name,
+                             const void *pem, size_t len, int *replaced,
+                             struct sti_error *err);
+/* Removes the chain NAME; STI_ERR_NOTFOUND when there is none. */
+STI_API int sti_repo_remove(struct sti_repo *repo, const char *name,
+                            struct sti_error *err);
+/* The number of chains in memory. */
+STI_API size_t sti_repo_count(const struct sti_repo *repo);
+
+/*
+ * Copies the PEM of the chain NAME; STI_ERR_NOTFOUND when there is none.
+ * Free *pem with sti_free().
+ */
+STI_API int sti_repo_get(struct sti_repo *repo, const char *name, char **pem,
+                         size_t *len, struct sti_error *err);
+
+/*
+ * Picks up changes that other processes (the sti-cr CLI) committed to the
+ * database since the last load: SQLite's data_version changes, and only
+ * the chains whose ETag differs are read again.  *changed (when non-NULL)
+ * counts the chains added, replaced or removed.
+ */
+STI_API int sti_repo_sync(struct sti_repo *repo, size_t *changed,
+                          struct sti_error *err);
+
+/* One published chain, as listed. */
+struct sti_repo_info {
+    char name[STI_REPO_NAME_MAX + 1];
+    char etag[40];     /* quoted strong ETag, such as "\"3f9a...\"" */
+    time_t modified;   /* when it was published */
+    time_t not_after;  /* the leaf's notAfter */
+    size_t certs;      /* certificates in the chain */
+    size_t size;       /* PEM bytes */
+    char subject[256]; /* the leaf's subject, RFC 2253 */
+};
+
+/* Lists the chains sorted by name; free *list with sti_free(). */
+STI_API int sti_repo_list(struct sti_repo *repo, struct sti_repo_info **list,
+                          size_t *count, struct sti_error *err);
+/*
+ * Lists the chains as JSON: {"chains":[{"name":..,"url":..,"etag":..,
+ * "modified":"2026-01-01T00:00:00Z","not_after":..,"certificates":N,
+ * "size":N,"subject":..}]}.  BASE_URL (such as "https://cr.example:8443")
+ * prefixes the "url" members; NULL leaves them out.
+ */
+STI_API int sti_repo_list_json(struct sti_repo *repo, const char *base_url,
+                               char **json, struct sti_error *err);
+
+/*
+ * API tokens.  sti_repo_token_add() creates a random 256-bit token under
+ * NAME and returns it in *token (free with sti_secret_free()); only its
+ * SHA-256 is stored, so it cannot be shown again.
+ */
+STI_API int sti_repo_token_add(struct sti_repo *repo, const char *name,
+                               char **token, struct sti_error *err);
+STI_API int sti_repo_token_remove(struct sti_repo *repo, const char *name,
+                                  struct sti_error *err);
+/* Lists token names and creation times as JSON {"tokens":[..]}. */
+STI_API int sti_repo_token_list_json(struct sti_repo *repo, char **json,
+                                     struct sti_error *err);
+/* Checks TOKEN; on success NAME_OUT (when non-NULL) receives its name. */
+STI_API int sti_repo_token_check(struct sti_repo *repo, const char *token,
+                                 char name_out[STI_REPO_NAME_MAX + 1],
+                                 struct sti_error *err);
+
+/*
+ * Writes DIR/certs/NAME.pem for every chain (file times set to the
+ * publication times, so Last-Modified matches) and DIR/nginx-sti-cr.conf,
+ * an nginx location block that serves them with the same Content-Type and
+ * Cache-Control as sti-cr.
+ */
+STI_API int sti_repo_export(struct sti_repo *repo, const char *dir,
+                            unsigned long max_age, struct sti_error *err);
+
+/* Server behaviour; sti_repo_set_serve() may be called before serving. */
+struct sti_repo_serve_options {
+    unsigned long max_age; /* Cache-Control max-age; 0 means 86400 */
+    int disable_api;       /* non-zero: /api answers 404 */
+};
+STI_API void sti_repo_set_serve(struct sti_repo *repo,
+                                const struct sti_repo_serve_options *opts);
+
+/* The sti_httpd_handler of sti-cr serve; ARG is the struct sti_repo. */
+STI_API void sti_repo_handle(void *arg, const struct sti_httpd_request *req,
+                             struct sti_httpd_response *resp);
+
+/*
+ * Writes a self-signed P-256 TLS server certificate and its key (mode
+ * 0600) for the names in HOSTS, a comma-separated list of DNS names and IP
+ * addresses such as "127.0.0.1,localhost", valid for DAYS days.  Fails
+ * with STI_ERR_EXISTS when either file exists.
+ */
+STI_API int sti_repo_make_tls_cert(const char *cert_path, const char *key_path,
+                                   const char *hosts, int days,
+                                   struct sti_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

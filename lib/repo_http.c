@@ -1,0 +1,352 @@
+/*
+ * The HTTP side of sti-cr: GET and HEAD of /certs/NAME.pem from memory,
+ * and the token-protected publishing API under /api/v1/chains.
+ */
+#include "repo_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#define CERTS_PREFIX "/certs/"
+#define API_PREFIX "/api/v1/chains"
+#define PEM_TYPE "application/pem-certificate-chain"
+
+/* Conditional requests (RFC 9110 section 13) */
+
+/* Returns 1 when the If-None-Match list holds ETAG (weak comparison, as
+ * RFC 9110 section 13.1.2 prescribes for GET and HEAD) or is "*". */
+static int etag_listed(const char *list, const char *etag)
+{
+    size_t elen = strlen(etag);
+    const char *p = list;
+
+    while (*p != '\0') {
+        size_t n;
+
+        p += strspn(p, " \t,");
+        if (*p == '*')
+            return 1;
+        if (strncmp(p, "W/", 2) == 0)
+            p += 2;
+        n = strcspn(p, ",");
+        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        if (n == elen && memcmp(p, etag, n) == 0)
+            return 1;
+        p += strcspn(p, ",");
+    }
+    return 0;
+}
+
+static int not_modified(const struct sti_httpd_request *req,
+                        const struct repo_entry *e)
+{
+    const char *inm = sti_httpd_header(req, "If-None-Match");
+    const char *ims;
+    time_t since;
+
+    /* If-None-Match wins; If-Modified-Since counts only without it. */
+    if (inm != NULL)
+        return etag_listed(inm, e->etag);
+    ims = sti_httpd_header(req, "If-Modified-Since");
+    if (ims == NULL)
+        return 0;
+    since = repo_parse_http_date(ims);
+    return since != (time_t)-1 && e->modified <= since;
+}
+
+/* Chains */
+
+static void method_not_allowed(struct sti_httpd_response *resp,
+                               const char *allow)
+{
+    char msg[96];
+
+    snprintf(msg, sizeof(msg), "method not allowed here; use %s", allow);
+    sti_httpd_add_header(resp, "Allow", allow);
+    sti_httpd_send_error(resp, 405, NULL, msg);
+}
+
+static void not_found(struct sti_httpd_response *resp)
+{
+    sti_httpd_send_error(resp, 404, NULL, "not found");
+}
+
+static void serve_chain(struct sti_repo *repo,
+                        const struct sti_httpd_request *req,
+                        struct sti_httpd_response *resp, const char *file)
+{
+    const char *method = sti_httpd_method(req);
+    size_t len = strlen(file);
+    struct sti_httpd_iovec iov[STI_REPO_CHAIN_MAX];
+    struct repo_entry *e = NULL;
+    int fresh;
+
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        method_not_allowed(resp, "GET, HEAD");
+        return;
+    }
+    /* The name is checked character by character before the lookup, and
+     * the lookup is in memory only, so "..", "%2e" and the like find
+     * nothing. */
+    if (len > 4 && len - 4 <= STI_REPO_NAME_MAX &&
+        strcmp(file + len - 4, ".pem") == 0)
+        e = repo_lookup(repo, file, len - 4);
+    if (e == NULL) {
+        not_found(resp);
+        return;
+    }
+    sti_httpd_add_header(resp, "ETag", e->etag);
+    sti_httpd_add_header(resp, "Last-Modified", e->last_modified);
+    sti_httpd_add_header(resp, "Cache-Control", repo->cache_control);
+    for (unsigned int i = 0; i < e->count; i++) {
+        iov[i].base = e->certs[i]->pem;
+        iov[i].len = e->certs[i]->len;
+    }
+    /* A 304 carries the body too: libmicrohttpd sends no body with 304 but
+     * derives Content-Length from it, and RFC 9110 section 8.6 allows only
+     * the length a 200 would have. */
+    fresh = not_modified(req, e);
+    sti_httpd_set_status(resp, fresh ? 304 : 200);
+    /* The entry stays referenced until the server has sent the body. */
+    sti_httpd_set_body_iov(resp, fresh ? NULL : PEM_TYPE, iov, e->count,
+                           repo_entry_release, e);
+}
+
+/* API */
+
+static void send_json(struct sti_httpd_response *resp, int status, json_t *doc)
+{
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+
+    json_decref(doc);
+    if (text == NULL) {
+        sti_httpd_send_error(resp, 500, NULL, "out of memory");
+        return;
+    }
+    sti_httpd_set_status(resp, status);
+    sti_httpd_set_body(resp, "application/json", text, strlen(text));
+    free(text);
+}
+
+static int status_of(int code)
+{
+    switch (code) {
+    case STI_ERR_INVALID:
+        return 400;
+    case STI_ERR_POLICY:
+        return 422;
+    case STI_ERR_NOTFOUND:
+        return 404;
+    case STI_ERR_AUTH:
+        return 401;
+    case STI_ERR_EXISTS:
+        return 409;
+    default:
+        return 500;
+    }
+}
+
+/* Returns 1 when the request carries a valid bearer token (RFC 6750). */
+static int authorized(struct sti_repo *repo,
+                      const struct sti_httpd_request *req,
+                      struct sti_httpd_response *resp, char *who)
+{
+    const char *auth = sti_httpd_header(req, "Authorization");
+    struct sti_error err;
+
+    if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0 &&
+        sti_repo_token_check(repo, auth + 7 + strspn(auth + 7, " "), who,
+                             &err) == STI_OK)
+        return 1;
+    sti_httpd_add_header(resp, "WWW-Authenticate",
+                         auth ? "Bearer realm=\"sti-cr\", "
+                                "error=\"invalid_token\""
+                              : "Bearer realm=\"sti-cr\"");
+    sti_httpd_send_error(resp, 401, NULL,
+                         auth ? "the bearer token is not valid"
+                              : "missing 'Authorization: Bearer TOKEN'; "
+                                "create a token with 'sti-cr token add'");
+    if (auth != NULL)
+        sti_log(STI_LOG_WARNING, "api: rejected a token from %s",
+                sti_httpd_peer(req));
+    return 0;
+}
+
+/* Extracts the chain text: a JSON body's "chain" member (and "name" when
+ * NAME is NULL), or the raw body as PEM. */
+static int request_chain(const struct sti_httpd_request *req, const char **name,
+                         json_t **doc, const char **pem, size_t *len,
+                         struct sti_error *err)
+{
+    const char *ct = sti_httpd_header(req, "Content-Type");
+    const unsigned char *body = sti_httpd_body(req, len);
+    json_error_t jerr;
+    json_t *chain, *jname;
+
+    *doc = NULL;
+    *pem = (const char *)body;
+    if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0)
+        return *name ? STI_OK
+                     : sti_seterr(err, STI_ERR_INVALID,
+                                  "POST needs a JSON body "
+                                  "{\"name\":..,\"chain\":..}");
+    *doc = json_loadb((const char *)body, *len, 0, &jerr);
+    if (*doc == NULL)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "invalid JSON body at line %d: %s", jerr.line,
+                          jerr.text);
+    chain = json_object_get(*doc, "chain");
+    jname = json_object_get(*doc, "name");
+    if (!json_is_string(chain))
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "the JSON body needs a string member \"chain\" "
+                          "with the PEM chain");
+    if (*name == NULL && !json_is_string(jname))
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "the JSON body needs a string member \"name\"");
+    if (*name == NULL)
+        *name = json_string_value(jname);
+    *pem = json_string_value(chain);
+    *len = json_string_length(chain);
+    return STI_OK;
+}
+
+static void api_publish(struct sti_repo *repo,
+                        const struct sti_httpd_request *req,
+                        struct sti_httpd_response *resp, const char *name,
+                        const char *who)
+{
+    struct sti_error err;
+    json_t *doc = NULL;
+    const char *pem;
+    size_t len;
+    int replaced = 0, rc;
+    char url[STI_REPO_NAME_MAX + 600];
+
+    rc = request_chain(req, &name, &doc, &pem, &len, &err);
+    if (rc == STI_OK)
+        rc = sti_repo_publish(repo, name, pem, len, &replaced, &err);
+    if (rc != STI_OK) {
+        sti_log(STI_LOG_WARNING, "api: %s rejected a chain for '%.128s': %s",
+                who, name ? name : "-", err.message);
+        sti_httpd_send_error(resp, status_of(rc), NULL, err.message);
+        json_decref(doc);
+        return;
+    }
+    sti_log(STI_LOG_INFO, "api: %s %s chain '%s'", who,
+            replaced ? "replaced" : "published", name);
+    snprintf(url, sizeof(url), "%s/certs/%s.pem", sti_httpd_base_url(req),
+             name);
+    if (!replaced)
+        sti_httpd_add_header(resp, "Location", url);
+    send_json(resp, replaced ? 200 : 201,
+              json_pack("{s:s,s:s,s:s,s:b}", "status", "ok", "name", name,
+                        "url", url, "replaced", replaced));
+    json_decref(doc);
+}
+
+static void api_info(struct sti_repo *repo, const struct sti_httpd_request *req,
+                     struct sti_httpd_response *resp, const char *name)
+{
+    struct repo_entry *e = repo_lookup(repo, name, strlen(name));
+    char url[STI_REPO_NAME_MAX + 600];
+
+    if (e == NULL) {
+        sti_httpd_send_error(resp, 404, NULL, "no chain with that name");
+        return;
+    }
+    snprintf(url, sizeof(url), "%s/certs/%s.pem", sti_httpd_base_url(req),
+             name);
+    send_json(resp, 200,
+              json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}", "name", e->name, "url",
+                        url, "etag", e->etag, "last_modified", e->last_modified,
+                        "certificates", (json_int_t)e->count, "size",
+                        (json_int_t)e->size));
+    repo_entry_unref(e);
+}
+
+static void api_remove(struct sti_repo *repo, struct sti_httpd_response *resp,
+                       const char *name, const char *who)
+{
+    struct sti_error err;
+    int rc = sti_repo_remove(repo, name, &err);
+
+    if (rc != STI_OK) {
+        sti_httpd_send_error(resp, status_of(rc), NULL, err.message);
+        return;
+    }
+    sti_log(STI_LOG_INFO, "api: %s removed chain '%s'", who, name);
+    send_json(resp, 200, json_pack("{s:s,s:s}", "status", "ok", "name", name));
+}
+
+static void api_list(struct sti_repo *repo, const struct sti_httpd_request *req,
+                     struct sti_httpd_response *resp)
+{
+    struct sti_error err;
+    char *json;
+
+    if (sti_repo_list_json(repo, sti_httpd_base_url(req), &json, &err) !=
+        STI_OK) {
+        sti_httpd_send_error(resp, 500, NULL, err.message);
+        return;
+    }
+    sti_httpd_set_body(resp, "application/json", json, strlen(json));
+    free(json);
+}
+
+static void serve_api(struct sti_repo *repo,
+                      const struct sti_httpd_request *req,
+                      struct sti_httpd_response *resp, const char *rest)
+{
+    const char *m = sti_httpd_method(req);
+    char who[STI_REPO_NAME_MAX + 1];
+
+    if (rest[0] == '/' && !sti_repo_name_valid(rest + 1)) {
+        not_found(resp);
+        return;
+    }
+    if (!authorized(repo, req, resp, who))
+        return;
+    if (rest[0] == '\0') {
+        if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
+            api_list(repo, req, resp);
+        else if (strcmp(m, "POST") == 0)
+            api_publish(repo, req, resp, NULL, who);
+        else
+            method_not_allowed(resp, "GET, HEAD, POST");
+        return;
+    }
+    if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
+        api_info(repo, req, resp, rest + 1);
+    else if (strcmp(m, "PUT") == 0)
+        api_publish(repo, req, resp, rest + 1, who);
+    else if (strcmp(m, "DELETE") == 0)
+        api_remove(repo, resp, rest + 1, who);
+    else
+        method_not_allowed(resp, "GET, HEAD, PUT, DELETE");
+}
+
+void sti_repo_handle(void *arg, const struct sti_httpd_request *req,
+                     struct sti_httpd_response *resp)
+{
+    struct sti_repo *repo = arg;
+    const char *path = sti_httpd_path(req);
+
+    if (strncmp(path, CERTS_PREFIX, sizeof(CERTS_PREFIX) - 1) == 0) {
+        serve_chain(repo, req, resp, path + sizeof(CERTS_PREFIX) - 1);
+        return;
+    }
+    if (!repo->disable_api &&
+        strncmp(path, API_PREFIX, sizeof(API_PREFIX) - 1) == 0 &&
+        (path[sizeof(API_PREFIX) - 1] == '\0' ||
+         path[sizeof(API_PREFIX) - 1] == '/')) {
+        serve_api(repo, req, resp, path + sizeof(API_PREFIX) - 1);
+        return;
+    }
+    not_found(resp);
+}

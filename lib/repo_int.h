@@ -1,0 +1,78 @@
+/* Private declarations shared by lib/repo*.c. */
+#ifndef STI_REPO_INT_H
+#define STI_REPO_INT_H
+
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+/*
+ * One certificate's PEM text, interned so that chains sharing an
+ * intermediate keep one copy of it.  refs, next and the intern table are
+ * guarded by sti_repo.blob_lock; the text never changes.
+ */
+struct repo_blob {
+    struct repo_blob *next;
+    unsigned int refs;
+    uint32_t hash;
+    size_t len;
+    char pem[];
+};
+
+/*
+ * One published chain.  Everything but next is immutable after creation,
+ * so a reader holding a reference needs no lock.  next links the hash
+ * bucket and changes only under the table's write lock.
+ */
+struct repo_entry {
+    struct repo_entry *next;
+    atomic_uint refs;
+    uint32_t hash;
+    time_t modified;
+    time_t not_after;
+    size_t size;
+    unsigned int count;
+    struct repo_blob *certs[STI_REPO_CHAIN_MAX];
+    char etag[40];          /* quoted, as sent */
+    char last_modified[32]; /* IMF-fixdate (RFC 9110 section 5.6.7) */
+    struct sti_repo *repo;  /* for the blob lock on release */
+    char name[];
+};
+
+struct sti_repo {
+    sqlite3 *db;
+    pthread_mutex_t db_lock; /* one SQLite transaction at a time */
+    long long data_version;
+
+    pthread_rwlock_t table_lock;
+    struct repo_entry **buckets;
+    size_t nbuckets; /* a power of two */
+    size_t count;
+
+    pthread_mutex_t blob_lock;
+    struct repo_blob **blobs;
+    size_t nblobs; /* buckets of the intern table */
+
+    unsigned long max_age;
+    int disable_api;
+    char cache_control[48];
+};
+
+uint32_t repo_hash(const void *data, size_t len);
+
+/* Finds NAME and returns a new reference, or NULL. */
+struct repo_entry *repo_lookup(struct sti_repo *repo, const char *name,
+                               size_t len);
+void repo_entry_unref(struct repo_entry *entry);
+/* repo_entry_unref() with a void pointer, as a release callback. */
+void repo_entry_release(void *entry);
+
+/* SHA-256 of DATA in lowercase hex (65 bytes with the NUL). */
+int repo_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* Formats T as an IMF-fixdate, or parses one; -1 when invalid. */
+void repo_http_date(time_t t, char out[32]);
+time_t repo_parse_http_date(const char *text);
+
+#endif

@@ -1,0 +1,810 @@
+/*
+ * The signing and verification service behind `sti serve`.
+ *
+ * Two families of endpoints share one signer and one verifier:
+ *   - ATIS-1000082 JSON: POST /stir/v1/signing takes
+ *     {"signingRequest":{...}} and returns {"signingResponse":
+ *     {"identity":...}}; POST /stir/v1/verification takes
+ *     {"verificationRequest":{...}} and returns {"verificationResponse":
+ *     {"verstat":...}}.
+ *   - secsipidx 1.2.0: /v1/sign-csv takes "orig,dest,attest,origid,x5u"
+ *     and returns the Identity header value as text; /v1/check takes an
+ *     Identity header value and returns "OK\n" (200) or "FAILED\n\n"
+ *     (500).  Bodies, content types and status codes match what the
+ *     secsipidx HTTP server sends, so that its clients can switch.
+ */
+#include "internal.h"
+#include "service_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+/* Most dest.tn or dest.uri entries a signing request may carry. */
+#define MAX_DEST 32
+
+#define TYPE_JSON "application/json"
+/* Go's net/http sets this type on the text responses of secsipidx. */
+#define TYPE_TEXT "text/plain; charset=utf-8"
+
+struct sti_service {
+    struct sti_key *key;
+    struct sti_signer *signer; /* NULL when signing is off */
+    char *x5u;
+    const char *profile;           /* "us" or "fr", static */
+    struct sti_verifier *verifier; /* NULL when verification is off */
+};
+
+/* Replies */
+
+static void reply_set(struct sti_service_reply *r, int status, const char *type,
+                      char *body, size_t len)
+{
+    r->status = body != NULL ? status : 500;
+    r->content_type = type;
+    r->body = body;
+    r->len = body != NULL ? len : 0;
+}
+
+static void reply_json(struct sti_service_reply *r, int status, json_t *doc)
+{
+    char *text =
+        doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+    json_decref(doc);
+    reply_set(r, status, TYPE_JSON, text, text ? strlen(text) : 0);
+}
+
+/* Sends {"status":"error","message":...}, the shape sti_httpd uses. */
+static void reply_error(struct sti_service_reply *r, int status,
+                        const char *fmt, ...) STI_PRINTF(3, 4);
+static void reply_error(struct sti_service_reply *r, int status,
+                        const char *fmt, ...)
+{
+    char msg[STI_ERROR_MAX + 128];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    reply_json(r, status,
+               json_pack("{s:s,s:s}", "status", "error", "message", msg));
+}
+
+/* Sends a text error in the form of Go's http.Error(): the message, a
+ * newline, and the nosniff header. */
+static void reply_text_error(struct sti_service_reply *r, int status,
+                             const char *msg)
+{
+    size_t n = strlen(msg);
+    char *body = malloc(n + 2);
+
+    if (body != NULL) {
+        memcpy(body, msg, n);
+        body[n] = '\n';
+        body[n + 1] = '\0';
+    }
+    reply_set(r, status, TYPE_TEXT, body, n + 1);
+    r->nosniff = 1;
+}
+
+static void reply_text(struct sti_service_reply *r, int status,
+                       const char *text)
+{
+    char *body = strdup(text);
+
+    reply_set(r, status, TYPE_TEXT, body, strlen(text));
+}
+
+/* JSON request fields */
+
+/*
+ * Parses BODY and returns its member NAME, an object; on failure the
+ * reply is set and NULL returned.  *ROOT receives the document.
+ */
+static json_t *load_request(const unsigned char *body, size_t len,
+                            const char *name, json_t **root,
+                            struct sti_service_reply *r)
+{
+    json_error_t jerr;
+    json_t *member;
+
+    *root = NULL;
+    if (len == 0) {
+        reply_error(r, 400,
+                    "the request body is empty; send a JSON object "
+                    "{\"%s\":{...}}",
+                    name);
+        return NULL;
+    }
+    *root = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (*root == NULL) {
+        reply_error(r, 400, "invalid JSON at line %d, column %d: %s", jerr.line,
+                    jerr.column, jerr.text);
+        return NULL;
+    }
+    member = json_is_object(*root) ? json_object_get(*root, name) : NULL;
+    if (!json_is_object(member)) {
+        reply_error(r, 400,
+                    "the request has no \"%s\" object; send "
+                    "{\"%s\":{...}}",
+                    name, name);
+        return NULL;
+    }
+    return member;
+}
+
+/* Reads an optional string member; a non-string value is invalid. */
+static int opt_string(json_t *obj, const char *name, const char *path,
+                      const char **out, struct sti_error *err)
+{
+    json_t *v = json_object_get(obj, name);
+
+    *out = NULL;
+    if (v == NULL)
+        return STI_OK;
+    if (!json_is_string(v) || json_string_length(v) == 0)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "%s.%s must be a non-empty string", path, name);
+    *out = json_string_value(v);
+    return STI_OK;
+}
+
+static int req_object(json_t *obj, const char *name, const char *path,
+                      json_t **out, struct sti_error *err)
+{
+    *out = json_object_get(obj, name);
+    if (*out == NULL)
+        return sti_seterr(err, STI_ERR_INVALID, "%s.%s is missing", path, name);
+    if (!json_is_object(*out))
+        return sti_seterr(err, STI_ERR_INVALID, "%s.%s must be an object", path,
+                          name);
+    return STI_OK;
+}
+
+/* Reads an optional non-negative integer of seconds. */
+static int opt_seconds(json_t *obj, const char *name, const char *path,
+                       int64_t *out, struct sti_error *err)
+{
+    json_t *v = json_object_get(obj, name);
+
+    *out = 0;
+    if (v == NULL)
+        return STI_OK;
+    if (!json_is_integer(v) || json_integer_value(v) <= 0)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "%s.%s must be a positive integer of seconds since "
+                          "the epoch",
+                          path, name);
+    *out = (int64_t)json_integer_value(v);
+    return STI_OK;
+}
+
+/* Canonicalises a telephone number, naming the field on failure. */
+static int canonical_tn(const struct sti_service *svc, const char *tn,
+                        const char *field, char out[STI_TN_MAX + 1],
+                        struct sti_error *err)
+{
+    struct sti_error e;
+
+    if (sti_tn_canonicalize(svc->profile, tn, out, &e) != STI_OK)
+        return sti_seterr(err, STI_ERR_INVALID, "%s: %s", field, e.message);
+    return STI_OK;
+}
+
+/*
+ * Reads a TN member that is a string, or an array of strings when MAX is
+ * above 1.  A string counts as a one-element array.  Returns the number
+ * of entries in *COUNT (0 when the member is absent).
+ */
+static int tn_list(const struct sti_service *svc, json_t *obj,
+                   const char *field, size_t max, char (*out)[STI_TN_MAX + 1],
+                   size_t *count, struct sti_error *err)
+{
+    json_t *v = json_object_get(obj, "tn");
+    size_t i, n;
+
+    *count = 0;
+    if (v == NULL)
+        return STI_OK;
+    if (json_is_string(v)) {
+        *count = 1;
+        return canonical_tn(svc, json_string_value(v), field, out[0], err);
+    }
+    n = json_is_array(v) ? json_array_size(v) : 0;
+    if (n == 0 || n > max)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "%s must be a string or an array of 1 to %zu "
+                          "strings",
+                          field, max);
+    for (i = 0; i < n; i++) {
+        json_t *e = json_array_get(v, i);
+
+        if (!json_is_string(e))
+            return sti_seterr(err, STI_ERR_INVALID, "%s[%zu] must be a string",
+                              field, i);
+        if (canonical_tn(svc, json_string_value(e), field, out[i], err) !=
+            STI_OK)
+            return STI_ERR_INVALID;
+    }
+    *count = n;
+    return STI_OK;
+}
+
+/* Signing */
+
+struct sign_input {
+    struct sti_passport_claims claims;
+    char orig[STI_TN_MAX + 1];
+    char dest[MAX_DEST][STI_TN_MAX + 1];
+    const char *dest_ptr[MAX_DEST];
+    const char *uri_ptr[MAX_DEST];
+    char *extra; /* passed-through claims as JSON text */
+};
+
+static int sign_orig(const struct sti_service *svc, json_t *req,
+                     struct sign_input *in, struct sti_error *err)
+{
+    json_t *orig, *tn;
+    const char *uri;
+
+    if (req_object(req, "orig", "signingRequest", &orig, err) != STI_OK ||
+        opt_string(orig, "uri", "signingRequest.orig", &uri, err) != STI_OK)
+        return STI_ERR_INVALID;
+    tn = json_object_get(orig, "tn");
+    if ((tn == NULL) == (uri == NULL))
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "signingRequest.orig needs exactly one of \"tn\" "
+                          "and \"uri\"");
+    in->claims.orig_uri = uri;
+    if (tn == NULL)
+        return STI_OK;
+    if (!json_is_string(tn))
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "signingRequest.orig.tn must be a string");
+    in->claims.orig_tn = in->orig;
+    return canonical_tn(svc, json_string_value(tn), "signingRequest.orig.tn",
+                        in->orig, err);
+}
+
+static int uri_list(json_t *dest, struct sign_input *in, struct sti_error *err)
+{
+    json_t *v = json_object_get(dest, "uri");
+    size_t n = json_is_array(v) ? json_array_size(v) : 0;
+
+    if (v == NULL)
+        return STI_OK;
+    if (n == 0 || n > MAX_DEST)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "signingRequest.dest.uri must be an array of 1 to "
+                          "%d strings",
+                          MAX_DEST);
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(v, i);
+
+        if (!json_is_string(e) || json_string_length(e) == 0)
+            return sti_seterr(err, STI_ERR_INVALID,
+                              "signingRequest.dest.uri[%zu] must be a "
+                              "non-empty string",
+                              i);
+        in->uri_ptr[i] = json_string_value(e);
+    }
+    in->claims.dest_uri = in->uri_ptr;
+    in->claims.dest_uri_count = n;
+    return STI_OK;
+}
+
+static int sign_dest(const struct sti_service *svc, json_t *req,
+                     struct sign_input *in, struct sti_error *err)
+{
+    json_t *dest, *tn;
+    size_t n;
+
+    if (req_object(req, "dest", "signingRequest", &dest, err) != STI_OK)
+        return STI_ERR_INVALID;
+    tn = json_object_get(dest, "tn");
+    if (tn != NULL && !json_is_array(tn))
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "signingRequest.dest.tn must be an array of "
+                          "strings");
+    if (tn_list(svc, dest, "signingRequest.dest.tn", MAX_DEST, in->dest, &n,
+                err) != STI_OK ||
+        uri_list(dest, in, err) != STI_OK)
+        return STI_ERR_INVALID;
+    for (size_t i = 0; i < n; i++)
+        in->dest_ptr[i] = in->dest[i];
+    in->claims.dest_tn = in->dest_ptr;
+    in->claims.dest_tn_count = n;
+    if (n == 0 && in->claims.dest_uri_count == 0)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "signingRequest.dest needs a \"tn\" or \"uri\" "
+                          "array");
+    return STI_OK;
+}
+
+/* Copies the rich call data claims (RFC 9795) into the PASSporT. */
+static int sign_extra(json_t *req, struct sign_input *in, struct sti_error *err)
+{
+    static const char *const names[] = {"rcd", "rcdi", "crn"};
+    json_t *extra = json_object();
+    int rc = STI_OK;
+
+    if (extra == NULL)
+        return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        json_t *v = json_object_get(req, names[i]);
+
+        if (v != NULL)
+            json_object_set(extra, names[i], v);
+    }
+    if (json_object_size(extra) > 0) {
+        in->extra = json_dumps(extra, JSON_COMPACT | JSON_SORT_KEYS);
+        if (in->extra == NULL)
+            rc = sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+        in->claims.extra_json = in->extra;
+    }
+    json_decref(extra);
+    return rc;
+}
+
+static int sign_claims(const struct sti_service *svc, json_t *req,
+                       struct sign_input *in, struct sti_error *err)
+{
+    const char *ppt;
+
+    if (opt_string(req, "ppt", "signingRequest", &ppt, err) != STI_OK ||
+        opt_string(req, "attest", "signingRequest", &in->claims.attest, err) !=
+            STI_OK ||
+        opt_string(req, "origid", "signingRequest", &in->claims.origid, err) !=
+            STI_OK ||
+        opt_seconds(req, "iat", "signingRequest", &in->claims.iat, err) !=
+            STI_OK)
+        return STI_ERR_INVALID;
+    if (ppt != NULL && strcmp(ppt, "shaken") != 0)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "signingRequest.ppt '%s' is not supported; this "
+                          "service signs \"shaken\" PASSporTs",
+                          ppt);
+    if (in->claims.attest == NULL)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "signingRequest.attest is missing; use \"A\", "
+                          "\"B\" or \"C\"");
+    if (strcmp(in->claims.attest, "A") != 0 &&
+        strcmp(in->claims.attest, "B") != 0 &&
+        strcmp(in->claims.attest, "C") != 0)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "invalid signingRequest.attest '%s'; use \"A\", "
+                          "\"B\" or \"C\"",
+                          in->claims.attest);
+    if (sign_orig(svc, req, in, err) != STI_OK ||
+        sign_dest(svc, req, in, err) != STI_OK)
+        return STI_ERR_INVALID;
+    return sign_extra(req, in, err);
+}
+
+/* Replies to a signing failure with 400 for bad claims, 500 otherwise. */
+static void reply_sign_failed(struct sti_service_reply *r, int rc,
+                              const struct sti_error *err)
+{
+    if (rc == STI_ERR_INVALID || rc == STI_ERR_POLICY) {
+        reply_error(r, 400, "%s", err->message);
+        return;
+    }
+    sti_log(STI_LOG_ERR, "signing failed: %s", err->message);
+    reply_error(r, 500, "signing failed: %s", err->message);
+}
+
+static int signing_off(const struct sti_service *svc,
+                       struct sti_service_reply *r)
+{
+    if (svc->signer != NULL)
+        return 0;
+    reply_error(r, 503,
+                "signing is not configured; start sti serve with "
+                "--key and --x5u");
+    return 1;
+}
+
+static void handle_signing(struct sti_service *svc, const unsigned char *body,
+                           size_t len, struct sti_service_reply *r)
+{
+    struct sign_input in;
+    struct sti_error err;
+    json_t *root, *req;
+    char *identity = NULL;
+    int rc;
+
+    if (signing_off(svc, r))
+        return;
+    req = load_request(body, len, "signingRequest", &root, r);
+    if (req == NULL)
+        goto out;
+    memset(&in, 0, sizeof(in));
+    in.claims.ppt = "shaken";
+    rc = sign_claims(svc, req, &in, &err);
+    if (rc == STI_OK)
+        rc = sti_signer_sign_identity(svc->signer, &in.claims, 0, &identity,
+                                      &err);
+    free(in.extra);
+    if (rc != STI_OK)
+        reply_sign_failed(r, rc, &err);
+    else
+        reply_json(
+            r, 200,
+            json_pack("{s:{s:s}}", "signingResponse", "identity", identity));
+    free(identity);
+out:
+    json_decref(root);
+}
+
+/* Verification */
+
+static int verifying_off(const struct sti_service *svc,
+                         struct sti_service_reply *r)
+{
+    if (svc->verifier != NULL)
+        return 0;
+    reply_error(r, 503,
+                "verification is not configured; start sti serve "
+                "with --ca-file or --ca-dir");
+    return 1;
+}
+
+struct verify_input {
+    const char *identity;
+    char from[1][STI_TN_MAX + 1];
+    char to[MAX_DEST][STI_TN_MAX + 1];
+    int64_t time;
+};
+
+/* Reads from.tn (a string, or an array of one) and to.tn (an array,
+ * or a string); both objects must be present (ATIS-1000082). */
+static int verify_numbers(const struct sti_service *svc, json_t *req,
+                          struct verify_input *in, struct sti_error *err)
+{
+    json_t *from, *to;
+    size_t n;
+
+    if (req_object(req, "from", "verificationRequest", &from, err) != STI_OK ||
+        tn_list(svc, from, "verificationRequest.from.tn", 1, in->from, &n,
+                err) != STI_OK)
+        return STI_ERR_INVALID;
+    if (n == 0)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "verificationRequest.from.tn is missing");
+    if (req_object(req, "to", "verificationRequest", &to, err) != STI_OK ||
+        tn_list(svc, to, "verificationRequest.to.tn", MAX_DEST, in->to, &n,
+                err) != STI_OK)
+        return STI_ERR_INVALID;
+    if (n == 0)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "verificationRequest.to.tn is missing");
+    return STI_OK;
+}
+
+static json_t *verify_response(const struct sti_verify_result *res)
+{
+    json_t *v = json_pack("{s:s}", "verstat", res->verstat);
+
+    if (v == NULL)
+        return NULL;
+    if (res->outcome != STI_VERIFY_PASS) {
+        json_object_set_new(v, "reasoncode", json_integer(res->sip_code));
+        json_object_set_new(v, "reasontext", json_string(res->sip_reason));
+        json_object_set_new(v, "detail", json_string(res->reason));
+    }
+    if (res->attest[0] != '\0')
+        json_object_set_new(v, "attest", json_string(res->attest));
+    if (res->origid[0] != '\0')
+        json_object_set_new(v, "origid", json_string(res->origid));
+    return json_pack("{s:o}", "verificationResponse", v);
+}
+
+/* Runs the verifier on IDENTITY (may be NULL); *RES contains the verdict
+ * when STI_OK is returned. */
+static int run_verify(struct sti_service *svc, const char *identity,
+                      const char *orig, const char *dest, int64_t date,
+                      struct sti_verify_result *res, struct sti_error *err)
+{
+    struct sti_verify_request vr;
+
+    memset(&vr, 0, sizeof(vr));
+    vr.identities = &identity;
+    vr.identity_count = identity != NULL ? 1 : 0;
+    vr.orig_tn = orig;
+    vr.dest_tn = dest;
+    vr.date = (time_t)date;
+    memset(res, 0, sizeof(*res));
+    return sti_verify(svc->verifier, &vr, res, err);
+}
+
+static void handle_verification(struct sti_service *svc,
+                                const unsigned char *body, size_t len,
+                                struct sti_service_reply *r)
+{
+    struct verify_input in;
+    struct sti_verify_result res;
+    struct sti_error err;
+    json_t *root, *req;
+
+    if (verifying_off(svc, r))
+        return;
+    req = load_request(body, len, "verificationRequest", &root, r);
+    if (req == NULL)
+        goto out;
+    memset(&in, 0, sizeof(in));
+    if (opt_string(req, "identity", "verificationRequest", &in.identity,
+                   &err) != STI_OK ||
+        opt_seconds(req, "time", "verificationRequest", &in.time, &err) !=
+            STI_OK ||
+        verify_numbers(svc, req, &in, &err) != STI_OK) {
+        reply_error(r, 400, "%s", err.message);
+        goto out;
+    }
+    if (run_verify(svc, in.identity, in.from[0], in.to[0], in.time, &res,
+                   &err) != STI_OK) {
+        sti_log(STI_LOG_ERR, "verification failed: %s", err.message);
+        reply_error(r, 500, "verification failed: %s", err.message);
+        goto out;
+    }
+    reply_json(r, 200, verify_response(&res));
+out:
+    json_decref(root);
+}
+
+/* secsipidx endpoints */
+
+/* Trims ASCII white space at both ends, as Go's strings.TrimSpace. */
+static char *trim_copy(const unsigned char *body, size_t len)
+{
+    const char *s = (const char *)body, *e = s + len;
+    char *out;
+
+    while (s < e && strchr(" \t\r\n\v\f", *s) != NULL && *s != '\0')
+        s++;
+    while (e > s && strchr(" \t\r\n\v\f", e[-1]) != NULL && e[-1] != '\0')
+        e--;
+    out = malloc((size_t)(e - s) + 1);
+    if (out != NULL) {
+        memcpy(out, s, (size_t)(e - s));
+        out[e - s] = '\0';
+    }
+    return out;
+}
+
+/* Splits TEXT in place at commas into at most MAX fields; returns the
+ * number of fields found, which may exceed MAX. */
+static size_t split_csv(char *text, char **fields, size_t max)
+{
+    size_t n = 0;
+
+    for (char *p = text;; p++) {
+        char *comma = strchr(p, ',');
+
+        if (n < max)
+            fields[n] = p;
+        n++;
+        if (comma == NULL)
+            break;
+        *comma = '\0';
+        p = comma;
+    }
+    return n;
+}
+
+/* Signs under a different x5u than the configured one. */
+static int sign_other_x5u(const struct sti_service *svc,
+                          struct sti_passport_claims *claims, char **identity,
+                          struct sti_error *err)
+{
+    char *jws;
+    int rc = sti_passport_sign(claims, svc->key, &jws, err);
+
+    if (rc != STI_OK)
+        return rc;
+    rc = sti_identity_format(jws, claims->x5u, claims->ppt, 0, identity, err);
+    free(jws);
+    return rc;
+}
+
+/* Fields: orig, dest, attest, origid, x5u.  Empty origid means a random
+ * UUID and empty x5u the configured one, as in secsipidx. */
+static int csv_sign(const struct sti_service *svc, char **f, char **identity,
+                    struct sti_error *err)
+{
+    struct sti_passport_claims c;
+    char orig[STI_TN_MAX + 1], dest[STI_TN_MAX + 1];
+    const char *dest_ptr = dest;
+
+    memset(&c, 0, sizeof(c));
+    if (canonical_tn(svc, f[0], "orig", orig, err) != STI_OK ||
+        canonical_tn(svc, f[1], "dest", dest, err) != STI_OK)
+        return STI_ERR_INVALID;
+    if (strcmp(f[2], "A") != 0 && strcmp(f[2], "B") != 0 &&
+        strcmp(f[2], "C") != 0)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "invalid attest '%s'; use A, B or C", f[2]);
+    c.ppt = "shaken";
+    c.attest = f[2];
+    c.orig_tn = orig;
+    c.dest_tn = &dest_ptr;
+    c.dest_tn_count = 1;
+    c.origid = f[3][0] != '\0' ? f[3] : NULL;
+    c.x5u = f[4][0] != '\0' ? f[4] : svc->x5u;
+    if (strcmp(c.x5u, svc->x5u) == 0)
+        return sti_signer_sign_identity(svc->signer, &c, 0, identity, err);
+    return sign_other_x5u(svc, &c, identity, err);
+}
+
+static void handle_sign_csv(struct sti_service *svc, const unsigned char *body,
+                            size_t len, struct sti_service_reply *r)
+{
+    char *text = trim_copy(body, len), *f[5], *identity = NULL;
+    struct sti_error err;
+    int rc;
+
+    if (signing_off(svc, r) || text == NULL)
+        goto out;
+    if (split_csv(text, f, 5) < 5) {
+        reply_text_error(r, 400, "too few tokens");
+        goto out;
+    }
+    rc = csv_sign(svc, f, &identity, &err);
+    if (rc == STI_OK) {
+        reply_set(r, 200, TYPE_TEXT, identity, strlen(identity));
+        identity = NULL;
+    } else if (rc == STI_ERR_INVALID || rc == STI_ERR_POLICY) {
+        reply_text_error(r, 400, err.message);
+    } else {
+        sti_log(STI_LOG_ERR, "signing failed: %s", err.message);
+        reply_text_error(r, 500, err.message);
+    }
+out:
+    free(identity);
+    free(text);
+}
+
+static void handle_check(struct sti_service *svc, const unsigned char *body,
+                         size_t len, struct sti_service_reply *r)
+{
+    char *identity = trim_copy(body, len);
+    struct sti_verify_result res;
+    struct sti_error err;
+
+    if (verifying_off(svc, r) || identity == NULL)
+        goto out;
+    if (identity[0] != '\0' &&
+        run_verify(svc, identity, NULL, NULL, 0, &res, &err) == STI_OK &&
+        res.outcome == STI_VERIFY_PASS)
+        reply_text(r, 200, "OK\n");
+    else
+        reply_text_error(r, 500, "FAILED\n");
+out:
+    free(identity);
+}
+
+/* Routing */
+
+typedef void (*endpoint_fn)(struct sti_service *svc, const unsigned char *body,
+                            size_t len, struct sti_service_reply *r);
+
+static const struct endpoint {
+    const char *path;
+    const char *method; /* NULL: any method, as secsipidx */
+    endpoint_fn run;
+} endpoints[] = {
+    {"/stir/v1/signing", "POST", handle_signing},
+    {"/stir/v1/verification", "POST", handle_verification},
+    {"/v1/sign-csv", NULL, handle_sign_csv},
+    {"/v1/check", NULL, handle_check},
+};
+
+void sti_service_process(struct sti_service *svc, const char *method,
+                         const char *path, const unsigned char *body,
+                         size_t len, struct sti_service_reply *reply)
+{
+    memset(reply, 0, sizeof(*reply));
+    for (size_t i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++) {
+        const struct endpoint *e = &endpoints[i];
+
+        if (strcmp(path, e->path) != 0)
+            continue;
+        if (e->method != NULL && strcmp(method, e->method) != 0) {
+            reply_error(reply, 405, "%s takes %s, not %s", path, e->method,
+                        method);
+            reply->allow = e->method;
+            return;
+        }
+        e->run(svc, body, len, reply);
+        return;
+    }
+    reply_error(reply, 404,
+                "no endpoint at %s; use POST /stir/v1/signing, POST "
+                "/stir/v1/verification, /v1/sign-csv or /v1/check",
+                path);
+}
+
+void sti_service_handle(void *arg, const struct sti_httpd_request *req,
+                        struct sti_httpd_response *resp)
+{
+    struct sti_service_reply r;
+    const unsigned char *body;
+    size_t len;
+
+    body = sti_httpd_body(req, &len);
+    sti_service_process(arg, sti_httpd_method(req), sti_httpd_path(req), body,
+                        len, &r);
+    if (r.body == NULL) {
+        sti_httpd_send_error(resp, 500, NULL, "out of memory");
+        return;
+    }
+    sti_httpd_set_status(resp, r.status);
+    if (r.allow != NULL)
+        sti_httpd_add_header(resp, "Allow", r.allow);
+    if (r.nosniff)
+        sti_httpd_add_header(resp, "X-Content-Type-Options", "nosniff");
+    /* The server frees the body after sending it, also on failure. */
+    sti_httpd_set_body_ref(resp, r.content_type, r.body, r.len, free, r.body);
+}
+
+/* Setup */
+
+static int service_signer(struct sti_service *svc,
+                          const struct sti_service_config *c,
+                          struct sti_error *err)
+{
+    if (c->key == NULL)
+        return STI_OK;
+    if (c->x5u == NULL || c->x5u[0] == '\0')
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "signing needs the x5u URL of the key's "
+                          "certificate chain");
+    svc->key = sti_key_up_ref((struct sti_key *)c->key);
+    svc->x5u = strdup(c->x5u);
+    if (svc->x5u == NULL)
+        return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    return sti_signer_new(c->key, c->x5u, "shaken", &svc->signer, err);
+}
+
+int sti_service_new(const struct sti_service_config *config,
+                    struct sti_service **out, struct sti_error *err)
+{
+    struct sti_service *svc;
+    const char *profile = config ? config->profile : NULL;
+    int rc;
+
+    *out = NULL;
+    if (config == NULL)
+        return sti_seterr(err, STI_ERR_INVALID, "no service settings given");
+    if (profile != NULL && strcmp(profile, "us") != 0 &&
+        strcmp(profile, "fr") != 0)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "unknown TN profile '%s'; use us or fr", profile);
+    svc = calloc(1, sizeof(*svc));
+    if (svc == NULL)
+        return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    svc->profile = profile != NULL && strcmp(profile, "fr") == 0 ? "fr" : "us";
+    rc = service_signer(svc, config, err);
+    if (rc == STI_OK && config->verifier != NULL)
+        rc = sti_verifier_new(config->verifier, &svc->verifier, err);
+    if (rc != STI_OK) {
+        sti_service_free(svc);
+        return rc;
+    }
+    *out = svc;
+    return STI_OK;
+}
+
+void sti_service_free(struct sti_service *svc)
+{
+    if (svc == NULL)
+        return;
+    sti_signer_free(svc->signer);
+    sti_key_free(svc->key);
+    free(svc->x5u);
+    sti_verifier_free(svc->verifier);
+    free(svc);
+}

@@ -1,0 +1,841 @@
+/*
+ * The verification service: RFC 8224 section 6.2 and RFC 8588 checks of
+ * Identity headers against the x5u chain, the trust anchors, the PA's CRL
+ * and the SIP message, with results in the SIP response code terms of
+ * RFC 8224 section 6.2.2.
+ */
+#include "jws_int.h"
+#include "passport_int.h"
+#include "x5u_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PASSPORTS 16
+
+struct sti_verifier {
+    char profile[8];
+    int freshness_s;
+    int future_skew_s;
+    struct sti_x5u_policy policy;
+    struct sti_x5u_cache *cache;
+    pthread_rwlock_t trust_lock; /* guards trust, crl, signers, gen */
+    struct sti_trust *trust;
+    struct sti_crl *crl;
+    struct sti_cert *crl_signers[16];
+    size_t crl_signer_count;
+    unsigned long gen; /* bumped when anchors or the CRL change */
+};
+
+/* One Identity header with its PASSporT. */
+struct item {
+    struct sti_identity *id;
+    struct sti_passport *pp;
+    const struct sti_passport_claims *c;
+};
+
+struct job {
+    struct sti_verifier *v;
+    const struct sti_verify_request *req;
+    struct sti_verify_result *res;
+    time_t now;
+    struct item items[MAX_PASSPORTS];
+    size_t count;
+};
+
+/* Verdicts */
+
+static const char *code_reason(int code)
+{
+    switch (code) {
+    case 403:
+        return "Stale Date";
+    case 428:
+        return "Use Identity Header";
+    case 436:
+        return "Bad Identity Info";
+    case 437:
+        return "Unsupported Credential";
+    case 438:
+        return "Invalid Identity Header";
+    default:
+        return "";
+    }
+}
+
+/* Records a failed verdict; returns OUTCOME so callers can stop. */
+static int verdict(struct sti_verify_result *res, int outcome, int code,
+                   const char *fmt, ...) STI_PRINTF(4, 5);
+
+static int verdict(struct sti_verify_result *res, int outcome, int code,
+                   const char *fmt, ...)
+{
+    va_list ap;
+
+    res->outcome = outcome;
+    res->sip_code = code;
+    snprintf(res->sip_reason, sizeof(res->sip_reason), "%s", code_reason(code));
+    snprintf(res->verstat, sizeof(res->verstat), "%s",
+             outcome == STI_VERIFY_FAIL ? "TN-Validation-Failed"
+                                        : "No-TN-Validation");
+    va_start(ap, fmt);
+    vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+    va_end(ap);
+    return outcome;
+}
+
+const char *sti_verify_outcome_name(int outcome)
+{
+    switch (outcome) {
+    case STI_VERIFY_PASS:
+        return "pass";
+    case STI_VERIFY_FAIL:
+        return "fail";
+    case STI_VERIFY_NOCHECK:
+        return "nocheck";
+    default:
+        return "unknown";
+    }
+}
+
+/* Trust anchors and CRL */
+
+static int load_crl(const struct sti_verifier_config *cfg, struct sti_crl **out,
+                    struct sti_error *err)
+{
+    struct sti_http_response *resp = NULL;
+    int rc;
+
+    if (cfg->crl_file != NULL)
+        return sti_crl_load(cfg->crl_file, out, err);
+    rc = sti_http_request("GET", cfg->crl_url, NULL, 0, NULL, &resp, err);
+    if (rc == STI_OK && resp->status != 200)
+        rc = sti_seterr(err, STI_ERR_NET, "CRL URL %s returned HTTP status %ld",
+                        cfg->crl_url, resp->status);
+    if (rc == STI_OK)
+        rc = sti_crl_parse(resp->body, resp->body_len, out, err);
+    sti_http_response_free(resp);
+    return rc;
+}
+
+/* The CRL signer: the named certificate, or every one of the CA file. */
+static int load_crl_signers(struct sti_verifier *v,
+                            const struct sti_verifier_config *cfg,
+                            struct sti_error *err)
+{
+    struct sti_chain *chain = NULL;
+    const char *path =
+        cfg->crl_signer_file ? cfg->crl_signer_file : cfg->ca_file;
+    int rc;
+
+    if (path == NULL)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "a CRL needs its signer's certificate; give the "
+                          "CRL signer file or a CA file that contains it");
+    rc = sti_chain_load(path, &chain, err);
+    for (size_t i = 0;
+         rc == STI_OK && i < sti_chain_count(chain) && v->crl_signer_count < 16;
+         i++)
+        v->crl_signers[v->crl_signer_count++] =
+            sti_cert_up_ref(sti_chain_get0(chain, i));
+    sti_chain_free(chain);
+    return rc;
+}
+
+/* Applies the verifier's CRL and signers to TRUST. */
+static int apply_crl(struct sti_verifier *v, struct sti_trust *trust,
+                     struct sti_error *err)
+{
+    int rc = STI_OK;
+
+    if (v->crl == NULL)
+        return STI_OK;
+    rc = sti_trust_set_crl(trust, v->crl, err);
+    for (size_t i = 0; rc == STI_OK && i < v->crl_signer_count; i++)
+        rc = sti_trust_add_crl_signer(trust, v->crl_signers[i], err);
+    return rc;
+}
+
+static int load_trust(struct sti_verifier *v,
+                      const struct sti_verifier_config *cfg,
+                      struct sti_error *err)
+{
+    int rc = STI_OK;
+
+    v->trust = sti_trust_new();
+    if (v->trust == NULL)
+        return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    if (cfg->ca_file != NULL)
+        rc = sti_trust_load_anchors(v->trust, cfg->ca_file, err);
+    if (rc == STI_OK && cfg->ca_dir != NULL)
+        rc = sti_trust_load_anchors(v->trust, cfg->ca_dir, err);
+    if (rc == STI_OK && (cfg->crl_file != NULL || cfg->crl_url != NULL)) {
+        rc = load_crl(cfg, &v->crl, err);
+        if (rc == STI_OK)
+            rc = load_crl_signers(v, cfg, err);
+        if (rc == STI_OK)
+            rc = apply_crl(v, v->trust, err);
+    }
+    return rc;
+}
+
+static void set_policy(struct sti_x5u_policy *p,
+                       const struct sti_verifier_config *cfg)
+{
+    p->allow_http = cfg->allow_http;
+    p->allow_any_port = cfg->allow_any_port;
+    p->ca_file = cfg->fetch_ca_file;
+    p->connect_timeout_ms =
+        cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 2000;
+    p->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 4000;
+    p->max_bytes = cfg->max_chain_bytes > 0 ? cfg->max_chain_bytes : 64 * 1024;
+    p->min_cache_s = cfg->min_cache_s > 0 ? cfg->min_cache_s : 86400;
+    p->failure_cache_s = cfg->failure_cache_s > 0 ? cfg->failure_cache_s : 30;
+}
+
+int sti_verifier_new(const struct sti_verifier_config *cfg,
+                     struct sti_verifier **out, struct sti_error *err)
+{
+    static const struct sti_verifier_config defaults;
+    struct sti_verifier *v;
+    int rc;
+
+    *out = NULL;
+    if (cfg == NULL)
+        cfg = &defaults;
+    if (cfg->profile != NULL && strcmp(cfg->profile, "us") != 0 &&
+        strcmp(cfg->profile, "fr") != 0)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "unknown TN profile '%s'; use us or fr",
+                          cfg->profile);
+    v = calloc(1, sizeof(*v));
+    if (v == NULL)
+        return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    pthread_rwlock_init(&v->trust_lock, NULL);
+    snprintf(v->profile, sizeof(v->profile), "%s",
+             cfg->profile ? cfg->profile : "us");
+    v->freshness_s = cfg->freshness_s > 0 ? cfg->freshness_s : 60;
+    v->future_skew_s = cfg->future_skew_s > 0 ? cfg->future_skew_s : 5;
+    v->gen = 1;
+    set_policy(&v->policy, cfg);
+    rc = load_trust(v, cfg, err);
+    if (rc == STI_OK)
+        rc = sti_x5u_cache_new(&v->policy, cfg->cache_db, &v->cache, err);
+    if (rc != STI_OK) {
+        sti_verifier_free(v);
+        return rc;
+    }
+    *out = v;
+    return STI_OK;
+}
+
+void sti_verifier_free(struct sti_verifier *v)
+{
+    if (v == NULL)
+        return;
+    sti_x5u_cache_free(v->cache);
+    sti_trust_free(v->trust);
+    sti_crl_free(v->crl);
+    for (size_t i = 0; i < v->crl_signer_count; i++)
+        sti_cert_free(v->crl_signers[i]);
+    pthread_rwlock_destroy(&v->trust_lock);
+    free(v);
+}
+
+int sti_verifier_set_trust(struct sti_verifier *v, struct sti_trust *trust,
+                           struct sti_error *err)
+{
+    int rc;
+
+    if (v == NULL || trust == NULL)
+        return sti_seterr(err, STI_ERR_INVALID, "no verifier or trust given");
+    pthread_rwlock_wrlock(&v->trust_lock);
+    rc = apply_crl(v, trust, err);
+    if (rc == STI_OK) {
+        sti_trust_free(v->trust);
+        v->trust = trust;
+        v->gen++;
+    }
+    pthread_rwlock_unlock(&v->trust_lock);
+    if (rc != STI_OK)
+        sti_trust_free(trust);
+    return rc;
+}
+
+/* Copies CRL through its DER, since struct sti_crl has no reference
+ * count. */
+static int crl_copy(const struct sti_crl *crl, struct sti_crl **out,
+                    struct sti_error *err)
+{
+    unsigned char *der;
+    size_t len;
+    int rc = sti_crl_to_der(crl, &der, &len, err);
+
+    if (rc != STI_OK)
+        return rc;
+    rc = sti_crl_parse(der, len, out, err);
+    sti_free(der);
+    return rc;
+}
+
+int sti_verifier_set_crl(struct sti_verifier *v, const struct sti_crl *crl,
+                         const struct sti_cert *signer, struct sti_error *err)
+{
+    struct sti_crl *copy;
+    int rc;
+
+    if (v == NULL || crl == NULL || signer == NULL)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "no verifier, CRL or CRL signer given");
+    rc = crl_copy(crl, &copy, err);
+    if (rc != STI_OK)
+        return rc;
+    pthread_rwlock_wrlock(&v->trust_lock);
+    sti_crl_free(v->crl);
+    v->crl = copy;
+    for (size_t i = 0; i < v->crl_signer_count; i++)
+        sti_cert_free(v->crl_signers[i]);
+    v->crl_signers[0] = sti_cert_up_ref((struct sti_cert *)signer);
+    v->crl_signer_count = 1;
+    rc = apply_crl(v, v->trust, err);
+    v->gen++;
+    pthread_rwlock_unlock(&v->trust_lock);
+    return rc;
+}
+
+/* Collecting and parsing the Identity headers */
+
+static void free_items(struct job *j)
+{
+    for (size_t i = 0; i < j->count; i++) {
+        sti_identity_free(j->items[i].id);
+        sti_passport_free(j->items[i].pp);
+    }
+    j->count = 0;
+}
+
+/* Splits every header value of the request (or of its SIP message). */
+static int collect_values(const struct sti_verify_request *req, char ***all,
+                          size_t *count, struct sti_error *err)
+{
+    size_t n = req->identity_count;
+    int from_sip = n == 0 && req->sip != NULL;
+
+    *all = calloc(1, sizeof(char *));
+    *count = 0;
+    if (*all == NULL)
+        return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    if (from_sip)
+        n = sti_sip_identity_count(req->sip);
+    for (size_t i = 0; i < n; i++) {
+        const char *field =
+            from_sip ? sti_sip_identity_get0(req->sip, i) : req->identities[i];
+        char **parts, **bigger;
+        size_t k;
+        int rc = sti_identity_split(field, strlen(field), &parts, &k, err);
+
+        if (rc != STI_OK)
+            return rc;
+        bigger = realloc(*all, (*count + k + 1) * sizeof(char *));
+        if (bigger == NULL) {
+            sti_identity_split_free(parts);
+            return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+        }
+        *all = bigger;
+        memcpy(*all + *count, parts, k * sizeof(char *));
+        *count += k;
+        (*all)[*count] = NULL;
+        free(parts);
+    }
+    return STI_OK;
+}
+
+/* The canonical TN of the call's calling or called party, or "". */
+static void party_tn(const struct job *j, int orig, char tn[STI_TN_MAX + 1])
+{
+    const struct sti_verify_request *r = j->req;
+    const char *given = orig ? r->orig_tn : r->dest_tn;
+
+    tn[0] = '\0';
+    if (given != NULL) {
+        sti_tn_canonicalize(j->v->profile, given, tn, NULL);
+        return;
+    }
+    if (r->sip == NULL)
+        return;
+    if (orig &&
+        sti_sip_get_tn(r->sip, STI_SIP_PAI, j->v->profile, tn, NULL) == STI_OK)
+        return;
+    sti_sip_get_tn(r->sip, orig ? STI_SIP_FROM : STI_SIP_TO, j->v->profile, tn,
+                   NULL);
+}
+
+/* RFC 8224 section 7: rebuilds a compact form's header and claims from
+ * the SIP message, which is possible for a plain PASSporT only. */
+static int rebuild_compact(struct job *j, struct item *it, char **jws)
+{
+    struct sti_passport_claims c = {0};
+    char orig[STI_TN_MAX + 1], dest[STI_TN_MAX + 1];
+    const char *dests[1] = {dest}, *ppt = sti_identity_ppt(it->id);
+    char *h = NULL, *p = NULL, *hb = NULL, *pb = NULL;
+    time_t date = j->req->date;
+    struct sti_error e;
+    size_t n;
+
+    if (ppt != NULL)
+        return verdict(j->res, STI_VERIFY_FAIL, 438,
+                       "a compact Identity header with ppt=%s cannot be "
+                       "rebuilt from SIP; %s needs the full form",
+                       ppt, ppt);
+    party_tn(j, 1, orig);
+    party_tn(j, 0, dest);
+    if (date == 0 && j->req->sip != NULL)
+        sti_sip_get_date(j->req->sip, &date, NULL);
+    if (!orig[0] || !dest[0] || date == 0 || !sti_identity_info(it->id))
+        return verdict(j->res, STI_VERIFY_FAIL, 438,
+                       "a compact Identity header needs the calling and "
+                       "called numbers, the Date and the info parameter");
+    c.orig_tn = orig;
+    c.dest_tn = dests;
+    c.dest_tn_count = 1;
+    c.iat = date;
+    if (sti_passport_header(sti_identity_info(it->id), NULL, &h, &e) ||
+        sti_passport_payload(&c, NULL, &p, &e) ||
+        !(hb = sti_b64url_encode((unsigned char *)h, strlen(h))) ||
+        !(pb = sti_b64url_encode((unsigned char *)p, strlen(p))))
+        n = 0;
+    else
+        n = strlen(hb) + strlen(pb) + strlen(sti_identity_jws(it->id)) + 1;
+    *jws = n ? malloc(n) : NULL;
+    if (*jws != NULL)
+        snprintf(*jws, n, "%s.%s%s", hb, pb, sti_identity_jws(it->id) + 1);
+    free(h);
+    free(p);
+    free(hb);
+    free(pb);
+    return *jws ? STI_VERIFY_PASS
+                : verdict(j->res, STI_VERIFY_FAIL, 438,
+                          "the compact Identity header cannot be rebuilt");
+}
+
+static int parse_item(struct job *j, const char *value, struct item *it)
+{
+    struct sti_error e;
+    char *full = NULL;
+    const char *jws;
+    int rc;
+
+    if (sti_identity_parse(value, strlen(value), &it->id, &e) != STI_OK)
+        return verdict(j->res, STI_VERIFY_FAIL, 438, "%s", e.message);
+    jws = sti_identity_jws(it->id);
+    if (sti_identity_is_compact(it->id)) {
+        rc = rebuild_compact(j, it, &full);
+        if (rc != STI_VERIFY_PASS)
+            return rc;
+        jws = full;
+    }
+    rc = sti_passport_parse(jws, strlen(jws), &it->pp, &e);
+    free(full);
+    if (rc == STI_ERR_POLICY)
+        return verdict(j->res, STI_VERIFY_FAIL, 437, "%s", e.message);
+    if (rc != STI_OK)
+        return verdict(j->res, STI_VERIFY_FAIL, 438, "%s", e.message);
+    it->c = sti_passport_claims(it->pp);
+    return STI_VERIFY_PASS;
+}
+
+static int parse_all(struct job *j, char **values, size_t n)
+{
+    if (n == 0)
+        return verdict(j->res, STI_VERIFY_NOCHECK, 428,
+                       "no Identity header to verify");
+    if (n > MAX_PASSPORTS)
+        return verdict(j->res, STI_VERIFY_FAIL, 438,
+                       "%zu Identity headers; at most %d are verified", n,
+                       MAX_PASSPORTS);
+    for (size_t i = 0; i < n; i++) {
+        int rc = parse_item(j, values[i], &j->items[j->count]);
+
+        if (j->items[j->count].id != NULL)
+            j->count++;
+        if (rc != STI_VERIFY_PASS)
+            return rc;
+    }
+    return STI_VERIFY_PASS;
+}
+
+/* Checks of one PASSporT */
+
+static int check_params(struct job *j, const struct item *it)
+{
+    const char *alg = sti_identity_alg(it->id), *ppt = sti_identity_ppt(it->id);
+    const char *info = sti_identity_info(it->id);
+
+    if (strcmp(alg, "ES256") != 0)
+        return verdict(j->res, STI_VERIFY_FAIL, 437,
+                       "Identity header alg '%s' is not supported; only "
+                       "ES256 is",
+                       alg);
+    if (info == NULL)
+        return verdict(j->res, STI_VERIFY_FAIL, 436,
+                       "the Identity header has no info parameter");
+    if (strcmp(info, it->c->x5u) != 0)
+        return verdict(j->res, STI_VERIFY_FAIL, 436,
+                       "the info parameter <%s> differs from the PASSporT "
+                       "x5u %s",
+                       info, it->c->x5u);
+    if (ppt != NULL && (it->c->ppt == NULL || strcmp(ppt, it->c->ppt) != 0))
+        return verdict(j->res, STI_VERIFY_FAIL, 438,
+                       "the ppt parameter '%s' differs from the PASSporT "
+                       "ppt '%s'",
+                       ppt, it->c->ppt ? it->c->ppt : "(none)");
+    return STI_VERIFY_PASS;
+}
+
+static int check_freshness(struct job *j, const struct item *it)
+{
+    int64_t age = (int64_t)j->now - it->c->iat;
+
+    if (age > j->v->freshness_s)
+        return verdict(j->res, STI_VERIFY_FAIL, 403,
+                       "iat %lld is %lld s old; the freshness limit is %d s",
+                       (long long)it->c->iat, (long long)age,
+                       j->v->freshness_s);
+    if (-age > j->v->future_skew_s)
+        return verdict(j->res, STI_VERIFY_FAIL, 403,
+                       "iat %lld is %lld s in the future; at most %d s is "
+                       "allowed",
+                       (long long)it->c->iat, (long long)-age,
+                       j->v->future_skew_s);
+    return STI_VERIFY_PASS;
+}
+
+/* Validates the chain at iat, or trusts the memo of an earlier success
+ * under the same anchors and CRL. */
+static int check_chain(struct job *j, const struct item *it,
+                       struct sti_x5u_entry *e)
+{
+    struct sti_verifier *v = j->v;
+    time_t iat = (time_t)it->c->iat;
+    struct sti_error err;
+    int revoked = 0, rc = STI_OK;
+    unsigned long gen;
+
+    pthread_rwlock_rdlock(&v->trust_lock);
+    gen = v->gen;
+    if (iat < e->valid_from || iat > e->valid_until ||
+        !sti_x5u_memo_valid(v->cache, e, gen))
+        rc = sti_chain_verify(v->trust, e->chain, iat, &revoked, &err);
+    pthread_rwlock_unlock(&v->trust_lock);
+    if (rc != STI_OK)
+        return verdict(j->res, STI_VERIFY_FAIL, 437,
+                       "the certificate chain from %s is %s at iat %lld: %s",
+                       e->url, revoked ? "revoked" : "not trusted",
+                       (long long)iat, err.message);
+    sti_x5u_memo_set(v->cache, e, gen);
+    return STI_VERIFY_PASS;
+}
+
+/* RFC 8226 section 9 and RFC 9060: an SPC, or TNs that cover orig. */
+static int check_tnauth(struct job *j, const struct item *it,
+                        const struct sti_x5u_entry *e)
+{
+    char orig[STI_TN_MAX + 1];
+
+    if (e->tnauth_status == STI_ERR_NOTFOUND)
+        return verdict(j->res, STI_VERIFY_FAIL, 437,
+                       "the certificate from %s has no TNAuthList", e->url);
+    if (e->tnauth_status != STI_OK)
+        return verdict(j->res, STI_VERIFY_FAIL, 437,
+                       "the certificate from %s has a malformed TNAuthList",
+                       e->url);
+    if (e->spc[0] != '\0')
+        return STI_VERIFY_PASS;
+    if (it->c->orig_tn == NULL ||
+        sti_tn_canonicalize(j->v->profile, it->c->orig_tn, orig, NULL) ||
+        !sti_tnauth_covers_tn(e->tnauth, orig))
+        return verdict(j->res, STI_VERIFY_FAIL, 437,
+                       "orig %s is not among the TNs of the delegate "
+                       "certificate from %s",
+                       it->c->orig_tn ? it->c->orig_tn : it->c->orig_uri,
+                       e->url);
+    return STI_VERIFY_PASS;
+}
+
+static int check_entry(struct job *j, const struct item *it,
+                       struct sti_x5u_entry *e)
+{
+    struct sti_error err;
+    int rc;
+
+    if (e->failed)
+        return verdict(j->res,
+                       e->error_code == STI_ERR_NET ? STI_VERIFY_NOCHECK
+                                                    : STI_VERIFY_FAIL,
+                       436, "x5u %s is unusable: %s", e->url, e->error);
+    if (!sti_key_is_p256(e->leaf_key))
+        return verdict(j->res, STI_VERIFY_FAIL, 437,
+                       "the certificate from %s has a %s key, not EC P-256",
+                       e->url, sti_key_type_name(e->leaf_key));
+    rc = check_chain(j, it, e);
+    if (rc == STI_VERIFY_PASS)
+        rc = check_tnauth(j, it, e);
+    if (rc == STI_VERIFY_PASS &&
+        sti_passport_verify_pkey(it->pp, sti_key_get0_pkey(e->leaf_key),
+                                 &err) != STI_OK)
+        rc = verdict(j->res, STI_VERIFY_FAIL, 438,
+                     "the PASSporT signature does not verify with the "
+                     "certificate from %s",
+                     e->url);
+    return rc;
+}
+
+static int check_item(struct job *j, const struct item *it, int is_main)
+{
+    struct sti_x5u_entry *e = NULL;
+    struct sti_error err;
+    int rc, hit = 0;
+
+    rc = check_params(j, it);
+    if (rc == STI_VERIFY_PASS)
+        rc = check_freshness(j, it);
+    if (rc == STI_VERIFY_PASS &&
+        sti_x5u_check_url(&j->v->policy, it->c->x5u, &err) != STI_OK)
+        rc = verdict(j->res, STI_VERIFY_FAIL, 436, "%s", err.message);
+    if (rc != STI_VERIFY_PASS)
+        return rc;
+    if (sti_x5u_get(j->v->cache, it->c->x5u, j->now, &e, &hit, &err) != STI_OK)
+        return verdict(j->res, STI_VERIFY_NOCHECK, 436, "%s", err.message);
+    if (is_main) {
+        snprintf(j->res->spc, sizeof(j->res->spc), "%s", e->spc);
+        snprintf(j->res->cert_serial, sizeof(j->res->cert_serial), "%s",
+                 e->serial);
+        j->res->cache_hit = hit;
+    }
+    rc = check_entry(j, it, e);
+    sti_x5u_entry_release(j->v->cache, e);
+    return rc;
+}
+
+/* Claims against the call */
+
+/* The canonical form of a claim TN, or "" when it is not a number. */
+static const char *canon(const struct job *j, const char *tn,
+                         char out[STI_TN_MAX + 1])
+{
+    out[0] = '\0';
+    if (tn != NULL)
+        sti_tn_canonicalize(j->v->profile, tn, out, NULL);
+    return out;
+}
+
+static int dest_has(const struct job *j, const struct sti_passport_claims *c,
+                    const char *tn)
+{
+    char d[STI_TN_MAX + 1];
+
+    for (size_t i = 0; tn[0] != '\0' && i < c->dest_tn_count; i++)
+        if (strcmp(canon(j, c->dest_tn[i], d), tn) == 0)
+            return 1;
+    return 0;
+}
+
+/* RFC 8224 section 6.2 step 1: orig against P-Asserted-Identity or From
+ * (or the caller's number without a SIP message). */
+static int check_orig(struct job *j, const struct sti_passport_claims *c)
+{
+    char want[STI_TN_MAX + 1], pai[STI_TN_MAX + 1], from[STI_TN_MAX + 1];
+    const struct sti_verify_request *r = j->req;
+
+    /* NOTE: an orig uri is not compared with the SIP message. */
+    if (c->orig_tn == NULL || (r->orig_tn == NULL && r->sip == NULL))
+        return STI_VERIFY_PASS;
+    canon(j, c->orig_tn, want);
+    if (r->orig_tn != NULL) {
+        if (strcmp(canon(j, r->orig_tn, from), want) == 0)
+            return STI_VERIFY_PASS;
+        return verdict(j->res, STI_VERIFY_FAIL, 438,
+                       "orig %s differs from the calling number %s", c->orig_tn,
+                       r->orig_tn);
+    }
+    sti_sip_get_tn(r->sip, STI_SIP_PAI, j->v->profile, pai, NULL);
+    sti_sip_get_tn(r->sip, STI_SIP_FROM, j->v->profile, from, NULL);
+    if (want[0] != '\0' && (!strcmp(want, pai) || !strcmp(want, from)))
+        return STI_VERIFY_PASS;
+    return verdict(j->res, STI_VERIFY_FAIL, 438,
+                   "orig %s matches neither P-Asserted-Identity (%s) nor "
+                   "From (%s)",
+                   c->orig_tn, pai[0] ? pai : "no number",
+                   from[0] ? from : "no number");
+}
+
+/* dest (of the last diversion) against To or the Request-URI. */
+static int check_dest(struct job *j, const struct sti_passport_claims *c)
+{
+    char to[STI_TN_MAX + 1], ruri[STI_TN_MAX + 1];
+    const struct sti_verify_request *r = j->req;
+
+    if (c->dest_tn_count == 0 || (r->dest_tn == NULL && r->sip == NULL))
+        return STI_VERIFY_PASS;
+    if (r->dest_tn != NULL) {
+        if (dest_has(j, c, canon(j, r->dest_tn, to)))
+            return STI_VERIFY_PASS;
+        return verdict(j->res, STI_VERIFY_FAIL, 438,
+                       "dest %s does not contain the called number %s",
+                       c->dest_tn[0], r->dest_tn);
+    }
+    sti_sip_get_tn(r->sip, STI_SIP_TO, j->v->profile, to, NULL);
+    sti_sip_get_tn(r->sip, STI_SIP_RURI, j->v->profile, ruri, NULL);
+    if (dest_has(j, c, to) || dest_has(j, c, ruri))
+        return STI_VERIFY_PASS;
+    return verdict(j->res, STI_VERIFY_FAIL, 438,
+                   "dest %s matches neither To (%s) nor the Request-URI (%s)",
+                   c->dest_tn[0], to[0] ? to : "no number",
+                   ruri[0] ? ruri : "no number");
+}
+
+static int is_div(const struct item *it)
+{
+    return it->c->ppt != NULL && strcmp(it->c->ppt, "div") == 0;
+}
+
+/* RFC 8946 section 6: each div PASSporT keeps orig and names in "div" a
+ * destination of the PASSporT before it.  Sets *LAST to the end of the
+ * chain. */
+static int link_divs(struct job *j, size_t main,
+                     const struct sti_passport_claims **last)
+{
+    int used[MAX_PASSPORTS] = {0};
+    char a[STI_TN_MAX + 1], b[STI_TN_MAX + 1];
+    const struct sti_passport_claims *m = j->items[main].c;
+    int linked = 1;
+
+    *last = m;
+    used[main] = 1;
+    while (linked) {
+        linked = 0;
+        for (size_t i = 0; i < j->count; i++) {
+            const struct sti_passport_claims *c = j->items[i].c;
+
+            if (used[i] || !is_div(&j->items[i]) || c->div_tn == NULL ||
+                !dest_has(j, *last, canon(j, c->div_tn, a)) ||
+                strcmp(canon(j, c->orig_tn, a), canon(j, m->orig_tn, b)))
+                continue;
+            used[i] = linked = 1;
+            *last = c;
+        }
+    }
+    for (size_t i = 0; i < j->count; i++)
+        if (!used[i] && is_div(&j->items[i]))
+            return verdict(j->res, STI_VERIFY_FAIL, 438,
+                           "the div PASSporT for %s does not link to the "
+                           "call's PASSporT chain (orig or dest differ)",
+                           j->items[i].c->div_tn ? j->items[i].c->div_tn
+                                                 : "a URI");
+    return STI_VERIFY_PASS;
+}
+
+/* The PASSporT that describes the call: SHAKEN first, else a non-div. */
+static size_t main_item(const struct job *j)
+{
+    for (size_t i = 0; i < j->count; i++)
+        if (j->items[i].c->ppt && !strcmp(j->items[i].c->ppt, "shaken"))
+            return i;
+    for (size_t i = 0; i < j->count; i++)
+        if (!is_div(&j->items[i]))
+            return i;
+    return 0;
+}
+
+static void fill_summary(struct sti_verify_result *res,
+                         const struct sti_passport_claims *c, size_t count)
+{
+    snprintf(res->ppt, sizeof(res->ppt), "%s", c->ppt ? c->ppt : "");
+    snprintf(res->attest, sizeof(res->attest), "%s",
+             c->attest ? c->attest : "");
+    snprintf(res->orig, sizeof(res->orig), "%s",
+             c->orig_tn ? c->orig_tn : c->orig_uri);
+    snprintf(res->origid, sizeof(res->origid), "%s",
+             c->origid ? c->origid : "");
+    snprintf(res->x5u, sizeof(res->x5u), "%s", c->x5u);
+    res->iat = c->iat;
+    res->passport_count = count;
+}
+
+static int run(struct job *j)
+{
+    const struct sti_passport_claims *last;
+    size_t m = main_item(j);
+    int rc;
+
+    fill_summary(j->res, j->items[m].c, j->count);
+    rc = check_item(j, &j->items[m], 1);
+    for (size_t i = 0; rc == STI_VERIFY_PASS && i < j->count; i++)
+        if (i != m)
+            rc = check_item(j, &j->items[i], 0);
+    if (rc == STI_VERIFY_PASS)
+        rc = link_divs(j, m, &last);
+    if (rc == STI_VERIFY_PASS)
+        rc = check_orig(j, j->items[m].c);
+    if (rc == STI_VERIFY_PASS)
+        rc = check_dest(j, last);
+    return rc;
+}
+
+int sti_verify(struct sti_verifier *v, const struct sti_verify_request *req,
+               struct sti_verify_result *res, struct sti_error *err)
+{
+    struct job j = {.v = v, .req = req, .res = res};
+    char **values = NULL;
+    size_t n;
+    int rc;
+
+    if (res != NULL)
+        memset(res, 0, sizeof(*res));
+    if (v == NULL || req == NULL || res == NULL)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "no verifier, request or result given");
+    j.now = req->now ? req->now : time(NULL);
+    rc = collect_values(req, &values, &n, err);
+    if (rc != STI_OK) {
+        sti_identity_split_free(values);
+        return rc;
+    }
+    if (parse_all(&j, values, n) == STI_VERIFY_PASS &&
+        run(&j) == STI_VERIFY_PASS) {
+        res->outcome = STI_VERIFY_PASS;
+        snprintf(res->verstat, sizeof(res->verstat), "TN-Validation-Passed");
+        snprintf(res->reason, sizeof(res->reason), "verified");
+    }
+    free_items(&j);
+    sti_identity_split_free(values);
+    return STI_OK;
+}
+
+int sti_verify_result_to_json(const struct sti_verify_result *r, char **json,
+                              struct sti_error *err)
+{
+    json_t *o;
+
+    *json = NULL;
+    if (r == NULL)
+        return sti_seterr(err, STI_ERR_INVALID, "no result given");
+    o = json_pack("{s:b,s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s,"
+                  "s:s,s:i,s:b}",
+                  "pass", r->outcome == STI_VERIFY_PASS, "outcome",
+                  sti_verify_outcome_name(r->outcome), "sip_code", r->sip_code,
+                  "sip_reason", r->sip_reason, "verstat", r->verstat, "reason",
+                  r->reason, "ppt", r->ppt, "attest", r->attest, "orig",
+                  r->orig, "origid", r->origid, "iat", (json_int_t)r->iat,
+                  "x5u", r->x5u, "spc", r->spc, "cert_serial", r->cert_serial,
+                  "passport_count", (int)r->passport_count, "cache_hit",
+                  r->cache_hit);
+    if (o == NULL)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "the result holds text that is not UTF-8");
+    *json = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return *json ? STI_OK : sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+}

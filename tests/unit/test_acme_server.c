@@ -1,0 +1,1098 @@
+/*
+ * Unit tests for the ACME server and client (lib/acme_*.c): a real server
+ * on 127.0.0.1 over plain HTTP, driven through libsti's client functions
+ * with good and deliberately bad requests.
+ */
+#include "support.h"
+
+#include "acme_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SPC "1234"
+#define OTHER_SPC "9999"
+
+/* Everything the tests share: a PA, a CA, a server and one account. */
+struct fixture {
+    char *dir;
+    char *db_path;
+    struct sti_key *pa_key, *rogue_key, *ca_key, *int_key, *acct_key;
+    struct sti_cert *pa_cert, *rogue_cert, *ca_cert, *int_cert;
+    const struct sti_cert *authorities[1];
+    struct sti_acme_server *srv;
+    struct sti_httpd *httpd;
+    char directory[256];
+    struct sti_acme_client *client;
+    int published;
+    int revoked;
+};
+
+static struct fixture fx;
+
+/* PKI set-up */
+
+static struct sti_cert *make_cert(int kind, const char *org,
+                                  const struct sti_key *key,
+                                  const struct sti_cert *issuer,
+                                  const struct sti_key *issuer_key)
+{
+    struct sti_cert_request req;
+    struct sti_cert *cert = NULL;
+    struct sti_error err;
+
+    memset(&req, 0, sizeof(req));
+    req.kind = kind;
+    req.organization = org;
+    req.subject_key = key;
+    req.crl_url = issuer ? "http://127.0.0.1/crl" : NULL;
+    req.validity_days = kind == STI_CERT_CA_INTERMEDIATE ? 3650 : 7300;
+    if (sti_cert_issue(&req, issuer, issuer_key, &cert, &err) != STI_OK)
+        fail_msg("cannot issue test certificate: %s", err.message);
+    return cert;
+}
+
+static int test_issue(void *arg, const struct sti_acme_issue_request *r,
+                      struct sti_chain **chain, struct sti_error *err)
+{
+    struct sti_cert_request req;
+    struct sti_cert *leaf = NULL;
+    int rc;
+
+    (void)arg;
+    memset(&req, 0, sizeof(req));
+    req.kind = r->is_ca ? STI_CERT_SCA : STI_CERT_SP;
+    req.organization = "Test Provider";
+    req.subject_key = r->subject_key;
+    req.tnauth = r->tnauth;
+    req.crl_url = "http://127.0.0.1/crl";
+    req.not_before = r->not_before;
+    req.validity_days = r->validity_days;
+    rc = sti_cert_issue(&req, fx.int_cert, fx.int_key, &leaf, err);
+    if (rc != STI_OK)
+        return rc;
+    *chain = sti_chain_new();
+    sti_chain_push(*chain, leaf);
+    sti_chain_push(*chain, fx.int_cert);
+    sti_cert_free(leaf);
+    return STI_OK;
+}
+
+static int test_publish(void *arg, const struct sti_cert *leaf, const char *pem,
+                        char **x5u, struct sti_error *err)
+{
+    char *serial = sti_cert_serial_hex(leaf);
+
+    (void)arg;
+    (void)err;
+    assert_non_null(strstr(pem, "BEGIN CERTIFICATE"));
+    fx.published++;
+    if (asprintf(x5u, "https://127.0.0.1/certs/%s.pem", serial) < 0)
+        *x5u = NULL;
+    free(serial);
+    return STI_OK;
+}
+
+static int test_revoke(void *arg, const struct sti_cert *cert, int reason,
+                       struct sti_error *err)
+{
+    (void)arg;
+    (void)cert;
+    (void)reason;
+    (void)err;
+    fx.revoked++;
+    return STI_OK;
+}
+
+static void start_server(void)
+{
+    struct sti_acme_server_config cfg;
+    struct sti_httpd_config hcfg;
+    struct sti_error err;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.db_path = fx.db_path;
+    cfg.token_authorities = fx.authorities;
+    cfg.token_authority_count = 1;
+    cfg.token_authority_url = "https://127.0.0.1:8443/pa";
+    cfg.issue = test_issue;
+    cfg.publish = test_publish;
+    cfg.revoke = test_revoke;
+    if (sti_acme_server_new(&cfg, &fx.srv, &err) != STI_OK)
+        fail_msg("server: %s", err.message);
+    memset(&hcfg, 0, sizeof(hcfg));
+    hcfg.listen = "127.0.0.1:0";
+    if (sti_httpd_start(&hcfg, sti_acme_server_handle, fx.srv, &fx.httpd,
+                        &err) != STI_OK)
+        fail_msg("httpd: %s", err.message);
+    snprintf(fx.directory, sizeof(fx.directory),
+             "http://127.0.0.1:%d/acme/directory", sti_httpd_port(fx.httpd));
+}
+
+static void stop_server(void)
+{
+    sti_httpd_stop(fx.httpd);
+    sti_acme_server_free(fx.srv);
+    fx.httpd = NULL;
+    fx.srv = NULL;
+}
+
+static int group_setup(void **state)
+{
+    struct sti_error err;
+
+    (void)state;
+    sti_log_init("test_acme", STI_LOG_ERR);
+    fx.dir = test_tmpdir();
+    fx.db_path = test_path(fx.dir, "acme.db");
+    assert_int_equal(sti_key_generate(&fx.pa_key, &err), STI_OK);
+    assert_int_equal(sti_key_generate(&fx.rogue_key, &err), STI_OK);
+    assert_int_equal(sti_key_generate(&fx.ca_key, &err), STI_OK);
+    assert_int_equal(sti_key_generate(&fx.int_key, &err), STI_OK);
+    assert_int_equal(sti_key_generate(&fx.acct_key, &err), STI_OK);
+    fx.pa_cert = make_cert(STI_CERT_PA_ROOT, "Test PA", fx.pa_key, NULL, NULL);
+    fx.rogue_cert =
+        make_cert(STI_CERT_PA_ROOT, "Rogue PA", fx.rogue_key, NULL, NULL);
+    fx.ca_cert = make_cert(STI_CERT_CA_ROOT, "Test CA", fx.ca_key, NULL, NULL);
+    fx.int_cert = make_cert(STI_CERT_CA_INTERMEDIATE, "Test CA", fx.int_key,
+                            fx.ca_cert, fx.ca_key);
+    fx.authorities[0] = fx.pa_cert;
+    start_server();
+    if (sti_acme_client_new(fx.directory, fx.acct_key, NULL, &fx.client,
+                            &err) != STI_OK)
+        fail_msg("client: %s", err.message);
+    if (sti_acme_client_account(fx.client, NULL, 0, &err) != STI_OK)
+        fail_msg("account: %s", err.message);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    sti_acme_client_free(fx.client);
+    stop_server();
+    sti_key_free(fx.pa_key);
+    sti_key_free(fx.rogue_key);
+    sti_key_free(fx.ca_key);
+    sti_key_free(fx.int_key);
+    sti_key_free(fx.acct_key);
+    sti_cert_free(fx.pa_cert);
+    sti_cert_free(fx.rogue_cert);
+    sti_cert_free(fx.ca_cert);
+    sti_cert_free(fx.int_cert);
+    free(fx.db_path);
+    test_rmtree(fx.dir);
+    return 0;
+}
+
+/* SPC tokens */
+
+struct token_spec {
+    const char *spc;
+    long exp_offset; /* seconds from now */
+    const char *jti; /* NULL: random */
+    int ca;
+    const struct sti_key *signer;         /* NULL: the trusted PA */
+    const struct sti_key *fingerprint_of; /* NULL: the account key */
+    long nbf_offset;                      /* 0: no nbf claim */
+};
+
+static char *make_token(const struct token_spec *spec)
+{
+    struct sti_tnauth *list = NULL;
+    unsigned char *der = NULL;
+    size_t len = 0;
+    char fp[STI_FINGERPRINT_LEN], jti[37], nbf[40] = "";
+    char *b64, *payload, *token = NULL;
+    struct sti_error err;
+
+    assert_int_equal(sti_tnauth_parse_spec(spec->spc, &list, &err), STI_OK);
+    assert_int_equal(sti_tnauth_encode(list, &der, &len, &err), STI_OK);
+    b64 = sti_b64_encode(der, len);
+    assert_int_equal(sti_key_spki_fingerprint(spec->fingerprint_of
+                                                  ? spec->fingerprint_of
+                                                  : fx.acct_key,
+                                              fp, &err),
+                     STI_OK);
+    sti_uuid4(jti);
+    if (spec->nbf_offset != 0)
+        snprintf(nbf, sizeof(nbf), "\"nbf\":%ld,",
+                 (long)time(NULL) + spec->nbf_offset);
+    assert_true(asprintf(&payload,
+                         "{%s\"exp\":%ld,\"jti\":\"%s\",\"atc\":{\"tktype\":"
+                         "\"TNAuthList\",\"tkvalue\":\"%s\",\"ca\":%s,"
+                         "\"fingerprint\":\"%s\"}}",
+                         nbf, (long)time(NULL) + spec->exp_offset,
+                         spec->jti ? spec->jti : jti, b64,
+                         spec->ca ? "true" : "false", fp) > 0);
+    assert_int_equal(sti_jws_sign("{\"alg\":\"ES256\",\"typ\":\"JWT\","
+                                  "\"x5u\":\"https://127.0.0.1/pa.crt\"}",
+                                  payload,
+                                  spec->signer ? spec->signer : fx.pa_key,
+                                  &token, &err),
+                     STI_OK);
+    free(payload);
+    free(b64);
+    free(der);
+    sti_tnauth_free(list);
+    return token;
+}
+
+static char *good_token(void)
+{
+    struct token_spec spec = {"spc:" SPC, 86400 * 30, NULL, 0, NULL, NULL, 0};
+
+    return make_token(&spec);
+}
+
+/* Requests */
+
+static struct sti_acme_reply *post(const char *url, const char *payload)
+{
+    struct sti_acme_reply *reply = NULL;
+    struct sti_error err;
+
+    if (sti_acme_client_post(fx.client, url, payload, &reply, &err) != STI_OK)
+        fail_msg("POST %s: %s", url, err.message);
+    return reply;
+}
+
+static json_t *reply_json(const struct sti_acme_reply *reply)
+{
+    json_t *obj = json_loads(reply->body, 0, NULL);
+
+    assert_non_null(obj);
+    return obj;
+}
+
+static void assert_problem(const struct sti_acme_reply *reply, const char *type)
+{
+    if (reply->problem_type == NULL || strcmp(reply->problem_type, type) != 0)
+        fail_msg("expected %s, got HTTP %ld %s: %s", type, reply->status,
+                 reply->problem_type ? reply->problem_type : "(no problem)",
+                 reply->body);
+    assert_non_null(reply->content_type);
+    assert_string_equal(reply->content_type, "application/problem+json");
+    assert_non_null(reply->replay_nonce);
+}
+
+/* An order for SPEC ("spc:1234") and the URLs the tests need. */
+struct order_urls {
+    char order[256], authz[256], chall[256], finalize[256];
+};
+
+static void new_order(const char *spc, struct order_urls *u)
+{
+    struct sti_tnauth *list = NULL;
+    unsigned char *der = NULL;
+    size_t len = 0;
+    char *b64, *payload;
+    struct sti_acme_reply *reply;
+    json_t *order, *authz;
+    struct sti_error err;
+
+    assert_int_equal(sti_tnauth_parse_spec(spc, &list, &err), STI_OK);
+    assert_int_equal(sti_tnauth_encode(list, &der, &len, &err), STI_OK);
+    b64 = sti_b64_encode(der, len);
+    assert_true(asprintf(&payload,
+                         "{\"identifiers\":[{\"type\":\"TNAuthList\","
+                         "\"value\":\"%s\"}]}",
+                         b64) > 0);
+    reply = post(sti_acme_client_resource(fx.client, "newOrder"), payload);
+    assert_int_equal(reply->status, 201);
+    assert_non_null(reply->location);
+    snprintf(u->order, sizeof(u->order), "%s", reply->location);
+    order = reply_json(reply);
+    assert_string_equal(json_string_value(json_object_get(order, "status")),
+                        "pending");
+    snprintf(u->authz, sizeof(u->authz), "%s",
+             json_string_value(
+                 json_array_get(json_object_get(order, "authorizations"), 0)));
+    snprintf(u->finalize, sizeof(u->finalize), "%s",
+             json_string_value(json_object_get(order, "finalize")));
+    json_decref(order);
+    sti_acme_reply_free(reply);
+    reply = post(u->authz, "");
+    assert_int_equal(reply->status, 200);
+    authz = reply_json(reply);
+    snprintf(
+        u->chall, sizeof(u->chall), "%s",
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(authz, "challenges"), 0), "url")));
+    json_decref(authz);
+    sti_acme_reply_free(reply);
+    free(payload);
+    free(b64);
+    free(der);
+    sti_tnauth_free(list);
+}
+
+static struct sti_acme_reply *answer(const struct order_urls *u,
+                                     const char *member, const char *token)
+{
+    char *payload;
+    struct sti_acme_reply *reply;
+
+    assert_true(asprintf(&payload, "{\"%s\":\"%s\"}", member, token) > 0);
+    reply = post(u->chall, payload);
+    free(payload);
+    return reply;
+}
+
+static char *csr_b64(const struct sti_key *key, const char *spc, int is_ca)
+{
+    struct sti_csr_request req;
+    struct sti_tnauth *list = NULL;
+    struct sti_csr *csr = NULL;
+    unsigned char *der = NULL;
+    size_t len = 0;
+    char *b64;
+    struct sti_error err;
+
+    assert_int_equal(sti_tnauth_parse_spec(spc, &list, &err), STI_OK);
+    memset(&req, 0, sizeof(req));
+    req.organization = "Test Provider";
+    req.tnauth = list;
+    req.is_ca = is_ca;
+    assert_int_equal(sti_csr_create(&req, key, &csr, &err), STI_OK);
+    assert_int_equal(sti_csr_to_der(csr, &der, &len, &err), STI_OK);
+    b64 = sti_b64url_encode(der, len);
+    free(der);
+    sti_csr_free(csr);
+    sti_tnauth_free(list);
+    return b64;
+}
+
+static struct sti_acme_reply *finalize_b64(const struct order_urls *u,
+                                           const char *b64)
+{
+    char *payload;
+    struct sti_acme_reply *reply;
+
+    assert_true(asprintf(&payload, "{\"csr\":\"%s\"}", b64) > 0);
+    reply = post(u->finalize, payload);
+    free(payload);
+    return reply;
+}
+
+static struct sti_acme_reply *finalize_with(const struct order_urls *u,
+                                            const struct sti_key *key,
+                                            const char *spc, int is_ca)
+{
+    char *b64 = csr_b64(key, spc, is_ca);
+    struct sti_acme_reply *reply = finalize_b64(u, b64);
+
+    free(b64);
+    return reply;
+}
+
+/* An order whose challenge passed with a token for "ca":IS_CA. */
+static void ready_order(struct order_urls *u, int is_ca)
+{
+    struct token_spec spec = {"spc:" SPC, 86400 * 30, NULL, is_ca,
+                              NULL,       NULL,       0};
+    char *token = make_token(&spec);
+    struct sti_acme_reply *reply;
+
+    new_order("spc:" SPC, u);
+    reply = answer(u, "tkauth", token);
+    assert_int_equal(reply->status, 200);
+    sti_acme_reply_free(reply);
+    free(token);
+}
+
+/* Crafts a request with any nonce and url, signed by the account key. */
+static struct sti_acme_reply *send_crafted(const char *nonce, const char *url,
+                                           const char *target)
+{
+    struct sti_acme_reply *reply = NULL;
+    char *body = NULL;
+    struct sti_error err;
+
+    assert_int_equal(sti_acme_jws_build(fx.acct_key,
+                                        sti_acme_client_kid(fx.client), nonce,
+                                        url, "", &body, &err),
+                     STI_OK);
+    assert_int_equal(
+        sti_acme_client_send(fx.client, target, body, &reply, &err), STI_OK);
+    free(body);
+    return reply;
+}
+
+/* Directory, nonces and accounts */
+
+static void directory_lists_resources(void **state)
+{
+    (void)state;
+    assert_non_null(sti_acme_client_resource(fx.client, "newNonce"));
+    assert_non_null(sti_acme_client_resource(fx.client, "newAccount"));
+    assert_non_null(sti_acme_client_resource(fx.client, "newOrder"));
+    assert_non_null(sti_acme_client_resource(fx.client, "revokeCert"));
+    assert_null(sti_acme_client_resource(fx.client, "noSuchThing"));
+}
+
+static void new_nonce_head_and_get(void **state)
+{
+    const char *url = sti_acme_client_resource(fx.client, "newNonce");
+    struct sti_acme_reply *reply = NULL;
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(
+        acme_client_request(fx.client, "HEAD", url, NULL, &reply, &err),
+        STI_OK);
+    assert_int_equal(reply->status, 200);
+    assert_non_null(reply->replay_nonce);
+    sti_acme_reply_free(reply);
+    assert_int_equal(
+        acme_client_request(fx.client, "GET", url, NULL, &reply, &err), STI_OK);
+    assert_int_equal(reply->status, 204);
+    assert_non_null(reply->replay_nonce);
+    sti_acme_reply_free(reply);
+}
+
+static void account_lookup_and_create(void **state)
+{
+    struct sti_acme_client *other = NULL;
+    struct sti_key *key = NULL;
+    struct sti_error err;
+    const char *contact[] = {"mailto:noc@example.net", NULL};
+    char *kid;
+
+    (void)state;
+    assert_int_equal(sti_key_generate(&key, &err), STI_OK);
+    assert_int_equal(sti_acme_client_new(fx.directory, key, NULL, &other, &err),
+                     STI_OK);
+    assert_int_equal(sti_acme_client_account(other, NULL, 1, &err),
+                     STI_ERR_POLICY);
+    assert_non_null(strstr(err.message, "accountDoesNotExist"));
+    assert_int_equal(sti_acme_client_account(other, contact, 0, &err), STI_OK);
+    kid = strdup(sti_acme_client_kid(other));
+    assert_int_equal(sti_acme_client_account(other, NULL, 1, &err), STI_OK);
+    assert_string_equal(kid, sti_acme_client_kid(other));
+    assert_string_not_equal(kid, sti_acme_client_kid(fx.client));
+    free(kid);
+    sti_acme_client_free(other);
+    sti_key_free(key);
+}
+
+static void get_on_resource_not_allowed(void **state)
+{
+    struct sti_acme_reply *reply = NULL;
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(
+        acme_client_request(fx.client, "GET",
+                            sti_acme_client_resource(fx.client, "newOrder"),
+                            NULL, &reply, &err),
+        STI_OK);
+    assert_int_equal(reply->status, 405);
+    assert_problem(reply, STI_ACME_ERR_MALFORMED);
+    sti_acme_reply_free(reply);
+}
+
+/* The JWS checks */
+
+static void reused_nonce_is_bad_nonce(void **state)
+{
+    const char *url = sti_acme_client_kid(fx.client);
+    struct sti_acme_reply *reply;
+    char *nonce = NULL;
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(sti_acme_client_new_nonce(fx.client, &nonce, &err),
+                     STI_OK);
+    reply = send_crafted(nonce, url, url);
+    assert_int_equal(reply->status, 200);
+    sti_acme_reply_free(reply);
+    reply = send_crafted(nonce, url, url);
+    assert_int_equal(reply->status, 400);
+    assert_problem(reply, STI_ACME_ERR_BAD_NONCE);
+    sti_acme_reply_free(reply);
+    free(nonce);
+}
+
+static void unknown_nonce_is_bad_nonce(void **state)
+{
+    const char *url = sti_acme_client_kid(fx.client);
+    struct sti_acme_reply *reply = send_crafted("bm90LWEtbm9uY2U", url, url);
+
+    (void)state;
+    assert_problem(reply, STI_ACME_ERR_BAD_NONCE);
+    sti_acme_reply_free(reply);
+}
+
+static void wrong_url_is_unauthorized(void **state)
+{
+    const char *url = sti_acme_client_kid(fx.client);
+    const char *other = sti_acme_client_resource(fx.client, "newOrder");
+    struct sti_acme_reply *reply;
+    char *nonce = NULL;
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(sti_acme_client_new_nonce(fx.client, &nonce, &err),
+                     STI_OK);
+    reply = send_crafted(nonce, other, url);
+    assert_problem(reply, STI_ACME_ERR_UNAUTHORIZED);
+    assert_non_null(strstr(reply->problem_detail, "url"));
+    sti_acme_reply_free(reply);
+    free(nonce);
+}
+
+static void non_es256_alg_rejected(void **state)
+{
+    const char *url = sti_acme_client_kid(fx.client);
+    struct sti_acme_reply *reply = NULL;
+    char *nonce = NULL, *hdr = NULL, *body = NULL;
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(sti_acme_client_new_nonce(fx.client, &nonce, &err),
+                     STI_OK);
+    assert_true(asprintf(&hdr,
+                         "{\"alg\":\"RS256\",\"kid\":\"%s\",\"nonce\":\"%s\","
+                         "\"url\":\"%s\"}",
+                         url, nonce, url) > 0);
+    assert_int_equal(sti_jws_sign_flattened(hdr, "", fx.acct_key, &body, &err),
+                     STI_OK);
+    assert_int_equal(sti_acme_client_send(fx.client, url, body, &reply, &err),
+                     STI_OK);
+    assert_problem(reply, STI_ACME_ERR_BAD_SIGNATURE_ALGORITHM);
+    assert_non_null(strstr(reply->body, "\"algorithms\""));
+    sti_acme_reply_free(reply);
+    free(body);
+    free(hdr);
+    free(nonce);
+}
+
+static void unknown_kid_is_account_does_not_exist(void **state)
+{
+    const char *url = sti_acme_client_resource(fx.client, "newOrder");
+    struct sti_acme_reply *reply = NULL;
+    char *nonce = NULL, *body = NULL, kid[512];
+    struct sti_error err;
+
+    (void)state;
+    snprintf(kid, sizeof(kid), "%s", sti_acme_client_kid(fx.client));
+    strcpy(strrchr(kid, '/') + 1, "AAAAAAAAAAAAAAAAAAAAAA");
+    assert_int_equal(sti_acme_client_new_nonce(fx.client, &nonce, &err),
+                     STI_OK);
+    assert_int_equal(
+        sti_acme_jws_build(fx.acct_key, kid, nonce, url, "{}", &body, &err),
+        STI_OK);
+    assert_int_equal(sti_acme_client_send(fx.client, url, body, &reply, &err),
+                     STI_OK);
+    assert_problem(reply, STI_ACME_ERR_ACCOUNT_DOES_NOT_EXIST);
+    sti_acme_reply_free(reply);
+    free(body);
+    free(nonce);
+}
+
+static void signature_by_other_key_rejected(void **state)
+{
+    const char *url = sti_acme_client_kid(fx.client);
+    struct sti_acme_reply *reply = NULL;
+    char *nonce = NULL, *body = NULL;
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(sti_acme_client_new_nonce(fx.client, &nonce, &err),
+                     STI_OK);
+    assert_int_equal(
+        sti_acme_jws_build(fx.rogue_key, url, nonce, url, "", &body, &err),
+        STI_OK);
+    assert_int_equal(sti_acme_client_send(fx.client, url, body, &reply, &err),
+                     STI_OK);
+    assert_problem(reply, STI_ACME_ERR_MALFORMED);
+    assert_non_null(strstr(reply->problem_detail, "signature"));
+    sti_acme_reply_free(reply);
+    free(body);
+    free(nonce);
+}
+
+static void wrong_content_type_rejected(void **state)
+{
+    const char *url = sti_acme_client_kid(fx.client);
+    struct sti_acme_reply *reply = NULL;
+    struct sti_error err;
+
+    (void)state;
+    /* No body means no application/jose+json Content-Type is sent. */
+    assert_int_equal(
+        acme_client_request(fx.client, "POST", url, NULL, &reply, &err),
+        STI_OK);
+    assert_int_equal(reply->status, 415);
+    assert_problem(reply, STI_ACME_ERR_MALFORMED);
+    sti_acme_reply_free(reply);
+}
+
+/* Orders */
+
+static void order_rejects_bad_identifiers(void **state)
+{
+    const char *url = sti_acme_client_resource(fx.client, "newOrder");
+    struct sti_acme_reply *reply;
+
+    (void)state;
+    reply = post(url, "{\"identifiers\":[{\"type\":\"dns\","
+                      "\"value\":\"example.com\"}]}");
+    assert_problem(reply, STI_ACME_ERR_PREFIX "unsupportedIdentifier");
+    sti_acme_reply_free(reply);
+    reply = post(url, "{\"identifiers\":[{\"type\":\"TNAuthList\","
+                      "\"value\":\"bm90IGRlcg==\"}]}");
+    assert_problem(reply, STI_ACME_ERR_REJECTED_IDENTIFIER);
+    sti_acme_reply_free(reply);
+    reply = post(url, "{\"identifiers\":[]}");
+    assert_problem(reply, STI_ACME_ERR_MALFORMED);
+    sti_acme_reply_free(reply);
+}
+
+static void finalize_before_challenge_not_ready(void **state)
+{
+    struct order_urls u;
+    struct sti_key *key = NULL;
+    struct sti_acme_reply *reply;
+    struct sti_error err;
+
+    (void)state;
+    new_order("spc:" SPC, &u);
+    assert_int_equal(sti_key_generate(&key, &err), STI_OK);
+    reply = finalize_with(&u, key, "spc:" SPC, 0);
+    assert_problem(reply, STI_ACME_ERR_ORDER_NOT_READY);
+    sti_acme_reply_free(reply);
+    sti_key_free(key);
+}
+
+static void challenge_without_token_malformed(void **state)
+{
+    struct order_urls u;
+    struct sti_acme_reply *reply;
+
+    (void)state;
+    new_order("spc:" SPC, &u);
+    reply = post(u.chall, "{}");
+    assert_problem(reply, STI_ACME_ERR_MALFORMED);
+    sti_acme_reply_free(reply);
+}
+
+/* The tkauth-01 token checks */
+
+static void expect_token_rejected(const struct token_spec *spec,
+                                  const char *detail)
+{
+    struct order_urls u;
+    struct sti_acme_reply *reply;
+    char *token = make_token(spec);
+    json_t *authz;
+
+    new_order("spc:" SPC, &u);
+    reply = answer(&u, "tkauth", token);
+    assert_int_equal(reply->status, 403);
+    assert_problem(reply, STI_ACME_ERR_UNAUTHORIZED);
+    if (strstr(reply->problem_detail, detail) == NULL)
+        fail_msg("detail '%s' lacks '%s'", reply->problem_detail, detail);
+    sti_acme_reply_free(reply);
+    reply = post(u.authz, "");
+    authz = reply_json(reply);
+    assert_string_equal(json_string_value(json_object_get(authz, "status")),
+                        "invalid");
+    json_decref(authz);
+    sti_acme_reply_free(reply);
+    free(token);
+}
+
+static void token_for_other_spc_rejected(void **state)
+{
+    struct token_spec spec = {"spc:" OTHER_SPC, 86400, NULL, 0, NULL, NULL, 0};
+
+    (void)state;
+    expect_token_rejected(&spec, "TNAuthList");
+}
+
+static void expired_token_rejected(void **state)
+{
+    struct token_spec spec = {"spc:" SPC, -3600, NULL, 0, NULL, NULL, 0};
+
+    (void)state;
+    expect_token_rejected(&spec, "expired");
+}
+
+static void untrusted_authority_rejected(void **state)
+{
+    struct token_spec spec = {"spc:" SPC,   86400, NULL, 0,
+                              fx.rogue_key, NULL,  0};
+
+    (void)state;
+    expect_token_rejected(&spec, "trusted PA");
+}
+
+static void other_key_fingerprint_rejected(void **state)
+{
+    struct token_spec spec = {"spc:" SPC, 86400,        NULL, 0,
+                              NULL,       fx.rogue_key, 0};
+
+    (void)state;
+    expect_token_rejected(&spec, "fingerprint");
+}
+
+static void future_nbf_rejected(void **state)
+{
+    struct token_spec spec = {"spc:" SPC, 86400, NULL, 0, NULL, NULL, 3600};
+
+    (void)state;
+    expect_token_rejected(&spec, "not valid before");
+}
+
+static void replayed_jti_rejected(void **state)
+{
+    struct token_spec spec = {
+        "spc:" SPC, 86400 * 30, "0b7c7d5e-2f4e-4a53-9d57-replayed0001", 0, NULL,
+        NULL,       0};
+    struct order_urls u;
+    struct sti_acme_reply *reply;
+    char *token = make_token(&spec);
+
+    (void)state;
+    new_order("spc:" SPC, &u);
+    reply = answer(&u, "atc", token);
+    assert_int_equal(reply->status, 200);
+    sti_acme_reply_free(reply);
+    free(token);
+    expect_token_rejected(&spec, "already used");
+}
+
+/* finalize checks */
+
+static void ca_mismatch_is_bad_csr(void **state)
+{
+    struct order_urls u;
+    struct sti_key *key = NULL;
+    struct sti_acme_reply *reply;
+    struct sti_error err;
+
+    (void)state;
+    ready_order(&u, 1);
+    assert_int_equal(sti_key_generate(&key, &err), STI_OK);
+    reply = finalize_with(&u, key, "spc:" SPC, 0);
+    assert_problem(reply, STI_ACME_ERR_BAD_CSR);
+    assert_non_null(strstr(reply->problem_detail, "basicConstraints"));
+    sti_acme_reply_free(reply);
+    sti_key_free(key);
+}
+
+static void account_key_csr_is_bad_csr(void **state)
+{
+    struct order_urls u;
+    struct sti_acme_reply *reply;
+
+    (void)state;
+    ready_order(&u, 0);
+    reply = finalize_with(&u, fx.acct_key, "spc:" SPC, 0);
+    assert_problem(reply, STI_ACME_ERR_BAD_CSR);
+    assert_non_null(strstr(reply->problem_detail, "account key"));
+    sti_acme_reply_free(reply);
+}
+
+static void other_tnauth_csr_is_bad_csr(void **state)
+{
+    struct order_urls u;
+    struct sti_key *key = NULL;
+    struct sti_acme_reply *reply;
+    struct sti_error err;
+
+    (void)state;
+    ready_order(&u, 0);
+    assert_int_equal(sti_key_generate(&key, &err), STI_OK);
+    reply = finalize_with(&u, key, "spc:" OTHER_SPC, 0);
+    assert_problem(reply, STI_ACME_ERR_BAD_CSR);
+    assert_non_null(strstr(reply->problem_detail, "TNAuthList"));
+    sti_acme_reply_free(reply);
+    sti_key_free(key);
+}
+
+static void rsa_csr_is_bad_csr(void **state)
+{
+    char *path = test_data_path("acme/rsa-csr.der");
+    unsigned char *der = NULL;
+    size_t len = 0;
+    char *b64;
+    struct order_urls u;
+    struct sti_acme_reply *reply;
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(sti_file_read(path, &der, &len, &err), STI_OK);
+    b64 = sti_b64url_encode(der, len);
+    ready_order(&u, 0);
+    reply = finalize_b64(&u, b64);
+    assert_problem(reply, STI_ACME_ERR_BAD_CSR);
+    assert_non_null(strstr(reply->problem_detail, "RSA"));
+    sti_acme_reply_free(reply);
+    free(b64);
+    free(der);
+    free(path);
+}
+
+static void garbage_csr_is_bad_csr(void **state)
+{
+    struct order_urls u;
+    struct sti_acme_reply *reply;
+
+    (void)state;
+    ready_order(&u, 0);
+    reply = finalize_b64(&u, "bm90LWEtY3Ny");
+    assert_problem(reply, STI_ACME_ERR_BAD_CSR);
+    sti_acme_reply_free(reply);
+}
+
+/* The whole flow */
+
+static void obtain_issues_and_revokes(void **state)
+{
+    struct sti_acme_obtain_request req;
+    struct sti_acme_result *res = NULL;
+    struct sti_tnauth *list = NULL, *got = NULL;
+    struct sti_key *key = NULL, *leaf_key;
+    struct sti_chain *chain = NULL;
+    struct sti_cert *leaf;
+    struct sti_acme_reply *reply;
+    unsigned char *der = NULL;
+    size_t len = 0;
+    char *token = good_token(), *b64, *payload, *json;
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(sti_tnauth_parse_spec("spc:" SPC, &list, &err), STI_OK);
+    assert_int_equal(sti_key_generate(&key, &err), STI_OK);
+    memset(&req, 0, sizeof(req));
+    req.tnauth = list;
+    req.token = token;
+    req.cert_key = key;
+    req.organization = "Test Provider";
+    req.timeout_s = 20;
+    if (sti_acme_obtain(fx.client, &req, &res, &err) != STI_OK)
+        fail_msg("obtain: %s", err.message);
+    assert_non_null(res->x5u);
+    assert_non_null(strstr(res->x5u, "https://127.0.0.1/certs/"));
+    assert_int_equal(
+        sti_chain_parse(res->chain_pem, strlen(res->chain_pem), &chain, &err),
+        STI_OK);
+    assert_int_equal(sti_chain_count(chain), 2);
+    leaf = sti_chain_get0(chain, 0);
+    leaf_key = sti_cert_get1_key(leaf);
+    assert_true(sti_key_public_equal(leaf_key, key));
+    assert_int_equal(sti_cert_get_tnauth(leaf, &got, &err), STI_OK);
+    assert_true(sti_tnauth_equal(got, list));
+    assert_true(sti_cert_signed_by(leaf, fx.int_cert));
+    json = sti_acme_result_to_json(res);
+    assert_non_null(strstr(json, "\"x5u\""));
+    free(json);
+
+    /* revokeCert, then again */
+    assert_int_equal(sti_cert_to_der(leaf, &der, &len, &err), STI_OK);
+    b64 = sti_b64url_encode(der, len);
+    assert_true(
+        asprintf(&payload, "{\"certificate\":\"%s\",\"reason\":1}", b64) > 0);
+    reply = post(sti_acme_client_resource(fx.client, "revokeCert"), payload);
+    assert_int_equal(reply->status, 200);
+    assert_int_equal(fx.revoked, 1);
+    sti_acme_reply_free(reply);
+    reply = post(sti_acme_client_resource(fx.client, "revokeCert"), payload);
+    assert_problem(reply, STI_ACME_ERR_ALREADY_REVOKED);
+    sti_acme_reply_free(reply);
+
+    free(payload);
+    free(b64);
+    free(der);
+    sti_key_free(leaf_key);
+    sti_chain_free(chain);
+    sti_tnauth_free(got);
+    sti_acme_result_free(res);
+    sti_tnauth_free(list);
+    sti_key_free(key);
+    free(token);
+}
+
+static void short_token_caps_not_after(void **state)
+{
+    struct token_spec spec = {"spc:" SPC, 7200, NULL, 0, NULL, NULL, 0};
+    struct sti_acme_obtain_request req;
+    struct sti_acme_result *res = NULL;
+    struct sti_tnauth *list = NULL;
+    struct sti_key *key = NULL;
+    struct sti_chain *chain = NULL;
+    char *token = make_token(&spec);
+    time_t exp = time(NULL) + 7200;
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(sti_tnauth_parse_spec("spc:" SPC, &list, &err), STI_OK);
+    assert_int_equal(sti_key_generate(&key, &err), STI_OK);
+    memset(&req, 0, sizeof(req));
+    req.tnauth = list;
+    req.token = token;
+    req.cert_key = key;
+    req.organization = "Test Provider";
+    if (sti_acme_obtain(fx.client, &req, &res, &err) != STI_OK)
+        fail_msg("obtain: %s", err.message);
+    assert_int_equal(
+        sti_chain_parse(res->chain_pem, strlen(res->chain_pem), &chain, &err),
+        STI_OK);
+    assert_true(sti_cert_not_after(sti_chain_get0(chain, 0)) <= exp + 5);
+    sti_chain_free(chain);
+    sti_acme_result_free(res);
+    sti_tnauth_free(list);
+    sti_key_free(key);
+    free(token);
+}
+
+static void nonce_survives_restart_once(void **state)
+{
+    struct sti_acme_reply *reply;
+    char *nonce = NULL, *url;
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(sti_acme_client_new_nonce(fx.client, &nonce, &err),
+                     STI_OK);
+    stop_server();
+    start_server();
+    sti_acme_client_free(fx.client);
+    assert_int_equal(
+        sti_acme_client_new(fx.directory, fx.acct_key, NULL, &fx.client, &err),
+        STI_OK);
+    assert_int_equal(sti_acme_client_account(fx.client, NULL, 1, &err), STI_OK);
+    url = strdup(sti_acme_client_kid(fx.client));
+    reply = send_crafted(nonce, url, url);
+    assert_int_equal(reply->status, 200);
+    sti_acme_reply_free(reply);
+    stop_server();
+    start_server();
+    reply = NULL;
+    {
+        /* The port changed, so the kid and url move with it. */
+        struct sti_acme_client *c = NULL;
+
+        assert_int_equal(
+            sti_acme_client_new(fx.directory, fx.acct_key, NULL, &c, &err),
+            STI_OK);
+        assert_int_equal(sti_acme_client_account(c, NULL, 1, &err), STI_OK);
+        sti_acme_client_free(fx.client);
+        fx.client = c;
+    }
+    free(url);
+    url = strdup(sti_acme_client_kid(fx.client));
+    reply = send_crafted(nonce, url, url);
+    assert_problem(reply, STI_ACME_ERR_BAD_NONCE);
+    sti_acme_reply_free(reply);
+    free(url);
+    free(nonce);
+}
+
+/* Library helpers without a server */
+
+static void jws_build_rejects_missing_parts(void **state)
+{
+    char *json = NULL;
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(sti_acme_jws_build(fx.acct_key, NULL, NULL, "http://x", "",
+                                        &json, &err),
+                     STI_ERR_INVALID);
+    assert_null(json);
+    assert_int_equal(
+        sti_acme_jws_build(NULL, NULL, "n", "http://x", "", &json, &err),
+        STI_ERR_INVALID);
+}
+
+static void client_rejects_non_directory(void **state)
+{
+    struct sti_acme_client *c = NULL;
+    char url[300];
+    struct sti_error err;
+
+    (void)state;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/acme/nothing",
+             sti_httpd_port(fx.httpd));
+    assert_int_equal(sti_acme_client_new(url, fx.acct_key, NULL, &c, &err),
+                     STI_ERR_INVALID);
+    assert_null(c);
+    assert_non_null(strstr(err.message, "not an ACME directory"));
+}
+
+static void eab_add_validates_input(void **state)
+{
+    unsigned char key[32] = {1, 2, 3};
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(sti_acme_eab_add(fx.db_path, "kid-1", key, 4, &err),
+                     STI_ERR_INVALID);
+    assert_int_equal(sti_acme_eab_add(fx.db_path, "", key, 32, &err),
+                     STI_ERR_INVALID);
+    assert_int_equal(sti_acme_eab_add(fx.db_path, "kid-1", key, 32, &err),
+                     STI_OK);
+    assert_int_equal(sti_acme_eab_add(fx.db_path, "kid-1", key, 32, &err),
+                     STI_ERR_EXISTS);
+}
+
+static void server_new_rejects_bad_config(void **state)
+{
+    struct sti_acme_server_config cfg;
+    struct sti_acme_server *srv = NULL;
+    struct sti_error err;
+
+    (void)state;
+    memset(&cfg, 0, sizeof(cfg));
+    assert_int_equal(sti_acme_server_new(&cfg, &srv, &err), STI_ERR_INVALID);
+    cfg.db_path = fx.db_path;
+    cfg.issue = test_issue;
+    assert_int_equal(sti_acme_server_new(&cfg, &srv, &err), STI_ERR_INVALID);
+    assert_non_null(strstr(err.message, "token authority"));
+    assert_null(srv);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(directory_lists_resources),
+        cmocka_unit_test(new_nonce_head_and_get),
+        cmocka_unit_test(account_lookup_and_create),
+        cmocka_unit_test(get_on_resource_not_allowed),
+        cmocka_unit_test(reused_nonce_is_bad_nonce),
+        cmocka_unit_test(unknown_nonce_is_bad_nonce),
+        cmocka_unit_test(wrong_url_is_unauthorized),
+        cmocka_unit_test(non_es256_alg_rejected),
+        cmocka_unit_test(unknown_kid_is_account_does_not_exist),
+        cmocka_unit_test(signature_by_other_key_rejected),
+        cmocka_unit_test(wrong_content_type_rejected),
+        cmocka_unit_test(order_rejects_bad_identifiers),
+        cmocka_unit_test(finalize_before_challenge_not_ready),
+        cmocka_unit_test(challenge_without_token_malformed),
+        cmocka_unit_test(token_for_other_spc_rejected),
+        cmocka_unit_test(expired_token_rejected),
+        cmocka_unit_test(untrusted_authority_rejected),
+        cmocka_unit_test(other_key_fingerprint_rejected),
+        cmocka_unit_test(future_nbf_rejected),
+        cmocka_unit_test(replayed_jti_rejected),
+        cmocka_unit_test(ca_mismatch_is_bad_csr),
+        cmocka_unit_test(account_key_csr_is_bad_csr),
+        cmocka_unit_test(other_tnauth_csr_is_bad_csr),
+        cmocka_unit_test(rsa_csr_is_bad_csr),
+        cmocka_unit_test(garbage_csr_is_bad_csr),
+        cmocka_unit_test(obtain_issues_and_revokes),
+        cmocka_unit_test(short_token_caps_not_after),
+        cmocka_unit_test(jws_build_rejects_missing_parts),
+        cmocka_unit_test(client_rejects_non_directory),
+        cmocka_unit_test(eab_add_validates_input),
+        cmocka_unit_test(server_new_rejects_bad_config),
+        cmocka_unit_test(nonce_survives_restart_once),
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,611 @@
+/* Unit tests for the PA store: lib/pa.c, pa_store.c, pa_users.c,
+ * pa_calist.c, pa_crl.c and pa_tls.c. */
+#include "support.h"
+
+#include "pa_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define BASE "https://127.0.0.1:8443"
+#define FP                                                                     \
+    "SHA256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:"   \
+    "55:66:77:88:99:AA:BB:CC:DD:EE:FF"
+
+struct fixture {
+    char *dir;
+    struct sti_pa *pa;
+};
+
+static struct sti_pa *open_pa(const char *dir, const char *base)
+{
+    struct sti_pa_config c;
+    struct sti_pa *pa = NULL;
+    struct sti_error err;
+
+    memset(&c, 0, sizeof(c));
+    c.dir = dir;
+    c.base_url = base;
+    if (sti_pa_open(&c, &pa, &err) != STI_OK)
+        fail_msg("sti_pa_open: %s", err.message);
+    return pa;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    struct sti_pa_init_options o;
+    struct sti_error err;
+
+    f->dir = test_tmpdir();
+    memset(&o, 0, sizeof(o));
+    o.dir = f->dir;
+    if (sti_pa_init(&o, &err) != STI_OK)
+        fail_msg("sti_pa_init: %s", err.message);
+    f->pa = open_pa(f->dir, BASE);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    sti_pa_close(f->pa);
+    test_rmtree(f->dir);
+    free(f);
+    return 0;
+}
+
+static struct sti_cert *make_root(struct sti_key **key_out, const char *cn)
+{
+    struct sti_cert_request req;
+    struct sti_cert *cert = NULL;
+    struct sti_key *key = NULL;
+    struct sti_error err;
+
+    assert_int_equal(sti_key_generate(&key, &err), STI_OK);
+    memset(&req, 0, sizeof(req));
+    req.kind = STI_CERT_CA_ROOT;
+    req.common_name = cn;
+    req.organization = "Test CA";
+    req.subject_key = key;
+    assert_int_equal(sti_cert_issue(&req, NULL, NULL, &cert, &err), STI_OK);
+    if (key_out != NULL)
+        *key_out = key;
+    else
+        sti_key_free(key);
+    return cert;
+}
+
+/* Directory */
+
+static void init_creates_files(void **state)
+{
+    struct fixture *f = *state;
+    char *key = test_path(f->dir, STI_PA_KEY_FILE);
+    char *tls_key = test_path(f->dir, STI_PA_TLS_KEY_FILE);
+    char *tls_cert = test_path(f->dir, STI_PA_TLS_CERT_FILE);
+    const struct sti_cert *cert = sti_pa_get0_cert(f->pa);
+    struct stat st;
+
+    assert_int_equal(stat(key, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(stat(tls_key, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(stat(tls_cert, &st), 0);
+    assert_true(sti_cert_is_self_signed(cert));
+    assert_string_equal(sti_pa_cert_url(f->pa), BASE "/pa.crt");
+    assert_string_equal(sti_pa_crl_url(f->pa), BASE "/api/v1/crl");
+    free(key);
+    free(tls_key);
+    free(tls_cert);
+}
+
+static void init_rejects_existing(void **state)
+{
+    struct fixture *f = *state;
+    struct sti_pa_init_options o;
+    struct sti_error err;
+
+    memset(&o, 0, sizeof(o));
+    o.dir = f->dir;
+    assert_int_equal(sti_pa_init(&o, &err), STI_ERR_EXISTS);
+    o.dir = NULL;
+    assert_int_equal(sti_pa_init(&o, &err), STI_ERR_INVALID);
+}
+
+static void init_under_root(void **state)
+{
+    char *dir = test_tmpdir(), *sub = test_path(dir, "pa");
+    char *cert_path = test_path(dir, "root.crt");
+    char *key_path = test_path(dir, "root.key");
+    struct sti_key *root_key = NULL;
+    struct sti_cert *root = make_root(&root_key, "SHAKEN ROOT");
+    struct sti_pa_init_options o;
+    struct sti_error err;
+    struct sti_pa *pa;
+    char *pem = NULL;
+
+    (void)state;
+    assert_int_equal(sti_cert_to_pem(root, &pem, &err), STI_OK);
+    assert_int_equal(sti_file_write(cert_path, pem, strlen(pem), 0644, 1, &err),
+                     STI_OK);
+    assert_int_equal(sti_key_save(root_key, key_path, NULL, &err), STI_OK);
+    memset(&o, 0, sizeof(o));
+    o.dir = sub;
+    o.root_cert_file = cert_path;
+    assert_int_equal(sti_pa_init(&o, &err), STI_ERR_INVALID);
+    o.root_key_file = key_path;
+    if (sti_pa_init(&o, &err) != STI_OK)
+        fail_msg("sti_pa_init: %s", err.message);
+    pa = open_pa(sub, NULL);
+    assert_false(sti_cert_is_self_signed(sti_pa_get0_cert(pa)));
+    assert_true(sti_cert_signed_by(sti_pa_get0_cert(pa), root));
+    assert_null(sti_pa_cert_url(pa));
+    sti_pa_close(pa);
+    free(pem);
+    sti_cert_free(root);
+    sti_key_free(root_key);
+    free(sub);
+    free(cert_path);
+    free(key_path);
+    test_rmtree(dir);
+}
+
+static void open_rejects_missing_dir(void **state)
+{
+    struct sti_pa_config c;
+    struct sti_pa *pa = (void *)1;
+    struct sti_error err;
+
+    (void)state;
+    memset(&c, 0, sizeof(c));
+    c.dir = "/nonexistent/pa";
+    assert_int_equal(sti_pa_open(&c, &pa, &err), STI_ERR_NOTFOUND);
+    assert_null(pa);
+    assert_non_null(strstr(err.message, "sti-pa init"));
+}
+
+static void base_url_rules(void **state)
+{
+    struct fixture *f = *state;
+    struct sti_pa *pa = open_pa(f->dir, NULL);
+    struct sti_error err;
+
+    (void)state;
+    assert_null(sti_pa_crl_url(pa));
+    assert_int_equal(sti_pa_set_default_base_url(pa, "ftp://x", &err),
+                     STI_ERR_INVALID);
+    assert_int_equal(sti_pa_set_default_base_url(pa, "http://h:1/", &err),
+                     STI_OK);
+    assert_string_equal(sti_pa_cert_url(pa), "http://h:1/pa.crt");
+    /* A configured URL stays. */
+    assert_int_equal(sti_pa_set_default_base_url(pa, "http://other", &err),
+                     STI_OK);
+    assert_string_equal(sti_pa_cert_url(pa), "http://h:1/pa.crt");
+    sti_pa_close(pa);
+}
+
+/* Providers and users */
+
+static void providers_add_list_disable(void **state)
+{
+    struct fixture *f = *state;
+    struct sti_pa_provider *list;
+    struct sti_error err;
+    size_t n;
+    char *json;
+
+    assert_int_equal(sti_pa_sp_add(f->pa, "1234", "Carrier A", 0, &err),
+                     STI_OK);
+    assert_int_equal(sti_pa_sp_add(f->pa, "818H", "Carrier B", 1, &err),
+                     STI_OK);
+    assert_int_equal(sti_pa_sp_add(f->pa, "1234", "Again", 0, &err),
+                     STI_ERR_EXISTS);
+    assert_int_equal(sti_pa_sp_add(f->pa, "12-4", "Bad", 0, &err),
+                     STI_ERR_INVALID);
+    assert_int_equal(sti_pa_sp_add(f->pa, "5678", "", 0, &err),
+                     STI_ERR_INVALID);
+    assert_int_equal(sti_pa_sp_set_enabled(f->pa, "1234", 0, &err), STI_OK);
+    assert_int_equal(sti_pa_sp_set_enabled(f->pa, "9999", 0, &err),
+                     STI_ERR_NOTFOUND);
+    assert_int_equal(sti_pa_sp_list(f->pa, &list, &n, &err), STI_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].spc, "1234");
+    assert_string_equal(list[0].name, "Carrier A");
+    assert_false(list[0].enabled);
+    assert_true(list[1].delegation);
+    assert_true(list[1].enabled);
+    sti_pa_sp_list_free(list, n);
+    assert_int_equal(sti_pa_sp_list_json(f->pa, &json, &err), STI_OK);
+    assert_non_null(strstr(json, "\"spc\": \"818H\""));
+    assert_non_null(strstr(json, "\"delegation\": true"));
+    free(json);
+}
+
+static void users_and_passwords(void **state)
+{
+    struct fixture *f = *state;
+    struct pa_user user;
+    struct sti_error err, err2;
+
+    assert_int_equal(sti_pa_sp_add(f->pa, "1234", "Carrier A", 0, &err),
+                     STI_OK);
+    assert_int_equal(
+        sti_pa_user_add(f->pa, "alice", "1234", 0, "correct horse", &err),
+        STI_OK);
+    assert_int_equal(
+        sti_pa_user_add(f->pa, "alice", "1234", 0, "correct horse", &err),
+        STI_ERR_EXISTS);
+    assert_int_equal(sti_pa_user_add(f->pa, "bob", "1234", 0, "short", &err),
+                     STI_ERR_INVALID);
+    assert_int_equal(
+        sti_pa_user_add(f->pa, "bob", "9999", 0, "long enough", &err),
+        STI_ERR_NOTFOUND);
+    assert_int_equal(
+        sti_pa_user_add(f->pa, "bob", NULL, 0, "long enough", &err),
+        STI_ERR_INVALID);
+    assert_int_equal(
+        sti_pa_user_add(f->pa, "root", NULL, 1, "admin pass", &err), STI_OK);
+    assert_int_equal(
+        pa_user_login(f->pa, "alice", "correct horse", &user, &err), STI_OK);
+    assert_string_equal(user.spc, "1234");
+    assert_false(user.admin);
+    assert_int_equal(pa_user_login(f->pa, "root", "admin pass", &user, &err),
+                     STI_OK);
+    assert_true(user.admin);
+    /* Wrong passwords and unknown users get the same answer. */
+    assert_int_equal(pa_user_login(f->pa, "alice", "wrong", &user, &err),
+                     STI_ERR_AUTH);
+    assert_int_equal(pa_user_login(f->pa, "nobody", "wrong", &user, &err2),
+                     STI_ERR_AUTH);
+    assert_string_equal(err.message, err2.message);
+}
+
+static void password_hash_format(void **state)
+{
+    struct sti_error err;
+    char *a = NULL, *b = NULL;
+
+    (void)state;
+    assert_int_equal(pa_password_hash("secret password", &a, &err), STI_OK);
+    assert_int_equal(pa_password_hash("secret password", &b, &err), STI_OK);
+    assert_memory_equal(a, "$scrypt$ln=14,r=8,p=1$", 22);
+    assert_string_not_equal(a, b); /* salted */
+    assert_true(pa_password_verify("secret password", a));
+    assert_false(pa_password_verify("secret passworD", a));
+    assert_false(pa_password_verify("secret password", "$scrypt$garbage"));
+    assert_false(pa_password_verify("secret password", NULL));
+    assert_null(strstr(a, "secret"));
+    free(a);
+    free(b);
+}
+
+static void access_tokens(void **state)
+{
+    struct fixture *f = *state;
+    struct pa_user user, back;
+    struct sti_error err;
+    char *token = NULL;
+    time_t expires = 0;
+
+    assert_int_equal(
+        sti_pa_user_add(f->pa, "root", NULL, 1, "admin pass", &err), STI_OK);
+    assert_int_equal(pa_user_login(f->pa, "root", "admin pass", &user, &err),
+                     STI_OK);
+    assert_int_equal(
+        pa_access_token_create(f->pa, &user, &token, &expires, &err), STI_OK);
+    assert_true(expires > time(NULL));
+    assert_int_equal(pa_access_token_check(f->pa, token, &back, &err), STI_OK);
+    assert_string_equal(back.name, "root");
+    assert_int_equal(pa_access_token_check(f->pa, "bogus", &back, &err),
+                     STI_ERR_AUTH);
+    free(token);
+    /* A lifetime of zero makes a token that is already expired. */
+    f->pa->access_lifetime = 0;
+    assert_int_equal(
+        pa_access_token_create(f->pa, &user, &token, &expires, &err), STI_OK);
+    assert_int_equal(pa_access_token_check(f->pa, token, &back, &err),
+                     STI_ERR_AUTH);
+    assert_non_null(strstr(err.message, "expired"));
+    free(token);
+}
+
+static void throttle_locks_and_resets(void **state)
+{
+    struct fixture *f = *state;
+
+    for (int i = 0; i < 4; i++)
+        pa_throttle_fail(f->pa, "u:alice");
+    assert_int_equal(pa_throttle_check(f->pa, "u:alice", 5), 0);
+    pa_throttle_fail(f->pa, "u:alice");
+    assert_true(pa_throttle_check(f->pa, "u:alice", 5) > 0);
+    assert_int_equal(pa_throttle_check(f->pa, "u:bob", 5), 0);
+    pa_throttle_reset(f->pa, "u:alice");
+    assert_int_equal(pa_throttle_check(f->pa, "u:alice", 5), 0);
+    /* The table stays bounded under many keys. */
+    for (int i = 0; i < 3 * PA_THROTTLE_SLOTS; i++) {
+        char key[32];
+
+        snprintf(key, sizeof(key), "ip:10.0.0.%d", i);
+        pa_throttle_fail(f->pa, key);
+    }
+}
+
+/* SPC tokens */
+
+static void token_issue_rules(void **state)
+{
+    struct fixture *f = *state;
+    struct sti_spc_verify_options o;
+    const struct sti_cert *certs[1];
+    struct sti_spc_token *t = NULL;
+    struct sti_error err;
+    char *token = NULL;
+    long count = -1;
+
+    assert_int_equal(sti_pa_sp_add(f->pa, "1234", "A", 0, &err), STI_OK);
+    assert_int_equal(sti_pa_sp_add(f->pa, "818H", "B", 1, &err), STI_OK);
+    assert_int_equal(
+        sti_pa_token_issue(f->pa, "1234", FP, 0, "cli", &token, &err), STI_OK);
+    memset(&o, 0, sizeof(o));
+    certs[0] = sti_pa_get0_cert(f->pa);
+    o.pa_certs = certs;
+    o.pa_cert_count = 1;
+    o.x5u = BASE "/pa.crt";
+    o.ca = 0;
+    o.tkvalue = "MAigBhYEMTIzNA==";
+    assert_int_equal(sti_spc_token_verify(token, &o, &t, &err), STI_OK);
+    assert_true(t->exp > time(NULL) + 86000);
+    sti_spc_token_free(t);
+    free(token);
+    assert_int_equal(
+        sti_pa_token_issue(f->pa, "1234", FP, 1, "cli", &token, &err),
+        STI_ERR_POLICY);
+    assert_non_null(strstr(err.message, "delegate"));
+    assert_int_equal(
+        sti_pa_token_issue(f->pa, "818H", FP, 1, "cli", &token, &err), STI_OK);
+    free(token);
+    assert_int_equal(
+        sti_pa_token_issue(f->pa, "9999", FP, 0, "cli", &token, &err),
+        STI_ERR_NOTFOUND);
+    assert_int_equal(
+        sti_pa_token_issue(f->pa, "1234", "SHA256 1", 0, "cli", &token, &err),
+        STI_ERR_INVALID);
+    assert_int_equal(sti_pa_sp_set_enabled(f->pa, "1234", 0, &err), STI_OK);
+    assert_int_equal(
+        sti_pa_token_issue(f->pa, "1234", FP, 0, "cli", &token, &err),
+        STI_ERR_POLICY);
+    assert_null(token);
+    assert_int_equal(sti_pa_token_count(f->pa, &count, &err), STI_OK);
+    assert_int_equal(count, 2);
+}
+
+static void token_needs_base_url(void **state)
+{
+    struct fixture *f = *state;
+    struct sti_pa *pa = open_pa(f->dir, NULL);
+    struct sti_error err;
+    char *token = NULL;
+
+    assert_int_equal(sti_pa_sp_add(pa, "1234", "A", 0, &err), STI_OK);
+    assert_int_equal(sti_pa_token_issue(pa, "1234", FP, 0, "cli", &token, &err),
+                     STI_ERR_INVALID);
+    assert_non_null(strstr(err.message, "base_url"));
+    sti_pa_close(pa);
+}
+
+/* CA list */
+
+static void calist_add_remove_verify(void **state)
+{
+    struct fixture *f = *state;
+    struct sti_cert *root = make_root(NULL, "SHAKEN ROOT A");
+    struct sti_pa_calist *list = NULL;
+    struct sti_pa_ca *cas;
+    struct sti_error err;
+    char *doc = NULL, *doc2 = NULL, prefix[9], other[9];
+    size_t n;
+
+    assert_int_equal(sti_pa_ca_add(f->pa, root, &err), STI_OK);
+    assert_int_equal(sti_pa_ca_add(f->pa, root, &err), STI_ERR_EXISTS);
+    assert_int_equal(sti_pa_ca_list(f->pa, &cas, &n, &err), STI_OK);
+    assert_int_equal(n, 1);
+    memcpy(prefix, cas[0].fingerprint, 8);
+    prefix[8] = '\0';
+    sti_pa_ca_list_free(cas, n);
+    assert_int_equal(sti_pa_calist_document(f->pa, &doc, &err), STI_OK);
+    assert_int_equal(sti_pa_calist_verify(doc, strlen(doc),
+                                          sti_pa_get0_cert(f->pa), 0, &list,
+                                          &err),
+                     STI_OK);
+    assert_int_equal(list->version, 1);
+    assert_int_equal(sti_chain_count(list->roots), 1);
+    assert_true(sti_cert_signed_by(sti_chain_get0(list->roots, 0), root));
+    assert_true(list->expires > time(NULL));
+    sti_pa_calist_free(list);
+    /* Expired when checked a year later. */
+    assert_int_equal(
+        sti_pa_calist_verify(doc, strlen(doc), sti_pa_get0_cert(f->pa),
+                             time(NULL) + 365 * 86400, &list, &err),
+        STI_ERR_POLICY);
+    assert_int_equal(sti_pa_ca_remove(f->pa, "0000", &err), STI_ERR_INVALID);
+    memcpy(other, prefix, sizeof(other));
+    other[0] = other[0] == '0' ? '1' : '0';
+    assert_int_equal(sti_pa_ca_remove(f->pa, other, &err), STI_ERR_NOTFOUND);
+    assert_int_equal(sti_pa_ca_remove(f->pa, prefix, &err), STI_OK);
+    assert_int_equal(sti_pa_calist_document(f->pa, &doc2, &err), STI_OK);
+    assert_int_equal(sti_pa_calist_verify(doc2, strlen(doc2),
+                                          sti_pa_get0_cert(f->pa), 0, &list,
+                                          &err),
+                     STI_OK);
+    assert_int_equal(list->version, 2);
+    assert_int_equal(sti_chain_count(list->roots), 0);
+    sti_pa_calist_free(list);
+    free(doc);
+    free(doc2);
+    sti_cert_free(root);
+}
+
+static void calist_rejects_bad_documents(void **state)
+{
+    struct fixture *f = *state;
+    struct sti_key *key = NULL;
+    struct sti_cert *other = make_root(&key, "SHAKEN ROOT B");
+    struct sti_pa_calist *list = NULL;
+    struct sti_error err;
+    char *doc = NULL, wrapped[4096];
+
+    assert_int_equal(sti_pa_calist_document(f->pa, &doc, &err), STI_OK);
+    assert_int_equal(
+        sti_pa_calist_verify(doc, strlen(doc), other, 0, &list, &err),
+        STI_ERR_CRYPTO);
+    snprintf(wrapped, sizeof(wrapped),
+             "{\"status\":\"success\",\"caList\":\"%s\"}", doc);
+    assert_int_equal(sti_pa_calist_verify(wrapped, strlen(wrapped),
+                                          sti_pa_get0_cert(f->pa), 0, &list,
+                                          &err),
+                     STI_OK);
+    sti_pa_calist_free(list);
+    assert_int_equal(sti_pa_calist_verify("{\"x\":1}", 7,
+                                          sti_pa_get0_cert(f->pa), 0, &list,
+                                          &err),
+                     STI_ERR_INVALID);
+    assert_int_equal(sti_pa_calist_verify("a.b.c", 5, sti_pa_get0_cert(f->pa),
+                                          0, &list, &err),
+                     STI_ERR_INVALID);
+    assert_int_equal(sti_pa_ca_add(f->pa, NULL, &err), STI_ERR_INVALID);
+    assert_null(list);
+    free(doc);
+    sti_cert_free(other);
+    sti_key_free(key);
+}
+
+/* Revocation */
+
+static void revoke_regenerates_crl(void **state)
+{
+    struct fixture *f = *state;
+    struct sti_crl *crl = NULL;
+    struct sti_crl_entry e;
+    struct sti_error err;
+    uint64_t first;
+
+    assert_int_equal(sti_pa_crl_get(f->pa, &crl, &err), STI_OK);
+    first = sti_crl_number(crl);
+    assert_true(sti_crl_is_indirect(crl));
+    assert_int_equal(sti_crl_entry_count(crl), 0);
+    assert_true(sti_crl_signed_by(crl, sti_pa_get0_cert(f->pa)));
+    sti_crl_free(crl);
+    assert_int_equal(sti_pa_revoke(f->pa, "CN=SHAKEN CA,O=Test,C=US",
+                                   "00:0A:1b", STI_REASON_KEY_COMPROMISE, &err),
+                     STI_OK);
+    assert_int_equal(
+        sti_pa_revoke(f->pa, "CN=SHAKEN CA,O=Test,C=US", "A1B", 0, &err),
+        STI_ERR_EXISTS);
+    assert_int_equal(sti_pa_revoke(f->pa, "no dn", "01", 0, &err),
+                     STI_ERR_INVALID);
+    assert_int_equal(sti_pa_revoke(f->pa, "CN=X", "xyz", 0, &err),
+                     STI_ERR_INVALID);
+    assert_int_equal(sti_pa_revoke(f->pa, "CN=X", "01", 7, &err),
+                     STI_ERR_INVALID);
+    assert_int_equal(sti_pa_crl_get(f->pa, &crl, &err), STI_OK);
+    assert_int_equal(sti_crl_number(crl), first + 1);
+    assert_int_equal(sti_crl_entry_count(crl), 1);
+    assert_int_equal(sti_crl_get_entry(crl, 0, &e), STI_OK);
+    assert_int_equal(e.reason, STI_REASON_KEY_COMPROMISE);
+    assert_true(sti_crl_next_update(crl) > time(NULL) + 6 * 86400);
+    sti_crl_free(crl);
+}
+
+static void revocations_persist(void **state)
+{
+    struct fixture *f = *state;
+    struct sti_crl *crl = NULL;
+    struct sti_error err;
+    uint64_t number;
+
+    assert_int_equal(sti_pa_revoke(f->pa, "CN=A", "01", 0, &err), STI_OK);
+    assert_int_equal(sti_pa_revoke(f->pa, "CN=B", "02", 0, &err), STI_OK);
+    assert_int_equal(sti_pa_crl_get(f->pa, &crl, &err), STI_OK);
+    number = sti_crl_number(crl);
+    sti_crl_free(crl);
+    sti_pa_close(f->pa);
+    f->pa = open_pa(f->dir, BASE);
+    assert_int_equal(sti_pa_crl_get(f->pa, &crl, &err), STI_OK);
+    assert_int_equal(sti_crl_number(crl), number);
+    assert_int_equal(sti_crl_entry_count(crl), 2);
+    sti_crl_free(crl);
+    assert_int_equal(sti_pa_crl_regenerate(f->pa, &err), STI_OK);
+    assert_int_equal(sti_pa_crl_get(f->pa, &crl, &err), STI_OK);
+    assert_int_equal(sti_crl_number(crl), number + 1);
+    sti_crl_free(crl);
+}
+
+static void serial_normalize(void **state)
+{
+    static const char *cases[][2] = {
+        {"00:0a:1B", "A1B"}, {"0", "0"},  {"00", "0"},    {"FF", "FF"},
+        {"", NULL},          {":", NULL}, {"0x12", NULL}, {"12 34", NULL}};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *got = pa_serial_normalize(cases[i][0]);
+
+        if (cases[i][1] == NULL)
+            assert_null(got);
+        else
+            assert_string_equal(got, cases[i][1]);
+        free(got);
+    }
+}
+
+static void tls_cert_created(void **state)
+{
+    char *dir = test_tmpdir(), *cert = test_path(dir, "t.crt");
+    char *key = test_path(dir, "t.key");
+    struct sti_cert *c = NULL;
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(sti_tls_selfsigned_create(cert, key, 30, &err), STI_OK);
+    assert_int_equal(sti_cert_load(cert, &c, &err), STI_OK);
+    assert_true(sti_cert_is_self_signed(c));
+    assert_int_equal(sti_tls_selfsigned_create(cert, NULL, 30, &err),
+                     STI_ERR_INVALID);
+    sti_cert_free(c);
+    free(cert);
+    free(key);
+    test_rmtree(dir);
+}
+
+#define PA_TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        PA_TEST(init_creates_files),
+        PA_TEST(init_rejects_existing),
+        cmocka_unit_test(init_under_root),
+        cmocka_unit_test(open_rejects_missing_dir),
+        PA_TEST(base_url_rules),
+        PA_TEST(providers_add_list_disable),
+        PA_TEST(users_and_passwords),
+        cmocka_unit_test(password_hash_format),
+        PA_TEST(access_tokens),
+        PA_TEST(throttle_locks_and_resets),
+        PA_TEST(token_issue_rules),
+        PA_TEST(token_needs_base_url),
+        PA_TEST(calist_add_remove_verify),
+        PA_TEST(calist_rejects_bad_documents),
+        PA_TEST(revoke_regenerates_crl),
+        PA_TEST(revocations_persist),
+        cmocka_unit_test(serial_normalize),
+        cmocka_unit_test(tls_cert_created),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

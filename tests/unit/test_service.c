@@ -1,0 +1,533 @@
+/* Unit tests for lib/service.c: every endpoint with good and bad bodies,
+ * against a real PKI whose chain a local HTTP server hands out. */
+#include "support.h"
+
+#include "service_int.h"
+
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "http_fixture.h"
+#include "pki_fixture.h"
+
+static struct pki pki;
+static char *dir, *root_file;
+static struct sti_service *svc;
+
+static struct sti_verifier_config lab_verifier(void)
+{
+    struct sti_verifier_config vc = {
+        .ca_file = root_file,
+        .allow_http = 1,
+        .allow_any_port = 1,
+    };
+
+    return vc;
+}
+
+static int setup(void **state)
+{
+    struct sti_verifier_config vc;
+    struct sti_service_config sc = {0};
+    struct sti_error err;
+    FILE *f;
+
+    (void)state;
+    pki_init(&pki, 0, 0);
+    fx_route("/sp.pem", "200 OK", "", pki.chain_pem);
+    if (fx_start() != 0)
+        return -1;
+    dir = test_tmpdir();
+    root_file = test_path(dir, "root.pem");
+    f = fopen(root_file, "w");
+    fputs(pki.root_pem, f);
+    fclose(f);
+    vc = lab_verifier();
+    sc.key = pki.sp_key;
+    sc.x5u = fx_url("/sp.pem");
+    sc.verifier = &vc;
+    if (sti_service_new(&sc, &svc, &err) != STI_OK) {
+        fprintf(stderr, "sti_service_new: %s\n", err.message);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sti_service_free(svc);
+    fx_stop();
+    pki_free(&pki);
+    free(root_file);
+    test_rmtree(dir);
+    return 0;
+}
+
+/* Sends BODY to PATH with METHOD on S and returns the reply. */
+static struct sti_service_reply call_on(struct sti_service *s,
+                                        const char *method, const char *path,
+                                        const char *body)
+{
+    struct sti_service_reply r;
+
+    sti_service_process(s, method, path, (const unsigned char *)body,
+                        strlen(body), &r);
+    assert_non_null(r.body);
+    assert_int_equal(strlen(r.body), r.len);
+    return r;
+}
+
+static struct sti_service_reply call(const char *method, const char *path,
+                                     const char *body)
+{
+    return call_on(svc, method, path, body);
+}
+
+static void assert_error(struct sti_service_reply r, int status,
+                         const char *needle)
+{
+    json_t *doc = json_loads(r.body, 0, NULL);
+    const char *msg = json_string_value(json_object_get(doc, "message"));
+
+    if (r.status != status || msg == NULL || strstr(msg, needle) == NULL)
+        fail_msg("expected %d with '%s', got %d: %s", status, needle, r.status,
+                 r.body);
+    assert_string_equal(r.content_type, "application/json");
+    assert_string_equal(json_string_value(json_object_get(doc, "status")),
+                        "error");
+    json_decref(doc);
+    free(r.body);
+}
+
+/* Signs through the JSON endpoint and returns the Identity value. */
+static char *sign_json(const char *orig, const char *dest, long long iat)
+{
+    char body[512];
+    struct sti_service_reply r;
+    json_t *doc;
+    char *identity;
+
+    snprintf(body, sizeof(body),
+             "{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"%s\"},"
+             "\"dest\":{\"tn\":[\"%s\"]},\"iat\":%lld,\"origid\":"
+             "\"de305d54-75b4-431b-adb2-eb6b9e546014\"}}",
+             orig, dest, iat);
+    r = call("POST", "/stir/v1/signing", body);
+    if (r.status != 200)
+        fail_msg("signing answered %d: %s", r.status, r.body);
+    assert_string_equal(r.content_type, "application/json");
+    doc = json_loads(r.body, 0, NULL);
+    assert_non_null(doc);
+    identity = strdup(json_string_value(
+        json_object_get(json_object_get(doc, "signingResponse"), "identity")));
+    json_decref(doc);
+    free(r.body);
+    return identity;
+}
+
+/* Verifies IDENTITY for a call from ORIG to DEST; returns the body. */
+static char *verify_json(const char *identity, const char *orig,
+                         const char *dest)
+{
+    char body[2048];
+    struct sti_service_reply r;
+
+    snprintf(body, sizeof(body),
+             "{\"verificationRequest\":{\"from\":{\"tn\":\"%s\"},\"to\":"
+             "{\"tn\":[\"%s\"]},\"time\":%lld,\"identity\":\"%s\"}}",
+             orig, dest, (long long)time(NULL), identity);
+    r = call("POST", "/stir/v1/verification", body);
+    if (r.status != 200)
+        fail_msg("verification answered %d: %s", r.status, r.body);
+    return r.body;
+}
+
+static void sign_then_verify_passes(void **state)
+{
+    char *identity = sign_json("12025550100", "12025550199", time(NULL));
+    char *body;
+
+    (void)state;
+    assert_non_null(strstr(identity, ";info=<http://127.0.0.1:"));
+    assert_non_null(strstr(identity, ";ppt=shaken"));
+    body = verify_json(identity, "+1 202-555-0100", "12025550199");
+    assert_string_equal(body, "{\"verificationResponse\":{\"verstat\":"
+                              "\"TN-Validation-Passed\",\"attest\":\"A\","
+                              "\"origid\":\"de305d54-75b4-431b-adb2-"
+                              "eb6b9e546014\"}}");
+    free(body);
+    free(identity);
+}
+
+static void tampered_header_fails_438(void **state)
+{
+    char *identity = sign_json("12025550100", "12025550199", time(NULL));
+    char *sig = strchr(strchr(identity, '.') + 1, '.') + 1;
+    char *body;
+
+    (void)state;
+    sig[5] = sig[5] == 'A' ? 'B' : 'A';
+    body = verify_json(identity, "12025550100", "12025550199");
+    assert_non_null(strstr(body, "\"verstat\":\"TN-Validation-Failed\""));
+    assert_non_null(strstr(body, "\"reasoncode\":438"));
+    assert_non_null(strstr(body, "\"reasontext\":\"Invalid Identity Header\""));
+    free(body);
+    free(identity);
+}
+
+static void stale_iat_fails_403(void **state)
+{
+    char *identity = sign_json("12025550100", "12025550199", time(NULL) - 600);
+    char *body = verify_json(identity, "12025550100", "12025550199");
+
+    (void)state;
+    assert_non_null(strstr(body, "\"reasoncode\":403"));
+    assert_non_null(strstr(body, "\"reasontext\":\"Stale Date\""));
+    assert_non_null(strstr(body, "freshness"));
+    free(body);
+    free(identity);
+}
+
+static void wrong_orig_fails_438(void **state)
+{
+    char *identity = sign_json("12025550100", "12025550199", time(NULL));
+    char *body = verify_json(identity, "12025550101", "12025550199");
+
+    (void)state;
+    assert_non_null(strstr(body, "\"verstat\":\"TN-Validation-Failed\""));
+    assert_non_null(strstr(body, "\"reasoncode\":438"));
+    free(body);
+    free(identity);
+}
+
+static void verification_fetches_x5u_once(void **state)
+{
+    int before = fx_hits();
+    char *identity = sign_json("12025550100", "12025550199", time(NULL));
+
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        char *body = verify_json(identity, "12025550100", "12025550199");
+
+        assert_non_null(strstr(body, "TN-Validation-Passed"));
+        free(body);
+    }
+    /* The earlier tests fetched the chain already. */
+    assert_int_equal(fx_hits(), before);
+    assert_true(before >= 1);
+    free(identity);
+}
+
+static void verification_without_identity(void **state)
+{
+    struct sti_service_reply r =
+        call("POST", "/stir/v1/verification",
+             "{\"verificationRequest\":{\"from\":{\"tn\":\"12025550100\"},"
+             "\"to\":{\"tn\":[\"12025550199\"]},\"time\":1700000000}}");
+
+    (void)state;
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"verstat\":\"No-TN-Validation\""));
+    assert_non_null(strstr(r.body, "\"reasoncode\":428"));
+    free(r.body);
+}
+
+static void signing_rejects_bad_bodies(void **state)
+{
+    static const struct {
+        const char *body;
+        const char *needle;
+    } cases[] = {
+        {"", "body is empty"},
+        {"{", "invalid JSON at line 1"},
+        {"[]", "no \"signingRequest\" object"},
+        {"{\"signingRequest\":3}", "no \"signingRequest\" object"},
+        {"{\"signingRequest\":{\"orig\":{\"tn\":\"12025550100\"},\"dest\":"
+         "{\"tn\":[\"12025550199\"]}}}",
+         "signingRequest.attest is missing"},
+        {"{\"signingRequest\":{\"attest\":\"D\",\"orig\":{\"tn\":\"1\"},"
+         "\"dest\":{\"tn\":[\"2\"]}}}",
+         "invalid signingRequest.attest 'D'"},
+        {"{\"signingRequest\":{\"attest\":1}}",
+         "signingRequest.attest must be a non-empty string"},
+        {"{\"signingRequest\":{\"attest\":\"A\",\"dest\":{\"tn\":[\"2\"]}}}",
+         "signingRequest.orig is missing"},
+        {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":\"1\",\"dest\":"
+         "{\"tn\":[\"2\"]}}}",
+         "signingRequest.orig must be an object"},
+        {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{},\"dest\":"
+         "{\"tn\":[\"2\"]}}}",
+         "exactly one of \"tn\" and \"uri\""},
+        {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":5},\"dest\":"
+         "{\"tn\":[\"2\"]}}}",
+         "signingRequest.orig.tn must be a string"},
+        {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"x1\"},"
+         "\"dest\":{\"tn\":[\"2\"]}}}",
+         "signingRequest.orig.tn: invalid telephone number 'x1'"},
+        {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"1\"}}}",
+         "signingRequest.dest is missing"},
+        {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"1\"},"
+         "\"dest\":{\"tn\":\"2\"}}}",
+         "signingRequest.dest.tn must be an array"},
+        {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"1\"},"
+         "\"dest\":{\"tn\":[]}}}",
+         "array of 1 to 32 strings"},
+        {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"1\"},"
+         "\"dest\":{\"tn\":[7]}}}",
+         "signingRequest.dest.tn[0] must be a string"},
+        {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"1\"},"
+         "\"dest\":{}}}",
+         "signingRequest.dest needs a \"tn\" or \"uri\" array"},
+        {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"1\"},"
+         "\"dest\":{\"tn\":[\"2\"]},\"iat\":\"1700000000\"}}",
+         "signingRequest.iat must be a positive integer"},
+        {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"1\"},"
+         "\"dest\":{\"tn\":[\"2\"]},\"iat\":-5}}",
+         "signingRequest.iat must be a positive integer"},
+        {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"1\"},"
+         "\"dest\":{\"tn\":[\"2\"]},\"ppt\":\"div\"}}",
+         "signingRequest.ppt 'div' is not supported"},
+        {"{\"signingRequest\":{},\"signingRequest\":{}}", "duplicate"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_error(call("POST", "/stir/v1/signing", cases[i].body), 400,
+                     cases[i].needle);
+}
+
+static void signing_passes_rcd_and_uris(void **state)
+{
+    struct sti_service_reply r =
+        call("POST", "/stir/v1/signing",
+             "{\"signingRequest\":{\"attest\":\"B\",\"orig\":{\"uri\":"
+             "\"sip:alice@example.org\"},\"dest\":{\"uri\":[\"sip:bob@"
+             "example.org\"]},\"rcd\":{\"nam\":\"Alice\"}}}");
+    struct sti_identity *id;
+    struct sti_passport *pp;
+    struct sti_error err;
+    json_t *doc = json_loads(r.body, 0, NULL);
+    const char *value = json_string_value(
+        json_object_get(json_object_get(doc, "signingResponse"), "identity"));
+
+    (void)state;
+    assert_int_equal(r.status, 200);
+    assert_int_equal(sti_identity_parse(value, strlen(value), &id, &err),
+                     STI_OK);
+    assert_int_equal(sti_passport_parse(sti_identity_jws(id),
+                                        strlen(sti_identity_jws(id)), &pp,
+                                        &err),
+                     STI_OK);
+    assert_non_null(
+        strstr(sti_passport_payload_json(pp), "\"rcd\":{\"nam\":\"Alice\"}"));
+    assert_non_null(strstr(sti_passport_payload_json(pp),
+                           "\"orig\":{\"uri\":\"sip:alice@example.org\"}"));
+    sti_passport_free(pp);
+    sti_identity_free(id);
+    json_decref(doc);
+    free(r.body);
+}
+
+static void verification_rejects_bad_bodies(void **state)
+{
+    static const struct {
+        const char *body;
+        const char *needle;
+    } cases[] = {
+        {"", "body is empty"},
+        {"{\"verificationRequest\":[]}", "no \"verificationRequest\" object"},
+        {"{\"verificationRequest\":{\"to\":{\"tn\":[\"2\"]}}}",
+         "verificationRequest.from is missing"},
+        {"{\"verificationRequest\":{\"from\":{},\"to\":{\"tn\":[\"2\"]}}}",
+         "verificationRequest.from.tn is missing"},
+        {"{\"verificationRequest\":{\"from\":{\"tn\":[\"1\",\"3\"]},\"to\":"
+         "{\"tn\":[\"2\"]}}}",
+         "array of 1 to 1 strings"},
+        {"{\"verificationRequest\":{\"from\":{\"tn\":\"1\"}}}",
+         "verificationRequest.to is missing"},
+        {"{\"verificationRequest\":{\"from\":{\"tn\":\"1\"},\"to\":{\"tn\":"
+         "[false]}}}",
+         "verificationRequest.to.tn[0] must be a string"},
+        {"{\"verificationRequest\":{\"from\":{\"tn\":\"1\"},\"to\":{\"tn\":"
+         "[\"2\"]},\"identity\":7}}",
+         "verificationRequest.identity must be a non-empty string"},
+        {"{\"verificationRequest\":{\"from\":{\"tn\":\"1\"},\"to\":{\"tn\":"
+         "[\"2\"]},\"time\":1.5}}",
+         "verificationRequest.time must be a positive integer"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_error(call("POST", "/stir/v1/verification", cases[i].body), 400,
+                     cases[i].needle);
+}
+
+static void routes_answer_404_and_405(void **state)
+{
+    struct sti_service_reply r = call("GET", "/stir/v1/signing", "");
+
+    (void)state;
+    assert_non_null(r.allow);
+    assert_string_equal(r.allow, "POST");
+    assert_error(r, 405, "/stir/v1/signing takes POST, not GET");
+    r = call("PUT", "/stir/v1/verification", "{}");
+    assert_error(r, 405, "takes POST, not PUT");
+    assert_error(call("POST", "/stir/v2/signing", "{}"), 404,
+                 "no endpoint at /stir/v2/signing");
+    assert_error(call("GET", "/", ""), 404, "no endpoint at /");
+}
+
+static void sign_csv_matches_secsipidx(void **state)
+{
+    struct sti_service_reply r;
+    struct sti_identity *id;
+    struct sti_passport *pp;
+    struct sti_error err;
+
+    (void)state;
+    r = call("POST", "/v1/sign-csv", "12025550100,12025550199,A,,\n");
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.content_type, "text/plain; charset=utf-8");
+    assert_int_equal(r.nosniff, 0);
+    assert_non_null(strstr(r.body, ";alg=ES256;ppt=shaken"));
+    assert_null(strchr(r.body, '\n'));
+    assert_int_equal(sti_identity_parse(r.body, r.len, &id, &err), STI_OK);
+    assert_string_equal(sti_identity_info(id), fx_url("/sp.pem"));
+    sti_identity_free(id);
+    free(r.body);
+
+    r = call("GET", "/v1/sign-csv",
+             "12025550100,12025550199,C,abc,https://other.example/x.pem");
+    assert_int_equal(r.status, 200);
+    assert_int_equal(sti_identity_parse(r.body, r.len, &id, &err), STI_OK);
+    assert_string_equal(sti_identity_info(id), "https://other.example/x.pem");
+    assert_int_equal(sti_passport_parse(sti_identity_jws(id),
+                                        strlen(sti_identity_jws(id)), &pp,
+                                        &err),
+                     STI_OK);
+    assert_string_equal(sti_passport_claims(pp)->origid, "abc");
+    assert_string_equal(sti_passport_claims(pp)->attest, "C");
+    sti_passport_free(pp);
+    sti_identity_free(id);
+    free(r.body);
+}
+
+static void sign_csv_rejects_bad_rows(void **state)
+{
+    static const struct {
+        const char *body;
+        int status;
+        const char *text;
+    } cases[] = {
+        {"", 400, "too few tokens\n"},
+        {"1,2,A,x", 400, "too few tokens\n"},
+        {"1,2,a,,", 400, "invalid attest 'a'; use A, B or C\n"},
+        {"1,x2,A,,", 400, "dest: invalid telephone number 'x2'"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sti_service_reply r =
+            call("POST", "/v1/sign-csv", cases[i].body);
+
+        assert_int_equal(r.status, cases[i].status);
+        assert_string_equal(r.content_type, "text/plain; charset=utf-8");
+        assert_int_equal(r.nosniff, 1);
+        assert_non_null(strstr(r.body, cases[i].text));
+        free(r.body);
+    }
+}
+
+static void check_answers_ok_and_failed(void **state)
+{
+    struct sti_service_reply r = call("POST", "/v1/sign-csv", "1,2,A,,");
+    char *good = strdup(r.body);
+
+    (void)state;
+    free(r.body);
+    r = call("POST", "/v1/check", good);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "OK\n");
+    assert_int_equal(r.nosniff, 0);
+    free(r.body);
+    good[10] = good[10] == 'x' ? 'y' : 'x';
+    r = call("POST", "/v1/check", good);
+    assert_int_equal(r.status, 500);
+    assert_string_equal(r.body, "FAILED\n\n");
+    assert_int_equal(r.nosniff, 1);
+    free(r.body);
+    r = call("GET", "/v1/check", "");
+    assert_int_equal(r.status, 500);
+    assert_string_equal(r.body, "FAILED\n\n");
+    free(r.body);
+    free(good);
+}
+
+static void disabled_parts_answer_503(void **state)
+{
+    struct sti_service_config sc = {0};
+    struct sti_service *off;
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(sti_service_new(&sc, &off, &err), STI_OK);
+    assert_error(call_on(off, "POST", "/stir/v1/signing", "{}"), 503,
+                 "signing is not configured");
+    assert_error(call_on(off, "POST", "/stir/v1/verification", "{}"), 503,
+                 "verification is not configured");
+    assert_error(call_on(off, "POST", "/v1/sign-csv", "1,2,A,,"), 503,
+                 "--key and --x5u");
+    assert_error(call_on(off, "POST", "/v1/check", "x"), 503,
+                 "--ca-file or --ca-dir");
+    sti_service_free(off);
+}
+
+static void new_rejects_bad_settings(void **state)
+{
+    struct sti_service_config sc = {0};
+    struct sti_verifier_config vc = {.ca_file = "/nonexistent/root.pem"};
+    struct sti_service *s = NULL;
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(sti_service_new(NULL, &s, &err), STI_ERR_INVALID);
+    sc.profile = "de";
+    assert_int_equal(sti_service_new(&sc, &s, &err), STI_ERR_INVALID);
+    assert_non_null(strstr(err.message, "unknown TN profile 'de'"));
+    sc.profile = "fr";
+    sc.key = pki.sp_key;
+    assert_int_equal(sti_service_new(&sc, &s, &err), STI_ERR_INVALID);
+    assert_non_null(strstr(err.message, "x5u"));
+    sc.key = pki.root_key;
+    sc.x5u = "https://cr.example/sp.pem";
+    sc.verifier = &vc;
+    assert_int_not_equal(sti_service_new(&sc, &s, &err), STI_OK);
+    assert_non_null(strstr(err.message, "/nonexistent/root.pem"));
+    assert_null(s);
+    sti_service_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sign_then_verify_passes),
+        cmocka_unit_test(tampered_header_fails_438),
+        cmocka_unit_test(stale_iat_fails_403),
+        cmocka_unit_test(wrong_orig_fails_438),
+        cmocka_unit_test(verification_fetches_x5u_once),
+        cmocka_unit_test(verification_without_identity),
+        cmocka_unit_test(signing_rejects_bad_bodies),
+        cmocka_unit_test(signing_passes_rcd_and_uris),
+        cmocka_unit_test(verification_rejects_bad_bodies),
+        cmocka_unit_test(routes_answer_404_and_405),
+        cmocka_unit_test(sign_csv_matches_secsipidx),
+        cmocka_unit_test(sign_csv_rejects_bad_rows),
+        cmocka_unit_test(check_answers_ok_and_failed),
+        cmocka_unit_test(disabled_parts_answer_503),
+        cmocka_unit_test(new_rejects_bad_settings),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

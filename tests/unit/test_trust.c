@@ -1,0 +1,498 @@
+/* Unit tests for lib/trust.c: anchors, path validation and the PA's
+ * indirect CRL. */
+#include "support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CRL_URL "http://127.0.0.1:8080/crl"
+#define DAY 86400
+
+struct pki {
+    struct sti_key *pa_key, *root_key, *inter_key, *leaf_key, *sca_key;
+    struct sti_cert *pa, *root, *inter, *leaf, *other, *sca, *delegate;
+};
+static struct pki pki;
+
+static int issue(int kind, const char *tn, struct sti_key *key,
+                 struct sti_cert *issuer, struct sti_key *issuer_key,
+                 int critical, struct sti_cert **out)
+{
+    struct sti_cert_request req = {0};
+    struct sti_tnauth *list = NULL;
+    struct sti_error err;
+    int rc;
+
+    if (tn != NULL && sti_tnauth_parse_spec(tn, &list, &err) != STI_OK)
+        return -1;
+    req.kind = kind;
+    req.organization = "Example Telecom";
+    req.subject_key = key;
+    req.tnauth = list;
+    req.tnauth_critical = critical;
+    if (issuer != NULL) {
+        req.crl_url = CRL_URL;
+        req.crl_issuer = pki.pa;
+    }
+    rc = sti_cert_issue(&req, issuer, issuer_key, out, &err);
+    if (rc != STI_OK)
+        print_message("issue: %s\n", err.message);
+    sti_tnauth_free(list);
+    return rc;
+}
+
+static int setup_pki(void **state)
+{
+    int rc;
+
+    (void)state;
+    rc = sti_key_generate(&pki.pa_key, NULL) |
+         sti_key_generate(&pki.root_key, NULL) |
+         sti_key_generate(&pki.inter_key, NULL) |
+         sti_key_generate(&pki.leaf_key, NULL) |
+         sti_key_generate(&pki.sca_key, NULL);
+    rc |= issue(STI_CERT_PA_ROOT, NULL, pki.pa_key, NULL, NULL, 0, &pki.pa);
+    rc |= issue(STI_CERT_CA_ROOT, NULL, pki.root_key, NULL, NULL, 0, &pki.root);
+    rc |= issue(STI_CERT_CA_INTERMEDIATE, NULL, pki.inter_key, pki.root,
+                pki.root_key, 0, &pki.inter);
+    rc |= issue(STI_CERT_SP, "spc:1234", pki.leaf_key, pki.inter, pki.inter_key,
+                0, &pki.leaf);
+    rc |= issue(STI_CERT_SP, "spc:5678", pki.leaf_key, pki.inter, pki.inter_key,
+                0, &pki.other);
+    rc |= issue(STI_CERT_SCA, "range:12025550100+100", pki.sca_key, pki.inter,
+                pki.inter_key, 0, &pki.sca);
+    rc |= issue(STI_CERT_DELEGATE, "tn:12025550142", pki.leaf_key, pki.sca,
+                pki.sca_key, 0, &pki.delegate);
+    return rc == STI_OK ? 0 : -1;
+}
+
+static int teardown_pki(void **state)
+{
+    struct sti_cert *certs[] = {pki.pa,    pki.root, pki.inter,   pki.leaf,
+                                pki.other, pki.sca,  pki.delegate};
+    struct sti_key *keys[] = {pki.pa_key, pki.root_key, pki.inter_key,
+                              pki.leaf_key, pki.sca_key};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(certs) / sizeof(certs[0]); i++)
+        sti_cert_free(certs[i]);
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        sti_key_free(keys[i]);
+    return 0;
+}
+
+static struct sti_chain *chain_of(struct sti_cert *a, struct sti_cert *b,
+                                  struct sti_cert *c)
+{
+    struct sti_chain *chain = sti_chain_new();
+
+    assert_int_equal(sti_chain_push(chain, a), STI_OK);
+    if (b != NULL)
+        assert_int_equal(sti_chain_push(chain, b), STI_OK);
+    if (c != NULL)
+        assert_int_equal(sti_chain_push(chain, c), STI_OK);
+    return chain;
+}
+
+static struct sti_trust *root_trust(void)
+{
+    struct sti_trust *trust = sti_trust_new();
+    struct sti_error err;
+
+    assert_non_null(trust);
+    assert_int_equal(sti_trust_add_anchor(trust, pki.root, &err), STI_OK);
+    return trust;
+}
+
+/* Builds an indirect CRL signed by SIGNER that revokes CERT (or nothing). */
+static struct sti_crl *make_crl(struct sti_cert *signer, struct sti_key *key,
+                                struct sti_cert *revoke, time_t this_update,
+                                time_t next_update)
+{
+    char *serial = revoke ? sti_cert_serial_hex(revoke) : NULL;
+    char *issuer = revoke ? sti_cert_issuer(revoke) : NULL;
+    struct sti_crl_entry entry = {serial, issuer, 0, STI_REASON_KEY_COMPROMISE};
+    struct sti_crl_request req = {&entry,      revoke ? 1 : 0, 1,
+                                  this_update, next_update,    1};
+    struct sti_crl *crl;
+    struct sti_error err;
+
+    assert_int_equal(sti_crl_build(&req, signer, key, &crl, &err), STI_OK);
+    free(serial);
+    free(issuer);
+    return crl;
+}
+
+static int verify(struct sti_trust *trust, struct sti_cert *leaf,
+                  struct sti_cert *inter, time_t at, int *revoked,
+                  struct sti_error *err)
+{
+    struct sti_chain *chain = chain_of(leaf, inter, NULL);
+    int rc = sti_chain_verify(trust, chain, at, revoked, err);
+
+    sti_chain_free(chain);
+    return rc;
+}
+
+static void valid_chain_passes(void **state)
+{
+    struct sti_trust *trust = root_trust();
+    struct sti_error err;
+    int revoked = -1;
+
+    (void)state;
+    assert_int_equal(verify(trust, pki.leaf, pki.inter, 0, &revoked, &err),
+                     STI_OK);
+    assert_int_equal(revoked, 0);
+    assert_int_equal(verify(trust, pki.leaf, pki.inter, 0, NULL, &err), STI_OK);
+    sti_trust_free(trust);
+}
+
+static void delegate_chain_passes(void **state)
+{
+    struct sti_trust *trust = root_trust();
+    struct sti_chain *chain = chain_of(pki.delegate, pki.sca, pki.inter);
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(sti_chain_verify(trust, chain, 0, NULL, &err), STI_OK);
+    sti_chain_free(chain);
+    sti_trust_free(trust);
+}
+
+static void missing_intermediate_fails(void **state)
+{
+    struct sti_trust *trust = root_trust();
+    struct sti_error err;
+    int revoked = -1;
+
+    (void)state;
+    assert_int_equal(verify(trust, pki.leaf, NULL, 0, &revoked, &err),
+                     STI_ERR_POLICY);
+    assert_int_equal(revoked, 0);
+    assert_non_null(strstr(err.message, "local issuer"));
+    sti_trust_free(trust);
+}
+
+static void untrusted_root_fails(void **state)
+{
+    struct sti_trust *trust = sti_trust_new();
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(verify(trust, pki.leaf, pki.inter, 0, NULL, &err),
+                     STI_ERR_POLICY);
+    assert_non_null(strstr(err.message, "no trust anchors"));
+    assert_int_equal(sti_trust_add_anchor(trust, pki.pa, &err), STI_OK);
+    assert_int_equal(verify(trust, pki.leaf, pki.inter, 0, NULL, &err),
+                     STI_ERR_POLICY);
+    sti_trust_free(trust);
+}
+
+static void time_outside_validity_fails(void **state)
+{
+    struct sti_trust *trust = root_trust();
+    time_t nb = sti_cert_not_before(pki.leaf);
+    time_t na = sti_cert_not_after(pki.leaf);
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(verify(trust, pki.leaf, pki.inter, na + DAY, NULL, &err),
+                     STI_ERR_POLICY);
+    assert_non_null(strstr(err.message, "expired"));
+    assert_int_equal(verify(trust, pki.leaf, pki.inter, nb - DAY, NULL, &err),
+                     STI_ERR_POLICY);
+    assert_non_null(strstr(err.message, "not yet valid"));
+    assert_int_equal(verify(trust, pki.leaf, pki.inter, nb + 60, NULL, &err),
+                     STI_OK);
+    sti_trust_free(trust);
+}
+
+static void critical_tnauth_fails(void **state)
+{
+    struct sti_trust *trust = root_trust();
+    struct sti_cert *bad;
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(issue(STI_CERT_SP, "spc:1234", pki.leaf_key, pki.inter,
+                           pki.inter_key, 1, &bad),
+                     STI_OK);
+    assert_int_equal(verify(trust, bad, pki.inter, 0, NULL, &err),
+                     STI_ERR_POLICY);
+    assert_non_null(strstr(err.message, "critical"));
+    sti_cert_free(bad);
+    sti_trust_free(trust);
+}
+
+static void revoked_leaf_fails(void **state)
+{
+    time_t now = time(NULL);
+    struct sti_trust *trust = root_trust();
+    struct sti_crl *crl =
+        make_crl(pki.pa, pki.pa_key, pki.leaf, now - 60, now + DAY);
+    struct sti_error err;
+    int revoked = -1;
+
+    (void)state;
+    assert_int_equal(sti_trust_set_crl(trust, crl, &err), STI_OK);
+    assert_int_equal(sti_trust_add_crl_signer(trust, pki.pa, &err), STI_OK);
+    assert_int_equal(verify(trust, pki.leaf, pki.inter, 0, &revoked, &err),
+                     STI_ERR_POLICY);
+    assert_int_equal(revoked, 1);
+    assert_non_null(strstr(err.message, "revoked"));
+    /* Another certificate of the same CA is not on the CRL. */
+    assert_int_equal(verify(trust, pki.other, pki.inter, 0, &revoked, &err),
+                     STI_OK);
+    assert_int_equal(revoked, 0);
+    /* Without the CRL, the revoked leaf verifies again. */
+    assert_int_equal(sti_trust_set_crl(trust, NULL, &err), STI_OK);
+    assert_int_equal(verify(trust, pki.leaf, pki.inter, 0, &revoked, &err),
+                     STI_OK);
+    sti_crl_free(crl);
+    sti_trust_free(trust);
+}
+
+static void crl_for_intermediate_only(void **state)
+{
+    time_t now = time(NULL);
+    struct sti_trust *trust = root_trust();
+    struct sti_crl *crl =
+        make_crl(pki.pa, pki.pa_key, pki.inter, now - 60, now + DAY);
+    struct sti_error err;
+    int revoked = -1;
+
+    (void)state;
+    sti_trust_set_crl(trust, crl, &err);
+    sti_trust_add_crl_signer(trust, pki.pa, &err);
+    /* Only the end entity is checked against the CRL
+     * (X509_V_FLAG_CRL_CHECK without CRL_CHECK_ALL). */
+    assert_int_equal(verify(trust, pki.leaf, pki.inter, 0, &revoked, &err),
+                     STI_OK);
+    assert_int_equal(revoked, 0);
+    sti_crl_free(crl);
+    sti_trust_free(trust);
+}
+
+static void expired_crl_fails(void **state)
+{
+    time_t now = time(NULL);
+    struct sti_trust *trust = root_trust();
+    struct sti_crl *crl = make_crl(pki.pa, pki.pa_key, NULL, now, now + 60);
+    struct sti_error err;
+    int revoked = -1;
+
+    (void)state;
+    sti_trust_set_crl(trust, crl, &err);
+    sti_trust_add_crl_signer(trust, pki.pa, &err);
+    assert_int_equal(
+        verify(trust, pki.other, pki.inter, now + 120, &revoked, &err),
+        STI_ERR_POLICY);
+    assert_int_equal(revoked, 0);
+    assert_non_null(strstr(err.message, "CRL has expired"));
+    /* At a time inside the CRL's validity the same chain passes. */
+    assert_int_equal(
+        verify(trust, pki.other, pki.inter, now + 30, &revoked, &err), STI_OK);
+    sti_crl_free(crl);
+    sti_trust_free(trust);
+}
+
+static void crl_from_wrong_signer_fails(void **state)
+{
+    time_t now = time(NULL);
+    struct sti_trust *trust = root_trust();
+    struct sti_key *key;
+    struct sti_cert *impostor;
+    struct sti_crl *crl;
+    struct sti_error err;
+    int revoked = -1;
+
+    (void)state;
+    assert_int_equal(sti_key_generate(&key, &err), STI_OK);
+    /* Same subject DN as the PA (same organization and kind), other key. */
+    assert_int_equal(
+        issue(STI_CERT_PA_ROOT, NULL, key, NULL, NULL, 0, &impostor), STI_OK);
+    crl = make_crl(impostor, key, NULL, now - 60, now + DAY);
+    sti_trust_set_crl(trust, crl, &err);
+    sti_trust_add_crl_signer(trust, pki.pa, &err);
+    assert_int_equal(verify(trust, pki.other, pki.inter, 0, &revoked, &err),
+                     STI_ERR_POLICY);
+    assert_int_equal(revoked, 0);
+    /* Once the caller configures the impostor as a signer, its CRL is
+     * used, which shows that the signer check caused the failure. */
+    assert_int_equal(sti_trust_add_crl_signer(trust, impostor, &err), STI_OK);
+    assert_int_equal(verify(trust, pki.other, pki.inter, 0, &revoked, &err),
+                     STI_OK);
+    sti_crl_free(crl);
+    /* A CRL from a signer with another DN is out of the leaf's scope. */
+    crl = make_crl(pki.root, pki.root_key, NULL, now - 60, now + DAY);
+    sti_trust_set_crl(trust, crl, &err);
+    assert_int_equal(sti_trust_add_crl_signer(trust, pki.root, &err), STI_OK);
+    assert_int_equal(verify(trust, pki.other, pki.inter, 0, &revoked, &err),
+                     STI_ERR_POLICY);
+    assert_int_equal(revoked, 0);
+    sti_crl_free(crl);
+    sti_cert_free(impostor);
+    sti_key_free(key);
+    sti_trust_free(trust);
+}
+
+static void crl_signer_required(void **state)
+{
+    time_t now = time(NULL);
+    struct sti_trust *trust = root_trust();
+    struct sti_crl *crl =
+        make_crl(pki.pa, pki.pa_key, NULL, now - 60, now + DAY);
+    struct sti_error err;
+
+    (void)state;
+    sti_trust_set_crl(trust, crl, &err);
+    assert_int_equal(verify(trust, pki.other, pki.inter, 0, NULL, &err),
+                     STI_ERR_POLICY);
+    assert_non_null(strstr(err.message, "CRL"));
+    sti_crl_free(crl);
+    sti_trust_free(trust);
+}
+
+static void anchors_add_and_count(void **state)
+{
+    struct sti_trust *trust = sti_trust_new();
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(sti_trust_anchor_count(trust), 0);
+    assert_int_equal(sti_trust_add_anchor(trust, pki.root, &err), STI_OK);
+    assert_int_equal(sti_trust_add_anchor(trust, pki.root, &err), STI_OK);
+    assert_int_equal(sti_trust_anchor_count(trust), 1);
+    assert_int_equal(sti_trust_add_anchor(trust, pki.leaf, &err),
+                     STI_ERR_INVALID);
+    assert_non_null(strstr(err.message, "SHAKEN 1234"));
+    assert_int_equal(sti_trust_add_anchor(trust, NULL, &err), STI_ERR_INVALID);
+    assert_int_equal(sti_trust_add_anchor(NULL, pki.root, &err),
+                     STI_ERR_INVALID);
+    assert_int_equal(sti_trust_add_crl_signer(trust, NULL, &err),
+                     STI_ERR_INVALID);
+    assert_int_equal(sti_trust_set_crl(NULL, NULL, &err), STI_ERR_INVALID);
+    assert_int_equal(sti_trust_anchor_count(NULL), 0);
+    sti_trust_free(trust);
+    sti_trust_free(NULL);
+}
+
+static void write_cert(const char *path, struct sti_cert *cert)
+{
+    struct sti_error err;
+    char *pem;
+
+    assert_int_equal(sti_cert_to_pem(cert, &pem, &err), STI_OK);
+    assert_int_equal(sti_file_write(path, pem, strlen(pem), 0644, 0, &err),
+                     STI_OK);
+    free(pem);
+}
+
+static void load_anchors_file_and_dir(void **state)
+{
+    char *dir = test_tmpdir(), *sub = test_path(dir, "anchors");
+    char *root = test_path(sub, "root.pem"), *pa = test_path(sub, "pa.crt");
+    char *note = test_path(sub, "README"), *empty = test_path(dir, "empty");
+    struct sti_trust *trust = sti_trust_new();
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(mkdir(sub, 0700), 0);
+    assert_int_equal(mkdir(empty, 0700), 0);
+    write_cert(root, pki.root);
+    write_cert(pa, pki.pa);
+    assert_int_equal(sti_file_write(note, "not a cert", 10, 0644, 1, &err),
+                     STI_OK);
+    assert_int_equal(sti_trust_load_anchors(trust, sub, &err), STI_OK);
+    assert_int_equal(sti_trust_anchor_count(trust), 2);
+    assert_int_equal(verify(trust, pki.leaf, pki.inter, 0, NULL, &err), STI_OK);
+    sti_trust_free(trust);
+    trust = sti_trust_new();
+    assert_int_equal(sti_trust_load_anchors(trust, root, &err), STI_OK);
+    assert_int_equal(sti_trust_anchor_count(trust), 1);
+    assert_int_equal(sti_trust_load_anchors(trust, empty, &err),
+                     STI_ERR_NOTFOUND);
+    assert_int_equal(sti_trust_load_anchors(trust, note, &err),
+                     STI_ERR_INVALID);
+    assert_non_null(strstr(err.message, "README"));
+    free(note);
+    note = test_path(dir, "missing.pem");
+    assert_int_equal(sti_trust_load_anchors(trust, note, &err),
+                     STI_ERR_NOTFOUND);
+    assert_int_equal(sti_trust_load_anchors(trust, NULL, &err),
+                     STI_ERR_INVALID);
+    sti_trust_free(trust);
+    free(note);
+    free(root);
+    free(pa);
+    free(sub);
+    free(empty);
+    test_rmtree(dir);
+}
+
+static void load_anchors_rejects_bad_files(void **state)
+{
+    char *dir = test_tmpdir(), *bad = test_path(dir, "bad.pem");
+    char *leaf = test_path(dir, "leaf.pem");
+    struct sti_trust *trust = sti_trust_new();
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(sti_file_write(bad, "junk", 4, 0644, 1, &err), STI_OK);
+    assert_int_equal(sti_trust_load_anchors(trust, dir, &err), STI_ERR_INVALID);
+    assert_non_null(strstr(err.message, "bad.pem"));
+    unlink(bad);
+    write_cert(leaf, pki.leaf);
+    assert_int_equal(sti_trust_load_anchors(trust, dir, &err), STI_ERR_INVALID);
+    assert_non_null(strstr(err.message, "not a CA"));
+    sti_trust_free(trust);
+    free(bad);
+    free(leaf);
+    test_rmtree(dir);
+}
+
+static void verify_rejects_bad_arguments(void **state)
+{
+    struct sti_trust *trust = root_trust();
+    struct sti_chain *empty = sti_chain_new();
+    struct sti_error err;
+    int revoked = -1;
+
+    (void)state;
+    assert_int_equal(sti_chain_verify(trust, empty, 0, &revoked, &err),
+                     STI_ERR_INVALID);
+    assert_int_equal(revoked, 0);
+    assert_int_equal(sti_chain_verify(trust, NULL, 0, NULL, &err),
+                     STI_ERR_INVALID);
+    assert_int_equal(sti_chain_verify(NULL, empty, 0, NULL, &err),
+                     STI_ERR_INVALID);
+    sti_chain_free(empty);
+    sti_trust_free(trust);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(valid_chain_passes),
+        cmocka_unit_test(delegate_chain_passes),
+        cmocka_unit_test(missing_intermediate_fails),
+        cmocka_unit_test(untrusted_root_fails),
+        cmocka_unit_test(time_outside_validity_fails),
+        cmocka_unit_test(critical_tnauth_fails),
+        cmocka_unit_test(revoked_leaf_fails),
+        cmocka_unit_test(crl_for_intermediate_only),
+        cmocka_unit_test(expired_crl_fails),
+        cmocka_unit_test(crl_from_wrong_signer_fails),
+        cmocka_unit_test(crl_signer_required),
+        cmocka_unit_test(anchors_add_and_count),
+        cmocka_unit_test(load_anchors_file_and_dir),
+        cmocka_unit_test(load_anchors_rejects_bad_files),
+        cmocka_unit_test(verify_rejects_bad_arguments),
+    };
+
+    return cmocka_run_group_tests(tests, setup_pki, teardown_pki);
+}

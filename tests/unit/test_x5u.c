@@ -1,0 +1,270 @@
+/* Unit tests for lib/x5u.c: URL policy, cache lifetimes, and fetching
+ * into the memory and SQLite caches from a local HTTP server. */
+#include "support.h"
+
+#include "x5u_int.h"
+
+#include "http_fixture.h"
+#include "pki_fixture.h"
+
+static struct pki pki;
+
+static int setup(void **state)
+{
+    (void)state;
+    pki_init(&pki, 0, 0);
+    fx_route("/sp.pem", "200 OK",
+             "Content-Type: application/pem-certificate-chain\r\n",
+             pki.chain_pem);
+    fx_route("/short.pem", "200 OK", "Cache-Control: max-age=10\r\n",
+             pki.chain_pem);
+    fx_route("/junk.pem", "200 OK", "", "not a certificate");
+    fx_route("/moved.pem", "301 Moved", "Location: /sp.pem\r\n", "");
+    return fx_start();
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    fx_stop();
+    pki_free(&pki);
+    return 0;
+}
+
+static struct sti_x5u_policy lab_policy(void)
+{
+    struct sti_x5u_policy p = {
+        .allow_http = 1,
+        .allow_any_port = 1,
+        .connect_timeout_ms = 1000,
+        .timeout_ms = 2000,
+        .max_bytes = 65536,
+        .min_cache_s = 86400,
+        .failure_cache_s = 30,
+    };
+
+    return p;
+}
+
+static void url_policy_rules(void **state)
+{
+    static const struct {
+        const char *url;
+        int ok;
+        const char *why;
+    } cases[] = {
+        {"https://cr.example.org/sp.pem", 1, NULL},
+        {"https://cr.example.org:8443/sp.pem", 1, NULL},
+        {"https://cr.example.org:443/a/b.pem", 1, NULL},
+        {"http://cr.example.org/sp.pem", 0, "not https"},
+        {"https://cr.example.org:8080/sp.pem", 0, "port 8080"},
+        {"https://user@cr.example.org/sp.pem", 0, "userinfo"},
+        {"https://u:p@cr.example.org/sp.pem", 0, "userinfo"},
+        {"https://cr.example.org/sp.pem?x=1", 0, "query"},
+        {"https://cr.example.org/sp.pem#frag", 0, "fragment"},
+        {"ftp://cr.example.org/sp.pem", 0, "not https"},
+        {"not a url", 0, "not a valid URL"},
+    };
+    struct sti_x5u_policy p = {0};
+    struct sti_error err;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc = sti_x5u_check_url(&p, cases[i].url, &err);
+
+        if (cases[i].ok) {
+            assert_int_equal(rc, STI_OK);
+            continue;
+        }
+        assert_int_equal(rc, STI_ERR_POLICY);
+        assert_non_null(strstr(err.message, cases[i].why));
+    }
+    p.allow_http = p.allow_any_port = 1;
+    assert_int_equal(sti_x5u_check_url(&p, "http://127.0.0.1:8080/a", &err),
+                     STI_OK);
+    assert_int_equal(sti_x5u_check_url(&p, "http://127.0.0.1/a?q", &err),
+                     STI_ERR_POLICY);
+}
+
+static void lifetime_from_headers(void **state)
+{
+    time_t now = 1700000000;
+
+    (void)state;
+    assert_int_equal(sti_x5u_lifetime("max-age=300", NULL, now), 300);
+    assert_int_equal(
+        sti_x5u_lifetime("public, max-age=300, s-maxage=600", NULL, now), 600);
+    assert_int_equal(sti_x5u_lifetime("no-store", NULL, now), 0);
+    assert_int_equal(sti_x5u_lifetime("no-cache, max-age=5", NULL, now), 0);
+    assert_int_equal(sti_x5u_lifetime(NULL, NULL, now), -1);
+    assert_int_equal(sti_x5u_lifetime("public", NULL, now), -1);
+    /* Expires counts only without max-age (RFC 9111 section 5.3). */
+    assert_int_equal(
+        sti_x5u_lifetime(NULL, "Tue, 14 Nov 2023 22:30:00 GMT", now), 1000);
+    assert_int_equal(
+        sti_x5u_lifetime("max-age=7", "Tue, 14 Nov 2023 22:30:00 GMT", now), 7);
+    assert_int_equal(sti_x5u_lifetime(NULL, "garbage", now), 0);
+}
+
+static void fetch_then_memory_hit(void **state)
+{
+    struct sti_x5u_policy p = lab_policy();
+    struct sti_x5u_cache *c;
+    struct sti_x5u_entry *e;
+    struct sti_error err;
+    time_t now = time(NULL);
+    int hit, before;
+
+    (void)state;
+    assert_int_equal(sti_x5u_cache_new(&p, NULL, &c, &err), STI_OK);
+    before = fx_hits();
+    assert_int_equal(sti_x5u_get(c, fx_url("/sp.pem"), now, &e, &hit, &err),
+                     STI_OK);
+    assert_false(hit);
+    assert_false(e->failed);
+    assert_int_equal(sti_chain_count(e->chain), 2);
+    assert_string_equal(e->spc, "1234");
+    assert_true(sti_key_is_p256(e->leaf_key));
+    /* At least 24 h, never past the leaf's notAfter. */
+    assert_true(e->expires >= now + 86400);
+    assert_true(e->expires <= sti_cert_not_after(pki.sp));
+    sti_x5u_entry_release(c, e);
+    assert_int_equal(
+        sti_x5u_get(c, fx_url("/sp.pem"), now + 60, &e, &hit, &err), STI_OK);
+    assert_true(hit);
+    assert_int_equal(fx_hits(), before + 1);
+    sti_x5u_entry_release(c, e);
+    /* Past the expiry the chain is fetched again. */
+    assert_int_equal(
+        sti_x5u_get(c, fx_url("/sp.pem"), now + 90000, &e, &hit, &err), STI_OK);
+    assert_false(hit);
+    assert_int_equal(fx_hits(), before + 2);
+    sti_x5u_entry_release(c, e);
+    sti_x5u_cache_free(c);
+}
+
+static void expiry_capped_by_not_after(void **state)
+{
+    struct sti_x5u_policy p = lab_policy();
+    struct sti_x5u_cache *c;
+    struct sti_x5u_entry *e;
+    struct sti_error err;
+    int hit;
+
+    (void)state;
+    p.min_cache_s = 10L * 365 * 86400;
+    assert_int_equal(sti_x5u_cache_new(&p, NULL, &c, &err), STI_OK);
+    assert_int_equal(
+        sti_x5u_get(c, fx_url("/short.pem"), time(NULL), &e, &hit, &err),
+        STI_OK);
+    assert_int_equal(e->expires, sti_cert_not_after(pki.sp));
+    sti_x5u_entry_release(c, e);
+    sti_x5u_cache_free(c);
+}
+
+static void failures_cached_briefly(void **state)
+{
+    struct sti_x5u_policy p = lab_policy();
+    struct sti_x5u_cache *c;
+    struct sti_x5u_entry *e;
+    struct sti_error err;
+    time_t now = time(NULL);
+    int hit, before;
+
+    (void)state;
+    assert_int_equal(sti_x5u_cache_new(&p, NULL, &c, &err), STI_OK);
+    before = fx_hits();
+    assert_int_equal(
+        sti_x5u_get(c, fx_url("/missing.pem"), now, &e, &hit, &err), STI_OK);
+    assert_true(e->failed);
+    assert_int_equal(e->error_code, STI_ERR_NET);
+    assert_non_null(strstr(e->error, "404"));
+    assert_int_equal(e->expires, now + 30);
+    sti_x5u_entry_release(c, e);
+    assert_int_equal(
+        sti_x5u_get(c, fx_url("/missing.pem"), now + 10, &e, &hit, &err),
+        STI_OK);
+    assert_true(hit);
+    assert_int_equal(fx_hits(), before + 1);
+    sti_x5u_entry_release(c, e);
+    assert_int_equal(sti_x5u_get(c, fx_url("/junk.pem"), now, &e, &hit, &err),
+                     STI_OK);
+    assert_int_equal(e->error_code, STI_ERR_INVALID);
+    assert_non_null(strstr(e->error, "PEM"));
+    sti_x5u_entry_release(c, e);
+    /* Redirects are not followed. */
+    assert_int_equal(sti_x5u_get(c, fx_url("/moved.pem"), now, &e, &hit, &err),
+                     STI_OK);
+    assert_true(e->failed);
+    assert_non_null(strstr(e->error, "301"));
+    sti_x5u_entry_release(c, e);
+    sti_x5u_cache_free(c);
+}
+
+static void size_cap_enforced(void **state)
+{
+    struct sti_x5u_policy p = lab_policy();
+    struct sti_x5u_cache *c;
+    struct sti_x5u_entry *e;
+    struct sti_error err;
+    int hit;
+
+    (void)state;
+    p.max_bytes = 100;
+    assert_int_equal(sti_x5u_cache_new(&p, NULL, &c, &err), STI_OK);
+    assert_int_equal(
+        sti_x5u_get(c, fx_url("/sp.pem"), time(NULL), &e, &hit, &err), STI_OK);
+    assert_true(e->failed);
+    assert_non_null(strstr(e->error, "larger than 100 bytes"));
+    sti_x5u_entry_release(c, e);
+    sti_x5u_cache_free(c);
+}
+
+static void sqlite_shared_between_caches(void **state)
+{
+    struct sti_x5u_policy p = lab_policy();
+    struct sti_x5u_cache *a, *b;
+    struct sti_x5u_entry *e;
+    struct sti_error err;
+    char *dir = test_tmpdir(), *db = test_path(dir, "x5u.db");
+    time_t now = time(NULL);
+    int hit, before;
+
+    (void)state;
+    assert_int_equal(sti_x5u_cache_new(&p, db, &a, &err), STI_OK);
+    assert_int_equal(sti_x5u_get(a, fx_url("/sp.pem"), now, &e, &hit, &err),
+                     STI_OK);
+    assert_false(hit);
+    sti_x5u_entry_release(a, e);
+    sti_x5u_cache_free(a);
+    /* A new cache on the same file, as after a restart. */
+    before = fx_hits();
+    assert_int_equal(sti_x5u_cache_new(&p, db, &b, &err), STI_OK);
+    assert_int_equal(sti_x5u_get(b, fx_url("/sp.pem"), now + 5, &e, &hit, &err),
+                     STI_OK);
+    assert_true(hit);
+    assert_false(e->failed);
+    assert_string_equal(e->spc, "1234");
+    assert_int_equal(fx_hits(), before);
+    sti_x5u_entry_release(b, e);
+    sti_x5u_cache_free(b);
+    assert_int_equal(sti_x5u_cache_new(&p, "/nonexistent/dir/x.db", &b, &err),
+                     STI_ERR_DB);
+    free(db);
+    test_rmtree(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(url_policy_rules),
+        cmocka_unit_test(lifetime_from_headers),
+        cmocka_unit_test(fetch_then_memory_hit),
+        cmocka_unit_test(expiry_capped_by_not_after),
+        cmocka_unit_test(failures_cached_briefly),
+        cmocka_unit_test(size_cap_enforced),
+        cmocka_unit_test(sqlite_shared_between_caches),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
