@@ -226,7 +226,7 @@ int sti_castore_revoke(struct sti_castore *store, const char *serial_hex,
     char *key;
     int rc;
 
-    if (sti_crl_reason_name(reason) == NULL)
+    if (sti_crl_reason_from_name(sti_crl_reason_name(reason)) != reason)
         return sti_seterr(err, STI_ERR_INVALID,
                           "unknown revocation reason code %d", reason);
     rc = sti_castore_find(store, serial_hex, &rec, err);

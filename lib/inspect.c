@@ -92,7 +92,9 @@ static json_t *jkey(EVP_PKEY *pk)
                  strcmp(group, "prime256v1") == 0 ? "P-256" : group);
     } else {
         snprintf(buf, sizeof(buf), "%s %d bits",
-                 OBJ_nid2sn(EVP_PKEY_get_base_id(pk)), EVP_PKEY_get_bits(pk));
+                 EVP_PKEY_get0_type_name(pk) ? EVP_PKEY_get0_type_name(pk)
+                                             : "unknown",
+                 EVP_PKEY_get_bits(pk));
     }
     return json_string(buf);
 }

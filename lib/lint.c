@@ -196,7 +196,8 @@ static void check_key(struct lint_ctx *c)
     }
     if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_EC) {
         finding(c, "e_key_not_p256", "public key is %s; use an EC P-256 key",
-                OBJ_nid2sn(EVP_PKEY_get_base_id(pk)));
+                EVP_PKEY_get0_type_name(pk) ? EVP_PKEY_get0_type_name(pk)
+                                            : "unknown");
         return;
     }
     EVP_PKEY_get_group_name(pk, group, sizeof(group), &glen);
