@@ -238,7 +238,7 @@ int sti_acme_client_send(struct sti_acme_client *client, const char *url,
     return acme_client_request(client, "POST", url, jws_json, out, err);
 }
 
-/* Takes the nonce from the last reply, or asks newNonce for one. */
+/* Takes the nonce from the last reply, or fetches one from newNonce. */
 static int take_nonce(struct sti_acme_client *client, char **nonce,
                       struct sti_error *err)
 {

@@ -141,6 +141,10 @@ int acme_order_find(sqlite3 *db, const char *by, const char *value,
 int acme_order_update(sqlite3 *db, const struct acme_order *order,
                       struct sti_error *err);
 
+/* Appends the ids of ACCOUNT_ID's orders to the JSON array IDS. */
+int acme_order_list(sqlite3 *db, const char *account_id, json_t *ids,
+                    struct sti_error *err);
+
 int acme_cert_insert(sqlite3 *db, const char *id, const char *order_id,
                      const char *account_id, const char *serial,
                      const char *chain_pem, struct sti_error *err);

@@ -1,7 +1,6 @@
 /*
- * The client's order flow (RFC 8555 section 7.4, RFC 9447):
- * newOrder, the tkauth-01 challenge, polling, finalize and download; and
- * the STI-PA calls that fetch the SPC token the challenge needs.
+ * The client's order flow (RFC 8555 section 7.4, RFC 9447): newOrder, the
+ * tkauth-01 challenge, polling, finalize and the chain download.
  */
 #include "acme_int.h"
 
@@ -71,7 +70,7 @@ static int post_json(struct flow *f, const char *url, const char *payload,
     return STI_OK;
 }
 
-/* Waits as the reply's Retry-After asks, within the deadline. */
+/* Sleeps for the reply's Retry-After, within the deadline. */
 static int poll_wait(struct flow *f, const struct sti_acme_reply *reply,
                      const char *what, const char *status,
                      struct sti_error *err)
@@ -189,7 +188,7 @@ static int authz_error(json_t *authz, struct sti_error *err)
                           : "");
 }
 
-/* Answers the challenge unless done, then waits for "valid". */
+/* Responds to the challenge unless done, then waits for "valid". */
 static int authorize(struct flow *f, const char *authz_url,
                      struct sti_error *err)
 {

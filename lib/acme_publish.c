@@ -1,22 +1,8 @@
 /* Publishing an issued chain to an STI-CR through its HTTP API. */
 #include "acme_int.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* STI-CR chain names: [A-Za-z0-9][A-Za-z0-9._-]*, at most 128 bytes. */
-static int name_valid(const char *name)
-{
-    size_t n = name ? strlen(name) : 0;
-
-    if (n == 0 || n > 128 || !isalnum((unsigned char)name[0]))
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)name[i]) && strchr("._-", name[i]) == NULL)
-            return 0;
-    return 1;
-}
 
 static int publish_reply(const struct sti_http_response *resp, const char *url,
                          char **x5u, struct sti_error *err)
@@ -56,7 +42,7 @@ int sti_acme_cr_publish(const char *cr_url, const char *token, const char *name,
 
     *x5u = NULL;
     if (cr_url == NULL || token == NULL || chain_pem == NULL ||
-        !name_valid(name))
+        !sti_repo_name_valid(name))
         return sti_seterr(err, STI_ERR_INVALID,
                           "publishing needs the STI-CR URL, an API token, a "
                           "chain and a valid name (got '%.64s')",

@@ -55,7 +55,7 @@ static void problem_send(struct acme_ctx *ctx, int status, const char *type,
                             "status", status);
     char *text;
 
-    /* RFC 8555 section 6.3.2: tell the client which algorithm to use. */
+    /* RFC 8555 section 6.2: tell the client which algorithm to use. */
     if (doc != NULL && strcmp(type, STI_ACME_ERR_BAD_SIGNATURE_ALGORITHM) == 0)
         json_object_set_new(doc, "algorithms", json_pack("[s]", "ES256"));
     text = doc ? json_dumps(doc, JSON_SORT_KEYS) : NULL;
@@ -329,10 +329,17 @@ static void handle_new_nonce(struct acme_ctx *ctx)
 
 /* Accounts (RFC 8555 section 7.3) */
 
-static json_t *account_json(const struct acme_account *acct)
+static json_t *account_json(struct acme_ctx *ctx,
+                            const struct acme_account *acct)
 {
-    json_t *obj = json_pack("{s:s}", "status", acct->status);
-    json_t *contact = acct->contact ? json_loads(acct->contact, 0, NULL) : NULL;
+    char orders[ACME_URL_MAX];
+    json_t *obj, *contact = NULL;
+
+    acme_url(ctx, orders, "acct", acct->id);
+    strncat(orders, "/orders", sizeof(orders) - strlen(orders) - 1);
+    obj = json_pack("{s:s, s:s}", "status", acct->status, "orders", orders);
+    if (acct->contact != NULL)
+        contact = json_loads(acct->contact, 0, NULL);
 
     if (obj != NULL && contact != NULL)
         json_object_set_new(obj, "contact", contact);
@@ -371,7 +378,7 @@ static void reply_account(struct acme_ctx *ctx, int status,
 
     acme_url(ctx, url, "acct", acct->id);
     ctx->resp->location = strdup(url);
-    acme_reply_json(ctx, status, account_json(acct));
+    acme_reply_json(ctx, status, account_json(ctx, acct));
 }
 
 /* RFC 8555 section 7.3.4: an HS256 JWS over the account JWK. */
@@ -380,9 +387,9 @@ static int eab_verify_mac(json_t *eab, const unsigned char *key, size_t key_len)
     const char *prot = json_string_value(json_object_get(eab, "protected"));
     const char *payload = json_string_value(json_object_get(eab, "payload"));
     const char *sig = json_string_value(json_object_get(eab, "signature"));
-    unsigned char mac[EVP_MAX_MD_SIZE], *given = NULL;
+    unsigned char mac[EVP_MAX_MD_SIZE], *received = NULL;
     unsigned int mac_len = 0;
-    size_t given_len = 0, input_len;
+    size_t received_len = 0, input_len;
     char *input;
     int ok = 0;
 
@@ -395,11 +402,12 @@ static int eab_verify_mac(json_t *eab, const unsigned char *key, size_t key_len)
     snprintf(input, input_len + 1, "%s.%s", prot, payload);
     if (HMAC(EVP_sha256(), key, (int)key_len, (unsigned char *)input, input_len,
              mac, &mac_len) != NULL &&
-        sti_b64url_decode(sig, strlen(sig), &given, &given_len) == STI_OK &&
-        given_len == mac_len && CRYPTO_memcmp(mac, given, mac_len) == 0)
+        sti_b64url_decode(sig, strlen(sig), &received, &received_len) ==
+            STI_OK &&
+        received_len == mac_len && CRYPTO_memcmp(mac, received, mac_len) == 0)
         ok = 1;
     free(input);
-    free(given);
+    free(received);
     return ok;
 }
 
@@ -567,6 +575,31 @@ static void handle_account(struct acme_ctx *ctx, const char *id)
     reply_account(ctx, 200, &ctx->account);
 }
 
+/* The orders list of an account (RFC 8555 section 7.1.2.1). */
+static void handle_orders(struct acme_ctx *ctx, const char *id)
+{
+    json_t *ids = json_array(), *urls = json_array(), *v;
+    char url[ACME_URL_MAX];
+    struct sti_error e;
+    size_t i;
+
+    if (strcmp(id, ctx->account.id) != 0) {
+        acme_problem(ctx, 403, STI_ACME_ERR_UNAUTHORIZED,
+                     "orders list does not belong to the signing account");
+    } else if (acme_order_list(ctx->srv->db, id, ids, &e) != STI_OK) {
+        acme_problem(ctx, 500, STI_ACME_ERR_SERVER_INTERNAL, "%s", e.message);
+    } else {
+        json_array_foreach(ids, i, v)
+        {
+            acme_url(ctx, url, "order", json_string_value(v));
+            json_array_append_new(urls, json_string(url));
+        }
+        acme_reply_json(ctx, 200, json_pack("{s:O}", "orders", urls));
+    }
+    json_decref(ids);
+    json_decref(urls);
+}
+
 /* Routing */
 
 /* Splits "KIND/ID[/SUFFIX]" from the path after the prefix. */
@@ -608,6 +641,8 @@ static void route_post(struct acme_ctx *ctx)
         acme_handle_revoke(ctx);
     else if (route_match(rest, "acct", NULL, id))
         handle_account(ctx, id);
+    else if (route_match(rest, "acct", "orders", id))
+        handle_orders(ctx, id);
     else if (route_match(rest, "order", "finalize", id))
         acme_handle_finalize(ctx, id);
     else if (route_match(rest, "order", NULL, id))

@@ -405,6 +405,28 @@ int acme_order_update(sqlite3 *db, const struct acme_order *o,
     return step_done(db, st, "cannot update order", err);
 }
 
+int acme_order_list(sqlite3 *db, const char *account_id, json_t *ids,
+                    struct sti_error *err)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    rc = prepare(db,
+                 "SELECT id FROM acme_order WHERE account_id = ?"
+                 " ORDER BY created, id",
+                 &st, err);
+    if (rc != STI_OK)
+        return rc;
+    sqlite3_bind_text(st, 1, account_id, -1, SQLITE_TRANSIENT);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(
+            ids, json_string((const char *)sqlite3_column_text(st, 0)));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return sti_sqlite_err(err, db, "cannot list orders");
+    return STI_OK;
+}
+
 /* Certificates */
 
 int acme_cert_insert(sqlite3 *db, const char *id, const char *order_id,

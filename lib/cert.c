@@ -28,6 +28,12 @@ struct sti_cert {
  */
 #define FR_POLICY_OID "1.2.250.1.695.1.1.1.0"
 
+/*
+ * Validity in days: end-entity maximum, end-entity, CA and root defaults.
+ * NOTE: the us end-entity maximum of 1096 days (3 years) is the upper end
+ * of lifetimes seen in deployed SHAKEN certificates, not a number from
+ * ATIS-1000080.
+ */
 static const struct sti_profile profiles[] = {
     {"us", US_POLICY_OID, "US", 1096, 365, 1826, 3652},
     {"fr", FR_POLICY_OID, "FR", 365, 365, 1826, 3652},

@@ -117,10 +117,22 @@ static EVP_PKEY *decode_pkey(const void *data, size_t len,
     return pkey;
 }
 
-static int pem_is_encrypted(const void *data, size_t len)
+/* Returns 1 for an encrypted PKCS#8 key in PEM or DER, or a legacy
+ * encrypted PEM key. */
+static int is_encrypted_key(const void *data, size_t len)
 {
-    return memmem(data, len, "ENCRYPTED PRIVATE KEY", 21) != NULL ||
-           memmem(data, len, "Proc-Type: 4,ENCRYPTED", 22) != NULL;
+    const unsigned char *p = data;
+    X509_SIG *sig;
+    int found;
+
+    if (sti_looks_like_pem(data, len))
+        return memmem(data, len, "ENCRYPTED PRIVATE KEY", 21) != NULL ||
+               memmem(data, len, "Proc-Type: 4,ENCRYPTED", 22) != NULL;
+    sig = d2i_X509_SIG(NULL, &p, (long)len);
+    found = sig != NULL && p == (const unsigned char *)data + len;
+    ERR_clear_error();
+    X509_SIG_free(sig);
+    return found;
 }
 
 int sti_key_parse(const void *data, size_t len, const char *passphrase,
@@ -136,7 +148,7 @@ int sti_key_parse(const void *data, size_t len, const char *passphrase,
         pkey = decode_pkey(data, len, NULL, EVP_PKEY_PUBLIC_KEY);
     ERR_clear_error();
     if (pkey == NULL) {
-        if (sti_looks_like_pem(data, len) && pem_is_encrypted(data, len))
+        if (is_encrypted_key(data, len))
             return sti_seterr(err, STI_ERR_AUTH,
                               passphrase == NULL
                                   ? "key is encrypted; give its passphrase"

@@ -253,6 +253,17 @@ fail:
     return NULL;
 }
 
+/* Returns advice for the CRL errors that a configuration mistake causes. */
+static const char *crl_hint(int code)
+{
+    if (code == X509_V_ERR_UNABLE_TO_GET_CRL)
+        return "; check that the CRL's issuer is the certificate's cRLIssuer "
+               "and that its certificate is a configured CRL signer";
+    if (code == X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER)
+        return "; add the CRL signer's certificate as a CRL signer";
+    return "";
+}
+
 static int verify_error(X509_STORE_CTX *ctx, int *revoked,
                         struct sti_error *err)
 {
@@ -265,10 +276,10 @@ static int verify_error(X509_STORE_CTX *ctx, int *revoked,
         *revoked = code == X509_V_ERR_CERT_REVOKED;
     rc = sti_seterr(err, STI_ERR_POLICY,
                     "certificate chain is not valid: %s (at depth %d, "
-                    "'%.200s')",
+                    "'%.200s')%s",
                     X509_verify_cert_error_string(code),
                     X509_STORE_CTX_get_error_depth(ctx),
-                    subject ? subject : "?");
+                    subject ? subject : "?", crl_hint(code));
     free(subject);
     ERR_clear_error();
     return rc;

@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #define SPC "1234"
 #define OTHER_SPC "9999"
 
@@ -475,6 +478,38 @@ static void account_lookup_and_create(void **state)
     free(kid);
     sti_acme_client_free(other);
     sti_key_free(key);
+}
+
+static void account_lists_its_orders(void **state)
+{
+    struct sti_acme_reply *reply = post(sti_acme_client_kid(fx.client), "");
+    json_t *acct = reply_json(reply), *list;
+    const char *orders = json_string_value(json_object_get(acct, "orders"));
+    struct order_urls u;
+    char *url;
+    size_t before;
+
+    (void)state;
+    assert_non_null(orders);
+    url = strdup(orders);
+    json_decref(acct);
+    sti_acme_reply_free(reply);
+    reply = post(url, "");
+    acct = reply_json(reply);
+    before = json_array_size(json_object_get(acct, "orders"));
+    json_decref(acct);
+    sti_acme_reply_free(reply);
+    new_order("spc:" SPC, &u);
+    reply = post(url, "");
+    acct = reply_json(reply);
+    list = json_object_get(acct, "orders");
+    assert_int_equal(json_array_size(list), before + 1);
+    assert_string_equal(
+        json_string_value(json_array_get(list, json_array_size(list) - 1)),
+        u.order);
+    json_decref(acct);
+    sti_acme_reply_free(reply);
+    free(url);
 }
 
 static void get_on_resource_not_allowed(void **state)
@@ -1057,6 +1092,133 @@ static void server_new_rejects_bad_config(void **state)
     assert_null(srv);
 }
 
+/* External Account Binding (RFC 8555 section 7.3.4) */
+
+static char *b64url_text(const char *text)
+{
+    return sti_b64url_encode((const unsigned char *)text, strlen(text));
+}
+
+/* A newAccount payload binding KEY's JWK with an HS256 MAC under MAC_KEY. */
+static char *eab_payload(struct sti_acme_client *c, const struct sti_key *key,
+                         const char *kid, const unsigned char *mac_key,
+                         size_t mac_len)
+{
+    char *jwk = NULL, *hdr = NULL, *prot, *pay, *input, *sig, *out = NULL;
+    unsigned char mac[32];
+    unsigned int n = 0;
+    struct sti_error err;
+
+    assert_int_equal(sti_key_to_jwk(key, &jwk, &err), STI_OK);
+    assert_true(asprintf(&hdr,
+                         "{\"alg\":\"HS256\",\"kid\":\"%s\",\"url\":\"%s\"}",
+                         kid, sti_acme_client_resource(c, "newAccount")) > 0);
+    prot = b64url_text(hdr);
+    pay = b64url_text(jwk);
+    assert_true(asprintf(&input, "%s.%s", prot, pay) > 0);
+    assert_non_null(HMAC(EVP_sha256(), mac_key, (int)mac_len,
+                         (const unsigned char *)input, strlen(input), mac, &n));
+    sig = sti_b64url_encode(mac, n);
+    assert_true(asprintf(&out,
+                         "{\"termsOfServiceAgreed\":true,"
+                         "\"externalAccountBinding\":{\"protected\":\"%s\","
+                         "\"payload\":\"%s\",\"signature\":\"%s\"}}",
+                         prot, pay, sig) > 0);
+    free(sig);
+    free(input);
+    free(pay);
+    free(prot);
+    free(hdr);
+    free(jwk);
+    return out;
+}
+
+static struct sti_acme_reply *eab_new_account(const unsigned char *mac_key,
+                                              const char *kid)
+{
+    struct sti_acme_client *c = NULL;
+    struct sti_acme_reply *reply = NULL;
+    struct sti_key *key = NULL;
+    struct sti_error err;
+    char *payload;
+
+    assert_int_equal(sti_key_generate(&key, &err), STI_OK);
+    assert_int_equal(sti_acme_client_new(fx.directory, key, NULL, &c, &err),
+                     STI_OK);
+    payload = eab_payload(c, key, kid, mac_key, 32);
+    assert_int_equal(
+        sti_acme_client_post(c, sti_acme_client_resource(c, "newAccount"),
+                             payload, &reply, &err),
+        STI_OK);
+    free(payload);
+    sti_acme_client_free(c);
+    sti_key_free(key);
+    return reply;
+}
+
+static void eab_binds_once(void **state)
+{
+    unsigned char mac_key[32], wrong[32];
+    struct sti_acme_reply *reply;
+    struct sti_error err;
+
+    (void)state;
+    memset(mac_key, 0x42, sizeof(mac_key));
+    memset(wrong, 0x43, sizeof(wrong));
+    assert_int_equal(sti_acme_eab_add(fx.db_path, "lab-eab-1", mac_key,
+                                      sizeof(mac_key), &err),
+                     STI_OK);
+    reply = eab_new_account(wrong, "lab-eab-1");
+    assert_problem(reply, STI_ACME_ERR_UNAUTHORIZED);
+    sti_acme_reply_free(reply);
+    reply = eab_new_account(mac_key, "no-such-kid");
+    assert_problem(reply, STI_ACME_ERR_UNAUTHORIZED);
+    sti_acme_reply_free(reply);
+    reply = eab_new_account(mac_key, "lab-eab-1");
+    assert_int_equal(reply->status, 201);
+    sti_acme_reply_free(reply);
+    reply = eab_new_account(mac_key, "lab-eab-1");
+    assert_problem(reply, STI_ACME_ERR_UNAUTHORIZED);
+    assert_non_null(strstr(reply->problem_detail, "already bound"));
+    sti_acme_reply_free(reply);
+}
+
+static void eab_required_without_binding(void **state)
+{
+    struct sti_acme_server_config cfg;
+    struct sti_httpd_config hcfg;
+    struct sti_acme_server *srv = NULL;
+    struct sti_httpd *h = NULL;
+    struct sti_acme_client *c = NULL;
+    struct sti_key *key = NULL;
+    char *db = test_path(fx.dir, "eab.db"), url[256];
+    struct sti_error err;
+
+    (void)state;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.db_path = db;
+    cfg.token_authorities = fx.authorities;
+    cfg.token_authority_count = 1;
+    cfg.issue = test_issue;
+    cfg.eab_required = 1;
+    assert_int_equal(sti_acme_server_new(&cfg, &srv, &err), STI_OK);
+    memset(&hcfg, 0, sizeof(hcfg));
+    hcfg.listen = "127.0.0.1:0";
+    assert_int_equal(
+        sti_httpd_start(&hcfg, sti_acme_server_handle, srv, &h, &err), STI_OK);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/acme/directory",
+             sti_httpd_port(h));
+    assert_int_equal(sti_key_generate(&key, &err), STI_OK);
+    assert_int_equal(sti_acme_client_new(url, key, NULL, &c, &err), STI_OK);
+    assert_int_equal(sti_acme_client_account(c, NULL, 0, &err), STI_ERR_POLICY);
+    assert_non_null(strstr(err.message, "externalAccountRequired"));
+    sti_acme_client_free(c);
+    sti_key_free(key);
+    sti_httpd_stop(h);
+    sti_acme_server_free(srv);
+    free(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1064,6 +1226,7 @@ int main(void)
         cmocka_unit_test(new_nonce_head_and_get),
         cmocka_unit_test(account_lookup_and_create),
         cmocka_unit_test(get_on_resource_not_allowed),
+        cmocka_unit_test(account_lists_its_orders),
         cmocka_unit_test(reused_nonce_is_bad_nonce),
         cmocka_unit_test(unknown_nonce_is_bad_nonce),
         cmocka_unit_test(wrong_url_is_unauthorized),
@@ -1091,6 +1254,8 @@ int main(void)
         cmocka_unit_test(client_rejects_non_directory),
         cmocka_unit_test(eab_add_validates_input),
         cmocka_unit_test(server_new_rejects_bad_config),
+        cmocka_unit_test(eab_binds_once),
+        cmocka_unit_test(eab_required_without_binding),
         cmocka_unit_test(nonce_survives_restart_once),
     };
 

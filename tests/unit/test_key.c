@@ -136,6 +136,32 @@ static void encrypted_pem_uses_aes256_pbkdf2(void **state)
     sti_key_free(key);
 }
 
+static void encrypted_der_loads(void **state)
+{
+    struct sti_key *key = new_key(), *back;
+    struct sti_error err;
+    char *dir = test_tmpdir(), *pem = test_path(dir, "k.pem");
+    char *der = test_path(dir, "k.der"), cmd[8400];
+
+    (void)state;
+    assert_int_equal(sti_key_save(key, pem, NULL, &err), STI_OK);
+    snprintf(cmd, sizeof(cmd),
+             "openssl pkcs8 -topk8 -in '%s' -outform DER -v2 aes-256-cbc "
+             "-passout pass:pw -out '%s'",
+             pem, der);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(sti_key_load(der, "pw", &back, &err), STI_OK);
+    assert_true(sti_key_public_equal(key, back));
+    sti_key_free(back);
+    assert_int_equal(sti_key_load(der, "wrong", &back, &err), STI_ERR_AUTH);
+    assert_non_null(strstr(err.message, "k.der"));
+    assert_int_equal(sti_key_load(der, NULL, &back, &err), STI_ERR_AUTH);
+    free(pem);
+    free(der);
+    test_rmtree(dir);
+    sti_key_free(key);
+}
+
 static void save_and_load(void **state)
 {
     struct sti_key *key = new_key(), *back;
@@ -391,6 +417,7 @@ int main(void)
         cmocka_unit_test(pem_round_trip),
         cmocka_unit_test(encrypted_pem),
         cmocka_unit_test(encrypted_pem_uses_aes256_pbkdf2),
+        cmocka_unit_test(encrypted_der_loads),
         cmocka_unit_test(save_and_load),
         cmocka_unit_test(load_names_file_on_bad_data),
         cmocka_unit_test(public_pem_and_der),

@@ -256,6 +256,27 @@ static void revoked_leaf_fails(void **state)
     sti_trust_free(trust);
 }
 
+static void revoked_delegate_fails(void **state)
+{
+    time_t now = time(NULL);
+    struct sti_trust *trust = root_trust();
+    struct sti_crl *crl =
+        make_crl(pki.pa, pki.pa_key, pki.delegate, now - 60, now + DAY);
+    struct sti_chain *chain = chain_of(pki.delegate, pki.sca, pki.inter);
+    struct sti_error err;
+    int revoked = -1;
+
+    (void)state;
+    sti_trust_set_crl(trust, crl, &err);
+    sti_trust_add_crl_signer(trust, pki.pa, &err);
+    assert_int_equal(sti_chain_verify(trust, chain, 0, &revoked, &err),
+                     STI_ERR_POLICY);
+    assert_int_equal(revoked, 1);
+    sti_chain_free(chain);
+    sti_crl_free(crl);
+    sti_trust_free(trust);
+}
+
 static void crl_for_intermediate_only(void **state)
 {
     time_t now = time(NULL);
@@ -353,6 +374,7 @@ static void crl_signer_required(void **state)
     assert_int_equal(verify(trust, pki.other, pki.inter, 0, NULL, &err),
                      STI_ERR_POLICY);
     assert_non_null(strstr(err.message, "CRL"));
+    assert_non_null(strstr(err.message, "CRL signer"));
     sti_crl_free(crl);
     sti_trust_free(trust);
 }
@@ -484,6 +506,7 @@ int main(void)
         cmocka_unit_test(time_outside_validity_fails),
         cmocka_unit_test(critical_tnauth_fails),
         cmocka_unit_test(revoked_leaf_fails),
+        cmocka_unit_test(revoked_delegate_fails),
         cmocka_unit_test(crl_for_intermediate_only),
         cmocka_unit_test(expired_crl_fails),
         cmocka_unit_test(crl_from_wrong_signer_fails),

@@ -27,11 +27,17 @@ enum sti_crl_reason {
 STI_API int sti_crl_reason_from_name(const char *name);
 STI_API const char *sti_crl_reason_name(int reason);
 
+/*
+ * One revoked certificate.  When read back, issuer_dn is the issuer named
+ * by the entry's certificateIssuer or inherited from an earlier entry
+ * (RFC 5280 section 5.3.3), and NULL for certificates of the CRL signer.
+ */
 struct sti_crl_entry {
-    const char *serial_hex;  /* serial of the revoked certificate */
+    const char *serial_hex;  /* serial of the revoked certificate, hex */
     const char *issuer_dn;   /* RFC 2253 issuer DN; NULL for the signer */
-    time_t revoked_at;
-    int reason;              /* enum sti_crl_reason */
+    time_t revoked_at;       /* 0 takes the CRL's thisUpdate */
+    int reason;              /* enum sti_crl_reason; unspecified is left
+                                out of the encoding (RFC 5280 5.3.1) */
 };
 
 struct sti_crl_request {
@@ -40,9 +46,13 @@ struct sti_crl_request {
     uint64_t crl_number;
     time_t this_update;      /* 0 means now */
     time_t next_update;      /* required */
-    int indirect;            /* certificateIssuer entries + IDP indirectCRL */
+    int indirect;            /* certificateIssuer entries + IDP indirectCRL;
+                                without it, entries may only name the
+                                signer as issuer */
 };
 
+/* Builds and signs a v2 CRL (ecdsa-with-SHA256) with AKI and CRL number.
+ * SIGNER_KEY must be the P-256 private key of SIGNER. */
 STI_API int sti_crl_build(const struct sti_crl_request *req,
                           const struct sti_cert *signer,
                           const struct sti_key *signer_key,
