@@ -10,8 +10,9 @@
  *   - secsipidx 1.2.0: /v1/sign-csv takes "orig,dest,attest,origid,x5u"
  *     and returns the Identity header value and a newline as text;
  *     /v1/check takes an Identity header value and returns "OK\n" (200)
- *     or "FAILED\n\n" (500).  Bodies, content types and status codes match what
- * the secsipidx HTTP server sends, so that its clients can switch.
+ *     or "FAILED\n\n" (500).  Bodies, content types and status codes
+ *     match what the secsipidx HTTP server sends, so that its clients can
+ *     switch.
  */
 #include "internal.h"
 #include "service_int.h"
