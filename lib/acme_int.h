@@ -73,6 +73,8 @@ int acme_account_find(sqlite3 *db, const char *id, struct acme_account *out,
 int acme_account_insert(sqlite3 *db, const struct acme_account *acct,
                         const char *thumbprint, const char *eab_kid,
                         struct sti_error *err);
+int acme_account_set_contact(sqlite3 *db, const char *id, const char *contact,
+                             struct sti_error *err);
 int acme_account_set_status(sqlite3 *db, const char *id, const char *status,
                             struct sti_error *err);
 

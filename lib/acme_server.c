@@ -543,35 +543,63 @@ static void handle_new_account(struct acme_ctx *ctx)
     free(thumbprint);
 }
 
+static int account_deactivate(struct acme_ctx *ctx, json_t *status)
+{
+    struct sti_error e;
+
+    if (!json_is_string(status) ||
+        strcmp(json_string_value(status), "deactivated") != 0) {
+        acme_problem(ctx, 400, STI_ACME_ERR_MALFORMED,
+                     "an account's status can only be set to "
+                     "\"deactivated\"");
+        return -1;
+    }
+    if (acme_account_set_status(ctx->srv->db, ctx->account.id, "deactivated",
+                                &e) != STI_OK) {
+        acme_problem(ctx, 500, STI_ACME_ERR_SERVER_INTERNAL, "%s", e.message);
+        return -1;
+    }
+    snprintf(ctx->account.status, sizeof(ctx->account.status), "deactivated");
+    sti_log(STI_LOG_INFO, "acme: account %s deactivated", ctx->account.id);
+    return 0;
+}
+
+/* RFC 8555 section 7.3.2: a new contact list replaces the old one. */
+static int account_update_contact(struct acme_ctx *ctx, json_t *contact)
+{
+    char *text;
+    struct sti_error e;
+
+    if (contact_check(ctx, contact) != 0)
+        return -1;
+    text = json_dumps(contact, JSON_COMPACT);
+    if (text == NULL || acme_account_set_contact(ctx->srv->db, ctx->account.id,
+                                                 text, &e) != STI_OK) {
+        free(text);
+        acme_problem(ctx, 500, STI_ACME_ERR_SERVER_INTERNAL,
+                     "cannot store the contact list");
+        return -1;
+    }
+    free(ctx->account.contact);
+    ctx->account.contact = text;
+    return 0;
+}
+
 /* POST to the account URL: read it, update contact, or deactivate. */
 static void handle_account(struct acme_ctx *ctx, const char *id)
 {
     json_t *status = json_object_get(ctx->payload, "status");
-    struct sti_error e;
+    json_t *contact = json_object_get(ctx->payload, "contact");
 
     if (strcmp(id, ctx->account.id) != 0) {
         acme_problem(ctx, 403, STI_ACME_ERR_UNAUTHORIZED,
                      "account URL does not belong to the signing account");
         return;
     }
-    if (status != NULL) {
-        if (!json_is_string(status) ||
-            strcmp(json_string_value(status), "deactivated") != 0) {
-            acme_problem(ctx, 400, STI_ACME_ERR_MALFORMED,
-                         "an account's status can only be set to "
-                         "\"deactivated\"");
-            return;
-        }
-        if (acme_account_set_status(ctx->srv->db, id, "deactivated", &e)) {
-            acme_problem(ctx, 500, STI_ACME_ERR_SERVER_INTERNAL, "%s",
-                         e.message);
-            return;
-        }
-        snprintf(ctx->account.status, sizeof(ctx->account.status),
-                 "deactivated");
-        sti_log(STI_LOG_INFO, "acme: account %s deactivated", id);
-    }
-    /* TODO: contact updates (RFC 8555 section 7.3.2) are not stored. */
+    if (contact != NULL && account_update_contact(ctx, contact) != 0)
+        return;
+    if (status != NULL && account_deactivate(ctx, status) != 0)
+        return;
     reply_account(ctx, 200, &ctx->account);
 }
 

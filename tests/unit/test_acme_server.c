@@ -512,6 +512,51 @@ static void account_lists_its_orders(void **state)
     free(url);
 }
 
+static void account_update_and_deactivate(void **state)
+{
+    struct sti_acme_client *c = NULL;
+    struct sti_acme_reply *reply = NULL;
+    struct sti_key *key = NULL;
+    struct sti_error err;
+    const char *kid;
+
+    (void)state;
+    assert_int_equal(sti_key_generate(&key, &err), STI_OK);
+    assert_int_equal(sti_acme_client_new(fx.directory, key, NULL, &c, &err),
+                     STI_OK);
+    assert_int_equal(sti_acme_client_account(c, NULL, 0, &err), STI_OK);
+    kid = sti_acme_client_kid(c);
+    assert_int_equal(
+        sti_acme_client_post(
+            c, kid, "{\"contact\":[\"mailto:noc@example.net\"]}", &reply, &err),
+        STI_OK);
+    assert_int_equal(reply->status, 200);
+    assert_non_null(strstr(reply->body, "mailto:noc@example.net"));
+    sti_acme_reply_free(reply);
+    assert_int_equal(
+        sti_acme_client_post(c, kid, "{\"contact\":[\"tel:+15555550100\"]}",
+                             &reply, &err),
+        STI_OK);
+    assert_problem(reply, STI_ACME_ERR_PREFIX "invalidContact");
+    sti_acme_reply_free(reply);
+    assert_int_equal(
+        sti_acme_client_post(c, kid, "{\"status\":\"valid\"}", &reply, &err),
+        STI_OK);
+    assert_problem(reply, STI_ACME_ERR_MALFORMED);
+    sti_acme_reply_free(reply);
+    assert_int_equal(sti_acme_client_post(
+                         c, kid, "{\"status\":\"deactivated\"}", &reply, &err),
+                     STI_OK);
+    assert_int_equal(reply->status, 200);
+    assert_non_null(strstr(reply->body, "deactivated"));
+    sti_acme_reply_free(reply);
+    assert_int_equal(sti_acme_client_post(c, kid, "", &reply, &err), STI_OK);
+    assert_problem(reply, STI_ACME_ERR_UNAUTHORIZED);
+    sti_acme_reply_free(reply);
+    sti_acme_client_free(c);
+    sti_key_free(key);
+}
+
 static void get_on_resource_not_allowed(void **state)
 {
     struct sti_acme_reply *reply = NULL;
@@ -1227,6 +1272,7 @@ int main(void)
         cmocka_unit_test(account_lookup_and_create),
         cmocka_unit_test(get_on_resource_not_allowed),
         cmocka_unit_test(account_lists_its_orders),
+        cmocka_unit_test(account_update_and_deactivate),
         cmocka_unit_test(reused_nonce_is_bad_nonce),
         cmocka_unit_test(unknown_nonce_is_bad_nonce),
         cmocka_unit_test(wrong_url_is_unauthorized),
