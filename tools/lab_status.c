@@ -117,18 +117,21 @@ static const char *revocation_text(int revoked)
                        : revoked ? "REVOKED" : "not revoked";
 }
 
-static void print_cert(const struct sti_lab_cert *c, const char *indent)
+/* Prints one certificate: HEAD before the first line, CONT before the
+ * others. */
+static void print_cert(const struct sti_lab_cert *c, const char *head,
+                       const char *cont)
 {
     char date[32];
 
     format_date(c->not_after, date);
-    printf("%s%s %s: %s\n", indent, c->role, c->name, c->subject);
-    printf("%s    serial %s, expires %s, %s\n", indent, c->serial, date,
+    printf("%s%s %s: %s\n", head, c->role, c->name, c->subject);
+    printf("%s  serial %s, expires %s, %s\n", cont, c->serial, date,
            revocation_text(c->revoked));
     if (c->spc != NULL)
-        printf("%s    SPC %s\n", indent, c->spc);
+        printf("%s  SPC %s\n", cont, c->spc);
     if (c->x5u != NULL)
-        printf("%s    x5u %s\n", indent, c->x5u);
+        printf("%s  x5u %s\n", cont, c->x5u);
 }
 
 /* The tree: the PA stands beside the CA hierarchy because it signs the
@@ -137,13 +140,15 @@ static void print_tree(const struct sti_lab_cert *certs, size_t n)
 {
     printf("Certificates\n");
     for (size_t i = 0; i < n; i++) {
-        const char *indent = "  ";
+        int last = i + 1 == n || strcmp(certs[i + 1].role, "sp") != 0;
 
         if (strcmp(certs[i].role, "ca-intermediate") == 0)
-            indent = "  `-- ";
+            print_cert(&certs[i], "  `-- ", "      ");
         else if (strcmp(certs[i].role, "sp") == 0)
-            indent = "      `-- ";
-        print_cert(&certs[i], indent);
+            print_cert(&certs[i], last ? "      `-- " : "      |-- ",
+                       last ? "          " : "      |   ");
+        else
+            print_cert(&certs[i], "  ", "  ");
     }
 }
 
