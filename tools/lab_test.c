@@ -645,7 +645,7 @@ static void test_delegate(struct test *t)
 /* Revokes CHAIN's leaf at the PA and brings the CRL to both verifiers:
  * sti verify reads trust/crl.pem, and sti serve loads its CRL at start,
  * so it is restarted. */
-static int revoke(struct test *t, const char *chain)
+static int revoke_at_pa(struct test *t, const char *chain)
 {
     char pa[LAB_PATH_MAX];
     const char *argv[] = {"sti-pa", "revoke", "--cert", chain, "--reason",
@@ -682,7 +682,7 @@ static void test_revoked(struct test *t)
         goto out;
     }
     check_both(t, "extra certificate before revocation", value, orig, "pass");
-    if (revoke(t, chain) != 0) {
+    if (revoke_at_pa(t, chain) != 0) {
         record_setup(t, "revoked certificate", "revocation at the PA failed");
         goto out;
     }
