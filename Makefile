@@ -66,7 +66,7 @@ MANPAGES := $(wildcard docs/man/*.[1-8])
 
 all: lib $(BINS)
 
-lib: $(STATIC_LIB) $(SHARED_LIB) $(B)/libsti.pc
+lib: $(STATIC_LIB) $(SHARED_LIB)
 
 help:
 	@echo "make            build libsti and the tools into $(B)/"
@@ -95,12 +95,6 @@ $(SHARED_LIB): $(LIB_OBJ)
 		-o $@ $^ $(PKG_LIBS)
 	ln -sf libsti.so.$(VERSION) $(B)/libsti.so.$(SOVERSION)
 	ln -sf libsti.so.$(SOVERSION) $(B)/libsti.so
-
-$(B)/libsti.pc: lib/libsti.pc.in Makefile
-	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
-		$< > $@
 
 # Each program links its directory's sources, the shared CLI helpers and
 # libsti.a, so the binaries in $(B)/bin run without LD_LIBRARY_PATH.
@@ -160,7 +154,9 @@ install: all
 	ln -sf libsti.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libsti.so
 	install -m 644 lib/include/sti.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 lib/include/sti/*.h $(DESTDIR)$(INCLUDEDIR)/sti/
-	install -m 644 $(B)/libsti.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+		lib/libsti.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/libsti.pc
 	install -m 644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/
 
 uninstall:

@@ -1,5 +1,6 @@
 /* The SIP Identity header field (RFC 8224 section 4.1), as sent and as
  * real traffic carries it. */
+#include "jws_int.h"
 #include "passport_int.h"
 
 #include <ctype.h>
@@ -329,4 +330,48 @@ int sti_identity_split(const char *field, size_t len, char ***values,
         return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
     }
     return STI_OK;
+}
+
+/* JSON description */
+
+/* Adds the decoded header and payload of a full-form JWS to OBJ. */
+static int add_decoded(json_t *obj, const char *jws, struct sti_error *err)
+{
+    struct sti_jws *parsed;
+    json_t *h, *p;
+    int rc = sti_jws_parse(jws, strlen(jws), &parsed, err);
+
+    if (rc != STI_OK)
+        return rc;
+    h = sti_jws_get0_header(parsed);
+    p = sti_jws_get0_payload(parsed);
+    json_object_set(obj, "header", h);
+    json_object_set(obj, "payload", p);
+    sti_jws_free(parsed);
+    return STI_OK;
+}
+
+int sti_identity_to_json(const char *value, char **json, struct sti_error *err)
+{
+    struct sti_identity *id;
+    json_t *o;
+    int rc;
+
+    *json = NULL;
+    rc = sti_identity_parse(value, value ? strlen(value) : 0, &id, err);
+    if (rc != STI_OK)
+        return rc;
+    o = json_pack("{s:s,s:s,s:s*,s:s,s:s*,s:b}", "identity", value, "jws",
+                  id->jws, "info", id->info, "alg", id->alg, "ppt", id->ppt,
+                  "compact", id->compact);
+    if (o == NULL)
+        rc = sti_seterr(err, STI_ERR_INVALID,
+                        "the Identity header is not valid UTF-8");
+    if (rc == STI_OK && !id->compact)
+        rc = add_decoded(o, id->jws, err);
+    if (rc == STI_OK)
+        rc = sti_json_dump_canonical(o, json, err);
+    json_decref(o);
+    sti_identity_free(id);
+    return rc;
 }

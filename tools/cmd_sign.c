@@ -1,11 +1,315 @@
-/* sti sign: not built yet. */
+/* sti sign: sign a PASSporT and print the Identity header, or add it to a
+ * SIP INVITE. */
 #include "cli.h"
 #include "cmd.h"
 
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEST 16
+
+struct sign_opts {
+    const char *key, *pass, *x5u, *orig, *orig_uri, *attest, *origid;
+    const char *ppt, *div, *claims, *invite, *profile;
+    const char *dest[MAX_DEST];
+    size_t dest_count;
+    long iat;
+    int compact, replace, json;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: %s --key FILE --x5u URL [OPTIONS]\n"
+            "Signs a PASSporT with ES256 and prints the Identity header "
+            "value.\n\n"
+            "  --key FILE         P-256 private key (PEM, PKCS#8 or SEC1)\n"
+            "  --pass SOURCE      key passphrase: file:PATH, env:VAR or fd:N\n"
+            "  --x5u URL          URL of the signer's certificate chain\n"
+            "  --orig TN          calling number (or --orig-uri URI)\n"
+            "  --dest TN          called number; repeat for several\n"
+            "  --attest A|B|C     SHAKEN attestation level\n"
+            "  --origid UUID      origination id (default: a random UUID)\n"
+            "  --iat SECONDS      issued-at time (default: now)\n"
+            "  --ppt shaken|div|none  PASSporT type (default: shaken)\n"
+            "  --div TN           div PASSporT: the original called number\n"
+            "  --claims JSON      extra claims object, such as rcd\n"
+            "  --profile us|fr    how TNs are canonicalised (default: us)\n"
+            "  --compact          print the compact form (\"..signature\")\n"
+            "  --invite FILE      add the header to this SIP message ('-' is\n"
+            "                     stdin); orig and dest default to its\n"
+            "                     P-Asserted-Identity or From, and To\n"
+            "  --identity keep|replace  existing Identity headers in FILE\n"
+            "                     (default: replace)\n"
+            "  --json             print the header and decoded PASSporT as "
+            "JSON\n"
+            "  --help             show this help\n\n"
+            "Exit status: 0 signed, 1 failure, 2 usage error.\n",
+            cli_prog);
+}
+
+static int parse_args(int argc, char **argv, struct sign_opts *o)
+{
+    static const struct option longopts[] = {
+        {"key", 1, NULL, 'k'},      {"pass", 1, NULL, 'p'},
+        {"x5u", 1, NULL, 'x'},      {"orig", 1, NULL, 'o'},
+        {"orig-uri", 1, NULL, 'O'}, {"dest", 1, NULL, 'd'},
+        {"attest", 1, NULL, 'a'},   {"origid", 1, NULL, 'I'},
+        {"iat", 1, NULL, 't'},      {"ppt", 1, NULL, 'P'},
+        {"div", 1, NULL, 'D'},      {"claims", 1, NULL, 'c'},
+        {"profile", 1, NULL, 'r'},  {"compact", 0, NULL, 'C'},
+        {"invite", 1, NULL, 'i'},   {"identity", 1, NULL, 'y'},
+        {"json", 0, NULL, 'j'},     {"help", 0, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int c;
+
+    o->replace = 1;
+    o->ppt = "shaken";
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'k':
+            o->key = optarg;
+            break;
+        case 'p':
+            o->pass = optarg;
+            break;
+        case 'x':
+            o->x5u = optarg;
+            break;
+        case 'o':
+            o->orig = optarg;
+            break;
+        case 'O':
+            o->orig_uri = optarg;
+            break;
+        case 'a':
+            o->attest = optarg;
+            break;
+        case 'I':
+            o->origid = optarg;
+            break;
+        case 'P':
+            o->ppt = optarg;
+            break;
+        case 'D':
+            o->div = optarg;
+            break;
+        case 'c':
+            o->claims = optarg;
+            break;
+        case 'r':
+            o->profile = optarg;
+            break;
+        case 'C':
+            o->compact = 1;
+            break;
+        case 'i':
+            o->invite = optarg;
+            break;
+        case 'j':
+            o->json = 1;
+            break;
+        case 'd':
+            if (o->dest_count == MAX_DEST)
+                return cli_usage_error("at most %d --dest options", MAX_DEST);
+            o->dest[o->dest_count++] = optarg;
+            break;
+        case 't':
+            if (cli_parse_long(optarg, 1, 253402300799L, &o->iat) != 0)
+                return cli_usage_error("invalid --iat '%s'; use seconds "
+                                       "since 1970",
+                                       optarg);
+            break;
+        case 'y':
+            if (strcmp(optarg, "keep") != 0 && strcmp(optarg, "replace") != 0)
+                return cli_usage_error("invalid --identity '%s'; use keep "
+                                       "or replace",
+                                       optarg);
+            o->replace = strcmp(optarg, "replace") == 0;
+            break;
+        case 'h':
+            usage(stdout);
+            return -1;
+        default:
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (o->key == NULL || o->x5u == NULL)
+        return cli_usage_error("--key and --x5u are required");
+    if (strcmp(o->ppt, "none") == 0)
+        o->ppt = NULL;
+    return CLI_EXIT_OK;
+}
+
+static int load_key(const struct sign_opts *o, struct sti_key **key)
+{
+    struct sti_error err;
+    char *pass = NULL;
+    int rc;
+
+    if (o->pass != NULL && sti_secret_read(o->pass, &pass, &err) != STI_OK)
+        return cli_fail("cannot read the passphrase", &err);
+    rc = sti_key_load(o->key, pass, key, &err);
+    sti_secret_free(pass);
+    if (rc != STI_OK)
+        return cli_fail("cannot load the key", &err);
+    return CLI_EXIT_OK;
+}
+
+/* Canonical copies of the TN options live in these buffers. */
+struct tn_bufs {
+    char orig[STI_TN_MAX + 1];
+    char div[STI_TN_MAX + 1];
+    char dest[MAX_DEST][STI_TN_MAX + 1];
+    const char *dest_ptrs[MAX_DEST];
+};
+
+static int canon_tn(const struct sign_opts *o, const char *in, char *out)
+{
+    struct sti_error err;
+
+    if (sti_tn_canonicalize(o->profile, in, out, &err) != STI_OK)
+        return cli_fail("invalid telephone number", &err);
+    return CLI_EXIT_OK;
+}
+
+/* Fills the claims from the options, canonicalising every TN. */
+static int build_claims(const struct sign_opts *o, struct tn_bufs *b,
+                        struct sti_passport_claims *c)
+{
+    int rc = CLI_EXIT_OK;
+
+    memset(c, 0, sizeof(*c));
+    c->ppt = o->ppt;
+    c->x5u = o->x5u;
+    c->attest = o->attest;
+    c->origid = o->origid;
+    c->iat = o->iat;
+    c->extra_json = o->claims;
+    c->orig_uri = o->orig_uri;
+    if (o->orig != NULL && (rc = canon_tn(o, o->orig, b->orig)) == 0)
+        c->orig_tn = b->orig;
+    if (rc == 0 && o->div != NULL && (rc = canon_tn(o, o->div, b->div)) == 0)
+        c->div_tn = b->div;
+    for (size_t i = 0; rc == 0 && i < o->dest_count; i++) {
+        rc = canon_tn(o, o->dest[i], b->dest[i]);
+        b->dest_ptrs[i] = b->dest[i];
+    }
+    c->dest_tn = b->dest_ptrs;
+    c->dest_tn_count = o->dest_count;
+    return rc;
+}
+
+/* Takes orig and dest from the INVITE where the options give none. */
+static int claims_from_sip(const struct sign_opts *o, const struct sti_sip *s,
+                           struct tn_bufs *b, struct sti_passport_claims *c)
+{
+    struct sti_error err;
+
+    if (c->orig_tn == NULL && c->orig_uri == NULL) {
+        if (sti_sip_get_tn(s, STI_SIP_PAI, o->profile, b->orig, NULL) &&
+            sti_sip_get_tn(s, STI_SIP_FROM, o->profile, b->orig, &err))
+            return cli_fail("cannot take orig from the INVITE; give --orig",
+                            &err);
+        c->orig_tn = b->orig;
+    }
+    if (c->dest_tn_count == 0) {
+        if (sti_sip_get_tn(s, STI_SIP_TO, o->profile, b->dest[0], NULL) &&
+            sti_sip_get_tn(s, STI_SIP_RURI, o->profile, b->dest[0], &err))
+            return cli_fail("cannot take dest from the INVITE; give --dest",
+                            &err);
+        b->dest_ptrs[0] = b->dest[0];
+        c->dest_tn_count = 1;
+    }
+    return CLI_EXIT_OK;
+}
+
+static int sign_identity(const struct sign_opts *o, const struct sti_key *key,
+                         const struct sti_passport_claims *c, char **value)
+{
+    struct sti_signer *signer;
+    struct sti_error err;
+    int rc;
+
+    rc = sti_signer_new(key, o->x5u, o->ppt, &signer, &err);
+    if (rc == STI_OK)
+        rc = sti_signer_sign_identity(signer, c, o->compact, value, &err);
+    sti_signer_free(signer);
+    return rc == STI_OK ? CLI_EXIT_OK : cli_fail("cannot sign", &err);
+}
+
+static int print_identity(const struct sign_opts *o, const char *value)
+{
+    struct sti_error err;
+    char *json;
+
+    if (!o->json) {
+        printf("%s\n", value);
+        return CLI_EXIT_OK;
+    }
+    if (sti_identity_to_json(value, &json, &err) != STI_OK)
+        return cli_fail("cannot describe the header", &err);
+    printf("%s\n", json);
+    sti_free(json);
+    return CLI_EXIT_OK;
+}
+
+static int sign_invite(const struct sign_opts *o, const struct sti_key *key,
+                       struct tn_bufs *b, struct sti_passport_claims *c)
+{
+    struct sti_sip *sip = NULL;
+    struct sti_error err;
+    unsigned char *data;
+    char *value = NULL, *text = NULL;
+    size_t len;
+    int rc;
+
+    if (sti_file_read(o->invite, &data, &len, &err) != STI_OK)
+        return cli_fail("cannot read the INVITE", &err);
+    rc = sti_sip_parse((char *)data, len, &sip, &err);
+    free(data);
+    if (rc != STI_OK)
+        return cli_fail("cannot parse the INVITE", &err);
+    rc = claims_from_sip(o, sip, b, c);
+    if (rc == CLI_EXIT_OK)
+        rc = sign_identity(o, key, c, &value);
+    if (rc == CLI_EXIT_OK &&
+        (sti_sip_add_identity(sip, value, o->replace, &err) != STI_OK ||
+         sti_sip_to_string(sip, &text, &len, &err) != STI_OK))
+        rc = cli_fail("cannot add the Identity header", &err);
+    if (rc == CLI_EXIT_OK)
+        fwrite(text, 1, len, stdout);
+    sti_free(text);
+    sti_free(value);
+    sti_sip_free(sip);
+    return rc;
+}
+
 int cmd_sign(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    cli_errorf("not implemented yet");
-    return CLI_EXIT_FAIL;
+    struct sign_opts o = {0};
+    struct sti_passport_claims claims;
+    struct tn_bufs bufs;
+    struct sti_key *key = NULL;
+    char *value = NULL;
+    int rc = parse_args(argc, argv, &o);
+
+    if (rc != CLI_EXIT_OK)
+        return rc < 0 ? CLI_EXIT_OK : rc;
+    rc = build_claims(&o, &bufs, &claims);
+    if (rc == CLI_EXIT_OK)
+        rc = load_key(&o, &key);
+    if (rc == CLI_EXIT_OK && o.invite != NULL)
+        rc = sign_invite(&o, key, &bufs, &claims);
+    else if (rc == CLI_EXIT_OK) {
+        rc = sign_identity(&o, key, &claims, &value);
+        if (rc == CLI_EXIT_OK)
+            rc = print_identity(&o, value);
+    }
+    sti_free(value);
+    sti_key_free(key);
+    return rc;
 }

@@ -49,7 +49,7 @@ static void fx_route(const char *path, const char *status, const char *headers,
     pthread_mutex_unlock(&fx.lock);
 }
 
-static int fx_hits(void)
+static inline int fx_hits(void)
 {
     int n;
 

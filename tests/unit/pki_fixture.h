@@ -9,11 +9,18 @@
 #include <string.h>
 
 struct pki {
-    struct sti_key *root_key, *ca_key, *sp_key;
-    struct sti_cert *root, *ca, *sp;
-    char *chain_pem; /* SP leaf then intermediate */
+    struct sti_key *pa_key, *root_key, *ca_key, *sp_key;
+    struct sti_cert *pa, *root, *ca, *sp; /* pa signs the indirect CRL */
+    char *chain_pem;                      /* SP leaf then intermediate */
     char *root_pem;
 };
+
+/* The CRL issuer (the PA) named in cRLDistributionPoints. */
+static const struct sti_cert *pki_crl_issuer;
+/* One notBefore for every certificate, an hour back, so that issuers
+ * never end before their subjects and a PASSporT signed just before the
+ * issuance still falls inside the validity period. */
+static time_t pki_epoch;
 
 static struct sti_cert *pki_issue(int kind, const char *spec,
                                   const struct sti_key *subject,
@@ -27,7 +34,8 @@ static struct sti_cert *pki_issue(int kind, const char *spec,
         .organization = "Test SP",
         .subject_key = subject,
         .crl_url = "http://127.0.0.1/crl",
-        .not_before = not_before,
+        .crl_issuer = pki_crl_issuer,
+        .not_before = not_before ? not_before : pki_epoch,
         .validity_days = days,
     };
     struct sti_cert *cert = NULL;
@@ -67,11 +75,16 @@ static void pki_init(struct pki *p, time_t not_before, int days)
     struct sti_error err;
 
     memset(p, 0, sizeof(*p));
+    pki_epoch = time(NULL) - 3600;
+    assert_int_equal(sti_key_generate(&p->pa_key, &err), STI_OK);
     assert_int_equal(sti_key_generate(&p->root_key, &err), STI_OK);
     assert_int_equal(sti_key_generate(&p->ca_key, &err), STI_OK);
     assert_int_equal(sti_key_generate(&p->sp_key, &err), STI_OK);
+    p->pa =
+        pki_issue(STI_CERT_PA_ROOT, NULL, p->pa_key, NULL, NULL, not_before, 0);
     p->root = pki_issue(STI_CERT_CA_ROOT, NULL, p->root_key, NULL, NULL,
                         not_before, 0);
+    pki_crl_issuer = p->pa;
     p->ca = pki_issue(STI_CERT_CA_INTERMEDIATE, NULL, p->ca_key, p->root,
                       p->root_key, not_before, 0);
     p->sp = pki_issue(STI_CERT_SP, "spc:1234", p->sp_key, p->ca, p->ca_key,
@@ -82,6 +95,9 @@ static void pki_init(struct pki *p, time_t not_before, int days)
 
 static void pki_free(struct pki *p)
 {
+    pki_crl_issuer = NULL;
+    sti_key_free(p->pa_key);
+    sti_cert_free(p->pa);
     sti_key_free(p->root_key);
     sti_key_free(p->ca_key);
     sti_key_free(p->sp_key);

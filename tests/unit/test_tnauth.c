@@ -1,6 +1,7 @@
 /* Unit tests for lib/tnauth.c. */
 #include "support.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -436,6 +437,121 @@ static void equal_and_dup(void **state)
     sti_tnauth_free(NULL);
 }
 
+/* Data-driven cases: tests/data/certcore/tnauth/{good,bad}/NAME.hex with
+ * NAME.expect (see the README there). */
+static char *read_line_file(const char *path)
+{
+    struct sti_error err;
+    unsigned char *data;
+    size_t len;
+
+    if (sti_file_read(path, &data, &len, &err) != STI_OK)
+        fail_msg("%s", err.message);
+    data[strcspn((char *)data, "\r\n")] = '\0';
+    return (char *)data;
+}
+
+static unsigned char *hex_to_bytes(const char *hex, size_t *len)
+{
+    size_t n = strlen(hex) / 2;
+    unsigned char *out = malloc(n + 1);
+
+    assert_non_null(out);
+    for (size_t i = 0; i < n; i++) {
+        unsigned int byte;
+
+        assert_int_equal(sscanf(hex + 2 * i, "%2x", &byte), 1);
+        out[i] = (unsigned char)byte;
+    }
+    *len = n;
+    return out;
+}
+
+static void check_good_case(const unsigned char *der, size_t len,
+                            const char *expect, const char *name)
+{
+    struct sti_tnauth *list;
+    struct sti_error err;
+    unsigned char *again;
+    size_t again_len;
+    char *text;
+
+    if (sti_tnauth_decode(der, len, &list, &err) != STI_OK)
+        fail_msg("good/%s: %s", name, err.message);
+    text = sti_tnauth_to_spec(list);
+    if (strcmp(text, expect) != 0)
+        fail_msg("good/%s: decoded '%s', expected '%s'", name, text, expect);
+    assert_int_equal(sti_tnauth_encode(list, &again, &again_len, &err), STI_OK);
+    assert_int_equal(again_len, len);
+    assert_memory_equal(again, der, len);
+    free(again);
+    free(text);
+    sti_tnauth_free(list);
+}
+
+static void check_bad_case(const unsigned char *der, size_t len,
+                           const char *expect, const char *name)
+{
+    struct sti_tnauth *list;
+    struct sti_error err;
+
+    if (sti_tnauth_decode(der, len, &list, &err) != STI_ERR_INVALID)
+        fail_msg("bad/%s: decoded without error", name);
+    if (strstr(err.message, expect) == NULL)
+        fail_msg("bad/%s: message '%s' lacks '%s'", name, err.message, expect);
+}
+
+static int run_case_dir(const char *kind)
+{
+    char rel[64], path[4200];
+    char *dir_path;
+    struct dirent *de;
+    DIR *dir;
+    int cases = 0;
+
+    snprintf(rel, sizeof(rel), "certcore/tnauth/%s", kind);
+    dir_path = test_data_path(rel);
+    dir = opendir(dir_path);
+    if (dir == NULL)
+        fail_msg("cannot open %s", dir_path);
+    while ((de = readdir(dir)) != NULL) {
+        size_t n = strlen(de->d_name), len;
+        char *hex, *expect;
+        unsigned char *der;
+
+        if (n < 5 || strcmp(de->d_name + n - 4, ".hex") != 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir_path, de->d_name);
+        hex = read_line_file(path);
+        snprintf(path + strlen(path) - 4, 8, ".expect");
+        expect = read_line_file(path);
+        der = hex_to_bytes(hex, &len);
+        if (strcmp(kind, "good") == 0)
+            check_good_case(der, len, expect, de->d_name);
+        else
+            check_bad_case(der, len, expect, de->d_name);
+        free(der);
+        free(hex);
+        free(expect);
+        cases++;
+    }
+    closedir(dir);
+    free(dir_path);
+    return cases;
+}
+
+static void data_cases_good(void **state)
+{
+    (void)state;
+    assert_true(run_case_dir("good") >= 7);
+}
+
+static void data_cases_bad(void **state)
+{
+    (void)state;
+    assert_true(run_case_dir("bad") >= 15);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -458,6 +574,8 @@ int main(void)
         cmocka_unit_test(encompasses_cases),
         cmocka_unit_test(spc_does_not_cover_tns),
         cmocka_unit_test(equal_and_dup),
+        cmocka_unit_test(data_cases_good),
+        cmocka_unit_test(data_cases_bad),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -134,6 +134,14 @@ STI_API const char *sti_identity_alg(const struct sti_identity *id);
 STI_API const char *sti_identity_ppt(const struct sti_identity *id);
 
 /*
+ * Describes an Identity header value as JSON: {"identity", "jws", "info",
+ * "alg", "ppt", "compact"} and, for the full form, the decoded "header"
+ * and "payload" objects.  Nothing is verified.
+ */
+STI_API int sti_identity_to_json(const char *value, char **json,
+                                 struct sti_error *err);
+
+/*
  * Splits a header field value that carries several Identity values joined
  * by commas (RFC 3261 section 7.3.1) and unfolds continuation lines.
  * Commas inside <...> or quotes do not split.  *VALUES is a NULL-ended

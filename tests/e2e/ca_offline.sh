@@ -1,0 +1,163 @@
+#!/bin/sh
+# sti-ca offline: init, issue (SP, CSR, SCA, delegate), revoke and list;
+# the issued chains pass openssl x509, asn1parse and verify and lint clean;
+# bad input gets the documented exit codes and messages.
+. tests/e2e/lib.sh
+
+CA=$T/ca
+
+# first_cert FILE OUT: the first PEM certificate of a chain.
+first_cert() {
+    awk '/BEGIN CERT/{n++} n==1{print} /END CERT/ && n==1{exit}' "$1" >"$2"
+}
+
+# check_openssl_accepts NAME CHAIN UNTRUSTED: x509 -text, asn1parse and
+# verify against the CA root accept the chain's leaf.
+check_openssl_accepts() {
+    first_cert "$2" "$T/leaf-$1.pem"
+    text=$(openssl x509 -in "$T/leaf-$1.pem" -noout -text 2>&1)
+    check_contains "$1: x509 shows the TNAuthList" "1.3.6.1.5.5.7.1.26:" "$text"
+    case "$text" in
+    *"1.3.6.1.5.5.7.1.26: critical"*) fail "$1: TNAuthList is critical" ;;
+    *) ok "$1: TNAuthList is not critical" ;;
+    esac
+    check_status "$1: asn1parse" 0 openssl asn1parse -in "$T/leaf-$1.pem"
+    out=$(openssl verify -CAfile "$CA/root.pem" -untrusted "$3" \
+        "$T/leaf-$1.pem" 2>&1)
+    check_eq "$1: openssl verify" "$T/leaf-$1.pem: OK" "$out"
+    cat "$2" "$CA/root.pem" >"$T/full-$1.pem"
+    out=$(sti lint "$T/full-$1.pem")
+    check_eq "$1: lints clean" "clean: $(grep -c 'BEGIN CERT' \
+        "$T/full-$1.pem") certificates, no findings" "$out"
+}
+
+# init
+check_status "init" 0 sti-ca init --dir "$CA" --org "stilab e2e" \
+    --crl-url http://127.0.0.1/crl.pem
+check_eq "root key mode" 600 "$(stat -c %a "$CA/root.key")"
+check_eq "intermediate key mode" 600 "$(stat -c %a "$CA/intermediate.key")"
+check_contains "config names the profile" "profile = us" "$(cat "$CA/ca.conf")"
+check_status "init refuses an existing CA" 1 sti-ca init --dir "$CA"
+check_contains "existing CA message" "already holds a CA" "$(cat "$T/last.err")"
+check_status "init without --dir" 2 sti-ca init
+check_status "init with unknown profile" 2 sti-ca init --dir "$T/x" \
+    --profile de
+check_contains "unknown profile message" "unknown profile 'de'" \
+    "$(cat "$T/last.err")"
+check_status "CA root and intermediate lint clean" 0 sti lint "$CA/root.pem"
+
+# SP certificate with a new key
+check_status "issue SP" 0 sti-ca issue --dir "$CA" --new-key \
+    --key-out "$T/sp.key" --spc 1234 --out "$T/sp.pem"
+check_eq "new key mode" 600 "$(stat -c %a "$T/sp.key")"
+check_eq "chain has leaf and intermediate" 2 "$(grep -c 'BEGIN CERT' "$T/sp.pem")"
+check_openssl_accepts sp "$T/sp.pem" "$CA/intermediate.pem"
+sp_serial=$(openssl x509 -in "$T/leaf-sp.pem" -noout -serial | cut -d= -f2)
+
+# From a CSR made by openssl, with the TNAuthList requested in it
+openssl ecparam -name prime256v1 -genkey -noout -out "$T/csr.key" 2>/dev/null
+openssl req -new -key "$T/csr.key" -subj "/C=US/O=Provider/CN=SHAKEN 818H" \
+    -addext "1.3.6.1.5.5.7.1.26=DER:30:08:A0:06:16:04:38:31:38:48" \
+    -out "$T/req.pem" 2>/dev/null
+check_status "issue from CSR" 0 sti-ca issue --dir "$CA" --csr "$T/req.pem" \
+    --out "$T/csr-chain.pem"
+check_openssl_accepts csr "$T/csr-chain.pem" "$CA/intermediate.pem"
+check_contains "CSR organization kept" "O = Provider" \
+    "$(openssl x509 -in "$T/leaf-csr.pem" -noout -subject)"
+check_status "CSR with other SPC" 1 sti-ca issue --dir "$CA" \
+    --csr "$T/req.pem" --spc 1234
+check_contains "CSR mismatch message" "different TNAuthList" \
+    "$(cat "$T/last.err")"
+
+# SCA and delegate.  The pause makes the SCA's default lifetime reach past
+# the intermediate's end, which sti-ca must shorten.
+sleep 1
+check_status "issue SCA" 0 sti-ca issue --dir "$CA" --new-key \
+    --key-out "$T/sca.key" --sca --range 12025550100+100 --out "$T/sca.pem"
+check_openssl_accepts sca "$T/sca.pem" "$CA/intermediate.pem"
+check_status "issue delegate" 0 sti-ca issue --dir "$CA" --new-key \
+    --key-out "$T/del.key" --tn 12025550142 --issuer-cert "$T/sca.pem" \
+    --issuer-key "$T/sca.key" --out "$T/del.pem"
+check_eq "delegate chain length" 3 "$(grep -c 'BEGIN CERT' "$T/del.pem")"
+check_openssl_accepts delegate "$T/del.pem" "$T/sca.pem"
+check_status "delegate outside the SCA" 1 sti-ca issue --dir "$CA" \
+    --new-key --key-out "$T/del2.key" --tn 19995550100 \
+    --issuer-cert "$T/sca.pem" --issuer-key "$T/sca.key"
+check_eq "no key left behind" no "$([ -e "$T/del2.key" ] && echo yes || echo no)"
+check_status "delegate without SCA" 2 sti-ca issue --dir "$CA" --new-key \
+    --key-out "$T/del3.key" --tn 12025550142
+check_contains "delegate without SCA message" "--issuer-cert" \
+    "$(cat "$T/last.err")"
+
+# Profiles and validity
+check_status "fr profile" 0 sti-ca issue --dir "$CA" --new-key \
+    --key-out "$T/fr.key" --spc 5678 --profile fr --out "$T/fr.pem"
+check_contains "fr policy OID" "1.2.250.1.695" \
+    "$(openssl x509 -in "$T/fr.pem" -noout -text)"
+check_status "fr lints clean" 0 sti lint --profile fr "$T/fr.pem"
+check_status "fr over one year" 1 sti-ca issue --dir "$CA" --new-key \
+    --key-out "$T/fr2.key" --spc 5678 --profile fr --days 400
+
+# Bad input
+check_status "bad SPC" 2 sti-ca issue --dir "$CA" --new-key \
+    --key-out "$T/bad.key" --spc 12ab
+check_contains "bad SPC message" "'12ab'" "$(cat "$T/last.err")"
+check_status "unknown profile" 2 sti-ca issue --dir "$CA" --new-key \
+    --key-out "$T/bad.key" --spc 1234 --profile xx
+check_status "missing CSR" 1 sti-ca issue --dir "$CA" --csr "$T/none.pem"
+check_contains "missing CSR message" "$T/none.pem" "$(cat "$T/last.err")"
+echo "not a CSR" >"$T/garbage.pem"
+check_status "garbage CSR" 1 sti-ca issue --dir "$CA" --csr "$T/garbage.pem"
+check_contains "garbage CSR message" "garbage.pem" "$(cat "$T/last.err")"
+check_status "unwritable --out" 1 sti-ca issue --dir "$CA" --new-key \
+    --key-out "$T/unw.key" --spc 1234 --out "$T/none/x.pem"
+check_contains "unwritable --out message" "$T/none" "$(cat "$T/last.err")"
+check_eq "nothing issued for unwritable --out" no \
+    "$([ -e "$T/unw.key" ] && echo yes || echo no)"
+check_status "--new-key without --key-out" 2 sti-ca issue --dir "$CA" \
+    --new-key --spc 1234
+check_status "not a CA directory" 1 sti-ca issue --dir "$T" --new-key \
+    --key-out "$T/k" --spc 1234
+check_contains "not a CA message" "sti-ca init" "$(cat "$T/last.err")"
+check_status "unknown command" 2 sti-ca frobnicate
+for c in init issue revoke list serve; do
+    check_status "$c --help" 0 sti-ca "$c" --help
+done
+check_status "sti-ca --help" 0 sti-ca --help
+
+# Encrypted keys
+PW=correct-horse
+WRONG=battery-staple
+export PW WRONG
+check_status "init encrypted" 0 sti-ca init --dir "$T/enc" --pass env:PW
+check_eq "key is encrypted" "-----BEGIN ENCRYPTED PRIVATE KEY-----" \
+    "$(head -n 1 "$T/enc/intermediate.key")"
+check_status "issue without passphrase" 2 sti-ca issue --dir "$T/enc" \
+    --new-key --key-out "$T/e1.key" --spc 1234
+check_contains "missing passphrase message" "--pass" "$(cat "$T/last.err")"
+check_status "wrong passphrase" 1 sti-ca issue --dir "$T/enc" --pass env:WRONG \
+    --new-key --key-out "$T/e2.key" --spc 1234
+check_contains "wrong passphrase message" "passphrase" "$(cat "$T/last.err")"
+check_status "right passphrase" 0 sti-ca issue --dir "$T/enc" --pass env:PW \
+    --new-key --key-out "$T/e3.key" --spc 1234 --out "$T/e3.pem"
+
+# list and revoke
+list=$(sti-ca list --dir "$CA" --json)
+check_contains "list has the SP serial" "\"serial\": \"$sp_serial\"" "$list"
+check_eq "list has every certificate" 7 \
+    "$(printf '%s\n' "$list" | grep -c '"serial"')"
+check_status "revoke" 0 sti-ca revoke --dir "$CA" "$sp_serial" \
+    --reason keyCompromise
+check_contains "list shows the reason" '"reason": "keyCompromise"' \
+    "$(sti-ca list --dir "$CA" --json)"
+check_contains "table shows revoked" "revoked" "$(sti-ca list --dir "$CA")"
+check_status "revoke twice" 1 sti-ca revoke --dir "$CA" "$sp_serial"
+check_contains "revoke twice message" "already revoked" "$(cat "$T/last.err")"
+check_status "revoke unknown serial" 1 sti-ca revoke --dir "$CA" 0123
+check_status "revoke bad reason" 2 sti-ca revoke --dir "$CA" "$sp_serial" \
+    --reason because
+check_status "revoke without serial" 2 sti-ca revoke --dir "$CA"
+check_status "revoke non-hex serial" 2 sti-ca revoke --dir "$CA" 12xy
+check_contains "non-hex serial message" "'12xy'" "$(cat "$T/last.err")"
+
+finish

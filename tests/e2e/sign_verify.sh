@@ -1,0 +1,116 @@
+#!/bin/sh
+# sti sign and sti verify end to end: an openssl-made PKI, the chain
+# served over HTTPS by sti-cr, keys with passphrases, INVITEs, the
+# persistent x5u cache and the exit statuses.
+. "$(dirname "$0")/lib.sh"
+. "$STI_ROOT/tests/data/verify/pki.sh"
+
+P="$T/pki"
+pki_make "$P" || { echo "cannot build the test PKI"; cat "$P/openssl.log"; exit 1; }
+cr_start "$T/cr" "$P/chain.pem" || exit 1
+V="--ca-file $P/root.pem --allow-any-port --x5u-ca-file $CR_CA"
+SIGN="--key $P/sp.key --x5u $X5U --attest A"
+
+# --- usage
+check_status "sign --help" 0 sti sign --help
+check_status "verify --help" 0 sti verify --help
+check_status "sign without --key" 2 sti sign --x5u "$X5U"
+check_status "sign with a bad --identity" 2 sti sign $SIGN --identity drop
+check_status "verify with two values" 2 sti verify a b
+check_status "verify with a bad --freshness" 2 sti verify --freshness x a
+check_status "sign with attest D" 1 sti sign $SIGN --attest D \
+    --orig 12025550100 --dest 12025550101
+check_contains "attest error names the value" "'D'" "$(cat "$T/last.err")"
+check_status "sign with a bad TN" 1 sti sign $SIGN --orig 12x --dest 1
+
+# --- sign and verify a header value
+H=$(sti sign $SIGN --orig "+1 202-555-0100" --dest 12025550101)
+check_contains "header carries info and ppt" \
+    ";info=<$X5U>;alg=ES256;ppt=shaken" "$H"
+check_status "verify the header" 0 sti verify $V "$H"
+check_contains "text result" "pass: TN-Validation-Passed attest=A orig=12025550100 spc=1234" \
+    "$(cat "$T/last.out")"
+check_status "verify --json" 0 sti verify $V --json "$H"
+check_contains "JSON pass" '"pass":true' "$(cat "$T/last.out")"
+check_contains "JSON serial" "\"cert_serial\":\"$(openssl x509 -in "$P/sp.pem" -noout -serial | sed 's/serial=//')\"" \
+    "$(cat "$T/last.out")"
+check_status "verify against another root" 1 \
+    sti verify --ca-file "$P/other-root.pem" --allow-any-port \
+    --x5u-ca-file "$CR_CA" "$H"
+check_contains "untrusted is 437" "437 Unsupported Credential" \
+    "$(cat "$T/last.out")"
+check_status "strict port policy" 1 sti verify --ca-file "$P/root.pem" \
+    --x5u-ca-file "$CR_CA" "$H"
+check_contains "port rule named" "only 443 and 8443" "$(cat "$T/last.out")"
+check_status "verify with a missing CA file" 3 \
+    sti verify --ca-file "$T/none.pem" "$H"
+
+# --- JSON and compact output of sti sign
+J=$(sti sign $SIGN --orig 12025550100 --dest 12025550101 --json --origid \
+    123e4567-e89b-42d3-a456-426614174000 --iat 1700000000)
+check_contains "sign --json payload" '"origid":"123e4567-e89b-42d3-a456-426614174000"' "$J"
+check_contains "sign --json iat" '"iat":1700000000' "$J"
+C=$(sti sign $SIGN --orig 12025550100 --dest 12025550101 --compact)
+check_eq "compact form starts with .." ".." "$(printf %s "$C" | cut -c1-2)"
+
+# --- encrypted key with the passphrase from the environment
+openssl pkcs8 -topk8 -v2 aes-256-cbc -in "$P/sp.key" -out "$T/enc.key" \
+    -passout pass:s3cret 2>/dev/null
+KEYPASS=s3cret
+export KEYPASS
+check_status "sign with an encrypted key" 0 sti sign --key "$T/enc.key" \
+    --pass env:KEYPASS --x5u "$X5U" --attest B --orig 12025550100 \
+    --dest 12025550101
+KEYPASS=wrong
+check_status "wrong passphrase fails" 1 sti sign --key "$T/enc.key" \
+    --pass env:KEYPASS --x5u "$X5U" --attest B --orig 1 --dest 1
+
+# --- INVITE in, INVITE out, verified from stdin
+invite() { # FROM TO [EXTRA_HEADER]
+    printf 'INVITE sip:%s@127.0.0.1 SIP/2.0\r\n' "$2"
+    printf 'Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK74bf9\r\n'
+    printf 'From: <sip:%s@127.0.0.1;user=phone>;tag=9fxced76sl\r\n' "$1"
+    printf 'To: <sip:%s@127.0.0.1;user=phone>\r\n' "$2"
+    printf 'Call-ID: 3848276298220188511@127.0.0.1\r\nCSeq: 1 INVITE\r\n'
+    [ -n "${3:-}" ] && printf '%s\r\n' "$3"
+    printf 'Content-Length: 0\r\n\r\n'
+}
+invite 12025550100 12025550101 "Identity: old.old.old;info=<https://a/b>" \
+    >"$T/invite.sip"
+sti sign --key "$P/sp.key" --x5u "$X5U" --attest A --invite "$T/invite.sip" \
+    >"$T/signed.sip"
+check_eq "replace leaves one Identity header" 1 \
+    "$(grep -ci '^identity:' "$T/signed.sip")"
+sti sign --key "$P/sp.key" --x5u "$X5U" --attest A --identity keep \
+    --invite "$T/invite.sip" >"$T/kept.sip"
+check_eq "keep leaves two Identity headers" 2 \
+    "$(grep -ci '^identity:' "$T/kept.sip")"
+check_status "verify the signed INVITE on stdin" 0 \
+    sh -c "sti verify $V <'$T/signed.sip'"
+check_status "verify the signed INVITE with --file" 0 \
+    sti verify $V --file "$T/signed.sip"
+sed 's/^From: <sip:12025550100/From: <sip:12025550199/' "$T/signed.sip" \
+    >"$T/spoofed.sip"
+check_status "changed From is invalid" 1 sti verify $V --file "$T/spoofed.sip"
+check_contains "orig mismatch is 438" "438 Invalid Identity Header" \
+    "$(cat "$T/last.out")"
+invite 12025550100 12025550101 >"$T/bare.sip"
+check_status "INVITE without Identity" 3 sti verify $V --file "$T/bare.sip"
+check_contains "no header is 428" "428 Use Identity Header" \
+    "$(cat "$T/last.out")"
+printf 'Identity: %s\n' "$H" >"$T/values.txt"
+check_status "header values from a file" 0 sti verify $V --file "$T/values.txt"
+
+# --- the SQLite cache survives the repository going away
+check_status "fill the cache" 0 sti verify $V --cache "$T/x5u.db" --json "$H"
+check_contains "first run fetches" '"cache_hit":false' "$(cat "$T/last.out")"
+stop_services
+check_status "verify from the cache" 0 sti verify $V --cache "$T/x5u.db" \
+    --json "$H"
+check_contains "second run hits the cache" '"cache_hit":true' \
+    "$(cat "$T/last.out")"
+check_status "without the cache it cannot check" 3 sti verify $V "$H"
+check_contains "fetch failure is 436" "436 Bad Identity Info" \
+    "$(cat "$T/last.out")"
+
+finish

@@ -1,0 +1,503 @@
+/* Unit tests for lib/verify.c: each verdict of the verifier against a
+ * local PKI whose chain is served over HTTP from this test. */
+#include "support.h"
+
+#include <pthread.h>
+
+#include "http_fixture.h"
+#include "pki_fixture.h"
+
+static struct pki pki;
+static char *dir, *root_file, *sp_url;
+static const char *const dest1[] = {"12025550101"};
+
+static int setup(void **state)
+{
+    struct sti_error err;
+
+    (void)state;
+    pki_init(&pki, 0, 0);
+    dir = test_tmpdir();
+    root_file = test_path(dir, "root.pem");
+    assert_int_equal(sti_file_write(root_file, pki.root_pem,
+                                    strlen(pki.root_pem), 0644, 0, &err),
+                     STI_OK);
+    fx_route("/sp.pem", "200 OK", "", pki.chain_pem);
+    if (fx_start() != 0)
+        return -1;
+    sp_url = strdup(fx_url("/sp.pem"));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    fx_stop();
+    pki_free(&pki);
+    free(root_file);
+    free(sp_url);
+    test_rmtree(dir);
+    return 0;
+}
+
+static struct sti_verifier *lab_verifier(const char *ca_file)
+{
+    struct sti_verifier_config cfg = {
+        .ca_file = ca_file,
+        .allow_http = 1,
+        .allow_any_port = 1,
+    };
+    struct sti_verifier *v;
+    struct sti_error err;
+
+    assert_int_equal(sti_verifier_new(&cfg, &v, &err), STI_OK);
+    return v;
+}
+
+static struct sti_passport_claims claims(const char *ppt)
+{
+    struct sti_passport_claims c = {
+        .ppt = ppt,
+        .x5u = sp_url,
+        .attest = "A",
+        .orig_tn = "12025550100",
+        .dest_tn = dest1,
+        .dest_tn_count = 1,
+        .iat = time(NULL),
+    };
+
+    return c;
+}
+
+static char *sign(const struct sti_passport_claims *c,
+                  const struct sti_key *key, int compact)
+{
+    struct sti_signer *s;
+    struct sti_error err;
+    char *value;
+
+    assert_int_equal(sti_signer_new(key, c->x5u, c->ppt, &s, &err), STI_OK);
+    assert_int_equal(sti_signer_sign_identity(s, c, compact, &value, &err),
+                     STI_OK);
+    sti_signer_free(s);
+    return value;
+}
+
+/* Verifies VALUE (and SIP when given) and checks the verdict. */
+static void expect(struct sti_verifier *v, const char *value,
+                   const struct sti_sip *sip, int outcome, int code,
+                   const char *needle, struct sti_verify_result *res)
+{
+    const char *values[1] = {value};
+    struct sti_verify_request req = {
+        .identities = values, .identity_count = value ? 1 : 0, .sip = sip};
+    struct sti_error err;
+
+    assert_int_equal(sti_verify(v, &req, res, &err), STI_OK);
+    if (res->outcome != outcome || res->sip_code != code)
+        fail_msg("expected %d/%d, got %d/%d: %s", outcome, code, res->outcome,
+                 res->sip_code, res->reason);
+    if (needle != NULL && strstr(res->reason, needle) == NULL)
+        fail_msg("reason '%s' lacks '%s'", res->reason, needle);
+}
+
+static void valid_shaken_passes(void **state)
+{
+    struct sti_passport_claims c = claims("shaken");
+    struct sti_verifier *v = lab_verifier(root_file);
+    struct sti_verify_result res;
+    char *value = sign(&c, pki.sp_key, 0), *json, *serial;
+    struct sti_error err;
+
+    (void)state;
+    expect(v, value, NULL, STI_VERIFY_PASS, 0, NULL, &res);
+    assert_string_equal(res.verstat, "TN-Validation-Passed");
+    assert_string_equal(res.attest, "A");
+    assert_string_equal(res.orig, "12025550100");
+    assert_string_equal(res.spc, "1234");
+    serial = sti_cert_serial_hex(pki.sp);
+    assert_string_equal(res.cert_serial, serial);
+    assert_int_equal(res.passport_count, 1);
+    assert_false(res.cache_hit);
+    expect(v, value, NULL, STI_VERIFY_PASS, 0, NULL, &res);
+    assert_true(res.cache_hit);
+    assert_int_equal(sti_verify_result_to_json(&res, &json, &err), STI_OK);
+    assert_non_null(strstr(json, "\"pass\":true"));
+    assert_non_null(strstr(json, "\"spc\":\"1234\""));
+    free(json);
+    free(serial);
+    free(value);
+    sti_verifier_free(v);
+}
+
+static void stale_and_future_iat(void **state)
+{
+    struct sti_passport_claims c = claims("shaken");
+    struct sti_verifier *v = lab_verifier(root_file);
+    struct sti_verify_result res;
+    char *value;
+
+    (void)state;
+    c.iat = time(NULL) - 61;
+    value = sign(&c, pki.sp_key, 0);
+    expect(v, value, NULL, STI_VERIFY_FAIL, 403, "s old", &res);
+    assert_string_equal(res.sip_reason, "Stale Date");
+    assert_string_equal(res.verstat, "TN-Validation-Failed");
+    free(value);
+    c.iat = time(NULL) + 30;
+    value = sign(&c, pki.sp_key, 0);
+    expect(v, value, NULL, STI_VERIFY_FAIL, 403, "in the future", &res);
+    free(value);
+    sti_verifier_free(v);
+}
+
+static void wrong_key_is_438(void **state)
+{
+    struct sti_passport_claims c = claims("shaken");
+    struct sti_verifier *v = lab_verifier(root_file);
+    struct sti_verify_result res;
+    char *value = sign(&c, pki.ca_key, 0);
+
+    (void)state;
+    expect(v, value, NULL, STI_VERIFY_FAIL, 438, "does not verify", &res);
+    assert_string_equal(res.sip_reason, "Invalid Identity Header");
+    free(value);
+    sti_verifier_free(v);
+}
+
+static void untrusted_root_is_437(void **state)
+{
+    struct sti_passport_claims c = claims("shaken");
+    struct sti_verifier *v = lab_verifier(NULL);
+    struct sti_verify_result res;
+    char *value = sign(&c, pki.sp_key, 0);
+    struct sti_trust *trust = sti_trust_new();
+    struct sti_error err;
+
+    (void)state;
+    expect(v, value, NULL, STI_VERIFY_FAIL, 437, "not trusted", &res);
+    assert_string_equal(res.sip_reason, "Unsupported Credential");
+    /* Anchors can be replaced while the verifier runs. */
+    assert_int_equal(sti_trust_add_anchor(trust, pki.root, &err), STI_OK);
+    assert_int_equal(sti_verifier_set_trust(v, trust, &err), STI_OK);
+    expect(v, value, NULL, STI_VERIFY_PASS, 0, NULL, &res);
+    free(value);
+    sti_verifier_free(v);
+}
+
+static void revoked_leaf_is_437(void **state)
+{
+    struct sti_passport_claims c = claims("shaken");
+    struct sti_verifier *v = lab_verifier(root_file);
+    struct sti_verify_result res;
+    char *value = sign(&c, pki.sp_key, 0);
+    char *serial = sti_cert_serial_hex(pki.sp),
+         *issuer = sti_cert_subject(pki.ca);
+    struct sti_crl_entry entry = {.serial_hex = serial,
+                                  .issuer_dn = issuer,
+                                  .revoked_at = time(NULL) - 3600,
+                                  .reason = STI_REASON_KEY_COMPROMISE};
+    struct sti_crl_request req = {.entries = &entry,
+                                  .count = 1,
+                                  .crl_number = 1,
+                                  .next_update = time(NULL) + 86400,
+                                  .indirect = 1};
+    struct sti_crl *crl;
+    struct sti_error err;
+
+    (void)state;
+    expect(v, value, NULL, STI_VERIFY_PASS, 0, NULL, &res);
+    assert_int_equal(sti_crl_build(&req, pki.pa, pki.pa_key, &crl, &err),
+                     STI_OK);
+    assert_int_equal(sti_verifier_set_crl(v, crl, pki.pa, &err), STI_OK);
+    /* The validation memo must not hide the new CRL. */
+    expect(v, value, NULL, STI_VERIFY_FAIL, 437, "revoked", &res);
+    sti_crl_free(crl);
+    free(serial);
+    free(issuer);
+    free(value);
+    sti_verifier_free(v);
+}
+
+static void x5u_policy_and_fetch(void **state)
+{
+    struct sti_passport_claims c = claims("shaken");
+    struct sti_verifier_config strict = {.ca_file = root_file};
+    struct sti_verifier *v;
+    struct sti_verify_result res;
+    struct sti_error err;
+    char *value = sign(&c, pki.sp_key, 0);
+
+    (void)state;
+    assert_int_equal(sti_verifier_new(&strict, &v, &err), STI_OK);
+    expect(v, value, NULL, STI_VERIFY_FAIL, 436, "not https", &res);
+    assert_string_equal(res.sip_reason, "Bad Identity Info");
+    sti_verifier_free(v);
+    free(value);
+    c.x5u = fx_url("/missing.pem");
+    value = sign(&c, pki.sp_key, 0);
+    v = lab_verifier(root_file);
+    expect(v, value, NULL, STI_VERIFY_NOCHECK, 436, "404", &res);
+    assert_string_equal(res.verstat, "No-TN-Validation");
+    sti_verifier_free(v);
+    free(value);
+}
+
+static void header_parameter_faults(void **state)
+{
+    struct sti_passport_claims c = claims("shaken");
+    struct sti_verifier *v = lab_verifier(root_file);
+    struct sti_verify_result res;
+    char *value = sign(&c, pki.sp_key, 0), buf[2048];
+    char *semi = strchr(value, ';');
+
+    (void)state;
+    expect(v, NULL, NULL, STI_VERIFY_NOCHECK, 428, "no Identity", &res);
+    assert_string_equal(res.sip_reason, "Use Identity Header");
+    snprintf(buf, sizeof(buf), "%.*s;info=<%s>;alg=RS256", (int)(semi - value),
+             value, sp_url);
+    expect(v, buf, NULL, STI_VERIFY_FAIL, 437, "RS256", &res);
+    snprintf(buf, sizeof(buf), "%.*s;info=<https://other/x.pem>",
+             (int)(semi - value), value);
+    expect(v, buf, NULL, STI_VERIFY_FAIL, 436, "differs", &res);
+    snprintf(buf, sizeof(buf), "%.*s;alg=ES256", (int)(semi - value), value);
+    expect(v, buf, NULL, STI_VERIFY_FAIL, 436, "no info", &res);
+    snprintf(buf, sizeof(buf), "%.*s;info=<%s>;ppt=div", (int)(semi - value),
+             value, sp_url);
+    expect(v, buf, NULL, STI_VERIFY_FAIL, 438, "ppt", &res);
+    expect(v, "garbage", NULL, STI_VERIFY_FAIL, 438, NULL, &res);
+    free(value);
+    sti_verifier_free(v);
+}
+
+static struct sti_sip *invite(const char *from, const char *to,
+                              const char *extra)
+{
+    char text[4096];
+    struct sti_sip *s;
+    struct sti_error err;
+    char date[64];
+    time_t now = time(NULL);
+
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", gmtime(&now));
+    snprintf(text, sizeof(text),
+             "INVITE sip:%s@example.org SIP/2.0\r\n"
+             "Via: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK1\r\n"
+             "From: <sip:%s@example.org;user=phone>;tag=1\r\n"
+             "To: <sip:%s@example.org>\r\n"
+             "Call-ID: 1@127.0.0.1\r\nCSeq: 1 INVITE\r\nDate: %s\r\n%s"
+             "Content-Length: 0\r\n\r\n",
+             to, from, to, date, extra);
+    assert_int_equal(sti_sip_parse(text, strlen(text), &s, &err), STI_OK);
+    return s;
+}
+
+static void orig_dest_against_sip(void **state)
+{
+    struct sti_passport_claims c = claims("shaken");
+    struct sti_verifier *v = lab_verifier(root_file);
+    struct sti_verify_result res;
+    char *value = sign(&c, pki.sp_key, 0), extra[2048];
+    struct sti_sip *s;
+
+    (void)state;
+    s = invite("+1-202-555-0100", "2025550101", "");
+    expect(v, value, s, STI_VERIFY_PASS, 0, NULL, &res);
+    sti_sip_free(s);
+    s = invite("12025550199", "12025550101", "");
+    expect(v, value, s, STI_VERIFY_FAIL, 438, "From (12025550199)", &res);
+    sti_sip_free(s);
+    s = invite("12025550199", "12025550101",
+               "P-Asserted-Identity: <tel:+12025550100>\r\n");
+    expect(v, value, s, STI_VERIFY_PASS, 0, NULL, &res);
+    sti_sip_free(s);
+    s = invite("12025550100", "12025550111", "");
+    expect(v, value, s, STI_VERIFY_FAIL, 438, "To (12025550111)", &res);
+    sti_sip_free(s);
+    /* Headers taken from the SIP message itself. */
+    snprintf(extra, sizeof(extra), "Identity: %s\r\n", value);
+    s = invite("12025550100", "12025550101", extra);
+    expect(v, NULL, s, STI_VERIFY_PASS, 0, NULL, &res);
+    sti_sip_free(s);
+    free(value);
+    sti_verifier_free(v);
+}
+
+static void div_chain_links(void **state)
+{
+    static const char *const new_dest[] = {"12025550177"};
+    struct sti_passport_claims c = claims("shaken"), d = claims("div");
+    struct sti_verifier *v = lab_verifier(root_file);
+    struct sti_verify_result res;
+    char *shaken = sign(&c, pki.sp_key, 0), *div, field[8192];
+    struct sti_sip *s;
+
+    (void)state;
+    d.div_tn = "12025550101";
+    d.dest_tn = new_dest;
+    div = sign(&d, pki.sp_key, 0);
+    snprintf(field, sizeof(field), "%s, %s", div, shaken);
+    s = invite("12025550100", "12025550177", "");
+    expect(v, field, s, STI_VERIFY_PASS, 0, NULL, &res);
+    assert_int_equal(res.passport_count, 2);
+    assert_string_equal(res.ppt, "shaken");
+    sti_sip_free(s);
+    free(div);
+    d.div_tn = "12025550999";
+    div = sign(&d, pki.sp_key, 0);
+    snprintf(field, sizeof(field), "%s, %s", shaken, div);
+    expect(v, field, NULL, STI_VERIFY_FAIL, 438, "does not link", &res);
+    free(div);
+    free(shaken);
+    sti_verifier_free(v);
+}
+
+static void compact_form(void **state)
+{
+    struct sti_passport_claims c = claims(NULL);
+    struct sti_verifier *v = lab_verifier(root_file);
+    struct sti_verify_result res;
+    char *value, *shaken;
+    struct sti_sip *s = invite("12025550100", "12025550101", "");
+    struct sti_error err;
+    time_t date;
+
+    (void)state;
+    assert_int_equal(sti_sip_get_date(s, &date, &err), STI_OK);
+    c.iat = date;
+    value = sign(&c, pki.sp_key, 1);
+    assert_int_equal(strncmp(value, "..", 2), 0);
+    expect(v, value, s, STI_VERIFY_PASS, 0, NULL, &res);
+    expect(v, value, NULL, STI_VERIFY_FAIL, 438, "needs the calling", &res);
+    c = claims("shaken");
+    shaken = sign(&c, pki.sp_key, 1);
+    expect(v, shaken, s, STI_VERIFY_FAIL, 438, "full form", &res);
+    free(shaken);
+    free(value);
+    sti_sip_free(s);
+    sti_verifier_free(v);
+}
+
+static void delegate_tn_coverage(void **state)
+{
+    struct sti_passport_claims c = claims("shaken");
+    struct sti_key *sca_key, *del_key;
+    struct sti_cert *sca, *del;
+    struct sti_verifier *v = lab_verifier(root_file);
+    struct sti_verify_result res;
+    struct sti_error err;
+    char *chain, *value;
+
+    (void)state;
+    assert_int_equal(sti_key_generate(&sca_key, &err), STI_OK);
+    assert_int_equal(sti_key_generate(&del_key, &err), STI_OK);
+    sca = pki_issue(STI_CERT_SCA, "range:12025550100+10", sca_key, pki.ca,
+                    pki.ca_key, 0, 400);
+    del = pki_issue(STI_CERT_DELEGATE, "tn:12025550100", del_key, sca, sca_key,
+                    0, 0);
+    chain = malloc(16384);
+    {
+        char *a = pki_pem2(del, sca), *b = pki_pem2(pki.ca, NULL);
+
+        snprintf(chain, 16384, "%s%s", a, b);
+        free(a);
+        free(b);
+    }
+    fx_route("/delegate.pem", "200 OK", "", chain);
+    c.x5u = fx_url("/delegate.pem");
+    value = sign(&c, del_key, 0);
+    expect(v, value, NULL, STI_VERIFY_PASS, 0, NULL, &res);
+    assert_string_equal(res.spc, "");
+    free(value);
+    c.orig_tn = "12025550105";
+    value = sign(&c, del_key, 0);
+    expect(v, value, NULL, STI_VERIFY_FAIL, 437, "not among the TNs", &res);
+    free(value);
+    sti_verifier_free(v);
+    sti_cert_free(sca);
+    sti_cert_free(del);
+    sti_key_free(sca_key);
+    sti_key_free(del_key);
+    /* The route keeps pointing at CHAIN until the server stops. */
+    fx_route("/delegate.pem", "404 Not Found", "", NULL);
+    free(chain);
+}
+
+struct worker {
+    struct sti_verifier *v;
+    const char *value;
+    int passes;
+};
+
+static void *verify_loop(void *arg)
+{
+    struct worker *w = arg;
+    const char *values[1] = {w->value};
+    struct sti_verify_request req = {.identities = values, .identity_count = 1};
+    struct sti_verify_result res;
+
+    for (int i = 0; i < 50; i++)
+        if (sti_verify(w->v, &req, &res, NULL) == STI_OK &&
+            res.outcome == STI_VERIFY_PASS)
+            w->passes++;
+    return NULL;
+}
+
+static void threads_share_verifier(void **state)
+{
+    struct sti_passport_claims c = claims("shaken");
+    struct sti_verifier *v = lab_verifier(root_file);
+    char *value = sign(&c, pki.sp_key, 0);
+    struct worker w[4];
+    pthread_t t[4];
+
+    (void)state;
+    for (int i = 0; i < 4; i++) {
+        w[i] = (struct worker){.v = v, .value = value};
+        assert_int_equal(pthread_create(&t[i], NULL, verify_loop, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].passes, 50);
+    }
+    free(value);
+    sti_verifier_free(v);
+}
+
+static void config_errors(void **state)
+{
+    struct sti_verifier_config cfg = {.ca_file = "/nonexistent/root.pem"};
+    struct sti_verifier *v;
+    struct sti_error err;
+
+    (void)state;
+    assert_int_not_equal(sti_verifier_new(&cfg, &v, &err), STI_OK);
+    assert_non_null(strstr(err.message, "/nonexistent/root.pem"));
+    cfg.ca_file = NULL;
+    cfg.profile = "de";
+    assert_int_equal(sti_verifier_new(&cfg, &v, &err), STI_ERR_INVALID);
+    assert_int_equal(sti_verify(NULL, NULL, NULL, &err), STI_ERR_INVALID);
+    assert_string_equal(sti_verify_outcome_name(STI_VERIFY_NOCHECK), "nocheck");
+    sti_verifier_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(valid_shaken_passes),
+        cmocka_unit_test(stale_and_future_iat),
+        cmocka_unit_test(wrong_key_is_438),
+        cmocka_unit_test(untrusted_root_is_437),
+        cmocka_unit_test(revoked_leaf_is_437),
+        cmocka_unit_test(x5u_policy_and_fetch),
+        cmocka_unit_test(header_parameter_faults),
+        cmocka_unit_test(orig_dest_against_sip),
+        cmocka_unit_test(div_chain_links),
+        cmocka_unit_test(compact_form),
+        cmocka_unit_test(delegate_tn_coverage),
+        cmocka_unit_test(threads_share_verifier),
+        cmocka_unit_test(config_errors),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
