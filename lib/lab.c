@@ -37,8 +37,8 @@ static json_t *cert_to_json(const struct sti_lab_cert *c)
     json_object_set_new(o, "spc", string_or_null(c->spc));
     json_object_set_new(o, "serial", string_or_null(c->serial));
     json_object_set_new(o, "not_after", time_or_null(c->not_after));
-    json_object_set_new(o, "revoked", c->revoked < 0 ? json_null()
-                                                     : json_boolean(c->revoked));
+    json_object_set_new(
+        o, "revoked", c->revoked < 0 ? json_null() : json_boolean(c->revoked));
     json_object_set_new(o, "x5u", string_or_null(c->x5u));
     return o;
 }
@@ -51,10 +51,10 @@ static json_t *service_to_json(const struct sti_lab_service *s)
         return NULL;
     json_object_set_new(o, "name", string_or_null(s->name));
     json_object_set_new(o, "url", string_or_null(s->url));
-    json_object_set_new(o, "pid", s->pid > 0 ? json_integer(s->pid)
-                                             : json_null());
-    json_object_set_new(o, "port", s->port > 0 ? json_integer(s->port)
-                                               : json_null());
+    json_object_set_new(o, "pid",
+                        s->pid > 0 ? json_integer(s->pid) : json_null());
+    json_object_set_new(o, "port",
+                        s->port > 0 ? json_integer(s->port) : json_null());
     json_object_set_new(o, "state", json_string(s->up ? "up" : "down"));
     return o;
 }

@@ -68,8 +68,8 @@ static int resolve_dir(struct lab *lab, const char *dir, int create)
         return -1;
     real = realpath(dir, NULL);
     if (real == NULL) {
-        cli_errorf("lab directory %s: %s; run 'sti lab up --dir %s' first",
-                   dir, strerror(errno), dir);
+        cli_errorf("lab directory %s: %s; run 'sti lab up --dir %s' first", dir,
+                   strerror(errno), dir);
         return -1;
     }
     if (strlen(real) >= sizeof(lab->dir) - 256) {

@@ -21,8 +21,8 @@
 static const char *const service_names[LAB_SERVICE_COUNT] = {"pa", "cr", "ca",
                                                              "serve"};
 /* sti serve is the only service without TLS. */
-static const char *const service_schemes[LAB_SERVICE_COUNT] = {
-    "https", "https", "https", "http"};
+static const char *const service_schemes[LAB_SERVICE_COUNT] = {"https", "https",
+                                                               "https", "http"};
 
 void lab_path(const struct lab *lab, char out[LAB_PATH_MAX], const char *fmt,
               ...)
@@ -451,8 +451,8 @@ int lab_service_stop(const struct lab *lab, int id)
                        service_names[id], (long)pid, TERM_WAIT_MS / 1000);
             kill(pid, SIGKILL);
             if (!wait_gone(lab, pid, KILL_WAIT_MS)) {
-                cli_errorf("%s (pid %ld) is still running",
-                           service_names[id], (long)pid);
+                cli_errorf("%s (pid %ld) is still running", service_names[id],
+                           (long)pid);
                 rc = -1;
             }
         }

@@ -114,7 +114,8 @@ static void format_date(time_t t, char out[32])
 static const char *revocation_text(int revoked)
 {
     return revoked < 0 ? "revocation unknown"
-                       : revoked ? "REVOKED" : "not revoked";
+           : revoked   ? "REVOKED"
+                       : "not revoked";
 }
 
 /* Prints one certificate: HEAD before the first line, CONT before the
@@ -233,8 +234,8 @@ int lab_down(struct lab *lab)
         if (lab_service_stop(lab, i) != 0) {
             rc = CLI_EXIT_FAIL;
         } else if (pid > 0) {
-            printf("%s: stopped %s (pid %ld)\n", cli_prog,
-                   lab_service_name(i), (long)pid);
+            printf("%s: stopped %s (pid %ld)\n", cli_prog, lab_service_name(i),
+                   (long)pid);
         }
     }
     return rc;
@@ -268,8 +269,8 @@ static void write_env(const struct lab *lab, FILE *f)
         fprintf(f, "STI_LAB_SP%d_SPC=%s\n", i + 1, spc);
         fprintf(f, "STI_LAB_SP%d_KEY='%s/sp/%s/cert.key'\n", i + 1, lab->dir,
                 spc);
-        fprintf(f, "STI_LAB_SP%d_CHAIN='%s/sp/%s/chain.pem'\n", i + 1,
-                lab->dir, spc);
+        fprintf(f, "STI_LAB_SP%d_CHAIN='%s/sp/%s/chain.pem'\n", i + 1, lab->dir,
+                spc);
         fprintf(f, "STI_LAB_SP%d_X5U='%s'\n", i + 1, x5u ? x5u : "");
         free(x5u);
     }
@@ -285,23 +286,24 @@ static void write_commands(const struct lab *lab, FILE *f)
 
     lab_service_url(lab, LAB_SERVE, serve);
     lab_orig_tn(0, orig);
-    fprintf(f,
-            "Try it (after '. %s/lab.env'):\n"
-            "  %s/sti sign --key \"$STI_LAB_SP1_KEY\" --x5u \"$STI_LAB_SP1_X5U\" "
-            "\\\n      --orig %s --dest %s --attest A > identity.txt\n"
-            "  %s/sti verify --ca-file \"$STI_LAB_CA_FILE\" --crl "
-            "\"$STI_LAB_CRL\" \\\n      --crl-signer \"$STI_LAB_CRL_SIGNER\" "
-            "--x5u-ca-file \"$STI_LAB_TLS_CA_FILE\" \\\n"
-            "      --allow-any-port --file identity.txt\n"
-            "  curl -s %s/stir/v1/signing -H 'Content-Type: application/json' "
-            "\\\n      -d '{\"signingRequest\":{\"attest\":\"A\",\"orig\":"
-            "{\"tn\":\"%s\"},\"dest\":{\"tn\":[\"%s\"]}}}'\n"
-            "  curl -s %s/stir/v1/verification -H 'Content-Type: "
-            "application/json' \\\n      -d '{\"verificationRequest\":"
-            "{\"identity\":\"'\"$(cat identity.txt)\"'\",\"from\":{\"tn\":"
-            "\"%s\"},\\\n      \"to\":{\"tn\":[\"%s\"]}}}'\n",
-            lab->dir, lab->bindir, orig, LAB_DEST_TN, lab->bindir, serve,
-            orig, LAB_DEST_TN, serve, orig, LAB_DEST_TN);
+    fprintf(
+        f,
+        "Try it (after '. %s/lab.env'):\n"
+        "  %s/sti sign --key \"$STI_LAB_SP1_KEY\" --x5u \"$STI_LAB_SP1_X5U\" "
+        "\\\n      --orig %s --dest %s --attest A > identity.txt\n"
+        "  %s/sti verify --ca-file \"$STI_LAB_CA_FILE\" --crl "
+        "\"$STI_LAB_CRL\" \\\n      --crl-signer \"$STI_LAB_CRL_SIGNER\" "
+        "--x5u-ca-file \"$STI_LAB_TLS_CA_FILE\" \\\n"
+        "      --allow-any-port --file identity.txt\n"
+        "  curl -s %s/stir/v1/signing -H 'Content-Type: application/json' "
+        "\\\n      -d '{\"signingRequest\":{\"attest\":\"A\",\"orig\":"
+        "{\"tn\":\"%s\"},\"dest\":{\"tn\":[\"%s\"]}}}'\n"
+        "  curl -s %s/stir/v1/verification -H 'Content-Type: "
+        "application/json' \\\n      -d '{\"verificationRequest\":"
+        "{\"identity\":\"'\"$(cat identity.txt)\"'\",\"from\":{\"tn\":"
+        "\"%s\"},\\\n      \"to\":{\"tn\":[\"%s\"]}}}'\n",
+        lab->dir, lab->bindir, orig, LAB_DEST_TN, lab->bindir, serve, orig,
+        LAB_DEST_TN, serve, orig, LAB_DEST_TN);
 }
 
 static void write_summary(const struct lab *lab, FILE *f)

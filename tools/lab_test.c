@@ -91,7 +91,9 @@ static void verdict_from_cli(const char *json, const char *errtext,
     else
         snprintf(v->actual, sizeof(v->actual), "error");
     snprintf(v->detail, sizeof(v->detail), "%s",
-             reason != NULL ? reason : errtext != NULL ? errtext : "");
+             reason != NULL    ? reason
+             : errtext != NULL ? errtext
+                               : "");
     sti_free(pass);
     sti_free(code);
     sti_free(reason);
@@ -170,28 +172,27 @@ static void verify_serve(struct test *t, const char *value, const char *orig,
              "\"%s\"},\"to\":{\"tn\":[\"%s\"]}}}",
              value, orig, LAB_DEST_TN);
     snprintf(url, sizeof(url), "%s/stir/v1/verification", t->serve_url);
-    if (sti_http_request("POST", url, body, strlen(body), &opts, &resp,
-                         &err) != STI_OK) {
+    if (sti_http_request("POST", url, body, strlen(body), &opts, &resp, &err) !=
+        STI_OK) {
         snprintf(v->detail, sizeof(v->detail), "%s", err.message);
         free(body);
         return;
     }
     free(body);
-    verstat = json_text((const char *)resp->body,
-                        "verificationResponse.verstat");
-    code = json_text((const char *)resp->body,
-                     "verificationResponse.reasoncode");
-    detail = json_text((const char *)resp->body,
-                       "verificationResponse.detail");
+    verstat =
+        json_text((const char *)resp->body, "verificationResponse.verstat");
+    code =
+        json_text((const char *)resp->body, "verificationResponse.reasoncode");
+    detail = json_text((const char *)resp->body, "verificationResponse.detail");
     if (resp->status == 200 && code != NULL)
         snprintf(v->actual, sizeof(v->actual), "%s", code);
     else if (resp->status == 200 && verstat != NULL &&
              strcmp(verstat, "TN-Validation-Passed") == 0)
         snprintf(v->actual, sizeof(v->actual), "pass");
     snprintf(v->detail, sizeof(v->detail), "%s",
-             detail != NULL ? detail : resp->status != 200
-                                           ? (const char *)resp->body
-                                           : "");
+             detail != NULL        ? detail
+             : resp->status != 200 ? (const char *)resp->body
+                                   : "");
     sti_free(verstat);
     sti_free(code);
     sti_free(detail);
@@ -203,15 +204,15 @@ static void verify_serve(struct test *t, const char *value, const char *orig,
 static void verify_secsipidx(struct test *t, const char *file,
                              const char *chain, struct verdict *v)
 {
-    const char *argv[] = {"secsipidx", "-check",  "-fidentity", file,
-                          "-fpubkey",  chain,     "-expire",    "300",
-                          NULL};
+    const char *argv[] = {"secsipidx", "-check",   "-fidentity",
+                          file,        "-fpubkey", chain,
+                          "-expire",   "300",      NULL};
     char *out = NULL, *errtext = NULL;
     int rc = lab_run_path(t->lab, SECSIPIDX, argv, &out, &errtext);
 
     snprintf(v->actual, sizeof(v->actual), "%s", rc == 0 ? "pass" : "fail");
-    snprintf(v->detail, sizeof(v->detail), "%s%s",
-             out != NULL ? out : "", errtext != NULL ? errtext : "");
+    snprintf(v->detail, sizeof(v->detail), "%s%s", out != NULL ? out : "",
+             errtext != NULL ? errtext : "");
     for (char *p = v->detail; *p != '\0'; p++)
         if (*p == '\n')
             *p = ' ';
@@ -336,8 +337,8 @@ static void test_provider(struct test *t, int index)
         goto out;
     }
     {
-        const char *argv[] = {"sti",   "sign",     "--key",    key,
-                              "--x5u", x5u,        "--attest", "A",
+        const char *argv[] = {"sti",      "sign", "--key",    key,
+                              "--x5u",    x5u,    "--attest", "A",
                               "--invite", invite, NULL};
 
         if (lab_run(t->lab, argv, &out, 0) != 0 ||
@@ -389,13 +390,13 @@ static char *tamper_claims(const char *value, const char *orig)
         encoded = sti_b64url_encode((unsigned char *)payload, len);
     }
     if (encoded != NULL) {
-        size_t n = (size_t)(dot1 - value) + 1 + strlen(encoded) +
-                   strlen(dot2) + 1;
+        size_t n =
+            (size_t)(dot1 - value) + 1 + strlen(encoded) + strlen(dot2) + 1;
 
         out = malloc(n);
         if (out != NULL)
-            snprintf(out, n, "%.*s.%s%s", (int)(dot1 - value), value,
-                     encoded, dot2);
+            snprintf(out, n, "%.*s.%s%s", (int)(dot1 - value), value, encoded,
+                     dot2);
     }
     sti_free(encoded);
     free(payload);
@@ -494,8 +495,7 @@ static void wait_served(const struct test *t, const char *url)
         struct sti_http_response *resp = NULL;
         long status = 0;
 
-        if (sti_http_request("GET", url, NULL, 0, &opts, &resp, NULL) ==
-            STI_OK)
+        if (sti_http_request("GET", url, NULL, 0, &opts, &resp, NULL) == STI_OK)
             status = resp->status;
         sti_http_response_free(resp);
         if (status == 200)
@@ -509,8 +509,8 @@ static int publish(struct test *t, const char *chain, const char *name,
                    char x5u[320])
 {
     char cr[LAB_PATH_MAX];
-    const char *argv[] = {"sti-cr", "publish", "--dir", cr, chain,
-                          "--name", name,      NULL};
+    const char *argv[] = {"sti-cr", "publish", "--dir", cr,
+                          chain,    "--name",  name,    NULL};
 
     lab_path(t->lab, cr, "cr");
     if (lab_run(t->lab, argv, NULL, 0) != 0)
@@ -567,8 +567,14 @@ static int untrusted_chain(struct test *t, char key[LAB_PATH_MAX],
     if (lab_exists(chain))
         return 0;
     if (!lab_exists(dir)) {
-        const char *init[] = {"sti-ca", "init", "--dir", dir, "--org",
-                              "Unapproved CA", "--crl-issuer-cert", pa_cert,
+        const char *init[] = {"sti-ca",
+                              "init",
+                              "--dir",
+                              dir,
+                              "--org",
+                              "Unapproved CA",
+                              "--crl-issuer-cert",
+                              pa_cert,
                               NULL};
 
         if (lab_run(t->lab, init, NULL, 0) != 0)
@@ -600,11 +606,11 @@ static int delegate_chain(struct test *t, char key[LAB_PATH_MAX],
                           char chain[LAB_PATH_MAX])
 {
     char ca[LAB_PATH_MAX], sca_key[LAB_PATH_MAX], sca[LAB_PATH_MAX];
-    const char *sca_extra[] = {"--sca", "--range", "12025550300+100", "--org",
-                               "Provider 1001", NULL};
-    const char *del_extra[] = {"--issuer-cert", sca, "--issuer-key", sca_key,
-                               "--tn", "12025550300", "--org",
-                               "Delegate customer", NULL};
+    const char *sca_extra[] = {"--sca", "--range",       "12025550300+100",
+                               "--org", "Provider 1001", NULL};
+    const char *del_extra[] = {
+        "--issuer-cert", sca,     "--issuer-key",      sca_key, "--tn",
+        "12025550300",   "--org", "Delegate customer", NULL};
 
     lab_path(t->lab, ca, "ca");
     lab_path(t->lab, sca_key, "test/sca.key");
@@ -648,8 +654,9 @@ static void test_delegate(struct test *t)
 static int revoke_at_pa(struct test *t, const char *chain)
 {
     char pa[LAB_PATH_MAX];
-    const char *argv[] = {"sti-pa", "revoke", "--cert", chain, "--reason",
-                          "keyCompromise", "--dir", pa, NULL};
+    const char *argv[] = {"sti-pa", "revoke",   "--cert",
+                          chain,    "--reason", "keyCompromise",
+                          "--dir",  pa,         NULL};
 
     lab_path(t->lab, pa, "pa");
     if (lab_run(t->lab, argv, NULL, 0) != 0 || lab_refresh_crl(t->lab) != 0)

@@ -64,8 +64,8 @@ static int up_pa(const struct lab *lab)
 
     lab_path(lab, dir, "pa");
     if (!lab_exists(dir)) {
-        const char *init[] = {"sti-pa", "init", "--dir", dir, "--org", PA_ORG,
-                              NULL};
+        const char *init[] = {"sti-pa", "init", "--dir", dir,
+                              "--org",  PA_ORG, NULL};
 
         if (lab_run(lab, init, NULL, 0) != 0)
             return -1;
@@ -93,8 +93,8 @@ static int up_cr(const struct lab *lab)
             return -1;
     }
     if (!lab_exists(token)) {
-        const char *add[] = {"sti-cr", "token", "add", "--dir", dir,
-                             "--name", "lab", NULL};
+        const char *add[] = {"sti-cr", "token",  "add", "--dir",
+                             dir,      "--name", "lab", NULL};
         int rc = lab_run(lab, add, &out, 0);
 
         if (rc == 0)
@@ -128,19 +128,17 @@ static int up_ca(const struct lab *lab)
     lab_service_url(lab, LAB_PA, url);
     snprintf(crl_url, sizeof(crl_url), "%s/api/v1/crl", url);
     if (!lab_exists(dir)) {
-        const char *init[] = {"sti-ca", "init",
-                              "--dir", dir,
-                              "--org", CA_ORG,
-                              "--crl-url", crl_url,
-                              "--crl-issuer-cert", pa_cert,
-                              NULL};
+        const char *init[] = {"sti-ca",    "init",  "--dir",
+                              dir,         "--org", CA_ORG,
+                              "--crl-url", crl_url, "--crl-issuer-cert",
+                              pa_cert,     NULL};
 
         if (lab_run(lab, init, NULL, 0) != 0)
             return -1;
     }
     if (!lab_exists(approved)) {
-        const char *add[] = {"sti-pa", "ca", "add", root, "--dir", pa_dir,
-                             NULL};
+        const char *add[] = {"sti-pa", "ca",   "add", root,
+                             "--dir",  pa_dir, NULL};
 
         if (lab_run(lab, add, NULL, 0) != 0 ||
             lab_write_text(approved, "yes\n", 0644) != 0)
@@ -210,8 +208,9 @@ static int fetch_ca_list(const struct lab *lab)
     if (lab_fetch(lab, full, list) != 0)
         return -1;
     {
-        const char *verify[] = {"sti-pa", "calist", "--verify", list,
-                                "--pa-cert", pa_cert, "--out", roots, NULL};
+        const char *verify[] = {"sti-pa", "calist",    "--verify",
+                                list,     "--pa-cert", pa_cert,
+                                "--out",  roots,       NULL};
 
         return lab_run(lab, verify, NULL, 0) == 0 ? 0 : -1;
     }
@@ -257,10 +256,11 @@ static int register_provider(const struct lab *lab, int index)
     snprintf(user, sizeof(user), "sp%s", spc);
     snprintf(source, sizeof(source), "file:%s", pw);
     {
-        const char *sp[] = {"sti-pa", "sp", "add", "--spc", spc, "--name",
-                            name, "--dir", pa_dir, NULL};
-        const char *ua[] = {"sti-pa", "user", "add", "--spc", spc, "--name",
-                            user, "--password", source, "--dir", pa_dir, NULL};
+        const char *sp[] = {"sti-pa", "sp", "add",   "--spc", spc,
+                            "--name", name, "--dir", pa_dir,  NULL};
+        const char *ua[] = {"sti-pa", "user",   "add",  "--spc",
+                            spc,      "--name", user,   "--password",
+                            source,   "--dir",  pa_dir, NULL};
 
         /* A provider left from a run that stopped half-way is there
          * already; the user add below then decides. */
@@ -322,15 +322,13 @@ static int obtain_acme(const struct lab *lab, int index)
     snprintf(org, sizeof(org), "Provider %s", spc);
     unlink(key);
     {
-        const char *acme[] = {"sti",           "acme",  "--directory", dir_url,
-                              "--spc",         spc,     "--account-key",
-                              acct,            "--key", key,
-                              "--chain",       chain,   "--summary",
-                              summary,         "--organization",
-                              org,             "--pa",  pa_url,
-                              "--user",        user,    "--password",
-                              pw,              "--ca-file",
-                              tls,             NULL};
+        const char *acme[] = {"sti",        "acme",  "--directory",    dir_url,
+                              "--spc",      spc,     "--account-key",  acct,
+                              "--key",      key,     "--chain",        chain,
+                              "--summary",  summary, "--organization", org,
+                              "--pa",       pa_url,  "--user",         user,
+                              "--password", pw,      "--ca-file",      tls,
+                              NULL};
 
         return lab_run(lab, acme, NULL, 0) == 0 ? 0 : -1;
     }
@@ -349,9 +347,9 @@ static int obtain_offline(const struct lab *lab, int index)
     snprintf(org, sizeof(org), "Provider %s", spc);
     unlink(key);
     {
-        const char *issue[] = {"sti-ca", "issue",   "--dir",   ca,
-                               "--new-key", "--key-out", key, "--spc", spc,
-                               "--org",     org,     "--out", chain, NULL};
+        const char *issue[] = {"sti-ca",    "issue", "--dir", ca,  "--new-key",
+                               "--key-out", key,     "--spc", spc, "--org",
+                               org,         "--out", chain,   NULL};
 
         return lab_run(lab, issue, NULL, 0) == 0 ? 0 : -1;
     }
@@ -380,8 +378,8 @@ static int publish(const struct lab *lab, const char *spc)
 {
     char cr[LAB_PATH_MAX], chain[LAB_PATH_MAX], x5u_file[LAB_PATH_MAX];
     char url[256], x5u[320];
-    const char *pub[] = {"sti-cr", "publish", "--dir", cr, chain,
-                         "--name", spc, NULL};
+    const char *pub[] = {"sti-cr", "publish", "--dir", cr,
+                         chain,    "--name",  spc,     NULL};
 
     lab_path(lab, cr, "cr");
     lab_path(lab, chain, "sp/%s/chain.pem", spc);
@@ -450,11 +448,22 @@ int lab_start_serve(const struct lab *lab)
     {
         /* The lab's repository serves HTTPS on a free port, hence
          * --allow-any-port; http x5u URLs stay rejected. */
-        const char *serve[] = {"sti",        "serve",        "--key", key,
-                               "--x5u",      x5u,            "--ca-file",
-                               roots,        "--crl",        crl,
-                               "--crl-signer", signer,       "--fetch-ca",
-                               tls,          "--allow-any-port", NULL};
+        const char *serve[] = {"sti",
+                               "serve",
+                               "--key",
+                               key,
+                               "--x5u",
+                               x5u,
+                               "--ca-file",
+                               roots,
+                               "--crl",
+                               crl,
+                               "--crl-signer",
+                               signer,
+                               "--fetch-ca",
+                               tls,
+                               "--allow-any-port",
+                               NULL};
 
         rc = lab_service_start(lab, LAB_SERVE, serve);
     }

@@ -57,9 +57,9 @@ static void json_get_errors(void **state)
     assert_int_equal(sti_json_get_text("{\"a\":", 5, "a", &out, &err),
                      STI_ERR_INVALID);
     assert_non_null(strstr(err.message, "invalid JSON"));
-    assert_int_equal(sti_json_get_text("{\"a\":1,\"a\":2}", 13, "a", &out,
-                                       &err),
-                     STI_ERR_INVALID);
+    assert_int_equal(
+        sti_json_get_text("{\"a\":1,\"a\":2}", 13, "a", &out, &err),
+        STI_ERR_INVALID);
     assert_int_equal(sti_json_get_text(NULL, 0, "a", &out, &err),
                      STI_ERR_INVALID);
     assert_int_equal(sti_json_get_text(doc, strlen(doc), "a", NULL, &err),
@@ -70,14 +70,26 @@ static void json_get_errors(void **state)
 static void status_json_fields(void **state)
 {
     struct sti_lab_cert certs[] = {
-        {.role = "ca-root", .name = "root", .subject = "CN=SHAKEN ROOT",
-         .serial = "0A", .not_after = 86400, .revoked = -1},
-        {.role = "sp", .name = "1001", .issuer = "intermediate", .spc = "1001",
-         .serial = "0B", .not_after = 0, .revoked = 1,
+        {.role = "ca-root",
+         .name = "root",
+         .subject = "CN=SHAKEN ROOT",
+         .serial = "0A",
+         .not_after = 86400,
+         .revoked = -1},
+        {.role = "sp",
+         .name = "1001",
+         .issuer = "intermediate",
+         .spc = "1001",
+         .serial = "0B",
+         .not_after = 0,
+         .revoked = 1,
          .x5u = "https://127.0.0.1:1/certs/1001.pem"},
     };
     struct sti_lab_service svcs[] = {
-        {.name = "pa", .url = "https://127.0.0.1:9", .pid = 42, .port = 9,
+        {.name = "pa",
+         .url = "https://127.0.0.1:9",
+         .pid = 42,
+         .port = 9,
          .up = 1},
         {.name = "cr"},
     };
@@ -85,9 +97,9 @@ static void status_json_fields(void **state)
     char *json, *v;
 
     (void)state;
-    assert_int_equal(sti_lab_status_to_json("/tmp/lab", certs, 2, svcs, 2,
-                                            &json, &err),
-                     STI_OK);
+    assert_int_equal(
+        sti_lab_status_to_json("/tmp/lab", certs, 2, svcs, 2, &json, &err),
+        STI_OK);
     v = get(json, "dir");
     assert_string_equal(v, "/tmp/lab");
     free(v);
@@ -100,21 +112,26 @@ static void status_json_fields(void **state)
     assert_non_null(strstr(json, "\"state\": \"down\""));
     assert_non_null(strstr(json, "\"pid\": null"));
     free(json);
-    assert_int_equal(sti_lab_status_to_json("d", NULL, 1, NULL, 0, &json,
-                                            &err),
+    assert_int_equal(sti_lab_status_to_json("d", NULL, 1, NULL, 0, &json, &err),
                      STI_ERR_INVALID);
-    assert_int_equal(sti_lab_status_to_json("d", NULL, 0, NULL, 0, NULL,
-                                            &err),
+    assert_int_equal(sti_lab_status_to_json("d", NULL, 0, NULL, 0, NULL, &err),
                      STI_ERR_INVALID);
 }
 
 static void steps_json_counts(void **state)
 {
     struct sti_lab_step steps[] = {
-        {.name = "stale iat", .via = "sti verify", .expected = "403",
-         .actual = "403", .passed = 1, .detail = "iat is 3600 s old"},
-        {.name = "tampered claims", .via = "sti serve", .expected = "438",
-         .actual = "pass", .passed = 0},
+        {.name = "stale iat",
+         .via = "sti verify",
+         .expected = "403",
+         .actual = "403",
+         .passed = 1,
+         .detail = "iat is 3600 s old"},
+        {.name = "tampered claims",
+         .via = "sti serve",
+         .expected = "438",
+         .actual = "pass",
+         .passed = 0},
     };
     struct sti_error err;
     char *json, *v;

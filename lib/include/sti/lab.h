@@ -14,16 +14,16 @@ extern "C" {
 
 /* One certificate of the lab's chain, as `sti lab status` shows it. */
 struct sti_lab_cert {
-    const char *role;     /* "pa", "ca-root", "ca-intermediate", "sp", ... */
-    const char *name;     /* a label, such as the provider's SPC */
-    const char *issuer;   /* NAME of the issuing node; NULL for roots */
-    const char *file;     /* PEM file the certificate was read from */
-    const char *subject;  /* RFC 2253 */
-    const char *spc;      /* the TNAuthList SPC, or NULL */
-    const char *serial;   /* hex */
-    time_t not_after;     /* 0 when unknown */
-    int revoked;          /* 1 listed in the CRL, 0 not, -1 unknown */
-    const char *x5u;      /* URL the chain is published at, or NULL */
+    const char *role;    /* "pa", "ca-root", "ca-intermediate", "sp", ... */
+    const char *name;    /* a label, such as the provider's SPC */
+    const char *issuer;  /* NAME of the issuing node; NULL for roots */
+    const char *file;    /* PEM file the certificate was read from */
+    const char *subject; /* RFC 2253 */
+    const char *spc;     /* the TNAuthList SPC, or NULL */
+    const char *serial;  /* hex */
+    time_t not_after;    /* 0 when unknown */
+    int revoked;         /* 1 listed in the CRL, 0 not, -1 unknown */
+    const char *x5u;     /* URL the chain is published at, or NULL */
 };
 
 /* One background service of the lab. */
@@ -53,8 +53,8 @@ struct sti_lab_step {
     const char *via;      /* "sti verify", "sti serve", "secsipidx", ... */
     const char *expected; /* such as "pass" or "403" */
     const char *actual;
-    int passed;           /* 1 when ACTUAL matched EXPECTED */
-    const char *detail;   /* the verifier's reason, or NULL */
+    int passed;         /* 1 when ACTUAL matched EXPECTED */
+    const char *detail; /* the verifier's reason, or NULL */
 };
 
 /* Builds {"passed":N,"failed":N,"steps":[..]}; freed with sti_free(). */
