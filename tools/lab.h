@@ -103,6 +103,8 @@ int lab_write_summary(const struct lab *lab, int print);
 /* Fetches URL over HTTPS trusting lab/trust/tls.pem and writes the body to
  * PATH; 0 or -1 with a message. */
 int lab_fetch(const struct lab *lab, const char *url, const char *path);
+/* Waits (5 s at most) until URL serves with status 200; 0 or -1. */
+int lab_wait_served(const struct lab *lab, const char *url);
 /* Refreshes trust/crl.pem from the PA; 0 or -1. */
 int lab_refresh_crl(const struct lab *lab);
 /* Starts sti serve with the lab's signing key and trust; 0 or -1. */

@@ -485,25 +485,6 @@ static void test_claims(struct test *t)
 
 /* Certificates made for the tests */
 
-/* Waits (3 s at most) until URL serves a chain, since sti-cr serve picks
- * up published chains on a timer. */
-static void wait_served(const struct test *t, const char *url)
-{
-    struct sti_http_options opts = {.ca_file = t->tls};
-
-    for (int i = 0; i < 60; i++) {
-        struct sti_http_response *resp = NULL;
-        long status = 0;
-
-        if (sti_http_request("GET", url, NULL, 0, &opts, &resp, NULL) == STI_OK)
-            status = resp->status;
-        sti_http_response_free(resp);
-        if (status == 200)
-            return;
-        usleep(50000);
-    }
-}
-
 /* Publishes CHAIN under NAME and sets X5U to its URL; 0 or -1. */
 static int publish(struct test *t, const char *chain, const char *name,
                    char x5u[320])
@@ -516,8 +497,7 @@ static int publish(struct test *t, const char *chain, const char *name,
     if (lab_run(t->lab, argv, NULL, 0) != 0)
         return -1;
     snprintf(x5u, 320, "%s/certs/%s.pem", t->cr_url, name);
-    wait_served(t, x5u);
-    return 0;
+    return lab_wait_served(t->lab, x5u);
 }
 
 static void unpublish(struct test *t, const char *name)

@@ -64,8 +64,11 @@ static int up_pa(const struct lab *lab)
 
     lab_path(lab, dir, "pa");
     if (!lab_exists(dir)) {
-        const char *init[] = {"sti-pa", "init", "--dir", dir,
-                              "--org",  PA_ORG, NULL};
+        /* The CA caps a certificate's notAfter at its SPC token's exp,
+         * so tokens live as long as the lab's certificates (a year). */
+        const char *init[] = {
+            "sti-pa",           "init",     "--dir", dir, "--org", PA_ORG,
+            "--token-lifetime", "31536000", NULL};
 
         if (lab_run(lab, init, NULL, 0) != 0)
             return -1;
@@ -176,8 +179,7 @@ static int append_file(char **buf, size_t *len, const char *path)
  * services, for its clients. */
 static int write_tls_trust(const struct lab *lab)
 {
-    static const char *const files[] = {"pa/tls.crt", "cr/tls-cert.pem",
-                                        "ca/tls-cert.pem", "ca/tls.crt"};
+    static const char *const files[] = {"pa/tls.crt", "cr/tls-cert.pem"};
     char path[LAB_PATH_MAX], *buf = calloc(1, 1);
     size_t len = 0;
     int rc = buf != NULL ? 0 : -1;
@@ -286,18 +288,6 @@ static int chain_current(const char *path)
     return ok;
 }
 
-/* Returns 1 when `sti-ca serve` is the ACME server and not a stub. */
-static int acme_available(const struct lab *lab)
-{
-    const char *help[] = {"sti-ca", "serve", "--help", NULL};
-    char *out = NULL;
-    int ok = lab_run(lab, help, &out, 1) == 0 && out != NULL &&
-             strstr(out, "not available") == NULL;
-
-    free(out);
-    return ok;
-}
-
 /* Obtains provider INDEX's certificate over ACME with an SPC token from
  * the PA. */
 static int obtain_acme(const struct lab *lab, int index)
@@ -334,27 +324,6 @@ static int obtain_acme(const struct lab *lab, int index)
     }
 }
 
-/* The offline fallback while the ACME server is missing: sti-ca issue. */
-static int obtain_offline(const struct lab *lab, int index)
-{
-    char spc[16], key[LAB_PATH_MAX], chain[LAB_PATH_MAX], ca[LAB_PATH_MAX];
-    char org[64];
-
-    lab_spc(index, spc);
-    lab_path(lab, key, "sp/%s/cert.key.new", spc);
-    lab_path(lab, chain, "sp/%s/chain.pem.new", spc);
-    lab_path(lab, ca, "ca");
-    snprintf(org, sizeof(org), "Provider %s", spc);
-    unlink(key);
-    {
-        const char *issue[] = {"sti-ca",    "issue", "--dir", ca,  "--new-key",
-                               "--key-out", key,     "--spc", spc, "--org",
-                               org,         "--out", chain,   NULL};
-
-        return lab_run(lab, issue, NULL, 0) == 0 ? 0 : -1;
-    }
-}
-
 /* Moves NAME.new over NAME for the key and the chain. */
 static int commit_files(const struct lab *lab, const char *spc)
 {
@@ -372,26 +341,85 @@ static int commit_files(const struct lab *lab, const char *spc)
     return 0;
 }
 
-/* Publishes the provider's chain in the repository under its SPC and
- * records the x5u URL. */
+/* Returns the x5u that the CA published the provider's chain at, moved to
+ * the repository's current address, or NULL. */
+static char *acme_x5u(const struct lab *lab, const char *spc)
+{
+    char path[LAB_PATH_MAX], url[256], *json, *x5u = NULL, *moved = NULL;
+    const char *name;
+    size_t n;
+
+    lab_path(lab, path, "sp/%s/acme.json", spc);
+    json = lab_read_text(path);
+    if (json == NULL ||
+        sti_json_get_text(json, strlen(json), "x5u", &x5u, NULL) != STI_OK ||
+        (name = strstr(x5u, "/certs/")) == NULL)
+        goto out;
+    lab_service_url(lab, LAB_CR, url);
+    n = strlen(url) + strlen(name) + 1;
+    moved = malloc(n);
+    if (moved != NULL)
+        snprintf(moved, n, "%s%s", url, name);
+out:
+    sti_free(x5u);
+    free(json);
+    return moved;
+}
+
+/* Records the provider's x5u URL: where the CA published the chain, or,
+ * when it did not, where the lab publishes it under the SPC. */
 static int publish(const struct lab *lab, const char *spc)
 {
     char cr[LAB_PATH_MAX], chain[LAB_PATH_MAX], x5u_file[LAB_PATH_MAX];
-    char url[256], x5u[320];
+    char url[256], x5u[320], *published = acme_x5u(lab, spc);
     const char *pub[] = {"sti-cr", "publish", "--dir", cr,
                          chain,    "--name",  spc,     NULL};
+    int rc;
 
     lab_path(lab, cr, "cr");
     lab_path(lab, chain, "sp/%s/chain.pem", spc);
     lab_path(lab, x5u_file, "sp/%s/x5u", spc);
     lab_service_url(lab, LAB_CR, url);
-    snprintf(x5u, sizeof(x5u), "%s/certs/%s.pem\n", url, spc);
-    if (lab_run(lab, pub, NULL, 0) != 0)
-        return -1;
-    return lab_write_text(x5u_file, x5u, 0644);
+    if (published != NULL) {
+        snprintf(x5u, sizeof(x5u), "%s", published);
+        free(published);
+    } else {
+        snprintf(x5u, sizeof(x5u), "%s/certs/%s.pem", url, spc);
+        if (lab_run(lab, pub, NULL, 0) != 0)
+            return -1;
+    }
+    rc = lab_write_text(x5u_file, x5u, 0644);
+    if (rc == 0 && lab_wait_served(lab, x5u) != 0) {
+        cli_errorf("%s is not served; see %s/run/cr.log", x5u, lab->dir);
+        rc = -1;
+    }
+    return rc;
 }
 
-static int up_provider(const struct lab *lab, int index, int acme)
+int lab_wait_served(const struct lab *lab, const char *url)
+{
+    char tls[LAB_PATH_MAX];
+    struct sti_http_options opts = {0};
+
+    lab_path(lab, tls, "trust/tls.pem");
+    opts.ca_file = tls;
+    /* sti-cr serve picks up chains published from the command line on a
+     * timer (500 ms by default), so give it 5 s. */
+    for (int i = 0; i < 100; i++) {
+        struct sti_http_response *resp = NULL;
+        long status = 0;
+
+        if (sti_http_request("GET", url, NULL, 0, &opts, &resp, NULL) == STI_OK)
+            status = resp->status;
+        sti_http_response_free(resp);
+        if (status == 200)
+            return 0;
+        usleep(50000);
+    }
+    return -1;
+}
+
+static int up_provider(const struct lab *lab, int index)
 {
     char spc[16], dir[LAB_PATH_MAX], chain[LAB_PATH_MAX];
 
@@ -401,11 +429,9 @@ static int up_provider(const struct lab *lab, int index, int acme)
     if (lab_mkdir(dir, 0755) != 0 || register_provider(lab, index) != 0)
         return -1;
     if (!chain_current(chain)) {
-        printf("%s: obtaining the certificate of provider %s %s\n", cli_prog,
-               spc, acme ? "over ACME" : "offline (no ACME server)");
-        if ((acme ? obtain_acme(lab, index) : obtain_offline(lab, index)) !=
-                0 ||
-            commit_files(lab, spc) != 0)
+        printf("%s: obtaining the certificate of provider %s over ACME\n",
+               cli_prog, spc);
+        if (obtain_acme(lab, index) != 0 || commit_files(lab, spc) != 0)
             return -1;
     }
     return publish(lab, spc);
@@ -471,41 +497,64 @@ int lab_start_serve(const struct lab *lab)
     return rc;
 }
 
-/* Starts the ACME server; returns 1 when it runs, 0 when this build has
- * none (the offline fallback applies), -1 on failure. */
+/* Starts the ACME server.  It trusts SPC tokens signed by the PA and
+ * publishes each chain it issues to the repository.  It borrows the
+ * repository's TLS certificate, which names 127.0.0.1 too. */
 static int up_acme(const struct lab *lab)
 {
-    char dir[LAB_PATH_MAX];
+    char dir[LAB_PATH_MAX], pa_cert[LAB_PATH_MAX], cert[LAB_PATH_MAX];
+    char key[LAB_PATH_MAX], token[LAB_PATH_MAX + 8], tls[LAB_PATH_MAX];
+    char token_file[LAB_PATH_MAX], pa_url[256], cr_url[256];
 
-    if (!acme_available(lab))
-        return 0;
     if (lab_service_pid(lab, LAB_CA) != 0)
-        return 1;
+        return 0;
     lab_path(lab, dir, "ca");
+    lab_path(lab, pa_cert, "pa/pa.crt");
+    lab_path(lab, cert, "cr/tls-cert.pem");
+    lab_path(lab, key, "cr/tls-key.pem");
+    lab_path(lab, tls, "trust/tls.pem");
+    lab_path(lab, token_file, "secrets/cr.token");
+    snprintf(token, sizeof(token), "file:%s", token_file);
+    lab_service_url(lab, LAB_PA, pa_url);
+    lab_service_url(lab, LAB_CR, cr_url);
     {
-        /* TODO: the publishing options of sti-ca serve once it lands. */
-        const char *serve[] = {"sti-ca", "serve", "--dir", dir, NULL};
+        const char *serve[] = {"sti-ca",
+                               "serve",
+                               "--dir",
+                               dir,
+                               "--token-authority",
+                               pa_cert,
+                               "--token-authority-url",
+                               pa_url,
+                               "--tls-cert",
+                               cert,
+                               "--tls-key",
+                               key,
+                               "--cr",
+                               cr_url,
+                               "--cr-token",
+                               token,
+                               "--cr-ca-file",
+                               tls,
+                               NULL};
 
-        return lab_service_start(lab, LAB_CA, serve) == 0 ? 1 : -1;
+        return lab_service_start(lab, LAB_CA, serve);
     }
 }
 
 int lab_up(struct lab *lab)
 {
-    int acme, have = 0;
+    int have;
 
     if (ensure_dirs(lab) != 0 || up_pa(lab) != 0 || up_cr(lab) != 0 ||
-        up_ca(lab) != 0 || write_tls_trust(lab) != 0)
-        return CLI_EXIT_FAIL;
-    acme = up_acme(lab);
-    if (acme < 0 || write_tls_trust(lab) != 0 || fetch_ca_list(lab) != 0 ||
-        lab_refresh_crl(lab) != 0)
+        up_ca(lab) != 0 || write_tls_trust(lab) != 0 || up_acme(lab) != 0 ||
+        fetch_ca_list(lab) != 0 || lab_refresh_crl(lab) != 0)
         return CLI_EXIT_FAIL;
     have = lab_provider_count(lab);
     if (have > lab->providers)
         lab->providers = have;
     for (int i = 0; i < lab->providers; i++)
-        if (up_provider(lab, i, acme) != 0)
+        if (up_provider(lab, i) != 0)
             return CLI_EXIT_FAIL;
     if (lab_service_pid(lab, LAB_SERVE) == 0 && lab_start_serve(lab) != 0)
         return CLI_EXIT_FAIL;
