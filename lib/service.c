@@ -8,10 +8,11 @@
  *     {"verificationRequest":{...}} and returns {"verificationResponse":
  *     {"verstat":...}}.
  *   - secsipidx 1.2.0: /v1/sign-csv takes "orig,dest,attest,origid,x5u"
- *     and returns the Identity header value as text; /v1/check takes an
- *     Identity header value and returns "OK\n" (200) or "FAILED\n\n"
- *     (500).  Bodies, content types and status codes match what the
- *     secsipidx HTTP server sends, so that its clients can switch.
+ *     and returns the Identity header value and a newline as text;
+ *     /v1/check takes an Identity header value and returns "OK\n" (200)
+ *     or "FAILED\n\n" (500).  Bodies, content types and status codes
+ *     match what the secsipidx HTTP server sends, so that its clients can
+ *     switch.
  */
 #include "internal.h"
 #include "service_int.h"
@@ -89,6 +90,20 @@ static void reply_text_error(struct sti_service_reply *r, int status,
     }
     reply_set(r, status, TYPE_TEXT, body, n + 1);
     r->nosniff = 1;
+}
+
+/* Sends TEXT and a newline with 200, as secsipidx sends a signature. */
+static void reply_line(struct sti_service_reply *r, const char *text)
+{
+    size_t n = strlen(text);
+    char *body = malloc(n + 2);
+
+    if (body != NULL) {
+        memcpy(body, text, n);
+        body[n] = '\n';
+        body[n + 1] = '\0';
+    }
+    reply_set(r, 200, TYPE_TEXT, body, n + 1);
 }
 
 static void reply_text(struct sti_service_reply *r, int status,
@@ -653,10 +668,9 @@ static void handle_sign_csv(struct sti_service *svc, const unsigned char *body,
         goto out;
     }
     rc = csv_sign(svc, f, &identity, &err);
-    if (rc == STI_OK) {
-        reply_set(r, 200, TYPE_TEXT, identity, strlen(identity));
-        identity = NULL;
-    } else if (rc == STI_ERR_INVALID || rc == STI_ERR_POLICY) {
+    if (rc == STI_OK)
+        reply_line(r, identity);
+    else if (rc == STI_ERR_INVALID || rc == STI_ERR_POLICY) {
         reply_text_error(r, 400, err.message);
     } else {
         sti_log(STI_LOG_ERR, "signing failed: %s", err.message);

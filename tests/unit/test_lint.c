@@ -351,6 +351,31 @@ static void lint_data_rejects_bad_input(void **state)
     assert_non_null(strstr(err.message, "empty"));
 }
 
+static void lint_rejects_overlong_chain(void **state)
+{
+    char *path = test_data_path("lint/clean/cert.pem");
+    struct sti_lint_report *report = NULL;
+    struct sti_error err;
+    unsigned char *data;
+    char *many;
+    size_t len;
+
+    (void)state;
+    assert_int_equal(sti_file_read(path, &data, &len, NULL), STI_OK);
+    /* Six copies of a three-certificate chain: 18 certificates. */
+    many = malloc(len * 6 + 1);
+    assert_non_null(many);
+    for (int i = 0; i < 6; i++)
+        memcpy(many + len * (size_t)i, data, len);
+    assert_int_equal(sti_lint_data(many, len * 6, NULL, &report, &err),
+                     STI_ERR_INVALID);
+    assert_null(report);
+    assert_non_null(strstr(err.message, "16"));
+    free(many);
+    free(data);
+    free(path);
+}
+
 static void lint_rejects_unknown_profile(void **state)
 {
     char *path = test_data_path("lint/clean/cert.pem");
@@ -505,6 +530,7 @@ int main(void)
         cmocka_unit_test(delegate_outside_sca_scope),
         cmocka_unit_test(crafted_cases_give_expected_rules),
         cmocka_unit_test(lint_data_rejects_bad_input),
+        cmocka_unit_test(lint_rejects_overlong_chain),
         cmocka_unit_test(lint_rejects_unknown_profile),
         cmocka_unit_test(expired_case_warns),
         cmocka_unit_test(report_text_and_json),

@@ -66,7 +66,8 @@ openssl x509 -req -in inter.csr -CA root.pem -CAkey root.key \
 # leaf NAME KEYTYPE EXTENSIONS EXPECTED_RULES...
 # Issues a leaf with KEYTYPE (p256, p384 or rsa) whose [leaf] extension
 # section is exactly EXTENSIONS, and writes NAME/cert.pem and
-# NAME/expected.
+# NAME/expected.  SUBJECT, SERIAL, DIGEST and DAYS, when set, replace the
+# leaf's subject, serial, signature digest and validity.
 leaf() {
     name=$1
     keyspec=$2
@@ -79,10 +80,10 @@ leaf() {
     esac
     { cat base.cnf; printf '[leaf]\n%s\n' "$exts"; } >leaf.cnf
     openssl req -new -config base.cnf -key leaf.key \
-        -subj "/C=US/O=stilab lint/CN=SHAKEN 1234" -out leaf.csr
+        -subj "${SUBJECT:-/C=US/O=stilab lint/CN=SHAKEN 1234}" -out leaf.csr
     openssl x509 -req -in leaf.csr -CA inter.pem -CAkey inter.key \
-        -set_serial "$(serial)" -days 365 -sha256 -extfile leaf.cnf \
-        -extensions leaf -out leaf.pem
+        -set_serial "${SERIAL:-$(serial)}" -days "${DAYS:-365}" \
+        "-${DIGEST:-sha256}" -extfile leaf.cnf -extensions leaf -out leaf.pem
     mkdir -p "$here/$name"
     cat leaf.pem inter.pem root.pem >"$here/$name/cert.pem"
     : >"$here/$name/expected"
@@ -182,5 +183,21 @@ $POLICY
 $CRLDP
 $TNAUTH
 extendedKeyUsage = clientAuth" e_ext_not_allowed
+
+ALL="$COMMON
+$POLICY
+$CRLDP
+$TNAUTH"
+SERIAL=0x0102 leaf serial_short p256 "$ALL" e_serial_too_short
+DIGEST=sha384 leaf signature_sha384 p256 "$ALL" e_signature_algorithm
+SUBJECT="/C=US/CN=SHAKEN 1234" leaf subject_no_org p256 "$ALL" \
+    e_subject_o_missing
+SUBJECT="/C=us/O=stilab lint/CN=SHAKEN 1234" leaf country_lowercase p256 \
+    "$ALL" e_subject_c_invalid
+SUBJECT="/C=US/O=stilab lint/CN=Provider 1234" leaf cn_without_shaken p256 \
+    "$ALL" e_subject_cn_shaken
+SUBJECT="/C=US/O=stilab lint/CN=SHAKEN 9999" leaf cn_other_spc p256 \
+    "$ALL" w_subject_cn_spc
+DAYS=1200 leaf lifetime_too_long p256 "$ALL" e_validity_too_long
 
 date +%s >"$here/at"
