@@ -195,6 +195,28 @@ static int merge_extra(json_t *payload, const char *extra,
     return rc;
 }
 
+/* A random RFC 4122 version 4 UUID, the form origid takes in practice;
+ * formatted by hand because it is on the signing fast path. */
+static int make_origid(char out[37])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char b[16];
+    size_t n = 0;
+
+    if (sti_random_bytes(b, sizeof(b)) != STI_OK)
+        return STI_ERR_CRYPTO;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[n++] = '-';
+        out[n++] = hex[b[i] >> 4];
+        out[n++] = hex[b[i] & 15];
+    }
+    out[n] = '\0';
+    return STI_OK;
+}
+
 static int check_shaken(const struct sti_passport_claims *c,
                         struct sti_error *err)
 {
@@ -216,7 +238,7 @@ static int add_ppt_claims(json_t *p, const struct sti_passport_claims *c,
 
         if (rc != STI_OK)
             return rc;
-        if (c->origid == NULL && sti_uuid4(uuid) != STI_OK)
+        if (c->origid == NULL && make_origid(uuid) != STI_OK)
             return sti_seterr(err, STI_ERR_CRYPTO, "cannot make an origid");
         json_object_set_new(p, "attest", json_string(c->attest));
         json_object_set_new(p, "origid",
@@ -334,7 +356,7 @@ static int fast_payload(const struct sti_passport_claims *c, const char *ppt,
     if (c->extra_json != NULL ||
         (shaken && (check_shaken(c, NULL) || (c->origid && !plain(c->origid)))))
         return 0;
-    if (shaken && c->origid == NULL && sti_uuid4(uuid) != STI_OK)
+    if (shaken && c->origid == NULL && make_origid(uuid) != STI_OK)
         return 0;
     put(&b, "{");
     if (shaken) {
@@ -429,6 +451,7 @@ struct sti_signer {
     char *x5u;
     char *ppt;
     char *header_b64;
+    char *params; /* ";info=<x5u>;alg=ES256;ppt=..." */
     /* Signing contexts ready for use; an OpenSSL context serves one
      * thread at a time, so threads take one from the pool and return it. */
     pthread_mutex_t lock;
@@ -472,7 +495,20 @@ void sti_signer_free(struct sti_signer *s)
     free(s->x5u);
     free(s->ppt);
     free(s->header_b64);
+    free(s->params);
     free(s);
+}
+
+/* The Identity parameters after the JWS (RFC 8224 section 4.1). */
+static char *make_params(const char *x5u, const char *ppt)
+{
+    size_t n = strlen(x5u) + (ppt ? strlen(ppt) : 0) + 32;
+    char *p = malloc(n);
+
+    if (p != NULL)
+        snprintf(p, n, ";info=<%s>;alg=ES256%s%s", x5u, ppt ? ";ppt=" : "",
+                 ppt ? ppt : "");
+    return p;
 }
 
 int sti_signer_new(const struct sti_key *key, const char *x5u, const char *ppt,
@@ -497,10 +533,11 @@ int sti_signer_new(const struct sti_key *key, const char *x5u, const char *ppt,
         s->ppt = sti_strdup(ppt);
         s->header_b64 =
             sti_b64url_encode((unsigned char *)header, strlen(header));
+        s->params = make_params(x5u, ppt);
     }
     free(header);
     if (s == NULL || s->x5u == NULL || (ppt && s->ppt == NULL) ||
-        s->header_b64 == NULL) {
+        s->header_b64 == NULL || s->params == NULL) {
         sti_signer_free(s);
         return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
     }
@@ -508,53 +545,66 @@ int sti_signer_new(const struct sti_key *key, const char *x5u, const char *ppt,
     return STI_OK;
 }
 
-int sti_signer_sign(const struct sti_signer *s,
-                    const struct sti_passport_claims *claims, char **jws,
-                    struct sti_error *err)
+/* Signs CLAIMS into "header.payload.signature" followed by TAIL (may be
+ * ""), in one allocation. */
+static int sign_with_tail(const struct sti_signer *s,
+                          const struct sti_passport_claims *claims,
+                          const char *tail, char **out, struct sti_error *err)
 {
     unsigned char sig[STI_ES256_SIG_LEN];
     EVP_PKEY_CTX *ctx;
-    char *payload = NULL, *pb = NULL, *sb = NULL;
-    size_t hl, pl, n;
+    char *payload = NULL, *pb = NULL, *sb = NULL, *p;
+    size_t hl = strlen(s->header_b64), pl, tl = strlen(tail);
     int rc;
 
-    *jws = NULL;
-    if (s == NULL || claims == NULL)
-        return sti_seterr(err, STI_ERR_INVALID, "no signer or claims given");
+    *out = NULL;
+    if (claims == NULL)
+        return sti_seterr(err, STI_ERR_INVALID, "no claims given");
     rc = sti_passport_payload(claims, s->ppt, &payload, err);
     if (rc != STI_OK)
         return rc;
     pb = sti_b64url_encode((unsigned char *)payload, strlen(payload));
-    hl = strlen(s->header_b64);
     pl = pb ? strlen(pb) : 0;
-    n = hl + pl + 2 + 87;
-    *jws = pb ? malloc(n) : NULL;
-    if (*jws == NULL) {
+    /* 64 signature bytes are 86 base64url characters. */
+    p = pb ? malloc(hl + 1 + pl + 1 + 86 + tl + 1) : NULL;
+    if (p == NULL) {
         rc = sti_seterr(err, STI_ERR_NOMEM, "out of memory");
         goto out;
     }
-    snprintf(*jws, n, "%s.%s", s->header_b64, pb);
+    memcpy(p, s->header_b64, hl);
+    p[hl] = '.';
+    memcpy(p + hl + 1, pb, pl);
     ctx = take_ctx(s);
-    rc = ctx ? sti_es256_sign_ctx(ctx, *jws, hl + 1 + pl, sig, err)
+    rc = ctx ? sti_es256_sign_ctx(ctx, p, hl + 1 + pl, sig, err)
              : sti_seterr_ssl(err, STI_ERR_CRYPTO,
                               "cannot set up ES256 signing");
     if (ctx != NULL)
         give_ctx(s, ctx);
-    if (rc == STI_OK)
-        sb = sti_b64url_encode(sig, sizeof(sig));
-    if (rc == STI_OK && sb == NULL)
+    if (rc == STI_OK && (sb = sti_b64url_encode(sig, sizeof(sig))) == NULL)
         rc = sti_seterr(err, STI_ERR_NOMEM, "out of memory");
-    if (rc == STI_OK)
-        snprintf(*jws + hl + 1 + pl, n - hl - 1 - pl, ".%s", sb);
-out:
-    if (rc != STI_OK) {
-        free(*jws);
-        *jws = NULL;
+    if (rc == STI_OK) {
+        p[hl + 1 + pl] = '.';
+        memcpy(p + hl + 2 + pl, sb, 86);
+        memcpy(p + hl + 2 + pl + 86, tail, tl + 1);
+        *out = p;
+        p = NULL;
     }
+out:
+    free(p);
     free(payload);
     free(pb);
     free(sb);
     return rc;
+}
+
+int sti_signer_sign(const struct sti_signer *s,
+                    const struct sti_passport_claims *claims, char **jws,
+                    struct sti_error *err)
+{
+    *jws = NULL;
+    if (s == NULL)
+        return sti_seterr(err, STI_ERR_INVALID, "no signer given");
+    return sign_with_tail(s, claims, "", jws, err);
 }
 
 int sti_signer_sign_identity(const struct sti_signer *s,
@@ -566,6 +616,10 @@ int sti_signer_sign_identity(const struct sti_signer *s,
     int rc;
 
     *identity = NULL;
+    if (s == NULL)
+        return sti_seterr(err, STI_ERR_INVALID, "no signer given");
+    if (!compact)
+        return sign_with_tail(s, claims, s->params, identity, err);
     rc = sti_signer_sign(s, claims, &jws, err);
     if (rc != STI_OK)
         return rc;
@@ -657,16 +711,14 @@ static int parse_tn_or_uri(json_t *obj, const char *what, const char *allow,
                            struct sti_error *err)
 {
     size_t extra = allow && json_object_get(obj, allow) ? 1 : 0;
-    char msg[128];
 
-    snprintf(msg, sizeof(msg),
-             "the \"%s\" claim must be an object with one \"tn\" or "
-             "\"uri\" string",
-             what);
     if (!json_is_object(obj) || json_object_size(obj) != 1 + extra ||
         !opt_string(obj, "tn", tn) || !opt_string(obj, "uri", uri) ||
         (*tn == NULL && *uri == NULL))
-        return bad_claim(err, msg);
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "invalid PASSporT: the \"%s\" claim must be an "
+                          "object with one \"tn\" or \"uri\" string",
+                          what);
     return STI_OK;
 }
 
@@ -728,18 +780,19 @@ static int parse_shaken(struct sti_passport *p, json_t *pl,
 static int collect_extra(struct sti_passport *p, json_t *pl,
                          struct sti_error *err)
 {
-    json_t *extra = json_object(), *v;
+    json_t *extra = NULL, *v;
     const char *name;
     int rc = STI_OK;
 
-    if (extra == NULL)
-        return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
     json_object_foreach(pl, name, v)
     {
-        if (!is_core_claim(name))
-            json_object_set(extra, name, v);
+        if (is_core_claim(name))
+            continue;
+        if (extra == NULL && (extra = json_object()) == NULL)
+            return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+        json_object_set(extra, name, v);
     }
-    if (json_object_size(extra) > 0)
+    if (extra != NULL)
         rc = sti_json_dump_canonical(extra, &p->extra_json, err);
     p->claims.extra_json = p->extra_json;
     json_decref(extra);

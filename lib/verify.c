@@ -47,6 +47,17 @@ struct job {
 
 /* Verdicts */
 
+/* Copies SRC (NULL as "") into a fixed field, truncating. */
+static void copy_field(char *dst, size_t size, const char *src)
+{
+    size_t n = src ? strlen(src) : 0;
+
+    if (n >= size)
+        n = size - 1;
+    memcpy(dst, src ? src : "", n);
+    dst[n] = '\0';
+}
+
 static const char *code_reason(int code)
 {
     switch (code) {
@@ -651,9 +662,8 @@ static int check_item(struct job *j, const struct item *it, int is_main)
     if (rc != STI_VERIFY_PASS)
         return rc;
     if (is_main) {
-        snprintf(j->res->spc, sizeof(j->res->spc), "%s", e->spc);
-        snprintf(j->res->cert_serial, sizeof(j->res->cert_serial), "%s",
-                 e->serial);
+        copy_field(j->res->spc, sizeof(j->res->spc), e->spc);
+        copy_field(j->res->cert_serial, sizeof(j->res->cert_serial), e->serial);
         j->res->cache_hit = hit;
     }
     rc = check_entry(j, it, e);
@@ -794,14 +804,12 @@ static size_t main_item(const struct job *j)
 static void fill_summary(struct sti_verify_result *res,
                          const struct sti_passport_claims *c, size_t count)
 {
-    snprintf(res->ppt, sizeof(res->ppt), "%s", c->ppt ? c->ppt : "");
-    snprintf(res->attest, sizeof(res->attest), "%s",
-             c->attest ? c->attest : "");
-    snprintf(res->orig, sizeof(res->orig), "%s",
-             c->orig_tn ? c->orig_tn : c->orig_uri);
-    snprintf(res->origid, sizeof(res->origid), "%s",
-             c->origid ? c->origid : "");
-    snprintf(res->x5u, sizeof(res->x5u), "%s", c->x5u);
+    copy_field(res->ppt, sizeof(res->ppt), c->ppt);
+    copy_field(res->attest, sizeof(res->attest), c->attest);
+    copy_field(res->orig, sizeof(res->orig),
+               c->orig_tn ? c->orig_tn : c->orig_uri);
+    copy_field(res->origid, sizeof(res->origid), c->origid);
+    copy_field(res->x5u, sizeof(res->x5u), c->x5u);
     res->iat = c->iat;
     res->passport_count = count;
 }
@@ -848,8 +856,8 @@ int sti_verify(struct sti_verifier *v, const struct sti_verify_request *req,
     if (parse_all(&j, values, n) == STI_VERIFY_PASS &&
         run(&j) == STI_VERIFY_PASS) {
         res->outcome = STI_VERIFY_PASS;
-        snprintf(res->verstat, sizeof(res->verstat), "TN-Validation-Passed");
-        snprintf(res->reason, sizeof(res->reason), "verified");
+        copy_field(res->verstat, sizeof(res->verstat), "TN-Validation-Passed");
+        copy_field(res->reason, sizeof(res->reason), "verified");
     }
     free_items(&j);
     sti_identity_split_free(values);
