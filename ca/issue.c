@@ -490,9 +490,37 @@ static int issue_and_write(struct issue_state *s)
     return rc;
 }
 
+/* Checks that --out can be written before a certificate is recorded. */
+static int check_output_dir(const char *out)
+{
+    char *dir;
+    char *slash;
+    int ok;
+
+    if (strcmp(out, "-") == 0)
+        return 0;
+    dir = strdup(out);
+    if (dir == NULL)
+        return CLI_EXIT_FAIL;
+    slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash != NULL)
+        *slash = '\0';
+    ok = access(slash ? dir : ".", W_OK) == 0;
+    if (!ok)
+        cli_errorf("cannot write --out %s: directory %s is not writable", out,
+                   slash ? dir : ".");
+    free(dir);
+    return ok ? 0 : CLI_EXIT_FAIL;
+}
+
 static int issue_run(struct issue_state *s)
 {
-    int rc;
+    int rc = check_output_dir(s->o->out);
+
+    if (rc != 0)
+        return rc;
 
     if (s->o->sca)
         s->kind = STI_CERT_SCA;

@@ -335,3 +335,62 @@ int sti_acme_client_account(struct sti_acme_client *client,
     sti_acme_reply_free(reply);
     return rc;
 }
+
+/* The inner JWS of a key change: signed by NEW_KEY, naming the old one. */
+static int key_change_inner(const struct sti_acme_client *client,
+                            const struct sti_key *new_key, const char *url,
+                            char **inner, struct sti_error *err)
+{
+    char *new_jwk = NULL, *old_jwk = NULL, *prot = NULL, *payload = NULL;
+    json_t *obj;
+    int rc = sti_key_to_jwk(new_key, &new_jwk, err);
+
+    if (rc == STI_OK)
+        rc = sti_key_to_jwk(client->key, &old_jwk, err);
+    if (rc == STI_OK) {
+        obj = json_pack("{s:s, s:o, s:s}", "alg", "ES256", "jwk",
+                        json_loads(new_jwk, 0, NULL), "url", url);
+        prot = obj ? json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(obj);
+        obj = json_pack("{s:s, s:o}", "account", client->kid, "oldKey",
+                        json_loads(old_jwk, 0, NULL));
+        payload = obj ? json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(obj);
+        rc = prot && payload
+                 ? sti_jws_sign_flattened(prot, payload, new_key, inner, err)
+                 : sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    }
+    free(new_jwk);
+    free(old_jwk);
+    free(prot);
+    free(payload);
+    return rc;
+}
+
+int sti_acme_client_key_change(struct sti_acme_client *client,
+                               const struct sti_key *new_key,
+                               struct sti_error *err)
+{
+    const char *url = sti_acme_client_resource(client, "keyChange");
+    struct sti_acme_reply *reply = NULL;
+    char *inner = NULL;
+    int rc;
+
+    if (url == NULL || client->kid == NULL || new_key == NULL ||
+        !sti_key_has_private(new_key))
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "key change needs an account, a CA that offers "
+                          "keyChange and a new private key");
+    rc = key_change_inner(client, new_key, url, &inner, err);
+    if (rc == STI_OK)
+        rc = sti_acme_client_post(client, url, inner, &reply, err);
+    free(inner);
+    if (rc == STI_OK && reply->status != 200)
+        rc = acme_reply_error(reply, "keyChange failed", err);
+    if (rc == STI_OK) {
+        sti_key_free(client->key);
+        client->key = sti_key_up_ref((struct sti_key *)new_key);
+    }
+    sti_acme_reply_free(reply);
+    return rc;
+}

@@ -73,6 +73,10 @@ int acme_account_find(sqlite3 *db, const char *id, struct acme_account *out,
 int acme_account_insert(sqlite3 *db, const struct acme_account *acct,
                         const char *thumbprint, const char *eab_kid,
                         struct sti_error *err);
+int acme_account_set_contact(sqlite3 *db, const char *id, const char *contact,
+                             struct sti_error *err);
+int acme_account_set_key(sqlite3 *db, const char *id, const char *jwk,
+                         const char *thumbprint, struct sti_error *err);
 int acme_account_set_status(sqlite3 *db, const char *id, const char *status,
                             struct sti_error *err);
 
@@ -100,6 +104,12 @@ void acme_url(const struct acme_ctx *ctx, char out[ACME_URL_MAX],
               const char *kind, const char *id);
 /* Adds a Link header value; REL is "up", "index" or "alternate". */
 void acme_add_link(struct acme_ctx *ctx, const char *url, const char *rel);
+
+/* Account handlers (lib/acme_account.c). */
+void acme_handle_new_account(struct acme_ctx *ctx);
+void acme_handle_account(struct acme_ctx *ctx, const char *id);
+void acme_handle_orders(struct acme_ctx *ctx, const char *id);
+void acme_handle_key_change(struct acme_ctx *ctx);
 
 /* Resource handlers for "kid" requests (lib/acme_order.c). */
 void acme_handle_new_order(struct acme_ctx *ctx);

@@ -577,6 +577,11 @@ static void revoke(struct acme_ctx *ctx, struct sti_cert *cert,
     ctx->resp->status = 200;
 }
 
+/*
+ * NOTE: only the issuing account can revoke; a request signed with the
+ * certificate's own key as "jwk" (RFC 8555 section 7.6) is rejected by
+ * the JWS check as malformed.
+ */
 void acme_handle_revoke(struct acme_ctx *ctx)
 {
     char *owner = NULL, *pem = NULL, *serial = NULL;

@@ -256,6 +256,39 @@ int acme_account_insert(sqlite3 *db, const struct acme_account *acct,
     return step_done(db, st, "cannot store account", err);
 }
 
+int acme_account_set_contact(sqlite3 *db, const char *id, const char *contact,
+                             struct sti_error *err)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    rc = prepare(db, "UPDATE acme_account SET contact = ? WHERE id = ?", &st,
+                 err);
+    if (rc != STI_OK)
+        return rc;
+    sqlite3_bind_text(st, 1, contact, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
+    return step_done(db, st, "cannot update account contact", err);
+}
+
+int acme_account_set_key(sqlite3 *db, const char *id, const char *jwk,
+                         const char *thumbprint, struct sti_error *err)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    rc = prepare(db,
+                 "UPDATE acme_account SET jwk = ?, thumbprint = ?"
+                 " WHERE id = ?",
+                 &st, err);
+    if (rc != STI_OK)
+        return rc;
+    sqlite3_bind_text(st, 1, jwk, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, thumbprint, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, id, -1, SQLITE_TRANSIENT);
+    return step_done(db, st, "cannot change account key", err);
+}
+
 int acme_account_set_status(sqlite3 *db, const char *id, const char *status,
                             struct sti_error *err)
 {

@@ -109,6 +109,11 @@ check_contains "missing CSR message" "$T/none.pem" "$(cat "$T/last.err")"
 echo "not a CSR" >"$T/garbage.pem"
 check_status "garbage CSR" 1 sti-ca issue --dir "$CA" --csr "$T/garbage.pem"
 check_contains "garbage CSR message" "garbage.pem" "$(cat "$T/last.err")"
+check_status "unwritable --out" 1 sti-ca issue --dir "$CA" --new-key \
+    --key-out "$T/unw.key" --spc 1234 --out "$T/none/x.pem"
+check_contains "unwritable --out message" "$T/none" "$(cat "$T/last.err")"
+check_eq "nothing issued for unwritable --out" no \
+    "$([ -e "$T/unw.key" ] && echo yes || echo no)"
 check_status "--new-key without --key-out" 2 sti-ca issue --dir "$CA" \
     --new-key --spc 1234
 check_status "not a CA directory" 1 sti-ca issue --dir "$T" --new-key \

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Every manual page in docs/man passes mandoc -Tlint at warning level.
+# Every manual page in docs/man passes mandoc -Tlint at warning level, and
+# sti-lint(1) lists every lint rule.
 . tests/e2e/lib.sh
 
 for page in "$STI_ROOT"/docs/man/*.[1-8]; do
@@ -10,6 +11,13 @@ done
 for page in sti.1 sti-ca.1 sti-inspect.1 sti-lint.1; do
     check_eq "$page exists" yes \
         "$([ -f "$STI_ROOT/docs/man/$page" ] && echo yes || echo no)"
+done
+
+# sti-lint(1) documents every rule that lib/lint.c can report.
+for rule in $(grep -o '"[ewn]_[a-z0-9_]*"' "$STI_ROOT/lib/lint.c" |
+    tr -d '"' | sort -u); do
+    check_contains "sti-lint.1 documents $rule" "$rule" \
+        "$(cat "$STI_ROOT/docs/man/sti-lint.1")"
 done
 
 finish

@@ -432,6 +432,7 @@ static void directory_lists_resources(void **state)
     assert_non_null(sti_acme_client_resource(fx.client, "newAccount"));
     assert_non_null(sti_acme_client_resource(fx.client, "newOrder"));
     assert_non_null(sti_acme_client_resource(fx.client, "revokeCert"));
+    assert_non_null(sti_acme_client_resource(fx.client, "keyChange"));
     assert_null(sti_acme_client_resource(fx.client, "noSuchThing"));
 }
 
@@ -512,6 +513,88 @@ static void account_lists_its_orders(void **state)
     free(url);
 }
 
+static void account_update_and_deactivate(void **state)
+{
+    struct sti_acme_client *c = NULL;
+    struct sti_acme_reply *reply = NULL;
+    struct sti_key *key = NULL;
+    struct sti_error err;
+    const char *kid;
+
+    (void)state;
+    assert_int_equal(sti_key_generate(&key, &err), STI_OK);
+    assert_int_equal(sti_acme_client_new(fx.directory, key, NULL, &c, &err),
+                     STI_OK);
+    assert_int_equal(sti_acme_client_account(c, NULL, 0, &err), STI_OK);
+    kid = sti_acme_client_kid(c);
+    assert_int_equal(
+        sti_acme_client_post(
+            c, kid, "{\"contact\":[\"mailto:noc@example.net\"]}", &reply, &err),
+        STI_OK);
+    assert_int_equal(reply->status, 200);
+    assert_non_null(strstr(reply->body, "mailto:noc@example.net"));
+    sti_acme_reply_free(reply);
+    assert_int_equal(
+        sti_acme_client_post(c, kid, "{\"contact\":[\"tel:+15555550100\"]}",
+                             &reply, &err),
+        STI_OK);
+    assert_problem(reply, STI_ACME_ERR_PREFIX "invalidContact");
+    sti_acme_reply_free(reply);
+    assert_int_equal(
+        sti_acme_client_post(c, kid, "{\"status\":\"valid\"}", &reply, &err),
+        STI_OK);
+    assert_problem(reply, STI_ACME_ERR_MALFORMED);
+    sti_acme_reply_free(reply);
+    assert_int_equal(sti_acme_client_post(
+                         c, kid, "{\"status\":\"deactivated\"}", &reply, &err),
+                     STI_OK);
+    assert_int_equal(reply->status, 200);
+    assert_non_null(strstr(reply->body, "deactivated"));
+    sti_acme_reply_free(reply);
+    assert_int_equal(sti_acme_client_post(c, kid, "", &reply, &err), STI_OK);
+    assert_problem(reply, STI_ACME_ERR_UNAUTHORIZED);
+    sti_acme_reply_free(reply);
+    sti_acme_client_free(c);
+    sti_key_free(key);
+}
+
+static void key_change_rolls_account_key(void **state)
+{
+    struct sti_acme_client *c = NULL, *again = NULL;
+    struct sti_key *old_key = NULL, *new_key = NULL;
+    struct sti_error err;
+    char *kid;
+
+    (void)state;
+    assert_int_equal(sti_key_generate(&old_key, &err), STI_OK);
+    assert_int_equal(sti_key_generate(&new_key, &err), STI_OK);
+    assert_int_equal(sti_acme_client_new(fx.directory, old_key, NULL, &c, &err),
+                     STI_OK);
+    assert_int_equal(sti_acme_client_account(c, NULL, 0, &err), STI_OK);
+    kid = strdup(sti_acme_client_kid(c));
+    /* The fixture account's key is taken, so the server refuses it. */
+    assert_int_equal(sti_acme_client_key_change(c, fx.acct_key, &err),
+                     STI_ERR_POLICY);
+    assert_int_equal(sti_acme_client_key_change(c, new_key, &err), STI_OK);
+    assert_int_equal(
+        sti_acme_client_new(fx.directory, new_key, NULL, &again, &err), STI_OK);
+    assert_int_equal(sti_acme_client_account(again, NULL, 1, &err), STI_OK);
+    assert_string_equal(sti_acme_client_kid(again), kid);
+    sti_acme_client_free(again);
+    again = NULL;
+    assert_int_equal(
+        sti_acme_client_new(fx.directory, old_key, NULL, &again, &err), STI_OK);
+    assert_int_equal(sti_acme_client_account(again, NULL, 1, &err),
+                     STI_ERR_POLICY);
+    assert_int_equal(sti_acme_client_key_change(again, new_key, &err),
+                     STI_ERR_INVALID);
+    sti_acme_client_free(again);
+    sti_acme_client_free(c);
+    sti_key_free(old_key);
+    sti_key_free(new_key);
+    free(kid);
+}
+
 static void get_on_resource_not_allowed(void **state)
 {
     struct sti_acme_reply *reply = NULL;
@@ -548,6 +631,25 @@ static void reused_nonce_is_bad_nonce(void **state)
     assert_problem(reply, STI_ACME_ERR_BAD_NONCE);
     sti_acme_reply_free(reply);
     free(nonce);
+}
+
+static void client_retries_bad_nonce(void **state)
+{
+    struct sti_acme_reply *reply = NULL;
+    struct sti_error err;
+
+    (void)state;
+    /* A stale nonce makes the first attempt fail with badNonce; the
+     * client must retry with the nonce that reply carried. */
+    free(fx.client->nonce);
+    fx.client->nonce = strdup("c3RhbGUtbm9uY2U");
+    assert_int_equal(sti_acme_client_post(fx.client,
+                                          sti_acme_client_kid(fx.client), "",
+                                          &reply, &err),
+                     STI_OK);
+    assert_int_equal(reply->status, 200);
+    assert_null(reply->problem_type);
+    sti_acme_reply_free(reply);
 }
 
 static void unknown_nonce_is_bad_nonce(void **state)
@@ -1227,8 +1329,11 @@ int main(void)
         cmocka_unit_test(account_lookup_and_create),
         cmocka_unit_test(get_on_resource_not_allowed),
         cmocka_unit_test(account_lists_its_orders),
+        cmocka_unit_test(account_update_and_deactivate),
+        cmocka_unit_test(key_change_rolls_account_key),
         cmocka_unit_test(reused_nonce_is_bad_nonce),
         cmocka_unit_test(unknown_nonce_is_bad_nonce),
+        cmocka_unit_test(client_retries_bad_nonce),
         cmocka_unit_test(wrong_url_is_unauthorized),
         cmocka_unit_test(non_es256_alg_rejected),
         cmocka_unit_test(unknown_kid_is_account_does_not_exist),

@@ -197,6 +197,14 @@ STI_API int sti_acme_client_account(struct sti_acme_client *client,
                                     const char *const *contact,
                                     int only_existing, struct sti_error *err);
 
+/*
+ * Rolls the account over to NEW_KEY (RFC 8555 section 7.3.5); on success
+ * the client signs with NEW_KEY from then on.
+ */
+STI_API int sti_acme_client_key_change(struct sti_acme_client *client,
+                                       const struct sti_key *new_key,
+                                       struct sti_error *err);
+
 /* What sti_acme_obtain() needs beyond the client. */
 struct sti_acme_obtain_request {
     const struct sti_tnauth *tnauth; /* the order identifier */
