@@ -1,8 +1,8 @@
 /*
- * sti lab test: signs a call per provider and verifies it three ways
- * (sti verify, sti serve over HTTP, secsipidx when installed), then runs
- * each failure scenario and compares the SIP status the verifiers give
- * (RFC 8224 section 6.2.2) with the expected one.
+ * sti lab test: signs a call per provider and verifies it three ways: sti
+ * verify, sti serve over HTTP, and secsipidx when installed.  Then it runs
+ * each failure scenario and compares the SIP status that the verifiers
+ * return (RFC 8224 section 6.2.2) with the expected one.
  */
 #include "cli.h"
 #include "lab.h"
