@@ -10,9 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_AUTHORITIES 8
 #define ACME_DATABASE "acme.db"
+#define CA_TLS_CERT "tls.crt"
+#define CA_TLS_KEY "tls.key"
+#define CA_TLS_DAYS 825 /* the same lifetime sti-pa init gives its own */
 
 struct serve_opts {
     const char *dir;
@@ -57,8 +61,10 @@ static const char usage_text[] =
     "  --listen HOST:PORT      address to listen on (default 127.0.0.1:0;\n"
     "                          port 0 picks a free port)\n"
     "  --port-file FILE        write the bound port here once listening\n"
-    "  --tls-cert FILE         HTTPS certificate chain (PEM)\n"
-    "  --tls-key FILE          HTTPS private key (PEM)\n"
+    "  --tls-cert FILE         HTTPS certificate chain (PEM); default\n"
+    "                          DIR/tls.crt, self-signed for 127.0.0.1 and\n"
+    "                          localhost and created on first start\n"
+    "  --tls-key FILE          HTTPS private key (PEM); default DIR/tls.key\n"
     "  --http                  serve plain HTTP (lab only)\n"
     "  --base-url URL          URL clients use, when not the Host header's\n"
     "  --token-authority FILE  STI-PA certificate whose SPC tokens are\n"
@@ -198,11 +204,39 @@ static int check_options(const struct serve_opts *o)
     if (o->plain_http && (o->tls_cert || o->tls_key))
         return cli_usage_error("--http and --tls-cert/--tls-key exclude each "
                                "other");
-    if (!o->plain_http && (o->tls_cert == NULL || o->tls_key == NULL))
-        return cli_usage_error("give --tls-cert and --tls-key for HTTPS, or "
-                               "--http for plain HTTP in a lab");
+    if ((o->tls_cert == NULL) != (o->tls_key == NULL))
+        return cli_usage_error("--tls-cert and --tls-key go together");
     if ((o->cr_url == NULL) != (o->cr_token_source == NULL))
         return cli_usage_error("--cr and --cr-token go together");
+    return 0;
+}
+
+/*
+ * Without --tls-cert and --tls-key, HTTPS uses DIR/tls.crt and DIR/tls.key,
+ * a self-signed certificate for 127.0.0.1 and localhost made on first use.
+ */
+static int default_tls(struct serve_opts *o, char **cert, char **key)
+{
+    struct sti_error err;
+    int have_cert, have_key;
+
+    *cert = cli_path_join(o->dir, CA_TLS_CERT);
+    *key = cli_path_join(o->dir, CA_TLS_KEY);
+    if (*cert == NULL || *key == NULL)
+        return cli_fail("out of memory", NULL);
+    have_cert = access(*cert, F_OK) == 0;
+    have_key = access(*key, F_OK) == 0;
+    if (have_cert != have_key) {
+        cli_errorf("only one of %s and %s exists; remove it or give "
+                   "--tls-cert and --tls-key",
+                   *cert, *key);
+        return CLI_EXIT_FAIL;
+    }
+    if (!have_cert &&
+        sti_tls_selfsigned_create(*cert, *key, CA_TLS_DAYS, &err) != STI_OK)
+        return cli_fail("cannot create the TLS certificate", &err);
+    o->tls_cert = *cert;
+    o->tls_key = *key;
     return 0;
 }
 
@@ -421,6 +455,7 @@ int ca_cmd_serve(int argc, char **argv)
 {
     struct serve_opts o;
     struct serve_state s;
+    char *tls_cert = NULL, *tls_key = NULL;
     int rc = parse_options(argc, argv, &o);
 
     if (rc != 0)
@@ -439,9 +474,13 @@ int ca_cmd_serve(int argc, char **argv)
     if (o.cr_token_source != NULL &&
         ca_read_secret(o.cr_token_source, "STI-CR API token", &s.cr_token))
         rc = CLI_EXIT_FAIL;
+    if (rc == CLI_EXIT_OK && !o.plain_http && o.tls_cert == NULL)
+        rc = default_tls(&o, &tls_cert, &tls_key);
     if (rc == CLI_EXIT_OK)
         rc = serve(&o, &s);
     sti_secret_free(s.cr_token);
     ca_close(s.ca);
+    free(tls_cert);
+    free(tls_key);
     return rc;
 }

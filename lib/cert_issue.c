@@ -134,34 +134,17 @@ static int check_parties(const struct sti_cert_request *req,
     return STI_OK;
 }
 
-/* Checks the TNAuthList rules of each certificate kind. */
-static int check_tnauth(const struct sti_cert_request *req,
-                        const struct sti_cert *issuer, struct sti_error *err)
+/* Checks that the issuer's TNAuthList, when it has one, encompasses the
+ * request's (RFC 9060).  Delegates need an issuer with a TNAuthList. */
+static int check_encompassed(const struct sti_cert_request *req,
+                             const struct sti_cert *issuer,
+                             struct sti_error *err)
 {
     struct sti_tnauth *outer = NULL;
-    int rc = STI_OK;
+    int rc = sti_cert_get_tnauth(issuer, &outer, NULL);
 
-    if (req->kind == STI_CERT_SP && sti_tnauth_get0_spc(req->tnauth) == NULL)
-        return sti_seterr(err, STI_ERR_POLICY,
-                          "an SP certificate needs a TNAuthList of exactly "
-                          "one SPC");
-    if (req->kind != STI_CERT_SP && req->kind != STI_CERT_SCA &&
-        req->kind != STI_CERT_DELEGATE) {
-        if (req->tnauth != NULL)
-            return sti_seterr(err, STI_ERR_POLICY,
-                              "a %s certificate carries no TNAuthList",
-                              sti_cert_kind_name(req->kind));
-        return STI_OK;
-    }
-    if (req->tnauth == NULL || req->tnauth->count == 0)
-        return sti_seterr(err, STI_ERR_INVALID,
-                          "a %s certificate needs a TNAuthList",
-                          sti_cert_kind_name(req->kind));
-    if (req->kind == STI_CERT_SP)
-        return STI_OK;
-    rc = sti_cert_get_tnauth(issuer, &outer, NULL);
-    if (rc == STI_ERR_NOTFOUND && req->kind == STI_CERT_SCA)
-        return STI_OK; /* an SCA under a plain CA intermediate */
+    if (rc == STI_ERR_NOTFOUND && req->kind != STI_CERT_DELEGATE)
+        return STI_OK; /* issued by a plain CA intermediate */
     if (rc != STI_OK)
         return sti_seterr(err, STI_ERR_POLICY,
                           "the issuer of a %s certificate must carry a valid "
@@ -180,6 +163,29 @@ static int check_tnauth(const struct sti_cert_request *req,
     }
     sti_tnauth_free(outer);
     return rc;
+}
+
+/* Checks the TNAuthList rules of each certificate kind. */
+static int check_tnauth(const struct sti_cert_request *req,
+                        const struct sti_cert *issuer, struct sti_error *err)
+{
+    if (req->kind == STI_CERT_SP && sti_tnauth_get0_spc(req->tnauth) == NULL)
+        return sti_seterr(err, STI_ERR_POLICY,
+                          "an SP certificate needs a TNAuthList of exactly "
+                          "one SPC");
+    if (req->kind != STI_CERT_SP && req->kind != STI_CERT_SCA &&
+        req->kind != STI_CERT_DELEGATE) {
+        if (req->tnauth != NULL)
+            return sti_seterr(err, STI_ERR_POLICY,
+                              "a %s certificate carries no TNAuthList",
+                              sti_cert_kind_name(req->kind));
+        return STI_OK;
+    }
+    if (req->tnauth == NULL || req->tnauth->count == 0)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "a %s certificate needs a TNAuthList",
+                          sti_cert_kind_name(req->kind));
+    return check_encompassed(req, issuer, err);
 }
 
 /* The default subject common name of each kind. */

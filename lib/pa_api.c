@@ -227,18 +227,19 @@ static int check_tkvalue(const char *tkvalue, const char *spc,
     unsigned char *der = NULL;
     size_t len = 0;
     struct sti_tnauth *tn = NULL;
+    struct sti_error detail;
     const char *got;
     int rc;
 
     if (sti_b64_decode(tkvalue, strlen(tkvalue), &der, &len) != STI_OK)
         return sti_seterr(err, STI_ERR_INVALID,
                           "atc.tkvalue '%.60s' is not base64", tkvalue);
-    rc = sti_tnauth_decode(der, len, &tn, err);
+    rc = sti_tnauth_decode(der, len, &tn, &detail);
     free(der);
     if (rc != STI_OK)
         return sti_seterr(err, STI_ERR_INVALID,
                           "atc.tkvalue is not a DER TNAuthList: %s",
-                          err->message);
+                          detail.message);
     got = sti_tnauth_get0_spc(tn);
     if (got == NULL)
         rc = sti_seterr(err, STI_ERR_INVALID,

@@ -270,6 +270,7 @@ static int parse_payload(const char *text, struct sti_spc_token *t,
     json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
     json_t *exp = json_object_get(root, "exp");
     json_t *jti = json_object_get(root, "jti");
+    json_t *nbf = json_object_get(root, "nbf");
     int rc;
 
     if (!json_is_object(root))
@@ -282,8 +283,12 @@ static int parse_payload(const char *text, struct sti_spc_token *t,
     else if (!json_is_string(jti) || json_string_length(jti) == 0)
         rc = sti_seterr(err, STI_ERR_INVALID,
                         "SPC token jti is missing or not a string");
+    else if (nbf != NULL && !json_is_integer(nbf))
+        rc =
+            sti_seterr(err, STI_ERR_INVALID, "SPC token nbf is not an integer");
     else {
         t->exp = (time_t)json_integer_value(exp);
+        t->nbf = nbf ? (time_t)json_integer_value(nbf) : 0;
         t->jti = strdup(json_string_value(jti));
         rc = t->jti ? parse_atc(json_object_get(root, "atc"), t, err)
                     : sti_seterr(err, STI_ERR_NOMEM, "out of memory");
@@ -335,19 +340,25 @@ int sti_spc_token_parse(const char *token, struct sti_spc_token **out,
 /* Verification */
 
 static int check_signer(const struct sti_jws *jws,
-                        const struct sti_spc_verify_options *o,
+                        const struct sti_spc_verify_options *o, time_t now,
                         struct sti_error *err)
 {
     if (o->pa_certs == NULL || o->pa_cert_count == 0)
         return sti_seterr(err, STI_ERR_INVALID,
                           "no trusted PA certificate given");
     for (size_t i = 0; i < o->pa_cert_count; i++) {
-        struct sti_key *key = sti_cert_get1_key(o->pa_certs[i]);
+        const struct sti_cert *cert = o->pa_certs[i];
+        struct sti_key *key = sti_cert_get1_key(cert);
         int rc = key ? sti_jws_verify(jws, key, NULL) : STI_ERR_CRYPTO;
 
         sti_key_free(key);
-        if (rc == STI_OK)
-            return STI_OK;
+        if (rc != STI_OK)
+            continue;
+        if (now < sti_cert_not_before(cert) || now > sti_cert_not_after(cert))
+            return sti_seterr(err, STI_ERR_POLICY,
+                              "the PA certificate that signed the SPC token "
+                              "is not valid now");
+        return STI_OK;
     }
     return sti_seterr(err, STI_ERR_CRYPTO,
                       "the SPC token is not signed by a trusted PA "
@@ -391,6 +402,11 @@ static int check_claims(const struct sti_spc_token *t,
         return sti_seterr(err, STI_ERR_POLICY,
                           "the SPC token expired %lld s ago",
                           (long long)(now - t->exp));
+    if (t->nbf > now + skew)
+        return sti_seterr(
+            err, STI_ERR_POLICY,
+            "the SPC token is not valid before %lld (nbf; now %lld)",
+            (long long)t->nbf, (long long)now);
     if (o->x5u != NULL && strcmp(o->x5u, t->x5u) != 0)
         return sti_seterr(err, STI_ERR_POLICY,
                           "the SPC token's x5u '%.200s' is not the PA "
@@ -425,7 +441,8 @@ int sti_spc_token_verify(const char *token,
         return sti_seterr(err, STI_ERR_INVALID, "no verification options");
     rc = parse_jws(token, &jws, &t, err);
     if (rc == STI_OK)
-        rc = check_signer(jws, options, err);
+        rc = check_signer(jws, options,
+                          options->now ? options->now : time(NULL), err);
     if (rc == STI_OK)
         rc = check_claims(t, options, err);
     sti_jws_free(jws);

@@ -25,13 +25,16 @@ enum {
     OPT_OUT = 1 << 13,
     OPT_PEM = 1 << 14,
     OPT_VERIFY = 1 << 15,
-    OPT_PA_CERT = 1 << 16
+    OPT_PA_CERT = 1 << 16,
+    OPT_ACCOUNT_KEY = 1 << 17,
+    OPT_X5U = 1 << 18
 };
 
 struct args {
     struct pa_settings s;
     const char *spc, *name, *password, *fingerprint;
     const char *cert, *issuer, *serial, *reason, *out, *verify, *pa_cert;
+    const char *account_key, *x5u;
     int ca, delegation, json, pem;
     int nargs;
     char **rest;
@@ -55,6 +58,8 @@ static const struct option all_opts[] = {
     {"pem", no_argument, NULL, OPT_PEM},
     {"verify", required_argument, NULL, OPT_VERIFY},
     {"pa-cert", required_argument, NULL, OPT_PA_CERT},
+    {"account-key", required_argument, NULL, OPT_ACCOUNT_KEY},
+    {"x5u", required_argument, NULL, OPT_X5U},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
 
@@ -111,6 +116,12 @@ static void set_option(struct args *a, int opt, const char *value)
         break;
     case OPT_PA_CERT:
         a->pa_cert = value;
+        break;
+    case OPT_ACCOUNT_KEY:
+        a->account_key = value;
+        break;
+    case OPT_X5U:
+        a->x5u = value;
         break;
     default:
         break;
@@ -352,11 +363,18 @@ int pa_cmd_admin(int argc, char **argv)
 static const char token_usage[] =
     "Usage: sti-pa token --spc SPC --fingerprint FP [--ca] [--out FILE]\n"
     "                    [--base-url URL] [--dir DIR]\n"
+    "       sti-pa token --verify FILE --pa-cert CERT [--spc SPC]\n"
+    "                    [--account-key KEY] [--x5u URL]\n"
     "\n"
     "Issues an SPC token for provider SPC to the ACME account whose key\n"
     "has fingerprint FP (\"SHA256 AB:CD:...\").  --ca requests ca:true,\n"
     "allowed only for providers added with --delegation.  The token's x5u\n"
-    "is BASE_URL/pa.crt, from --base-url or base_url in pa.conf.\n";
+    "is BASE_URL/pa.crt, from --base-url or base_url in pa.conf.\n"
+    "\n"
+    "With --verify, checks the token in FILE (\"-\" for standard input):\n"
+    "its shape, the signature by the PA certificate CERT and its expiry,\n"
+    "and when given, that it names SPC, that its fingerprint matches the\n"
+    "account key KEY (PEM) and that its x5u is URL.  Prints the claims.\n";
 
 static int token_issue(const struct args *a, struct sti_pa *pa)
 {
@@ -374,18 +392,94 @@ static int token_issue(const struct args *a, struct sti_pa *pa)
     return rc;
 }
 
+static void print_claims(const struct sti_spc_token *t)
+{
+    const char *spc = sti_tnauth_get0_spc(t->tnauth);
+    char stamp[32];
+    struct tm tm;
+
+    gmtime_r(&t->exp, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    printf("jti %s\nspc %s\nca %s\nfingerprint %s\nexpires %s\nx5u %s\n",
+           t->jti, spc ? spc : "(not a single SPC)", t->ca ? "true" : "false",
+           t->fingerprint, stamp, t->x5u);
+}
+
+/* Checks the token in --verify with the keys and values the options name;
+ * PA_CERT and ACCOUNT (may be NULL) are loaded by the caller. */
+static int token_check(const struct args *a, const struct sti_cert *pa_cert,
+                       const struct sti_key *account)
+{
+    const struct sti_cert *certs[1] = {pa_cert};
+    struct sti_spc_verify_options o;
+    struct sti_spc_token *t = NULL;
+    struct sti_error err;
+    unsigned char *text = NULL;
+    const char *spc;
+    size_t len = 0;
+    int rc = sti_file_read(a->verify, &text, &len, &err);
+
+    if (rc != STI_OK)
+        return cli_fail("cannot read the token", &err);
+    text[strcspn((char *)text, "\r\n")] = '\0';
+    memset(&o, 0, sizeof(o));
+    o.pa_certs = certs;
+    o.pa_cert_count = 1;
+    o.x5u = a->x5u;
+    o.account_key = account;
+    o.ca = -1;
+    rc = sti_spc_token_verify((char *)text, &o, &t, &err);
+    free(text);
+    if (rc != STI_OK)
+        return cli_fail("the SPC token does not verify", &err);
+    spc = sti_tnauth_get0_spc(t->tnauth);
+    if (a->spc != NULL && (spc == NULL || strcmp(spc, a->spc) != 0)) {
+        cli_errorf("the SPC token names %s, not %s",
+                   spc ? spc : "no single SPC", a->spc);
+        rc = CLI_EXIT_FAIL;
+    } else {
+        print_claims(t);
+    }
+    sti_spc_token_free(t);
+    return rc == STI_OK ? CLI_EXIT_OK : rc;
+}
+
+static int token_verify(const struct args *a)
+{
+    struct sti_cert *pa_cert = NULL;
+    struct sti_key *account = NULL;
+    struct sti_error err;
+    int rc;
+
+    if (require(a->pa_cert, "--pa-cert"))
+        return CLI_EXIT_USAGE;
+    if (sti_cert_load(a->pa_cert, &pa_cert, &err) != STI_OK)
+        return cli_fail("cannot read the PA certificate", &err);
+    if (a->account_key != NULL &&
+        sti_key_load(a->account_key, NULL, &account, &err) != STI_OK)
+        rc = cli_fail("cannot read the account key", &err);
+    else
+        rc = token_check(a, pa_cert, account);
+    sti_key_free(account);
+    sti_cert_free(pa_cert);
+    return rc;
+}
+
 int pa_cmd_token(int argc, char **argv)
 {
     struct args a;
     int rc = parse_args(argc, argv,
                         OPT_DIR | OPT_BASE_URL | OPT_SPC | OPT_FINGERPRINT |
-                            OPT_CA | OPT_OUT,
+                            OPT_CA | OPT_OUT | OPT_VERIFY | OPT_PA_CERT |
+                            OPT_ACCOUNT_KEY | OPT_X5U,
                         token_usage, &a);
 
     if (rc != CLI_EXIT_OK)
         return rc < 0 ? CLI_EXIT_OK : rc;
     if (a.nargs != 0)
         return cli_usage_error("unexpected argument '%s'", a.rest[0]);
+    if (a.verify != NULL)
+        return token_verify(&a);
     if (require(a.spc, "--spc") || require(a.fingerprint, "--fingerprint"))
         return CLI_EXIT_USAGE;
     return with_pa(&a, token_issue);
@@ -395,7 +489,7 @@ int pa_cmd_token(int argc, char **argv)
 
 static const char ca_usage[] =
     "Usage: sti-pa ca add ROOT.pem [--dir DIR]\n"
-    "       sti-pa ca remove FINGERPRINT [--dir DIR]\n"
+    "       sti-pa ca remove FINGERPRINT|ROOT.pem [--dir DIR]\n"
     "       sti-pa ca list [--json] [--dir DIR]\n"
     "\n"
     "Manages the approved CA roots that the signed CA list publishes.\n"
@@ -421,11 +515,22 @@ static int ca_add(const struct args *a, struct sti_pa *pa)
 
 static int ca_remove(const struct args *a, struct sti_pa *pa)
 {
+    struct sti_cert *root = NULL;
     struct sti_error err;
+    char fp[65];
+    const char *which = a->rest[0];
 
-    if (sti_pa_ca_remove(pa, a->rest[0], &err) != STI_OK)
+    /* The root may be named by its PEM file as well as its fingerprint. */
+    if (strchr(which, '/') != NULL || strchr(which, '.') != NULL) {
+        if (sti_cert_load(which, &root, &err) != STI_OK)
+            return cli_fail("cannot read the root", &err);
+        sti_cert_fingerprint(root, fp);
+        sti_cert_free(root);
+        which = fp;
+    }
+    if (sti_pa_ca_remove(pa, which, &err) != STI_OK)
         return cli_fail("cannot remove the root", &err);
-    printf("removed CA root %s\n", a->rest[0]);
+    printf("removed CA root %s\n", which);
     return CLI_EXIT_OK;
 }
 

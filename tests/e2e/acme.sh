@@ -26,29 +26,26 @@ start_service cr "$T/cr.port" sti-cr serve --dir "$T/cr" \
     --listen 127.0.0.1:0 --port-file "$T/cr.port"
 CR_URL="https://127.0.0.1:$PORT"
 
-# STI-CA with its own TLS certificate for 127.0.0.1.
+# STI-CA; serve makes its own TLS certificate for 127.0.0.1 on first start.
 sti-ca init --dir "$T/ca" --org "Lab CA" \
     --crl-url http://127.0.0.1/sti-pa.crl \
     --crl-issuer-cert "$T/pa/pa.crt" >/dev/null
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout "$T/ca-tls.key" -out "$T/ca-tls.crt" -days 2 \
-    -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
 start_service ca "$T/ca.port" sti-ca serve --dir "$T/ca" \
     --listen 127.0.0.1:0 --port-file "$T/ca.port" \
-    --tls-cert "$T/ca-tls.crt" --tls-key "$T/ca-tls.key" \
     --token-authority "$T/pa/pa.crt" --token-authority-url "$PA_URL" \
     --cr "$CR_URL" --cr-token "file:$T/cr.token" \
     --cr-ca-file "$T/cr/tls-cert.pem"
 CA_URL="https://127.0.0.1:$PORT"
 DIRECTORY="$CA_URL/acme/directory"
-cat "$T/pa/tls.crt" "$T/ca-tls.crt" >"$T/trust.pem"
+cat "$T/pa/tls.crt" "$T/ca/tls.crt" >"$T/trust.pem"
+check_eq "sti-ca serve TLS key mode" 600 "$(stat -c %a "$T/ca/tls.key")"
 
 # newNonce returns a nonce to HEAD, marked so that no cache keeps it.
-headers=$(curl -sS -I --cacert "$T/ca-tls.crt" "$CA_URL/acme/new-nonce")
+headers=$(curl -sS -I --cacert "$T/ca/tls.crt" "$CA_URL/acme/new-nonce")
 check_contains "newNonce HEAD status" " 200" "$headers"
 check_contains "newNonce Replay-Nonce" "eplay-" "$headers"
 check_contains "newNonce no-store" "no-store" "$headers"
-status=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$T/ca-tls.crt" \
+status=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$T/ca/tls.crt" \
     "$CA_URL/acme/new-nonce")
 check_eq "newNonce GET status" 204 "$status"
 

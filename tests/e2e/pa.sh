@@ -6,7 +6,6 @@
 . "$(dirname "$0")/lib.sh"
 
 D=$T/pa
-FP="SHA256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF"
 TK1234=MAigBhYEMTIzNA== # TNAuthList with SPC 1234
 TK818H=MAigBhYEODE4SA== # TNAuthList with SPC 818H
 
@@ -103,6 +102,14 @@ login() { # login USER PASSWORD: prints the access token
 }
 
 make_pki
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+    -out "$T/account.key" 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+    -out "$T/other.key" 2>/dev/null
+# The account key's fingerprint as ACME clients send it: SHA-256 of the
+# SubjectPublicKeyInfo DER, uppercase hex with colons.
+FP="SHA256 $(openssl pkey -in "$T/account.key" -pubout -outform DER |
+    openssl dgst -sha256 -c | sed 's/.*= //' | tr a-f A-F)"
 check_status "init under the CA root" 0 sti-pa init --dir "$D" \
     --org "Test PA" --root-cert "$T/root.pem" --root-key "$T/root.key"
 check_status "init twice fails" 1 sti-pa init --dir "$D"
@@ -184,6 +191,17 @@ HEADER=$(printf %s "$HEADER" | base64 -d)
 check_eq "token header" "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"x5u\":\"$URL/pa.crt\"}" "$HEADER"
 check_contains "token atc" "{\"atc\":{\"ca\":false,\"fingerprint\":\"$FP\",\"tktype\":\"TNAuthList\",\"tkvalue\":\"$TK1234\"},\"exp\":" "$PAYLOAD"
 check_contains "token jti" '"jti":"' "$PAYLOAD"
+printf '%s\n' "$JWT" >"$T/token.jwt"
+check_status "libsti verifies the token" 0 sti-pa token --verify "$T/token.jwt" \
+    --pa-cert "$D/pa.crt" --spc 1234 --account-key "$T/account.key" \
+    --x5u "$URL/pa.crt"
+check_contains "verified claims" "spc 1234" "$(cat "$T/last.out")"
+check_status "token for another account key" 1 sti-pa token --verify \
+    "$T/token.jwt" --pa-cert "$D/pa.crt" --account-key "$T/other.key"
+check_status "token from another signer" 1 sti-pa token --verify \
+    "$T/token.jwt" --pa-cert "$T/root.pem"
+check_status "token for another SPC" 1 sti-pa token --verify "$T/token.jwt" \
+    --pa-cert "$D/pa.crt" --spc 818H
 expect "token without access token" 401 POST /api/v1/account/1234/token -d "$ATC"
 expect "token bad access token" 401 POST /api/v1/account/1234/token \
     -H "Authorization: Bearer bogus" -d "$ATC"
@@ -317,6 +335,13 @@ check_eq "CRL persists" "$(openssl crl -in "$T/crl2.pem" -noout -crlnumber)" \
     "$(openssl crl -in "$T/body" -noout -crlnumber)"
 expect "access token survives restart" 200 POST /api/v1/account/1234/token \
     -H "$AUTH" -d "$ATC"
+check_status "ca remove by file" 0 sti-pa ca remove "$T/root.pem" --dir "$D"
+check_status "ca add again" 0 sti-pa ca add "$T/root.pem" --dir "$D"
+expect "ca-list after changes" 200 GET /api/v1/ca-list
+cp "$T/body" "$T/calist3.json"
+check_status "changed ca-list verifies" 0 sti-pa calist --verify \
+    "$T/calist3.json" --pa-cert "$D/pa.crt"
+check_contains "CA list version grows" "version 3, 1 roots" "$(cat "$T/last.out")"
 SHORT=$(login root "admin password")
 sleep 2
 expect "expired access token" 401 POST /api/v1/revocations \

@@ -633,6 +633,25 @@ static void reused_nonce_is_bad_nonce(void **state)
     free(nonce);
 }
 
+static void client_retries_bad_nonce(void **state)
+{
+    struct sti_acme_reply *reply = NULL;
+    struct sti_error err;
+
+    (void)state;
+    /* A stale nonce makes the first attempt fail with badNonce; the
+     * client must retry with the nonce that reply carried. */
+    free(fx.client->nonce);
+    fx.client->nonce = strdup("c3RhbGUtbm9uY2U");
+    assert_int_equal(sti_acme_client_post(fx.client,
+                                          sti_acme_client_kid(fx.client), "",
+                                          &reply, &err),
+                     STI_OK);
+    assert_int_equal(reply->status, 200);
+    assert_null(reply->problem_type);
+    sti_acme_reply_free(reply);
+}
+
 static void unknown_nonce_is_bad_nonce(void **state)
 {
     const char *url = sti_acme_client_kid(fx.client);
@@ -1314,6 +1333,7 @@ int main(void)
         cmocka_unit_test(key_change_rolls_account_key),
         cmocka_unit_test(reused_nonce_is_bad_nonce),
         cmocka_unit_test(unknown_nonce_is_bad_nonce),
+        cmocka_unit_test(client_retries_bad_nonce),
         cmocka_unit_test(wrong_url_is_unauthorized),
         cmocka_unit_test(non_es256_alg_rejected),
         cmocka_unit_test(unknown_kid_is_account_does_not_exist),

@@ -570,6 +570,31 @@ static void delegate_outside_rejected(void **state)
     sti_tnauth_free(spc);
 }
 
+static void sp_under_sca_needs_its_spc(void **state)
+{
+    struct sti_key *key = new_key(), *sp_key = new_key();
+    struct sti_tnauth *spc_sca = spec("spc:1234,range:12025550100+100");
+    struct sti_tnauth *same = spec("spc:1234"), *other = spec("spc:5678");
+    struct sti_cert_request req = base_request(STI_CERT_SCA, key);
+    struct sti_cert *sca, *cert;
+
+    (void)state;
+    req.tnauth = spc_sca;
+    assert_int_equal(issue(&req, pki.inter, pki.inter_key, &sca), STI_OK);
+    req = base_request(STI_CERT_SP, sp_key);
+    req.tnauth = same;
+    assert_int_equal(issue(&req, sca, key, &cert), STI_OK);
+    sti_cert_free(cert);
+    req.tnauth = other;
+    expect_issue_fails(&req, sca, key, STI_ERR_POLICY, "not encompassed");
+    sti_cert_free(sca);
+    sti_tnauth_free(spc_sca);
+    sti_tnauth_free(same);
+    sti_tnauth_free(other);
+    sti_key_free(key);
+    sti_key_free(sp_key);
+}
+
 static void critical_tnauth_flag(void **state)
 {
     struct sti_tnauth *list = spec("spc:1234");
@@ -728,6 +753,7 @@ int main(void)
         cmocka_unit_test(sca_profile),
         cmocka_unit_test(delegate_encompassed),
         cmocka_unit_test(delegate_outside_rejected),
+        cmocka_unit_test(sp_under_sca_needs_its_spc),
         cmocka_unit_test(critical_tnauth_flag),
         cmocka_unit_test(serials_are_unique),
         cmocka_unit_test(openssl_verify_accepts),

@@ -213,6 +213,50 @@ static void verify_rejects_expired(void **state)
     free(token);
 }
 
+static void verify_rejects_future_nbf(void **state)
+{
+    struct fixture *f = *state;
+    const struct sti_cert *certs[1];
+    struct sti_spc_verify_options o;
+    struct sti_error err;
+    char payload[512], *token = NULL;
+    time_t now = time(NULL);
+
+    snprintf(payload, sizeof(payload),
+             "{\"atc\":{\"ca\":false,\"fingerprint\":\"%s\",\"tktype\":"
+             "\"TNAuthList\",\"tkvalue\":\"MAigBhYEODE4SA==\"},\"exp\":%lld,"
+             "\"jti\":\"a\",\"nbf\":%lld}",
+             f->fingerprint, (long long)now + 600, (long long)now + 300);
+    assert_int_equal(sti_jws_sign("{\"alg\":\"ES256\",\"typ\":\"JWT\","
+                                  "\"x5u\":\"" X5U "\"}",
+                                  payload, f->pa_key, &token, &err),
+                     STI_OK);
+    default_options(f, &o, certs);
+    assert_int_equal(sti_spc_token_verify(token, &o, NULL, &err),
+                     STI_ERR_POLICY);
+    assert_non_null(strstr(err.message, "nbf"));
+    o.now = now + 400;
+    assert_int_equal(sti_spc_token_verify(token, &o, NULL, &err), STI_OK);
+    free(token);
+}
+
+static void verify_rejects_expired_pa_cert(void **state)
+{
+    struct fixture *f = *state;
+    time_t later = time(NULL) + 200L * 365 * 86400;
+    char *token = make_token(f, f->fingerprint, 0, later + 600);
+    const struct sti_cert *certs[1];
+    struct sti_spc_verify_options o;
+    struct sti_error err;
+
+    default_options(f, &o, certs);
+    o.now = later;
+    assert_int_equal(sti_spc_token_verify(token, &o, NULL, &err),
+                     STI_ERR_POLICY);
+    assert_non_null(strstr(err.message, "PA certificate"));
+    free(token);
+}
+
 /* Writes "SHA256 " and the hex of BYTES with colons into OUT. */
 static void hex_fingerprint(const unsigned char *bytes, size_t n, char *out)
 {
@@ -366,6 +410,8 @@ int main(void)
         cmocka_unit_test(verify_rejects_mismatches),
         cmocka_unit_test(verify_rejects_wrong_signer),
         cmocka_unit_test(verify_rejects_expired),
+        cmocka_unit_test(verify_rejects_future_nbf),
+        cmocka_unit_test(verify_rejects_expired_pa_cert),
         cmocka_unit_test(fingerprint_forms),
         cmocka_unit_test(fingerprint_bad_forms),
         cmocka_unit_test(parse_rejects_bad_shapes),

@@ -67,13 +67,14 @@ struct sti_cert_request {
 /*
  * Issues a certificate.  ISSUER and ISSUER_KEY are NULL for roots (self
  * signed).  The serial is 16 random bytes, positive (126 random bits).
- * Delegate TNAuthLists must be encompassed by the issuer's, an SP end
- * entity must carry exactly one SPC, end entities may not exceed the
- * profile's maximum validity and no certificate may outlive its issuer
- * (STI_ERR_POLICY otherwise).  Non-roots need crl_url.  The certificate
- * carries basicConstraints and keyUsage (critical), SKI, and on non-roots
- * AKI, certificatePolicies with one OID, cRLDistributionPoints and the
- * TNAuthList when one is given.
+ * Non-roots need crl_url.  These requests fail with STI_ERR_POLICY: an SP
+ * end entity without exactly one SPC; a delegate whose TNAuthList its
+ * issuer's does not encompass; an SP or SCA whose issuer carries a
+ * TNAuthList that does not encompass its own; an end entity beyond the
+ * profile's maximum validity; a certificate that would outlive its issuer.
+ * The certificate carries basicConstraints and keyUsage (critical), SKI,
+ * and on non-roots AKI, certificatePolicies with one OID,
+ * cRLDistributionPoints and the TNAuthList when one is given.
  */
 STI_API int sti_cert_issue(const struct sti_cert_request *req,
                            const struct sti_cert *issuer,

@@ -38,6 +38,7 @@ struct sti_spc_token {
     char *x5u;
     char *jti;
     time_t exp;
+    time_t nbf;                /* 0 when the token has no nbf */
     char *tktype;              /* "TNAuthList" */
     char *tkvalue;             /* base64 DER TNAuthList, as received */
     struct sti_tnauth *tnauth; /* tkvalue decoded */
@@ -66,11 +67,11 @@ struct sti_spc_verify_options {
 
 /*
  * Verifies a token: the shape (as sti_spc_token_parse()), the ES256
- * signature by one of the trusted PA certificates, exp, and the expected
- * values that OPTIONS names.  Returns STI_OK and the claims in *OUT (when
- * OUT is non-NULL); STI_ERR_INVALID for a malformed token, STI_ERR_CRYPTO
- * when no trusted PA key signed it, STI_ERR_POLICY for an expired token or
- * a value other than the one expected.
+ * signature by one of the trusted PA certificates (valid at NOW), exp and
+ * nbf, and the expected values that OPTIONS names.  Returns STI_OK and the
+ * claims in *OUT (when OUT is non-NULL); STI_ERR_INVALID for a malformed token,
+ * STI_ERR_CRYPTO when no trusted PA key signed it, STI_ERR_POLICY for an
+ * expired token or a value other than the one expected.
  */
 STI_API int sti_spc_token_verify(const char *token,
                                  const struct sti_spc_verify_options *options,
