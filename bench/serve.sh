@@ -23,6 +23,7 @@ FILL=${BENCH_FILL:-10000}
 ROOT=$(pwd)
 BENCH="$ROOT/bench"
 PATH="$STI_BIN:$PATH"
+HZ=$(getconf CLK_TCK)
 
 for tool in wrk secsipidx taskset ss openssl; do
     if ! command -v "$tool" >/dev/null 2>&1; then
@@ -75,16 +76,26 @@ to_ms() {
         /s$/ { sub("s", ""); print $0 * 1000 }'
 }
 
-# run_wrk URL BODY_FILE OUT: one bounded wrk run on CPU 1; appends
-# "requests/s p99_ms errors" to OUT.
+# cpu_ticks PID: user plus system CPU time of PID, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# run_wrk URL BODY_FILE OUT PID: one bounded wrk run on CPU 1; appends
+# "requests/s p99_ms errors cpu_us_per_request" to OUT, the last being the
+# CPU time that server PID used per request, which the other load on a
+# shared machine does not inflate the way it does wall-clock figures.
 run_wrk() {
+    before=$(cpu_ticks "$4")
     BENCH_BODY_FILE=$2 taskset -c 1 wrk -t1 -c"$CONNS" \
         -d"${SECONDS_PER_RUN}s" --timeout 5s --latency \
         -s "$BENCH/serve_post.lua" "$1" >"$T/wrk.out" 2>&1
+    after=$(cpu_ticks "$4")
     rps=$(sed -n 's/^Requests\/sec: *//p' "$T/wrk.out")
     p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$T/wrk.out")")
     errs=$(sed -n 's/.*Non-2xx or 3xx responses: *//p' "$T/wrk.out")
-    echo "${rps:-0} ${p99:-0} ${errs:-0}" >>"$3"
+    total=$(awk '/requests in/ { print $1 }' "$T/wrk.out")
+    cpu=$(awk -v t=$((after - before)) -v hz="$HZ" -v n="${total:-0}" \
+        'BEGIN { printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0) }')
+    echo "${rps:-0} ${p99:-0} ${errs:-0} $cpu" >>"$3"
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -94,19 +105,20 @@ compare() {
     : >"$T/$1.sti"
     : >"$T/$1.ssx"
     # A short warm-up fills caches and starts the Go runtime's pools.
-    SECONDS_PER_RUN=2 run_wrk "$STI$2" "$3" "$T/warm"
-    SECONDS_PER_RUN=2 run_wrk "$SSX$2" "$3" "$T/warm"
+    SECONDS_PER_RUN=2 run_wrk "$STI$2" "$3" "$T/warm" "$STI_PID"
+    SECONDS_PER_RUN=2 run_wrk "$SSX$2" "$3" "$T/warm" "$SSX_PID"
     r=0
     while [ $r -lt "$ROUNDS" ]; do
-        run_wrk "$STI$2" "$3" "$T/$1.sti"
-        run_wrk "$SSX$2" "$3" "$T/$1.ssx"
+        run_wrk "$STI$2" "$3" "$T/$1.sti" "$STI_PID"
+        run_wrk "$SSX$2" "$3" "$T/$1.ssx" "$SSX_PID"
         r=$((r + 1))
     done
     for s in sti ssx; do
         rps=$(cut -d' ' -f1 "$T/$1.$s" | median)
         p99=$(cut -d' ' -f2 "$T/$1.$s" | median)
         errs=$(awk '{ n += $3 } END { print n + 0 }' "$T/$1.$s")
-        echo "$rps $p99 $errs" >"$T/$1.$s.med"
+        cpu=$(cut -d' ' -f4 "$T/$1.$s" | median)
+        echo "$rps $p99 $errs $cpu" >"$T/$1.$s.med"
     done
 }
 
@@ -131,7 +143,7 @@ X5U="$CR/certs/sp.pem"
 # --- the two servers on CPU 0
 taskset -c 0 sti serve --key "$T/pki/sp.key" --x5u "$X5U" \
     --ca-file "$T/pki/root.pem" --allow-http --allow-any-port \
-    --freshness 3600 --threads 1 --listen 127.0.0.1:0 \
+    --freshness 3600 --listen 127.0.0.1:0 \
     --port-file "$T/sti.port" 2>"$T/sti.log" &
 STI_PID=$!
 pids="$pids $STI_PID"
@@ -171,8 +183,9 @@ echo "runs: ${ROUNDS} x ${SECONDS_PER_RUN} s per server and endpoint," \
 compare sign /v1/sign-csv "$T/sign.body"
 compare check /v1/check "$T/check.body"
 : >"$T/atis"
-run_wrk "$STI/stir/v1/signing" "$T/atis-sign.body" "$T/atis"
-run_wrk "$STI/stir/v1/verification" "$T/atis-verify.body" "$T/atis"
+run_wrk "$STI/stir/v1/signing" "$T/atis-sign.body" "$T/atis" "$STI_PID"
+run_wrk "$STI/stir/v1/verification" "$T/atis-verify.body" "$T/atis" \
+    "$STI_PID"
 RSS_WARM=$(awk '/^VmRSS/ { print $2 }' "/proc/$STI_PID/status")
 SSX_RSS=$(awk '/^VmRSS/ { print $2 }' "/proc/$SSX_PID/status")
 
@@ -206,35 +219,39 @@ FILLED=$(cat "$T/fill.done" 2>/dev/null || echo 0)
 FILL_FAILED=$(cat "$T/fill.bad" 2>/dev/null || echo 0)
 
 # --- report
-read -r s_rps s_p99 s_err <"$T/sign.sti.med"
-read -r x_rps x_p99 x_err <"$T/sign.ssx.med"
-read -r sc_rps sc_p99 sc_err <"$T/check.sti.med"
-read -r xc_rps xc_p99 xc_err <"$T/check.ssx.med"
+read -r s_rps s_p99 s_err s_cpu <"$T/sign.sti.med"
+read -r x_rps x_p99 x_err x_cpu <"$T/sign.ssx.med"
+read -r sc_rps sc_p99 sc_err sc_cpu <"$T/check.sti.med"
+read -r xc_rps xc_p99 xc_err xc_cpu <"$T/check.ssx.med"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 verdict() { awk -v v="$1" -v g="$2" -v d="$3" 'BEGIN {
     ok = d == "min" ? v >= g : v <= g; print ok ? "met" : "missed" }'; }
 echo
-echo "| endpoint | server | requests/s | p99 ms | non-2xx |"
-echo "|---|---|---:|---:|---:|"
-echo "| /v1/sign-csv | sti serve | $s_rps | $s_p99 | $s_err |"
-echo "| /v1/sign-csv | secsipidx 1.2.0 | $x_rps | $x_p99 | $x_err |"
-echo "| /v1/check | sti serve | $sc_rps | $sc_p99 | $sc_err |"
-echo "| /v1/check | secsipidx 1.2.0 | $xc_rps | $xc_p99 | $xc_err |"
+echo "| endpoint | server | requests/s | p99 ms | CPU us/request | non-2xx |"
+echo "|---|---|---:|---:|---:|---:|"
+echo "| /v1/sign-csv | sti serve | $s_rps | $s_p99 | $s_cpu | $s_err |"
+echo "| /v1/sign-csv | secsipidx 1.2.0 | $x_rps | $x_p99 | $x_cpu | $x_err |"
+echo "| /v1/check | sti serve | $sc_rps | $sc_p99 | $sc_cpu | $sc_err |"
+echo "| /v1/check | secsipidx 1.2.0 | $xc_rps | $xc_p99 | $xc_cpu | $xc_err |"
 {
-    read -r a_rps a_p99 a_err
-    read -r v_rps v_p99 v_err
+    read -r a_rps a_p99 a_err a_cpu
+    read -r v_rps v_p99 v_err v_cpu
 } <"$T/atis"
-echo "| /stir/v1/signing | sti serve | $a_rps | $a_p99 | $a_err |"
-echo "| /stir/v1/verification | sti serve | $v_rps | $v_p99 | $v_err |"
+echo "| /stir/v1/signing | sti serve | $a_rps | $a_p99 | $a_cpu | $a_err |"
+echo "| /stir/v1/verification | sti serve | $v_rps | $v_p99 | $v_cpu | $v_err |"
 echo
 r1=$(ratio "$s_rps" "$x_rps")
 r2=$(ratio "$sc_rps" "$xc_rps")
 l1=$(ratio "$s_p99" "$x_p99")
 l2=$(ratio "$sc_p99" "$xc_p99")
+c1=$(ratio "$x_cpu" "$s_cpu")
+c2=$(ratio "$xc_cpu" "$sc_cpu")
 echo "signing: requests/s ratio $r1 (goal >= 2: $(verdict "$r1" 2 min))," \
-    "p99 ratio $l1 (goal < 0.25: $(verdict "$l1" 0.2499 max))"
+    "p99 ratio $l1 (goal < 0.25: $(verdict "$l1" 0.2499 max))," \
+    "CPU per request: secsipidx uses ${c1}x sti serve's"
 echo "verifying: requests/s ratio $r2 (goal >= 2: $(verdict "$r2" 2 min))," \
-    "p99 ratio $l2 (goal < 0.25: $(verdict "$l2" 0.2499 max))"
+    "p99 ratio $l2 (goal < 0.25: $(verdict "$l2" 0.2499 max))," \
+    "CPU per request: secsipidx uses ${c2}x sti serve's"
 echo "sti serve VmRSS: $RSS_WARM kB after the runs; $RSS_FILLED kB with" \
     "$FILLED distinct x5u URLs verified ($FILL_FAILED not 200)" \
     "(goal < 30 MB: $(verdict "$RSS_FILLED" 30720 max));" \
