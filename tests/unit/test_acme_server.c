@@ -1132,6 +1132,34 @@ static void nonce_survives_restart_once(void **state)
 
 /* Library helpers without a server */
 
+static void store_nonce_expires_and_spends(void **state)
+{
+    char *path = test_path(fx.dir, "store.db");
+    char nonce[ACME_ID_LEN], old[ACME_ID_LEN];
+    sqlite3 *db = NULL;
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(sti_sqlite_open(path, acme_schema, &db, &err), STI_OK);
+    assert_int_equal(acme_nonce_new(db, 60, old, &err), STI_OK);
+    assert_int_equal(
+        sti_sqlite_exec(db, "UPDATE acme_nonce SET created = created - 120",
+                        &err),
+        STI_OK);
+    assert_int_equal(acme_nonce_new(db, 60, nonce, &err), STI_OK);
+    assert_int_equal(acme_nonce_consume(db, old, 60, &err), STI_ERR_NOTFOUND);
+    assert_int_equal(acme_nonce_consume(db, nonce, 60, &err), STI_OK);
+    assert_int_equal(acme_nonce_consume(db, nonce, 60, &err), STI_ERR_NOTFOUND);
+    assert_non_null(strstr(err.message, "Replay-Nonce"));
+    assert_int_equal(acme_jti_record(db, "jti-1", time(NULL) + 60, &err),
+                     STI_OK);
+    assert_int_equal(acme_jti_record(db, "jti-1", time(NULL) + 60, &err),
+                     STI_ERR_EXISTS);
+    assert_non_null(strstr(err.message, "already used"));
+    sqlite3_close(db);
+    free(path);
+}
+
 static void jws_build_rejects_missing_parts(void **state)
 {
     char *json = NULL;
@@ -1355,6 +1383,7 @@ int main(void)
         cmocka_unit_test(garbage_csr_is_bad_csr),
         cmocka_unit_test(obtain_issues_and_revokes),
         cmocka_unit_test(short_token_caps_not_after),
+        cmocka_unit_test(store_nonce_expires_and_spends),
         cmocka_unit_test(jws_build_rejects_missing_parts),
         cmocka_unit_test(client_rejects_non_directory),
         cmocka_unit_test(eab_add_validates_input),
