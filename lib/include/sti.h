@@ -27,5 +27,6 @@
 #include "sti/spc.h"
 #include "sti/pa.h"
 #include "sti/acme.h"
+#include "sti/lab.h"
 
 #endif
