@@ -129,30 +129,52 @@ void sti_log_init(const char *program, int max_level)
     log_max_level = max_level;
 }
 
+/* Formats the UTC timestamp once per second per thread: services log one
+ * line per request, and gmtime_r() takes a global lock in glibc. */
+static const char *log_stamp(void)
+{
+    static _Thread_local time_t stamp_time = (time_t)-1;
+    static _Thread_local char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    if (now != stamp_time) {
+        gmtime_r(&now, &tm);
+        strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        stamp_time = now;
+    }
+    return stamp;
+}
+
 void sti_log(int level, const char *fmt, ...)
 {
     char line[2048];
-    char stamp[32];
-    struct tm tm;
-    time_t now = time(NULL);
     va_list ap;
-    size_t n;
+    size_t n, off = 0;
 
     if (level > log_max_level)
         return;
-    gmtime_r(&now, &tm);
-    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    n = (size_t)snprintf(line, sizeof(line), "<%d>%s %s: ", level, stamp,
-                         log_program);
+    n = (size_t)snprintf(line, sizeof(line) - 1, "<%d>%s %s: ", level,
+                         log_stamp(), log_program);
     va_start(ap, fmt);
-    if (n < sizeof(line))
-        vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+    if (n < sizeof(line) - 1)
+        vsnprintf(line + n, sizeof(line) - 1 - n, fmt, ap);
     va_end(ap);
     /* Keep one event on one line even when a value holds a newline. */
-    for (char *p = line; *p != '\0'; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-    fprintf(stderr, "%s\n", line);
+    for (n = 0; line[n] != '\0'; n++)
+        if (line[n] == '\n' || line[n] == '\r')
+            line[n] = ' ';
+    line[n++] = '\n';
+    /* One write() per line, so lines from several threads never mix. */
+    while (off < n) {
+        ssize_t w = write(STDERR_FILENO, line + off, n - off);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
 }
 
 /* Secrets */
@@ -219,8 +241,7 @@ int sti_secret_read(const char *source, char **out, struct sti_error *err)
                               "secret source 'env:' names no variable");
         if (v == NULL)
             return sti_seterr(err, STI_ERR_NOTFOUND,
-                              "environment variable %s is not set",
-                              source + 4);
+                              "environment variable %s is not set", source + 4);
         *out = strdup(v);
         return *out ? STI_OK : sti_seterr(err, STI_ERR_NOMEM, "out of memory");
     }
@@ -401,8 +422,8 @@ static char *b64_encode(const unsigned char *in, size_t len,
     if (out == NULL)
         return NULL;
     for (; i + 2 < len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
-                     in[i + 2];
+        uint32_t v =
+            (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
 
         *o++ = alphabet[v >> 18 & 63];
         *o++ = alphabet[v >> 12 & 63];

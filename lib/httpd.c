@@ -23,7 +23,7 @@
 #define DEFAULT_TIMEOUT_S 10
 #define DEFAULT_MAX_BODY (64 * 1024)
 #define DEFAULT_THREADS 2
-#define DEFAULT_MAX_HEADER (32 * 1024)
+#define DEFAULT_MAX_HEADER (16 * 1024)
 #define HOST_MAX 256
 #define DISCARD_MAX (1024 * 1024)
 
@@ -546,11 +546,22 @@ static enum MHD_Result queue_too_large(struct sti_httpd_request *req)
     return queue(req);
 }
 
-/* Returns 1 when a declared Content-Length exceeds the limit. */
+/*
+ * Checks a declared Content-Length against the limit before any body
+ * byte is read.  Returns 0 when it fits (or none is declared), 1 when the
+ * server should answer 413 at once, and 2 when it should read and drop
+ * the body first.  Answering at once means closing with unread data,
+ * which makes the kernel send a reset that can destroy the 413 before the
+ * client reads it, so bodies up to DISCARD_MAX are drained instead.  A
+ * client that sent "Expect: 100-continue" waits for the answer and sends
+ * nothing, so it gets 413 at once.
+ */
 static int declared_too_large(const struct sti_httpd_request *req)
 {
     const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
                                                  "Content-Length");
+    const char *expect =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Expect");
     unsigned long long n;
     char *end;
 
@@ -558,7 +569,11 @@ static int declared_too_large(const struct sti_httpd_request *req)
         return 0;
     errno = 0;
     n = strtoull(cl, &end, 10);
-    return errno != 0 || *end != '\0' || n > req->httpd->max_body;
+    if (errno == 0 && *end == '\0' && n <= req->httpd->max_body)
+        return 0;
+    if (expect != NULL || errno != 0 || *end != '\0' || n > DISCARD_MAX)
+        return 1;
+    return 2;
 }
 
 static int append_body(struct sti_httpd_request *req, const char *data,
@@ -600,8 +615,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         req->started = 1;
         req->method = method;
         snprintf(req->log_method, sizeof(req->log_method), "%s", method);
-        if (declared_too_large(req))
+        switch (declared_too_large(req)) {
+        case 1:
             return queue_too_large(req);
+        case 2:
+            req->too_large = 1;
+            break;
+        default:
+            break;
+        }
         return MHD_YES;
     }
     if (*upload_size > 0) {

@@ -134,10 +134,44 @@ static void blob_unref_locked(struct sti_repo *repo, struct repo_blob *b)
 
 /* Entries */
 
+const char *repo_entry_flat(struct repo_entry *e)
+{
+    struct sti_repo *repo = e->repo;
+    char *flat = atomic_load(&e->flat), *expected = NULL;
+    size_t off = 0;
+
+    if (flat != NULL)
+        return flat;
+    if (atomic_fetch_add(&repo->flat_bytes, e->size) + e->size >
+            repo->flat_budget ||
+        (flat = malloc(e->size)) == NULL) {
+        atomic_fetch_sub(&repo->flat_bytes, e->size);
+        return NULL;
+    }
+    for (unsigned int i = 0; i < e->count; i++) {
+        memcpy(flat + off, e->certs[i]->pem, e->certs[i]->len);
+        off += e->certs[i]->len;
+    }
+    /* Another thread may have made the copy meanwhile; keep one. */
+    if (!atomic_compare_exchange_strong(&e->flat, &expected, flat)) {
+        free(flat);
+        atomic_fetch_sub(&repo->flat_bytes, e->size);
+        return expected;
+    }
+    return flat;
+}
+
 void repo_entry_unref(struct repo_entry *e)
 {
+    char *flat;
+
     if (e == NULL || atomic_fetch_sub(&e->refs, 1) != 1)
         return;
+    flat = atomic_load(&e->flat);
+    if (flat != NULL) {
+        free(flat);
+        atomic_fetch_sub(&e->repo->flat_bytes, e->size);
+    }
     pthread_mutex_lock(&e->repo->blob_lock);
     for (unsigned int i = 0; i < e->count; i++)
         blob_unref_locked(e->repo, e->certs[i]);
@@ -165,6 +199,7 @@ static struct repo_entry *entry_new(struct sti_repo *repo, const char *name,
     if (e == NULL)
         return NULL;
     atomic_init(&e->refs, 1);
+    atomic_init(&e->flat, NULL);
     e->repo = repo;
     memcpy(e->name, name, nlen + 1);
     e->hash = repo_hash(name, nlen);
@@ -309,6 +344,7 @@ static int repo_alloc(struct sti_repo **out)
     pthread_mutex_init(&repo->blob_lock, NULL);
     pthread_rwlock_init(&repo->table_lock, NULL);
     repo->data_version = -1;
+    atomic_init(&repo->flat_bytes, 0);
     sti_repo_set_serve(repo, NULL);
     *out = repo;
     return STI_OK;
@@ -731,6 +767,8 @@ void sti_repo_set_serve(struct sti_repo *repo,
 {
     repo->max_age = opts && opts->max_age ? opts->max_age : STI_REPO_MAX_AGE;
     repo->disable_api = opts ? opts->disable_api : 0;
+    repo->flat_budget =
+        opts && opts->flat_budget ? opts->flat_budget : STI_REPO_FLAT_BUDGET;
     snprintf(repo->cache_control, sizeof(repo->cache_control),
              "public, max-age=%lu", repo->max_age);
 }

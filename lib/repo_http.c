@@ -84,6 +84,7 @@ static void serve_chain(struct sti_repo *repo,
     size_t len = strlen(file);
     struct sti_httpd_iovec iov[STI_REPO_CHAIN_MAX];
     struct repo_entry *e = NULL;
+    const char *flat;
     int fresh;
 
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
@@ -113,8 +114,13 @@ static void serve_chain(struct sti_repo *repo,
     fresh = not_modified(req, e);
     sti_httpd_set_status(resp, fresh ? 304 : 200);
     /* The entry stays referenced until the server has sent the body. */
-    sti_httpd_set_body_iov(resp, fresh ? NULL : PEM_TYPE, iov, e->count,
-                           repo_entry_release, e);
+    flat = repo_entry_flat(e);
+    if (flat != NULL)
+        sti_httpd_set_body_ref(resp, fresh ? NULL : PEM_TYPE, flat, e->size,
+                               repo_entry_release, e);
+    else
+        sti_httpd_set_body_iov(resp, fresh ? NULL : PEM_TYPE, iov, e->count,
+                               repo_entry_release, e);
 }
 
 /* API */

@@ -34,6 +34,7 @@ struct repo_entry {
     size_t size;
     unsigned int count;
     struct repo_blob *certs[STI_REPO_CHAIN_MAX];
+    _Atomic(char *) flat;   /* the certificates back to back, or NULL */
     char etag[40];          /* quoted, as sent */
     char last_modified[32]; /* IMF-fixdate (RFC 9110 section 5.6.7) */
     struct sti_repo *repo;  /* for the blob lock on release */
@@ -54,6 +55,9 @@ struct sti_repo {
     struct repo_blob **blobs;
     size_t nblobs; /* buckets of the intern table */
 
+    atomic_size_t flat_bytes; /* memory in entries' flat copies */
+    size_t flat_budget;
+
     unsigned long max_age;
     int disable_api;
     char cache_control[48];
@@ -65,6 +69,12 @@ uint32_t repo_hash(const void *data, size_t len);
 struct repo_entry *repo_lookup(struct sti_repo *repo, const char *name,
                                size_t len);
 void repo_entry_unref(struct repo_entry *entry);
+/*
+ * Returns the chain as one buffer, made on first use while the flat
+ * budget lasts, or NULL.  One buffer lets the server send headers and body
+ * in one system call; the budget bounds the memory spent on the copies.
+ */
+const char *repo_entry_flat(struct repo_entry *entry);
 /* repo_entry_unref() with a void pointer, as a release callback. */
 void repo_entry_release(void *entry);
 

@@ -158,7 +158,9 @@ static int write_config(const struct init_opts *o)
                  "threads = 2\n"
                  "max_connections = 1024\n"
                  "timeout = 10\n"
-                 "max_body = 65536\n",
+                 "max_body = 65536\n"
+                 "# Memory for the request line and headers, per connection.\n"
+                 "max_header = 8192\n",
                  o->listen, o->cert ? o->cert : "tls-cert.pem",
                  o->key ? o->key : "tls-key.pem");
     if (path == NULL || n < 0 || (size_t)n >= sizeof(text)) {

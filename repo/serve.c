@@ -23,11 +23,25 @@ static const char usage[] =
     "                        no limit)\n"
     "  --timeout SECONDS     idle connection timeout (default 10)\n"
     "  --max-body BYTES      request body limit (default 65536)\n"
-    "  --max-header BYTES    request line and header limit (default 32768)\n"
+    "  --max-header BYTES    request line and header limit (default 8192)\n"
+    "  --flat-budget BYTES   memory for contiguous copies of the most\n"
+    "                        requested chains (default 4194304)\n"
     "  --sync-ms MS          how often to pick up CLI changes (default 500)\n"
     "  --no-api              answer 404 under /api\n"
     "  --no-access-log       do not log one line per request\n"
     "  --help                show this help\n";
+
+enum {
+    N_MAX_AGE,
+    N_THREADS,
+    N_MAXCONN,
+    N_PERIP,
+    N_TIMEOUT,
+    N_BODY,
+    N_HDR,
+    N_FLAT,
+    N_COUNT
+};
 
 struct serve_opts {
     const char *listen;
@@ -37,8 +51,8 @@ struct serve_opts {
     int no_access_log;
     long sync_ms;
     /* Numeric settings in the order of num_keys. */
-    long num[7];
-    int num_set[7];
+    long num[N_COUNT];
+    int num_set[N_COUNT];
 };
 
 /* Option name, configuration key, minimum and maximum, for each number. */
@@ -53,8 +67,8 @@ static const struct {
     {"timeout", 1, 3600},
     {"max_body", 1024, 64L * 1024 * 1024},
     {"max_header", 4096, 1024L * 1024},
+    {"flat_budget", 1, 1024L * 1024 * 1024},
 };
-enum { N_MAX_AGE, N_THREADS, N_MAXCONN, N_PERIP, N_TIMEOUT, N_BODY, N_HDR };
 /* getopt values of the numeric options, above every character. */
 #define NUM_OPT 256
 
@@ -83,6 +97,7 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o,
         {"timeout", required_argument, NULL, NUM_OPT + N_TIMEOUT},
         {"max-body", required_argument, NULL, NUM_OPT + N_BODY},
         {"max-header", required_argument, NULL, NUM_OPT + N_HDR},
+        {"flat-budget", required_argument, NULL, NUM_OPT + N_FLAT},
         {"sync-ms", required_argument, NULL, 's'},
         {"no-api", no_argument, NULL, 'A'},
         {"no-access-log", no_argument, NULL, 'L'},
@@ -93,7 +108,7 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o,
 
     o->sync_ms = 500;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        if (c >= NUM_OPT && c < NUM_OPT + 7) {
+        if (c >= NUM_OPT && c < NUM_OPT + N_COUNT) {
             if (set_num(o, c - NUM_OPT, optarg, longs[c - NUM_OPT + 4].name) !=
                 0)
                 return CLI_EXIT_USAGE;
@@ -141,7 +156,7 @@ static int apply_config(const struct cr_dir *dir, struct serve_opts *o)
 {
     const char *plain = cr_conf(dir, "plain_http", "no");
 
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < N_COUNT; i++) {
         const char *v = cr_conf(dir, num_keys[i].key, NULL);
 
         if (o->num_set[i] || v == NULL)
@@ -156,6 +171,10 @@ static int apply_config(const struct cr_dir *dir, struct serve_opts *o)
     }
     if (!o->listen)
         o->listen = cr_conf(dir, "listen", "127.0.0.1:8443");
+    /* x5u requests are a request line and a few short headers; a small
+     * per-connection pool costs less to reset between requests. */
+    if (o->num[N_HDR] == 0)
+        o->num[N_HDR] = 8192;
     if (strcmp(plain, "yes") == 0)
         o->plain = 1;
     return 0;
@@ -266,6 +285,7 @@ int cr_serve(int argc, char **argv)
         goto out;
     so.max_age = (unsigned long)o.num[N_MAX_AGE];
     so.disable_api = o.no_api;
+    so.flat_budget = (size_t)o.num[N_FLAT];
     sti_repo_set_serve(repo, &so);
     rc = start_server(&dir, &o, repo, &httpd);
     if (rc == 0 && o.port_file != NULL)

@@ -117,6 +117,14 @@ static void handler(void *arg, const struct sti_httpd_request *req,
                              "bad JWS");
         return;
     }
+    if (strcmp(path, "/iov") == 0) {
+        static const struct sti_httpd_iovec parts[] = {
+            {"one ", 4}, {"two ", 4}, {"three", 5}};
+
+        sti_httpd_set_body_iov(resp, "text/plain", parts, 3, release_counter,
+                               NULL);
+        return;
+    }
     if (strcmp(path, "/ref") == 0) {
         static const char chain[] = "-----BEGIN CERTIFICATE-----\n";
 
@@ -196,8 +204,12 @@ static void head_and_ref_body(void **state)
     assert_int_equal(r.status, 200);
     assert_int_equal(r.len, 0);
     assert_non_null(strstr(r.headers, "Content-Length: 28"));
+    snprintf(url, sizeof(url), "%s/iov", base);
+    assert_int_equal(request("GET", url, NULL, NULL, &r), CURLE_OK);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "one two three");
     sti_httpd_stop(h);
-    assert_int_equal(atomic_load(&releases), 2);
+    assert_int_equal(atomic_load(&releases), 3);
 }
 
 static void errors_and_empty_handler(void **state)
@@ -234,6 +246,7 @@ static void oversized_body_gets_413(void **state)
     struct sti_httpd *h;
     struct curl_slist *chunked =
         curl_slist_append(NULL, "Transfer-Encoding: chunked");
+    struct curl_slist *expect;
     struct reply r;
     char base[64], url[160];
     int before;
@@ -251,6 +264,12 @@ static void oversized_body_gets_413(void **state)
     assert_non_null(strstr(r.body, "16 bytes"));
     request("POST", url, "0123456789abcdef0123456789", chunked, &r);
     assert_int_equal(r.status, 413);
+    /* With Expect: 100-continue the client waits, and 413 comes first. */
+    expect = curl_slist_append(NULL, "Expect: 100-continue");
+    assert_int_equal(request("PUT", url, "0123456789abcdefg", expect, &r),
+                     CURLE_OK);
+    assert_int_equal(r.status, 413);
+    curl_slist_free_all(expect);
     assert_int_equal(atomic_load(&handler_calls), before);
     curl_slist_free_all(chunked);
     sti_httpd_stop(h);

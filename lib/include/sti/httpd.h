@@ -28,7 +28,7 @@ struct sti_httpd_config {
     unsigned int threads;            /* worker threads; 0 means 2 */
     int access_log;                  /* non-zero: one log line per request */
     size_t max_header;               /* per-connection memory for the request
-                                        line and headers; 0 means 32 KiB */
+                                        line and headers; 0 means 16 KiB */
 };
 
 /*

@@ -31,6 +31,8 @@ struct sti_httpd_response;
 #define STI_REPO_NAME_MAX 128
 /* Most certificates accepted in one chain. */
 #define STI_REPO_CHAIN_MAX 8
+/* Default budget of contiguous chain copies (sti_repo_serve_options). */
+#define STI_REPO_FLAT_BUDGET (4u * 1024 * 1024)
 /* Default Cache-Control max-age in seconds (24 hours). */
 #define STI_REPO_MAX_AGE 86400
 
@@ -141,6 +143,11 @@ STI_API int sti_repo_export(struct sti_repo *repo, const char *dir,
 struct sti_repo_serve_options {
     unsigned long max_age; /* Cache-Control max-age; 0 means 86400 */
     int disable_api;       /* non-zero: /api answers 404 */
+    /* Bytes of contiguous chain copies kept for the hot path (the first
+     * chains requested get one); 0 means STI_REPO_FLAT_BUDGET.  Chains
+     * beyond it are sent from the shared certificates, which costs one
+     * more system call per response. */
+    size_t flat_budget;
 };
 STI_API void sti_repo_set_serve(struct sti_repo *repo,
                                 const struct sti_repo_serve_options *opts);
