@@ -692,6 +692,17 @@ out:
 
 /* Output */
 
+/* Prints a verifier's reason under its row, shortened to one line. */
+static void print_detail(const char *detail)
+{
+    const int width = 100;
+
+    if ((int)strlen(detail) > width)
+        printf("    %.*s...\n", width - 3, detail);
+    else
+        printf("    %s\n", detail);
+}
+
 static void print_table(const struct test *t)
 {
     size_t failed = 0;
@@ -705,7 +716,7 @@ static void print_table(const struct test *t)
                s->actual, s->passed ? "ok" : "MISMATCH");
         if (s->detail[0] != '\0' &&
             (!s->passed || strcmp(s->actual, "pass") != 0))
-            printf("    %.150s\n", s->detail);
+            print_detail(s->detail);
         failed += s->passed ? 0 : 1;
     }
     printf("%zu steps: %zu as expected, %zu mismatched\n", t->count,
