@@ -256,10 +256,10 @@ static int add_ppt_claims(json_t *p, const struct sti_passport_claims *c,
 
 /* Fast path for the common claims: canonical JSON written directly in
  * sorted key order, without building a jansson tree.  It applies only when
- * every string is printable ASCII without '"' or '\\' (so JSON needs no
- * escaping) and there are no extra claims; otherwise, and for every
- * invalid input, the jansson path below produces the output or the
- * error. */
+ * there are no extra claims and every string is printable ASCII without
+ * '"' or '\\', so that JSON needs no escaping.  Everything else, and every
+ * invalid input, goes to the jansson path below, which produces the output
+ * or the error. */
 struct buf {
     char *p;
     size_t len, cap;

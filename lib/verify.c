@@ -327,8 +327,8 @@ static void free_items(struct job *j)
     j->count = 0;
 }
 
-/* Splits one header field; a field without commas or line breaks is one
- * value as it is, which spares the common case a copy and a scan. */
+/* Splits one header field.  A field without commas or line breaks is
+ * one value as it is, which spares the common case a copy and a scan. */
 static int split_field(const char *field, char ***parts, size_t *count,
                        struct sti_error *err)
 {
