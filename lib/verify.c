@@ -113,6 +113,9 @@ const char *sti_verify_outcome_name(int outcome)
 
 /* Trust anchors and CRL */
 
+/* NOTE: a CRL from a URL is fetched once here and not refreshed when its
+ * nextUpdate passes; long-running callers replace it with
+ * sti_verifier_set_crl(). */
 static int load_crl(const struct sti_verifier_config *cfg, struct sti_crl **out,
                     struct sti_error *err)
 {

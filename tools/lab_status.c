@@ -135,7 +135,7 @@ static void print_cert(const struct sti_lab_cert *c, const char *head,
         printf("%s  x5u %s\n", cont, c->x5u);
 }
 
-/* The tree: the PA stands beside the CA hierarchy because it signs the
+/* The tree: the PA is printed beside the CA hierarchy because it signs the
  * CRL and the CA list, not certificates of the chain. */
 static void print_tree(const struct sti_lab_cert *certs, size_t n)
 {
