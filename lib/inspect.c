@@ -103,7 +103,8 @@ static json_t *jname(const X509_NAME *name)
 
     if (bio == NULL)
         return json_null();
-    X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253);
+    /* UTF-8 stays as it is; jtext escapes what is not printable. */
+    X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
     return jbio(bio);
 }
 
