@@ -102,6 +102,11 @@ for p in $before $after; do
 done
 check_eq "no lab process alive after down" "" "$alive"
 check_eq "pid files removed" "" "$(ls "$L"/run/*.pid 2>/dev/null)"
+if grep -q 'Sanitizer\|runtime error' "$L"/run/*.log; then
+    fail "sanitizer report in a service log: $(grep -h -m3 'ERROR\|runtime error' "$L"/run/*.log)"
+else
+    ok "service logs clean"
+fi
 check_status "down twice" 0 sti lab down --dir "$L"
 check_status "test when down" 1 sti lab test --dir "$L"
 
