@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_CRL_URL "http://127.0.0.1/crl.pem"
@@ -127,24 +128,24 @@ static int parse_args(int argc, char **argv, struct init_opts *o)
 }
 
 /*
- * The intermediate must end before the root (RFC 5280 section 6.1.3
- * checks every certificate's validity), so its days cannot exceed the
- * root's.
+ * Checks that the intermediate ends no later than the root, since path
+ * validation checks every certificate's validity (RFC 5280 section
+ * 6.1.3).  Without --days, the default is cut to the root's days.
  */
-static int check_days(const struct init_opts *o,
-                      const struct sti_profile *profile)
+static int check_days(struct init_opts *o, const struct sti_profile *profile)
 {
-    long days = o->days ? o->days : profile->ca_default_days;
     long root_days = o->root_days ? o->root_days : profile->root_default_days;
 
-    if (days <= root_days)
+    if (o->days == 0 && profile->ca_default_days > root_days)
+        o->days = root_days;
+    if (o->days <= root_days)
         return CLI_EXIT_OK;
-    return cli_usage_error("the intermediate would outlive the root: "
-                           "--days is %ld%s but --root-days is %ld%s; give "
-                           "--days %ld or fewer, or --root-days %ld or more",
-                           days, o->days ? "" : " (the default)", root_days,
+    return cli_usage_error("--days %ld would outlive the root's %ld days%s; "
+                           "give --days %ld or fewer, or --root-days %ld or "
+                           "more",
+                           o->days, root_days,
                            o->root_days ? "" : " (the default)", root_days,
-                           days);
+                           o->days);
 }
 
 static int check_args(struct init_opts *o)
@@ -276,6 +277,8 @@ static int issue_cas(struct init_state *s)
     struct sti_error err;
 
     memset(&req, 0, sizeof(req));
+    /* One start time for both, so that equal days end together. */
+    req.not_before = time(NULL);
     req.kind = STI_CERT_CA_ROOT;
     req.profile = s->o->profile;
     req.organization = s->o->org;

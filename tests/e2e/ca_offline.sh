@@ -180,10 +180,14 @@ case "$(cat "$T/last.err")" in
 esac
 check_status "issue --key-pass on argv" 2 sti-ca issue --dir "$CA" \
     --new-key --key-out "$T/kp.key" --spc 1234 --key-pass hunter2
-check_status "init root shorter than intermediate" 2 sti-ca init \
-    --dir "$T/rd" --root-days 1
-check_contains "root days message" "give --days 1 or fewer, or --root-days" \
-    "$(cat "$T/last.err")"
+check_status "init --days over --root-days" 2 sti-ca init \
+    --dir "$T/rd" --root-days 1 --days 2
+check_contains "days message" \
+    "give --days 1 or fewer, or --root-days 2 or more" "$(cat "$T/last.err")"
+check_status "init short root" 0 sti-ca init --dir "$T/rd" --root-days 1
+check_eq "intermediate ends with a short root" \
+    "$(openssl x509 -in "$T/rd/root.pem" -noout -enddate)" \
+    "$(openssl x509 -in "$T/rd/intermediate.pem" -noout -enddate)"
 org64=$(printf '%064d' 0 | tr 0 o)
 check_status "init --org of 64 bytes" 0 sti-ca init --dir "$T/o64" \
     --org "$org64"
