@@ -48,7 +48,7 @@ static size_t utf8_length(const unsigned char *p)
     return len;
 }
 
-int ca_org_problem(const char *value, char *why, size_t size)
+int ca_name_problem(const char *value, size_t max, char *why, size_t size)
 {
     const unsigned char *p = (const unsigned char *)value;
     size_t n = strlen(value);
@@ -70,20 +70,51 @@ int ca_org_problem(const char *value, char *why, size_t size)
         }
         i += len;
     }
-    if (n == 0 || n > CA_ORG_MAX) {
-        snprintf(why, size, "'%s' has %zu bytes; give 1 to %d bytes of UTF-8",
-                 value, n, CA_ORG_MAX);
+    if (n == 0 || n > max) {
+        snprintf(why, size, "'%s' has %zu bytes; give 1 to %zu bytes of UTF-8",
+                 value, n, max);
         return 1;
     }
     return 0;
 }
 
-int ca_check_org(const char *option, const char *value)
+int ca_check_name(const char *option, const char *value, size_t max)
 {
     char why[256];
 
-    if (ca_org_problem(value, why, sizeof(why)))
+    if (ca_name_problem(value, max, why, sizeof(why)))
         return cli_usage_error("invalid %s: %s", option, why);
+    return CLI_EXIT_OK;
+}
+
+int ca_check_country(const char *option, const char *value)
+{
+    if (strlen(value) == 2 && value[0] >= 'A' && value[0] <= 'Z' &&
+        value[1] >= 'A' && value[1] <= 'Z')
+        return CLI_EXIT_OK;
+    return cli_usage_error("invalid %s '%s'; give an ISO 3166 code of two "
+                           "capital letters such as US",
+                           option, value);
+}
+
+/* Checks for an http or https URL with a host and no byte that RFC 3986
+ * leaves out of URLs (spaces, controls, non-ASCII). */
+int ca_check_crl_url(const char *option, const char *value)
+{
+    size_t skip = strncmp(value, "http://", 7) == 0    ? 7
+                  : strncmp(value, "https://", 8) == 0 ? 8
+                                                       : 0;
+
+    for (const char *p = value; *p != '\0'; p++)
+        if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7F)
+            return cli_usage_error("invalid %s: byte %zu (0x%02X) cannot "
+                                   "appear in a URL; percent-encode it",
+                                   option, (size_t)(p - value) + 1,
+                                   (unsigned char)*p);
+    if (skip == 0 || strcspn(value + skip, "/") == 0)
+        return cli_usage_error("invalid %s '%s'; give an http:// URL with "
+                               "a host, such as http://127.0.0.1/crl.pem",
+                               option, value);
     return CLI_EXIT_OK;
 }
 

@@ -157,7 +157,7 @@ static int check_args(struct init_opts *o)
         return cli_usage_error("--dir DIR is required");
     rc = ca_check_dir("--dir", o->dir);
     if (rc == 0)
-        rc = ca_check_org("--org", o->org);
+        rc = ca_check_name("--org", o->org, CA_NAME_MAX);
     if (rc == 0 && o->pass != NULL)
         rc = ca_check_secret_source("--pass", o->pass);
     if (rc != 0)
@@ -167,16 +167,11 @@ static int check_args(struct init_opts *o)
                                o->profile);
     if (o->country == NULL)
         o->country = profile->country;
-    if (strlen(o->country) != 2 || o->country[0] < 'A' || o->country[0] > 'Z' ||
-        o->country[1] < 'A' || o->country[1] > 'Z')
-        return cli_usage_error("invalid --country '%s'; give an ISO 3166 "
-                               "code of two capital letters such as US",
-                               o->country);
-    if (strncmp(o->crl_url, "http://", 7) != 0 &&
-        strncmp(o->crl_url, "https://", 8) != 0)
-        return cli_usage_error("invalid --crl-url '%s'; give an http:// "
-                               "URL",
-                               o->crl_url);
+    rc = ca_check_country("--country", o->country);
+    if (rc == 0)
+        rc = ca_check_crl_url("--crl-url", o->crl_url);
+    if (rc != 0)
+        return rc;
     return check_days(o, profile);
 }
 

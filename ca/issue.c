@@ -275,7 +275,11 @@ static int check_values(const struct issue_opts *o)
     int rc = ca_check_dir("--dir", o->dir);
 
     if (rc == 0 && o->org != NULL)
-        rc = ca_check_org("--org", o->org);
+        rc = ca_check_name("--org", o->org, CA_NAME_MAX);
+    if (rc == 0 && o->cn != NULL)
+        rc = ca_check_name("--cn", o->cn, CA_NAME_MAX);
+    if (rc == 0 && o->country != NULL)
+        rc = ca_check_country("--country", o->country);
     if (rc == 0 && o->pass != NULL)
         rc = ca_check_secret_source("--pass", o->pass);
     if (rc == 0 && o->key_pass != NULL)
@@ -397,7 +401,7 @@ static int csr_org(struct issue_state *s, const struct sti_csr *csr)
     sti_free(subject);
     if (s->csr_org == NULL || s->o->org != NULL)
         return 0;
-    if (ca_org_problem(s->csr_org, why, sizeof(why))) {
+    if (ca_name_problem(s->csr_org, CA_NAME_MAX, why, sizeof(why))) {
         cli_errorf("CSR %s: invalid subject O: %s; or give --org NAME",
                    s->o->csr, why);
         return CLI_EXIT_FAIL;

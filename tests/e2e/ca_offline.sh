@@ -195,6 +195,16 @@ check_status "init --org of 65 bytes" 2 sti-ca init --dir "$T/o65" \
     --org "${org64}o"
 check_contains "long --org message" "has 65 bytes; give 1 to 64" \
     "$(cat "$T/last.err")"
+check_status "init --crl-url without host" 2 sti-ca init --dir "$T/cu" \
+    --crl-url http://
+check_contains "CRL URL message" "with a host" "$(cat "$T/last.err")"
+check_status "init --crl-url with a space" 2 sti-ca init --dir "$T/cu" \
+    --crl-url 'http://a b/crl'
+check_status "issue empty --cn" 2 sti-ca issue --dir "$CA" --new-key \
+    --key-out "$T/cn.key" --spc 1234 --cn ''
+check_status "issue bad --country" 2 sti-ca issue --dir "$CA" --new-key \
+    --key-out "$T/cn.key" --spc 1234 --country usa
+check_contains "issue country message" "'usa'" "$(cat "$T/last.err")"
 
 # A failed init removes what it created, and only that.
 check_status "init with a missing CRL issuer" 1 sti-ca init --dir "$T/c14" \
