@@ -560,6 +560,13 @@ static int check_chain(struct job *j, const struct item *it,
     if (iat < e->valid_from || iat > e->valid_until ||
         !sti_x5u_memo_valid(v->cache, e, gen))
         rc = sti_chain_verify(v->trust, e->chain, iat, &revoked, &err);
+    /* A CRL issued in the seconds between iat and now is "not yet valid"
+     * at iat, yet it is the freshest revocation data there is, so the
+     * chain is checked again at now.  iat is within the freshness window
+     * here, and only this CRL failure is retried. */
+    if (rc != STI_OK && iat < j->now &&
+        strstr(err.message, "CRL is not yet valid") != NULL)
+        rc = sti_chain_verify(v->trust, e->chain, j->now, &revoked, &err);
     pthread_rwlock_unlock(&v->trust_lock);
     if (rc != STI_OK)
         return verdict(j->res, STI_VERIFY_FAIL, 437,

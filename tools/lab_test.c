@@ -216,7 +216,7 @@ static void verify_secsipidx(struct test *t, const char *file,
 static void check_both(struct test *t, const char *name, const char *value,
                        const char *orig, const char *expected)
 {
-    struct verdict v;
+    struct verdict v = {"", ""};
 
     verify_cli(t, NULL, value, LAB_POLICY, &v);
     record(t, name, "sti verify", expected, &v);
@@ -312,7 +312,7 @@ static void test_provider(struct test *t, int index)
     char spc[16], orig[16], invite[LAB_PATH_MAX], signed_path[LAB_PATH_MAX];
     char key[LAB_PATH_MAX], x5u_file[LAB_PATH_MAX], chain[LAB_PATH_MAX];
     char id_file[LAB_PATH_MAX], name[64], *x5u, *out = NULL, *value = NULL;
-    struct verdict v;
+    struct verdict v = {"", ""};
 
     lab_spc(index, spc);
     lab_orig_tn(index, orig);
@@ -456,7 +456,7 @@ static void test_tampering(struct test *t, const struct signer *s)
     char id_file[LAB_PATH_MAX];
     char *value = sign_value(t, s->key, s->x5u, s->orig, 0);
     char *tampered = value != NULL ? tamper_claims(value, s->orig) : NULL;
-    struct verdict v;
+    struct verdict v = {"", ""};
 
     if (tampered != NULL)
         check_both(t, "tampered claims (orig changed)", tampered, s->orig,
@@ -480,7 +480,7 @@ static void test_tampering(struct test *t, const struct signer *s)
 static void test_x5u(struct test *t, const struct signer *s)
 {
     char http_x5u[320], *value;
-    struct verdict v;
+    struct verdict v = {"", ""};
 
     /* Nothing listens on port 1 of the loopback interface. */
     value = sign_value(t, s->key, "https://127.0.0.1:1/certs/unreachable.pem",
