@@ -409,7 +409,7 @@ static long long data_version(sqlite3 *db)
     return v;
 }
 
-/* Loads row NAME into the table when memory lacks it or holds an older
+/* Loads row NAME into the table when memory lacks it or has an older
  * ETag.  Returns 1 when the table changed, 0 when not, or -1. */
 static int sync_one(struct sti_repo *repo, sqlite3_stmt *get, const char *name,
                     const char *etag)
@@ -616,7 +616,7 @@ static void chain_facts_free(struct chain_facts *f)
     sti_free(f->subject);
 }
 
-/* Returns the stored modification time when NAME holds ETAG, else 0; sets
+/* Returns the stored modification time when NAME has ETAG, else 0; sets
  * *exists. */
 static time_t stored_modified(struct sti_repo *repo, const char *name,
                               const char *etag, int *exists)

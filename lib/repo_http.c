@@ -17,7 +17,7 @@
 
 /* Conditional requests (RFC 9110 section 13) */
 
-/* Returns 1 when the If-None-Match list holds ETAG (weak comparison, as
+/* Returns 1 when the If-None-Match list contains ETAG (weak comparison, as
  * RFC 9110 section 13.1.2 prescribes for GET and HEAD) or is "*". */
 static int etag_listed(const char *list, const char *etag)
 {
