@@ -256,11 +256,13 @@ static void api_publish(struct sti_repo *repo,
     json_decref(doc);
 }
 
-static void api_info(struct sti_repo *repo, const struct sti_httpd_request *req,
+static void api_info(struct sti_repo *repo,
+                     const struct sti_httpd_request *req,
                      struct sti_httpd_response *resp, const char *name)
 {
     struct repo_entry *e = repo_lookup(repo, name, strlen(name));
-    char url[STI_REPO_NAME_MAX + 600];
+    char url[STI_REPO_NAME_MAX + 600], modified[32], not_after[32];
+    struct tm tm;
 
     if (e == NULL) {
         sti_httpd_send_error(resp, 404, NULL, "no chain with that name");
@@ -268,11 +270,16 @@ static void api_info(struct sti_repo *repo, const struct sti_httpd_request *req,
     }
     snprintf(url, sizeof(url), "%s/certs/%s.pem", sti_httpd_base_url(req),
              name);
+    /* The same member names and time format as the list. */
+    gmtime_r(&e->modified, &tm);
+    strftime(modified, sizeof(modified), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    gmtime_r(&e->not_after, &tm);
+    strftime(not_after, sizeof(not_after), "%Y-%m-%dT%H:%M:%SZ", &tm);
     send_json(resp, 200,
-              json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}", "name", e->name, "url",
-                        url, "etag", e->etag, "last_modified", e->last_modified,
-                        "certificates", (json_int_t)e->count, "size",
-                        (json_int_t)e->size));
+              json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "name", e->name,
+                        "url", url, "etag", e->etag, "modified", modified,
+                        "not_after", not_after, "certificates",
+                        (json_int_t)e->count, "size", (json_int_t)e->size));
     repo_entry_unref(e);
 }
 
