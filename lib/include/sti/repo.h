@@ -32,7 +32,7 @@ struct sti_httpd_response;
 /* Maximum number of certificates in one chain. */
 #define STI_REPO_CHAIN_MAX 8
 /* Default budget of contiguous chain copies (sti_repo_serve_options). */
-#define STI_REPO_FLAT_BUDGET (4u * 1024 * 1024)
+#define STI_REPO_FLAT_BUDGET (1024u * 1024)
 /* Default Cache-Control max-age in seconds (24 hours). */
 #define STI_REPO_MAX_AGE 86400
 
@@ -143,10 +143,9 @@ STI_API int sti_repo_export(struct sti_repo *repo, const char *dir,
 struct sti_repo_serve_options {
     unsigned long max_age; /* Cache-Control max-age; 0 means 86400 */
     int disable_api;       /* non-zero: /api returns 404 */
-    /* Bytes of contiguous chain copies kept for the hot path (the first
-     * chains requested get one); 0 means STI_REPO_FLAT_BUDGET.  Chains
-     * beyond it are sent from the shared certificates, which costs one
-     * more system call per response. */
+    /* Bytes of ready PEM copies kept for the chains requested first; 0
+     * means STI_REPO_FLAT_BUDGET.  Other chains are stored with their
+     * leaf as DER and encoded into a new buffer for each response. */
     size_t flat_budget;
 };
 STI_API void sti_repo_set_serve(struct sti_repo *repo,
