@@ -257,8 +257,9 @@ static int check_crl_url(const char *url, struct sti_error *err)
     return STI_OK;
 }
 
-/* Resolves validity: 0 days takes the profile's default; end entities may
- * not exceed the profile's maximum, and nothing may outlive its issuer. */
+/* Resolves validity: 0 days takes the profile's default, cut to end with
+ * the issuer.  End entities may not exceed the profile's maximum, and an
+ * explicit validity may not outlive the issuer. */
 static int resolve_validity(const struct sti_cert_request *req,
                             const struct sti_profile *prof,
                             const struct sti_cert *issuer, time_t *nb,
@@ -283,12 +284,16 @@ static int resolve_validity(const struct sti_cert_request *req,
                           "validity of %d days exceeds 100 years", days);
     *nb = req->not_before ? req->not_before : time(NULL);
     *na = *nb + (time_t)days * DAY_SECONDS;
-    if (issuer != NULL && *na > sti_cert_not_after(issuer))
-        return sti_seterr(err, STI_ERR_POLICY,
-                          "certificate would end after its issuer's notAfter; "
-                          "use fewer than %d days or renew the issuer",
-                          days);
-    return STI_OK;
+    if (issuer == NULL || *na <= sti_cert_not_after(issuer))
+        return STI_OK;
+    if (req->validity_days == 0 && sti_cert_not_after(issuer) > *nb) {
+        *na = sti_cert_not_after(issuer);
+        return STI_OK;
+    }
+    return sti_seterr(err, STI_ERR_POLICY,
+                      "certificate would end after its issuer's notAfter; "
+                      "use fewer than %d days or renew the issuer",
+                      days);
 }
 
 /* Request fields after defaults, checked. */

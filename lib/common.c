@@ -160,10 +160,11 @@ void sti_log(int level, const char *fmt, ...)
     if (n < sizeof(line) - 1)
         vsnprintf(line + n, sizeof(line) - 1 - n, fmt, ap);
     va_end(ap);
-    /* Keep one event on one line even when a value holds a newline. */
+    /* Keep one event on one line, and keep a client's bytes from sending
+     * terminal escapes: every control character becomes '?'. */
     for (n = 0; line[n] != '\0'; n++)
-        if (line[n] == '\n' || line[n] == '\r')
-            line[n] = ' ';
+        if ((unsigned char)line[n] < 0x20 || line[n] == 0x7f)
+            line[n] = '?';
     line[n++] = '\n';
     /* One write() per line, so lines from several threads never mix. */
     while (off < n) {

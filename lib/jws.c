@@ -4,6 +4,7 @@
  */
 #include "jws_int.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,26 +127,61 @@ static int der_to_raw(const unsigned char *der, size_t der_len,
     return ok;
 }
 
+/* SHA-256 fetched once: an implicit fetch on every digest costs as much
+ * as the hashing of a PASSporT in OpenSSL 3.0. */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md;
+
+static void fetch_sha256(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static int sha256(const void *data, size_t len, unsigned char out[32])
+{
+    pthread_once(&sha256_once, fetch_sha256);
+    return sha256_md != NULL &&
+           EVP_Digest(data, len, out, NULL, sha256_md, NULL) == 1;
+}
+
+EVP_PKEY_CTX *sti_es256_sign_ctx_new(EVP_PKEY *pkey)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pkey, NULL);
+
+    if (ctx != NULL && EVP_PKEY_sign_init(ctx) != 1) {
+        EVP_PKEY_CTX_free(ctx);
+        ctx = NULL;
+    }
+    return ctx;
+}
+
+int sti_es256_sign_ctx(EVP_PKEY_CTX *ctx, const void *data, size_t len,
+                       unsigned char sig[STI_ES256_SIG_LEN],
+                       struct sti_error *err)
+{
+    unsigned char digest[32], der[80];
+    size_t der_len = sizeof(der);
+
+    if (!sha256(data, len, digest) ||
+        EVP_PKEY_sign(ctx, der, &der_len, digest, sizeof(digest)) != 1)
+        return sti_seterr_ssl(err, STI_ERR_CRYPTO, "ES256 signing failed");
+    if (!der_to_raw(der, der_len, sig))
+        return sti_seterr_ssl(err, STI_ERR_CRYPTO,
+                              "cannot convert the ECDSA signature to R||S");
+    return STI_OK;
+}
+
 int sti_es256_sign(EVP_PKEY *pkey, const void *data, size_t len,
                    unsigned char sig[STI_ES256_SIG_LEN], struct sti_error *err)
 {
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    unsigned char der[80];
-    size_t der_len = sizeof(der);
-    int rc = STI_OK;
+    EVP_PKEY_CTX *ctx = sti_es256_sign_ctx_new(pkey);
+    int rc;
 
-    if (md == NULL)
-        return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
-    if (EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, pkey) != 1 ||
-        EVP_DigestSign(md, der, &der_len, data, len) != 1) {
-        rc = sti_seterr_ssl(err, STI_ERR_CRYPTO, "ES256 signing failed");
-        goto out;
-    }
-    if (!der_to_raw(der, der_len, sig))
-        rc = sti_seterr_ssl(err, STI_ERR_CRYPTO,
-                            "cannot convert the ECDSA signature to R||S");
-out:
-    EVP_MD_CTX_free(md);
+    if (ctx == NULL)
+        return sti_seterr_ssl(err, STI_ERR_CRYPTO,
+                              "cannot set up ES256 signing");
+    rc = sti_es256_sign_ctx(ctx, data, len, sig, err);
+    EVP_PKEY_CTX_free(ctx);
     return rc;
 }
 
@@ -169,34 +205,51 @@ static int raw_to_der(const unsigned char raw[STI_ES256_SIG_LEN],
     return len > 0 ? len : 0;
 }
 
-int sti_es256_verify(EVP_PKEY *pkey, const void *data, size_t len,
-                     const unsigned char sig[STI_ES256_SIG_LEN],
-                     struct sti_error *err)
+EVP_PKEY_CTX *sti_es256_verify_ctx_new(EVP_PKEY *pkey)
 {
-    EVP_MD_CTX *md = NULL;
-    unsigned char *der = NULL;
-    int der_len, rc = STI_OK;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pkey, NULL);
 
-    der_len = raw_to_der(sig, &der);
-    md = EVP_MD_CTX_new();
-    if (der_len == 0 || md == NULL) {
-        rc = sti_seterr(err, STI_ERR_NOMEM, "out of memory");
-        goto out;
+    if (ctx != NULL && EVP_PKEY_verify_init(ctx) != 1) {
+        EVP_PKEY_CTX_free(ctx);
+        ctx = NULL;
     }
-    if (EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pkey) != 1) {
-        rc = sti_seterr_ssl(err, STI_ERR_CRYPTO,
-                            "cannot set up ES256 verification");
-        goto out;
-    }
-    if (EVP_DigestVerify(md, der, (size_t)der_len, data, len) != 1) {
+    return ctx;
+}
+
+int sti_es256_verify_ctx(EVP_PKEY_CTX *ctx, const void *data, size_t len,
+                         const unsigned char sig[STI_ES256_SIG_LEN],
+                         struct sti_error *err)
+{
+    unsigned char *der = NULL, digest[32];
+    int der_len = raw_to_der(sig, &der), rc = STI_OK;
+
+    if (der_len == 0)
+        return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    if (!sha256(data, len, digest))
+        rc = sti_seterr_ssl(err, STI_ERR_CRYPTO, "SHA-256 failed");
+    else if (EVP_PKEY_verify(ctx, der, (size_t)der_len, digest,
+                             sizeof(digest)) != 1) {
         ERR_clear_error();
         rc = sti_seterr(err, STI_ERR_CRYPTO,
                         "the ES256 signature does not verify with the "
                         "certificate's public key");
     }
-out:
     OPENSSL_free(der);
-    EVP_MD_CTX_free(md);
+    return rc;
+}
+
+int sti_es256_verify(EVP_PKEY *pkey, const void *data, size_t len,
+                     const unsigned char sig[STI_ES256_SIG_LEN],
+                     struct sti_error *err)
+{
+    EVP_PKEY_CTX *ctx = sti_es256_verify_ctx_new(pkey);
+    int rc;
+
+    if (ctx == NULL)
+        return sti_seterr_ssl(err, STI_ERR_CRYPTO,
+                              "cannot set up ES256 verification");
+    rc = sti_es256_verify_ctx(ctx, data, len, sig, err);
+    EVP_PKEY_CTX_free(ctx);
     return rc;
 }
 

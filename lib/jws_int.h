@@ -24,6 +24,16 @@ int sti_json_parse_object(const char *text, size_t len, const char *what,
 /* ES256 over DATA with a raw 64-byte R||S signature (RFC 7518 3.4). */
 int sti_es256_sign(EVP_PKEY *pkey, const void *data, size_t len,
                    unsigned char sig[STI_ES256_SIG_LEN], struct sti_error *err);
+/* A context ready for sti_es256_sign_ctx(); one thread at a time may use
+ * it.  Keeping one saves the set-up cost of every signature. */
+EVP_PKEY_CTX *sti_es256_sign_ctx_new(EVP_PKEY *pkey);
+int sti_es256_sign_ctx(EVP_PKEY_CTX *ctx, const void *data, size_t len,
+                       unsigned char sig[STI_ES256_SIG_LEN],
+                       struct sti_error *err);
+EVP_PKEY_CTX *sti_es256_verify_ctx_new(EVP_PKEY *pkey);
+int sti_es256_verify_ctx(EVP_PKEY_CTX *ctx, const void *data, size_t len,
+                         const unsigned char sig[STI_ES256_SIG_LEN],
+                         struct sti_error *err);
 /* STI_OK when SIG verifies, STI_ERR_CRYPTO when it does not. */
 int sti_es256_verify(EVP_PKEY *pkey, const void *data, size_t len,
                      const unsigned char sig[STI_ES256_SIG_LEN],

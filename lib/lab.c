@@ -137,6 +137,29 @@ int sti_lab_steps_to_json(const struct sti_lab_step *steps, size_t count,
     return dump(root, json, err);
 }
 
+int sti_lab_verification_request(const char *identity, const char *orig,
+                                 const char *dest, char **json,
+                                 struct sti_error *err)
+{
+    json_t *root;
+    char *text;
+
+    if (identity == NULL || orig == NULL || dest == NULL || json == NULL)
+        return sti_seterr(err, STI_ERR_INVALID, "missing argument");
+    root =
+        json_pack("{s:{s:s,s:{s:s},s:{s:[s]}}}", "verificationRequest",
+                  "identity", identity, "from", "tn", orig, "to", "tn", dest);
+    if (root == NULL)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "identity or numbers are not valid UTF-8");
+    text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    if (text == NULL)
+        return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    *json = text;
+    return STI_OK;
+}
+
 /* Walks PATH from ROOT; returns the member or NULL. */
 static json_t *lookup(json_t *root, const char *path)
 {

@@ -3,6 +3,7 @@
 #include "passport_int.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +195,28 @@ static int merge_extra(json_t *payload, const char *extra,
     return rc;
 }
 
+/* A random RFC 4122 version 4 UUID, the form origid takes in practice;
+ * formatted by hand because it is on the signing fast path. */
+static int make_origid(char out[37])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char b[16];
+    size_t n = 0;
+
+    if (sti_random_bytes(b, sizeof(b)) != STI_OK)
+        return STI_ERR_CRYPTO;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[n++] = '-';
+        out[n++] = hex[b[i] >> 4];
+        out[n++] = hex[b[i] & 15];
+    }
+    out[n] = '\0';
+    return STI_OK;
+}
+
 static int check_shaken(const struct sti_passport_claims *c,
                         struct sti_error *err)
 {
@@ -215,7 +238,7 @@ static int add_ppt_claims(json_t *p, const struct sti_passport_claims *c,
 
         if (rc != STI_OK)
             return rc;
-        if (c->origid == NULL && sti_uuid4(uuid) != STI_OK)
+        if (c->origid == NULL && make_origid(uuid) != STI_OK)
             return sti_seterr(err, STI_ERR_CRYPTO, "cannot make an origid");
         json_object_set_new(p, "attest", json_string(c->attest));
         json_object_set_new(p, "origid",
@@ -231,13 +254,150 @@ static int add_ppt_claims(json_t *p, const struct sti_passport_claims *c,
     return STI_OK;
 }
 
+/* Fast path for the common claims: canonical JSON written directly in
+ * sorted key order, without building a jansson tree.  It applies only when
+ * there are no extra claims and every string is printable ASCII without
+ * '"' or '\\', so that JSON needs no escaping.  Everything else, and every
+ * invalid input, goes to the jansson path below, which produces the output
+ * or the error. */
+struct buf {
+    char *p;
+    size_t len, cap;
+    int failed;
+};
+
+static void put(struct buf *b, const char *text)
+{
+    size_t n = strlen(text);
+
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 512;
+        char *bigger;
+
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        bigger = realloc(b->p, cap);
+        if (bigger == NULL) {
+            b->failed = 1;
+            return;
+        }
+        b->p = bigger;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, text, n + 1);
+    b->len += n;
+}
+
+static int plain(const char *text)
+{
+    if (text == NULL || text[0] == '\0')
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\')
+            return 0;
+    return 1;
+}
+
+/* Writes {"tn":"..."} or {"uri":"..."}; 0 when not fast-path material. */
+static int put_tn_or_uri(struct buf *b, const char *tn, const char *uri)
+{
+    if ((tn == NULL) == (uri == NULL) ||
+        (tn != NULL && !sti_tn_is_canonical(tn)) ||
+        (uri != NULL && !plain(uri)))
+        return 0;
+    put(b, tn ? "{\"tn\":\"" : "{\"uri\":\"");
+    put(b, tn ? tn : uri);
+    put(b, "\"}");
+    return 1;
+}
+
+static int put_array(struct buf *b, const char *name, const char *const *items,
+                     size_t count, int is_tn)
+{
+    put(b, name);
+    for (size_t i = 0; i < count; i++) {
+        if (is_tn ? !sti_tn_is_canonical(items[i]) : !plain(items[i]))
+            return 0;
+        put(b, i ? ",\"" : "\"");
+        put(b, items[i]);
+        put(b, "\"");
+    }
+    put(b, "]");
+    return 1;
+}
+
+static int put_dest(struct buf *b, const struct sti_passport_claims *c)
+{
+    if (c->dest_tn_count + c->dest_uri_count == 0)
+        return 0;
+    put(b, "\"dest\":{");
+    if (c->dest_tn_count > 0 &&
+        !put_array(b, "\"tn\":[", c->dest_tn, c->dest_tn_count, 1))
+        return 0;
+    if (c->dest_uri_count > 0 &&
+        !put_array(b, c->dest_tn_count ? ",\"uri\":[" : "\"uri\":[",
+                   c->dest_uri, c->dest_uri_count, 0))
+        return 0;
+    put(b, "},");
+    return 1;
+}
+
+static int fast_payload(const struct sti_passport_claims *c, const char *ppt,
+                        char **out)
+{
+    int shaken = ppt && strcmp(ppt, "shaken") == 0;
+    int div = ppt && strcmp(ppt, "div") == 0;
+    struct buf b = {0};
+    char num[64], uuid[37];
+    int ok;
+
+    if (c->extra_json != NULL ||
+        (shaken && (check_shaken(c, NULL) || (c->origid && !plain(c->origid)))))
+        return 0;
+    if (shaken && c->origid == NULL && make_origid(uuid) != STI_OK)
+        return 0;
+    put(&b, "{");
+    if (shaken) {
+        put(&b, "\"attest\":\"");
+        put(&b, c->attest);
+        put(&b, "\",");
+    }
+    ok = put_dest(&b, c);
+    if (ok && div) {
+        put(&b, "\"div\":");
+        ok = put_tn_or_uri(&b, c->div_tn, c->div_uri);
+        put(&b, ",");
+    }
+    snprintf(num, sizeof(num), "\"iat\":%lld,\"orig\":",
+             (long long)(c->iat > 0 ? c->iat : time(NULL)));
+    put(&b, num);
+    ok = ok && put_tn_or_uri(&b, c->orig_tn, c->orig_uri);
+    if (shaken) {
+        put(&b, ",\"origid\":\"");
+        put(&b, c->origid ? c->origid : uuid);
+        put(&b, "\"");
+    }
+    put(&b, "}");
+    if (!ok || b.failed) {
+        free(b.p);
+        return 0;
+    }
+    *out = b.p;
+    return 1;
+}
+
 int sti_passport_payload(const struct sti_passport_claims *c, const char *ppt,
                          char **out, struct sti_error *err)
 {
-    json_t *p = json_object(), *orig, *dest;
+    json_t *p, *orig, *dest;
     int rc;
 
     *out = NULL;
+    if (fast_payload(c, ppt, out))
+        return STI_OK;
+    p = json_object();
     if (p == NULL)
         return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
     orig = tn_or_uri(c->orig_tn, c->orig_uri, "orig", err);
@@ -284,22 +444,71 @@ int sti_passport_header(const char *x5u, const char *ppt, char **out,
 
 /* Signer */
 
+#define CTX_POOL 8
+
 struct sti_signer {
     struct sti_key *key;
     char *x5u;
     char *ppt;
     char *header_b64;
+    char *params; /* ";info=<x5u>;alg=ES256;ppt=..." */
+    /* Signing contexts ready for use; an OpenSSL context serves one
+     * thread at a time, so threads take one from the pool and return it. */
+    pthread_mutex_t lock;
+    EVP_PKEY_CTX *pool[CTX_POOL];
+    int pooled;
 };
+
+static EVP_PKEY_CTX *take_ctx(const struct sti_signer *cs)
+{
+    struct sti_signer *s = (struct sti_signer *)cs;
+    EVP_PKEY_CTX *ctx = NULL;
+
+    pthread_mutex_lock(&s->lock);
+    if (s->pooled > 0)
+        ctx = s->pool[--s->pooled];
+    pthread_mutex_unlock(&s->lock);
+    return ctx ? ctx : sti_es256_sign_ctx_new(sti_key_get0_pkey(s->key));
+}
+
+static void give_ctx(const struct sti_signer *cs, EVP_PKEY_CTX *ctx)
+{
+    struct sti_signer *s = (struct sti_signer *)cs;
+
+    pthread_mutex_lock(&s->lock);
+    if (s->pooled < CTX_POOL) {
+        s->pool[s->pooled++] = ctx;
+        ctx = NULL;
+    }
+    pthread_mutex_unlock(&s->lock);
+    EVP_PKEY_CTX_free(ctx);
+}
 
 void sti_signer_free(struct sti_signer *s)
 {
     if (s == NULL)
         return;
+    for (int i = 0; i < s->pooled; i++)
+        EVP_PKEY_CTX_free(s->pool[i]);
+    pthread_mutex_destroy(&s->lock);
     sti_key_free(s->key);
     free(s->x5u);
     free(s->ppt);
     free(s->header_b64);
+    free(s->params);
     free(s);
+}
+
+/* The Identity parameters after the JWS (RFC 8224 section 4.1). */
+static char *make_params(const char *x5u, const char *ppt)
+{
+    size_t n = strlen(x5u) + (ppt ? strlen(ppt) : 0) + 32;
+    char *p = malloc(n);
+
+    if (p != NULL)
+        snprintf(p, n, ";info=<%s>;alg=ES256%s%s", x5u, ppt ? ";ppt=" : "",
+                 ppt ? ppt : "");
+    return p;
 }
 
 int sti_signer_new(const struct sti_key *key, const char *x5u, const char *ppt,
@@ -318,15 +527,17 @@ int sti_signer_new(const struct sti_key *key, const char *x5u, const char *ppt,
         return rc;
     s = calloc(1, sizeof(*s));
     if (s != NULL) {
+        pthread_mutex_init(&s->lock, NULL);
         s->key = sti_key_up_ref((struct sti_key *)key);
         s->x5u = strdup(x5u);
         s->ppt = sti_strdup(ppt);
         s->header_b64 =
             sti_b64url_encode((unsigned char *)header, strlen(header));
+        s->params = make_params(x5u, ppt);
     }
     free(header);
     if (s == NULL || s->x5u == NULL || (ppt && s->ppt == NULL) ||
-        s->header_b64 == NULL) {
+        s->header_b64 == NULL || s->params == NULL) {
         sti_signer_free(s);
         return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
     }
@@ -334,47 +545,66 @@ int sti_signer_new(const struct sti_key *key, const char *x5u, const char *ppt,
     return STI_OK;
 }
 
-int sti_signer_sign(const struct sti_signer *s,
-                    const struct sti_passport_claims *claims, char **jws,
-                    struct sti_error *err)
+/* Signs CLAIMS into "header.payload.signature" followed by TAIL (may be
+ * ""), in one allocation. */
+static int sign_with_tail(const struct sti_signer *s,
+                          const struct sti_passport_claims *claims,
+                          const char *tail, char **out, struct sti_error *err)
 {
     unsigned char sig[STI_ES256_SIG_LEN];
-    char *payload = NULL, *pb = NULL, *sb = NULL;
-    size_t hl, pl, n;
+    EVP_PKEY_CTX *ctx;
+    char *payload = NULL, *pb = NULL, *sb = NULL, *p;
+    size_t hl = strlen(s->header_b64), pl, tl = strlen(tail);
     int rc;
 
-    *jws = NULL;
-    if (s == NULL || claims == NULL)
-        return sti_seterr(err, STI_ERR_INVALID, "no signer or claims given");
+    *out = NULL;
+    if (claims == NULL)
+        return sti_seterr(err, STI_ERR_INVALID, "no claims given");
     rc = sti_passport_payload(claims, s->ppt, &payload, err);
     if (rc != STI_OK)
         return rc;
     pb = sti_b64url_encode((unsigned char *)payload, strlen(payload));
-    hl = strlen(s->header_b64);
     pl = pb ? strlen(pb) : 0;
-    n = hl + pl + 2 + 87;
-    *jws = pb ? malloc(n) : NULL;
-    if (*jws == NULL) {
+    /* 64 signature bytes are 86 base64url characters. */
+    p = pb ? malloc(hl + 1 + pl + 1 + 86 + tl + 1) : NULL;
+    if (p == NULL) {
         rc = sti_seterr(err, STI_ERR_NOMEM, "out of memory");
         goto out;
     }
-    snprintf(*jws, n, "%s.%s", s->header_b64, pb);
-    rc = sti_es256_sign(sti_key_get0_pkey(s->key), *jws, hl + 1 + pl, sig, err);
-    if (rc == STI_OK)
-        sb = sti_b64url_encode(sig, sizeof(sig));
-    if (rc == STI_OK && sb == NULL)
+    memcpy(p, s->header_b64, hl);
+    p[hl] = '.';
+    memcpy(p + hl + 1, pb, pl);
+    ctx = take_ctx(s);
+    rc = ctx ? sti_es256_sign_ctx(ctx, p, hl + 1 + pl, sig, err)
+             : sti_seterr_ssl(err, STI_ERR_CRYPTO,
+                              "cannot set up ES256 signing");
+    if (ctx != NULL)
+        give_ctx(s, ctx);
+    if (rc == STI_OK && (sb = sti_b64url_encode(sig, sizeof(sig))) == NULL)
         rc = sti_seterr(err, STI_ERR_NOMEM, "out of memory");
-    if (rc == STI_OK)
-        snprintf(*jws + hl + 1 + pl, n - hl - 1 - pl, ".%s", sb);
-out:
-    if (rc != STI_OK) {
-        free(*jws);
-        *jws = NULL;
+    if (rc == STI_OK) {
+        p[hl + 1 + pl] = '.';
+        memcpy(p + hl + 2 + pl, sb, 86);
+        memcpy(p + hl + 2 + pl + 86, tail, tl + 1);
+        *out = p;
+        p = NULL;
     }
+out:
+    free(p);
     free(payload);
     free(pb);
     free(sb);
     return rc;
+}
+
+int sti_signer_sign(const struct sti_signer *s,
+                    const struct sti_passport_claims *claims, char **jws,
+                    struct sti_error *err)
+{
+    *jws = NULL;
+    if (s == NULL)
+        return sti_seterr(err, STI_ERR_INVALID, "no signer given");
+    return sign_with_tail(s, claims, "", jws, err);
 }
 
 int sti_signer_sign_identity(const struct sti_signer *s,
@@ -386,6 +616,10 @@ int sti_signer_sign_identity(const struct sti_signer *s,
     int rc;
 
     *identity = NULL;
+    if (s == NULL)
+        return sti_seterr(err, STI_ERR_INVALID, "no signer given");
+    if (!compact)
+        return sign_with_tail(s, claims, s->params, identity, err);
     rc = sti_signer_sign(s, claims, &jws, err);
     if (rc != STI_OK)
         return rc;
@@ -477,16 +711,14 @@ static int parse_tn_or_uri(json_t *obj, const char *what, const char *allow,
                            struct sti_error *err)
 {
     size_t extra = allow && json_object_get(obj, allow) ? 1 : 0;
-    char msg[128];
 
-    snprintf(msg, sizeof(msg),
-             "the \"%s\" claim must be an object with one \"tn\" or "
-             "\"uri\" string",
-             what);
     if (!json_is_object(obj) || json_object_size(obj) != 1 + extra ||
         !opt_string(obj, "tn", tn) || !opt_string(obj, "uri", uri) ||
         (*tn == NULL && *uri == NULL))
-        return bad_claim(err, msg);
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "invalid PASSporT: the \"%s\" claim must be an "
+                          "object with one \"tn\" or \"uri\" string",
+                          what);
     return STI_OK;
 }
 
@@ -548,18 +780,19 @@ static int parse_shaken(struct sti_passport *p, json_t *pl,
 static int collect_extra(struct sti_passport *p, json_t *pl,
                          struct sti_error *err)
 {
-    json_t *extra = json_object(), *v;
+    json_t *extra = NULL, *v;
     const char *name;
     int rc = STI_OK;
 
-    if (extra == NULL)
-        return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
     json_object_foreach(pl, name, v)
     {
-        if (!is_core_claim(name))
-            json_object_set(extra, name, v);
+        if (is_core_claim(name))
+            continue;
+        if (extra == NULL && (extra = json_object()) == NULL)
+            return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+        json_object_set(extra, name, v);
     }
-    if (json_object_size(extra) > 0)
+    if (extra != NULL)
         rc = sti_json_dump_canonical(extra, &p->extra_json, err);
     p->claims.extra_json = p->extra_json;
     json_decref(extra);
@@ -637,6 +870,16 @@ int sti_passport_verify_pkey(const struct sti_passport *p, EVP_PKEY *pkey,
     const char *input = sti_jws_signing_input(p->jws, &len);
 
     return sti_es256_verify(pkey, input, len, sti_jws_signature(p->jws), err);
+}
+
+int sti_passport_verify_ctx(const struct sti_passport *p, EVP_PKEY_CTX *ctx,
+                            struct sti_error *err)
+{
+    size_t len;
+    const char *input = sti_jws_signing_input(p->jws, &len);
+
+    return sti_es256_verify_ctx(ctx, input, len, sti_jws_signature(p->jws),
+                                err);
 }
 
 const char *sti_passport_header_json(const struct sti_passport *p)

@@ -18,5 +18,8 @@ int sti_passport_payload(const struct sti_passport_claims *c, const char *ppt,
  * that the caller has already made once per certificate. */
 int sti_passport_verify_pkey(const struct sti_passport *p, EVP_PKEY *pkey,
                              struct sti_error *err);
+/* The same with a context from sti_es256_verify_ctx_new(). */
+int sti_passport_verify_ctx(const struct sti_passport *p, EVP_PKEY_CTX *ctx,
+                            struct sti_error *err);
 
 #endif

@@ -71,6 +71,11 @@ static void reply_error(struct sti_service_reply *r, int status,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /* A path or value from the request may hold bytes that are not UTF-8,
+     * which JSON strings cannot carry. */
+    for (char *p = msg; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+            *p = '?';
     reply_json(r, status,
                json_pack("{s:s,s:s}", "status", "error", "message", msg));
 }

@@ -1,6 +1,11 @@
 /* SQLite connection helpers shared by every store in libsti. */
 #include "internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
 int sti_sqlite_err(struct sti_error *err, sqlite3 *db, const char *what)
 {
     return sti_seterr(err, STI_ERR_DB, "%s: %s", what,
@@ -28,6 +33,16 @@ int sti_sqlite_open(const char *path, const char *schema, sqlite3 **out,
     int rc;
 
     *out = NULL;
+    /* Databases hold password and token hashes: create them owner-only.
+     * SQLite gives the -wal and -shm files the database file's mode. */
+    if (strcmp(path, ":memory:") != 0 && path[0] != '\0') {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+        if (fd < 0)
+            return sti_seterr(err, STI_ERR_DB, "cannot open database %s: %s",
+                              path, strerror(errno));
+        close(fd);
+    }
     rc = sqlite3_open_v2(path, &db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                              SQLITE_OPEN_FULLMUTEX,

@@ -197,13 +197,23 @@ int sti_trust_add_crl_signer(struct sti_trust *trust,
 
 /* Verification */
 
+/* Returns 1 when X is within its validity period at time AT. */
+static int valid_at(X509 *x, time_t at)
+{
+    return X509_cmp_time(X509_get0_notBefore(x), &at) < 0 &&
+           X509_cmp_time(X509_get0_notAfter(x), &at) > 0;
+}
+
+/* Returns 1 when a configured CRL signer, valid at time AT, signed CRL. */
 static int crl_from_configured_signer(const struct sti_trust *trust,
-                                      X509_CRL *crl)
+                                      X509_CRL *crl, time_t at)
 {
     for (int i = 0; crl != NULL && i < sk_X509_num(trust->crl_signers); i++) {
-        EVP_PKEY *pkey = X509_get0_pubkey(sk_X509_value(trust->crl_signers, i));
+        X509 *signer = sk_X509_value(trust->crl_signers, i);
+        EVP_PKEY *pkey = X509_get0_pubkey(signer);
 
-        if (pkey != NULL && X509_CRL_verify(crl, pkey) == 1)
+        if (pkey != NULL && valid_at(signer, at) &&
+            X509_CRL_verify(crl, pkey) == 1)
             return 1;
     }
     ERR_clear_error();
@@ -214,8 +224,9 @@ static int crl_from_configured_signer(const struct sti_trust *trust,
  * OpenSSL 3.0 accepts a CRL signed by a certificate outside the validated
  * path only when that signer chains to the same trust anchor.  The PA's
  * certificate has its own root, so the resulting CRL path error is
- * accepted when a configured CRL signer's key verifies the CRL.  Every
- * other check (signature, times, scope, revocation) still applies.
+ * accepted when the key of a configured CRL signer, itself within its
+ * validity period, verifies the CRL.  Every other check (signature,
+ * times, scope, revocation) still applies.
  */
 static int verify_callback(int ok, X509_STORE_CTX *ctx)
 {
@@ -224,8 +235,9 @@ static int verify_callback(int ok, X509_STORE_CTX *ctx)
     if (ok || trust == NULL ||
         X509_STORE_CTX_get_error(ctx) != X509_V_ERR_CRL_PATH_VALIDATION_ERROR)
         return ok;
-    if (!crl_from_configured_signer(trust,
-                                    X509_STORE_CTX_get0_current_crl(ctx)))
+    if (!crl_from_configured_signer(
+            trust, X509_STORE_CTX_get0_current_crl(ctx),
+            X509_VERIFY_PARAM_get_time(X509_STORE_CTX_get0_param(ctx))))
         return 0;
     X509_STORE_CTX_set_error(ctx, X509_V_OK);
     return 1;

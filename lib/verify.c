@@ -47,6 +47,17 @@ struct job {
 
 /* Verdicts */
 
+/* Copies SRC (NULL as "") into a fixed field, truncating. */
+static void copy_field(char *dst, size_t size, const char *src)
+{
+    size_t n = src ? strlen(src) : 0;
+
+    if (n >= size)
+        n = size - 1;
+    memcpy(dst, src ? src : "", n);
+    dst[n] = '\0';
+}
+
 static const char *code_reason(int code)
 {
     switch (code) {
@@ -102,6 +113,9 @@ const char *sti_verify_outcome_name(int outcome)
 
 /* Trust anchors and CRL */
 
+/* NOTE: a CRL from a URL is fetched once here and not refreshed when its
+ * nextUpdate passes; long-running callers replace it with
+ * sti_verifier_set_crl(). */
 static int load_crl(const struct sti_verifier_config *cfg, struct sti_crl **out,
                     struct sti_error *err)
 {
@@ -316,6 +330,24 @@ static void free_items(struct job *j)
     j->count = 0;
 }
 
+/* Splits one header field.  A field without commas or line breaks is
+ * one value as it is, which spares the common case a copy and a scan. */
+static int split_field(const char *field, char ***parts, size_t *count,
+                       struct sti_error *err)
+{
+    if (field[0] == '\0' || field[0] == ' ' || field[0] == '\t' ||
+        strpbrk(field, ",\r\n") != NULL)
+        return sti_identity_split(field, strlen(field), parts, count, err);
+    *parts = calloc(2, sizeof(char *));
+    if (*parts != NULL && ((*parts)[0] = strdup(field)) != NULL) {
+        *count = 1;
+        return STI_OK;
+    }
+    free(*parts);
+    *parts = NULL;
+    return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+}
+
 /* Splits every header value of the request (or of its SIP message). */
 static int collect_values(const struct sti_verify_request *req, char ***all,
                           size_t *count, struct sti_error *err)
@@ -334,7 +366,7 @@ static int collect_values(const struct sti_verify_request *req, char ***all,
             from_sip ? sti_sip_identity_get0(req->sip, i) : req->identities[i];
         char **parts, **bigger;
         size_t k;
-        int rc = sti_identity_split(field, strlen(field), &parts, &k, err);
+        int rc = split_field(field, &parts, &k, err);
 
         if (rc != STI_OK)
             return rc;
@@ -528,6 +560,13 @@ static int check_chain(struct job *j, const struct item *it,
     if (iat < e->valid_from || iat > e->valid_until ||
         !sti_x5u_memo_valid(v->cache, e, gen))
         rc = sti_chain_verify(v->trust, e->chain, iat, &revoked, &err);
+    /* A CRL issued in the seconds between iat and now is "not yet valid"
+     * at iat, yet it is the freshest revocation data there is, so the
+     * chain is checked again at now.  iat is within the freshness window
+     * here, and only this CRL failure is retried. */
+    if (rc != STI_OK && iat < j->now &&
+        strstr(err.message, "CRL is not yet valid") != NULL)
+        rc = sti_chain_verify(v->trust, e->chain, j->now, &revoked, &err);
     pthread_rwlock_unlock(&v->trust_lock);
     if (rc != STI_OK)
         return verdict(j->res, STI_VERIFY_FAIL, 437,
@@ -564,6 +603,19 @@ static int check_tnauth(struct job *j, const struct item *it,
     return STI_VERIFY_PASS;
 }
 
+static int verify_signature(const struct item *it, struct sti_x5u_entry *e,
+                            struct sti_error *err)
+{
+    EVP_PKEY_CTX *ctx = sti_x5u_take_ctx(e);
+    int rc;
+
+    if (ctx == NULL)
+        return sti_seterr(err, STI_ERR_CRYPTO, "cannot set up ES256");
+    rc = sti_passport_verify_ctx(it->pp, ctx, err);
+    sti_x5u_give_ctx(e, ctx);
+    return rc;
+}
+
 static int check_entry(struct job *j, const struct item *it,
                        struct sti_x5u_entry *e)
 {
@@ -575,16 +627,14 @@ static int check_entry(struct job *j, const struct item *it,
                        e->error_code == STI_ERR_NET ? STI_VERIFY_NOCHECK
                                                     : STI_VERIFY_FAIL,
                        436, "x5u %s is unusable: %s", e->url, e->error);
-    if (!sti_key_is_p256(e->leaf_key))
+    if (!e->key_p256)
         return verdict(j->res, STI_VERIFY_FAIL, 437,
                        "the certificate from %s has a %s key, not EC P-256",
                        e->url, sti_key_type_name(e->leaf_key));
     rc = check_chain(j, it, e);
     if (rc == STI_VERIFY_PASS)
         rc = check_tnauth(j, it, e);
-    if (rc == STI_VERIFY_PASS &&
-        sti_passport_verify_pkey(it->pp, sti_key_get0_pkey(e->leaf_key),
-                                 &err) != STI_OK)
+    if (rc == STI_VERIFY_PASS && verify_signature(it, e, &err) != STI_OK)
         rc = verdict(j->res, STI_VERIFY_FAIL, 438,
                      "the PASSporT signature does not verify with the "
                      "certificate from %s",
@@ -592,26 +642,38 @@ static int check_entry(struct job *j, const struct item *it,
     return rc;
 }
 
+/* Finds the chain for the x5u: from memory, where only URLs that passed
+ * the policy are kept, or after the policy check from SQLite or a fetch. */
+static int find_chain(struct job *j, const char *url, struct sti_x5u_entry **e,
+                      int *hit)
+{
+    struct sti_error err;
+
+    *hit = 1;
+    if (sti_x5u_get_cached(j->v->cache, url, j->now, e))
+        return STI_VERIFY_PASS;
+    if (sti_x5u_check_url(&j->v->policy, url, &err) != STI_OK)
+        return verdict(j->res, STI_VERIFY_FAIL, 436, "%s", err.message);
+    if (sti_x5u_get(j->v->cache, url, j->now, e, hit, &err) != STI_OK)
+        return verdict(j->res, STI_VERIFY_NOCHECK, 436, "%s", err.message);
+    return STI_VERIFY_PASS;
+}
+
 static int check_item(struct job *j, const struct item *it, int is_main)
 {
     struct sti_x5u_entry *e = NULL;
-    struct sti_error err;
     int rc, hit = 0;
 
     rc = check_params(j, it);
     if (rc == STI_VERIFY_PASS)
         rc = check_freshness(j, it);
-    if (rc == STI_VERIFY_PASS &&
-        sti_x5u_check_url(&j->v->policy, it->c->x5u, &err) != STI_OK)
-        rc = verdict(j->res, STI_VERIFY_FAIL, 436, "%s", err.message);
+    if (rc == STI_VERIFY_PASS)
+        rc = find_chain(j, it->c->x5u, &e, &hit);
     if (rc != STI_VERIFY_PASS)
         return rc;
-    if (sti_x5u_get(j->v->cache, it->c->x5u, j->now, &e, &hit, &err) != STI_OK)
-        return verdict(j->res, STI_VERIFY_NOCHECK, 436, "%s", err.message);
     if (is_main) {
-        snprintf(j->res->spc, sizeof(j->res->spc), "%s", e->spc);
-        snprintf(j->res->cert_serial, sizeof(j->res->cert_serial), "%s",
-                 e->serial);
+        copy_field(j->res->spc, sizeof(j->res->spc), e->spc);
+        copy_field(j->res->cert_serial, sizeof(j->res->cert_serial), e->serial);
         j->res->cache_hit = hit;
     }
     rc = check_entry(j, it, e);
@@ -752,14 +814,12 @@ static size_t main_item(const struct job *j)
 static void fill_summary(struct sti_verify_result *res,
                          const struct sti_passport_claims *c, size_t count)
 {
-    snprintf(res->ppt, sizeof(res->ppt), "%s", c->ppt ? c->ppt : "");
-    snprintf(res->attest, sizeof(res->attest), "%s",
-             c->attest ? c->attest : "");
-    snprintf(res->orig, sizeof(res->orig), "%s",
-             c->orig_tn ? c->orig_tn : c->orig_uri);
-    snprintf(res->origid, sizeof(res->origid), "%s",
-             c->origid ? c->origid : "");
-    snprintf(res->x5u, sizeof(res->x5u), "%s", c->x5u);
+    copy_field(res->ppt, sizeof(res->ppt), c->ppt);
+    copy_field(res->attest, sizeof(res->attest), c->attest);
+    copy_field(res->orig, sizeof(res->orig),
+               c->orig_tn ? c->orig_tn : c->orig_uri);
+    copy_field(res->origid, sizeof(res->origid), c->origid);
+    copy_field(res->x5u, sizeof(res->x5u), c->x5u);
     res->iat = c->iat;
     res->passport_count = count;
 }
@@ -806,8 +866,8 @@ int sti_verify(struct sti_verifier *v, const struct sti_verify_request *req,
     if (parse_all(&j, values, n) == STI_VERIFY_PASS &&
         run(&j) == STI_VERIFY_PASS) {
         res->outcome = STI_VERIFY_PASS;
-        snprintf(res->verstat, sizeof(res->verstat), "TN-Validation-Passed");
-        snprintf(res->reason, sizeof(res->reason), "verified");
+        copy_field(res->verstat, sizeof(res->verstat), "TN-Validation-Passed");
+        copy_field(res->reason, sizeof(res->reason), "verified");
     }
     free_items(&j);
     sti_identity_split_free(values);

@@ -1,5 +1,6 @@
 /* x5u URL policy, fetching and the certificate chain cache. */
 #include "x5u_int.h"
+#include "jws_int.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -167,6 +168,9 @@ static void entry_free(struct sti_x5u_entry *e)
 {
     if (e == NULL)
         return;
+    for (int i = 0; i < e->ctx_pooled; i++)
+        EVP_PKEY_CTX_free(e->ctx_pool[i]);
+    pthread_mutex_destroy(&e->ctx_lock);
     free(e->url);
     sti_chain_free(e->chain);
     sti_key_free(e->leaf_key);
@@ -178,8 +182,12 @@ static struct sti_x5u_entry *entry_new(const char *url)
 {
     struct sti_x5u_entry *e = calloc(1, sizeof(*e));
 
-    if (e != NULL && (e->url = strdup(url)) == NULL) {
-        free(e);
+    if (e == NULL)
+        return NULL;
+    pthread_mutex_init(&e->ctx_lock, NULL);
+    e->url = strdup(url);
+    if (e->url == NULL) {
+        entry_free(e);
         e = NULL;
     }
     return e;
@@ -231,6 +239,7 @@ static int entry_load_chain(struct sti_x5u_entry *e, const unsigned char *body,
     if (e->leaf_key == NULL)
         return sti_seterr(err, STI_ERR_INVALID,
                           "the x5u leaf certificate's key cannot be read");
+    e->key_p256 = sti_key_is_p256(e->leaf_key);
     e->tnauth_status = sti_cert_get_tnauth(leaf, &e->tnauth, NULL);
     if (e->tnauth_status == STI_OK && sti_tnauth_get0_spc(e->tnauth))
         snprintf(e->spc, sizeof(e->spc), "%s", sti_tnauth_get0_spc(e->tnauth));
@@ -449,13 +458,11 @@ static void insert_locked(struct sti_x5u_cache *c, struct sti_x5u_entry *e,
 
 /* Public to the library */
 
-int sti_x5u_get(struct sti_x5u_cache *c, const char *url, time_t now,
-                struct sti_x5u_entry **out, int *hit, struct sti_error *err)
+int sti_x5u_get_cached(struct sti_x5u_cache *c, const char *url, time_t now,
+                       struct sti_x5u_entry **out)
 {
     struct sti_x5u_entry *e;
 
-    *out = NULL;
-    *hit = 1;
     pthread_mutex_lock(&c->lock);
     e = find_locked(c, url);
     if (e != NULL && e->expires > now)
@@ -463,10 +470,19 @@ int sti_x5u_get(struct sti_x5u_cache *c, const char *url, time_t now,
     else
         e = NULL;
     pthread_mutex_unlock(&c->lock);
-    if (e != NULL) {
-        *out = e;
+    *out = e;
+    return e != NULL;
+}
+
+int sti_x5u_get(struct sti_x5u_cache *c, const char *url, time_t now,
+                struct sti_x5u_entry **out, int *hit, struct sti_error *err)
+{
+    struct sti_x5u_entry *e;
+
+    *out = NULL;
+    *hit = 1;
+    if (sti_x5u_get_cached(c, url, now, out))
         return STI_OK;
-    }
     if (!db_load(c, url, now, &e)) {
         *hit = 0;
         e = fetch_entry(c, url, now);
@@ -488,6 +504,28 @@ void sti_x5u_entry_release(struct sti_x5u_cache *c, struct sti_x5u_entry *e)
     pthread_mutex_lock(&c->lock);
     unref_locked(e);
     pthread_mutex_unlock(&c->lock);
+}
+
+EVP_PKEY_CTX *sti_x5u_take_ctx(struct sti_x5u_entry *e)
+{
+    EVP_PKEY_CTX *ctx = NULL;
+
+    pthread_mutex_lock(&e->ctx_lock);
+    if (e->ctx_pooled > 0)
+        ctx = e->ctx_pool[--e->ctx_pooled];
+    pthread_mutex_unlock(&e->ctx_lock);
+    return ctx ? ctx : sti_es256_verify_ctx_new(sti_key_get0_pkey(e->leaf_key));
+}
+
+void sti_x5u_give_ctx(struct sti_x5u_entry *e, EVP_PKEY_CTX *ctx)
+{
+    pthread_mutex_lock(&e->ctx_lock);
+    if (e->ctx_pooled < 4) {
+        e->ctx_pool[e->ctx_pooled++] = ctx;
+        ctx = NULL;
+    }
+    pthread_mutex_unlock(&e->ctx_lock);
+    EVP_PKEY_CTX_free(ctx);
 }
 
 int sti_x5u_memo_valid(struct sti_x5u_cache *c, const struct sti_x5u_entry *e,

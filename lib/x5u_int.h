@@ -30,6 +30,7 @@ struct sti_x5u_entry {
     char error[STI_ERROR_MAX];
     struct sti_chain *chain;
     struct sti_key *leaf_key;
+    int key_p256;              /* the leaf key is EC P-256 */
     struct sti_tnauth *tnauth; /* NULL when the leaf has none */
     int tnauth_status;         /* STI_OK, STI_ERR_NOTFOUND, STI_ERR_INVALID */
     char spc[40];              /* the single SPC, or "" */
@@ -39,6 +40,10 @@ struct sti_x5u_entry {
     /* Memo of the last successful path validation, under the cache
      * mutex: valid for this trust generation at any time in the range. */
     unsigned long validated_gen;
+    /* Verification contexts for the leaf key, one thread each. */
+    pthread_mutex_t ctx_lock;
+    EVP_PKEY_CTX *ctx_pool[4];
+    int ctx_pooled;
     struct sti_x5u_entry *next;
 };
 
@@ -63,8 +68,17 @@ void sti_x5u_cache_free(struct sti_x5u_cache *cache);
  */
 int sti_x5u_get(struct sti_x5u_cache *cache, const char *url, time_t now,
                 struct sti_x5u_entry **out, int *hit, struct sti_error *err);
+/* Returns 1 and the entry when URL is in memory and fresh, without
+ * fetching; URLs get there only after passing the policy. */
+int sti_x5u_get_cached(struct sti_x5u_cache *cache, const char *url, time_t now,
+                       struct sti_x5u_entry **out);
 void sti_x5u_entry_release(struct sti_x5u_cache *cache,
                            struct sti_x5u_entry *entry);
+
+/* Takes a verification context for the leaf key (NULL on failure) and
+ * gives it back when done. */
+EVP_PKEY_CTX *sti_x5u_take_ctx(struct sti_x5u_entry *entry);
+void sti_x5u_give_ctx(struct sti_x5u_entry *entry, EVP_PKEY_CTX *ctx);
 
 /* Reads and writes the validation memo under the cache mutex. */
 int sti_x5u_memo_valid(struct sti_x5u_cache *cache,

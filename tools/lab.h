@@ -43,7 +43,7 @@ void lab_bin_path(const struct lab *lab, const char *name,
                   char out[LAB_PATH_MAX]);
 /* Returns 1 when PATH exists. */
 int lab_exists(const char *path);
-/* Creates DIR (and missing parents) with MODE; 0 or -1 with a message. */
+/* Creates DIR with MODE unless it exists; 0 or -1 with a message. */
 int lab_mkdir(const char *dir, unsigned int mode);
 /* Reads a small text file with the trailing newline removed; NULL when
  * missing.  The caller frees it. */

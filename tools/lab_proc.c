@@ -361,7 +361,7 @@ static void add_listen(const char *const argv[], const char *full[64],
 {
     size_t n = 0;
 
-    while (argv[n] != NULL && n < 59) {
+    while (n < 59 && argv[n] != NULL) {
         full[n] = argv[n];
         n++;
     }

@@ -1,8 +1,8 @@
 /*
- * sti lab test: signs a call per provider and verifies it three ways
- * (sti verify, sti serve over HTTP, secsipidx when installed), then runs
- * each failure scenario and compares the SIP status the verifiers give
- * (RFC 8224 section 6.2.2) with the expected one.
+ * sti lab test: signs a call per provider and verifies it three ways: sti
+ * verify, sti serve over HTTP, and secsipidx when installed.  Then it runs
+ * each failure scenario and compares the SIP status that the verifiers
+ * return (RFC 8224 section 6.2.2) with the expected one.
  */
 #include "cli.h"
 #include "lab.h"
@@ -142,60 +142,52 @@ static void verify_cli(struct test *t, const char *file, const char *value,
     free(errtext);
 }
 
-/* Builds the JSON string literal of TEXT (which holds no quote or
- * backslash: Identity values are base64url, ';', '=' and a URL). */
-static int safe_literal(const char *text)
+/* Reads sti serve's verification response: the reasoncode of a failure,
+ * "pass" for TN-Validation-Passed. */
+static void verdict_from_serve(const struct sti_http_response *resp,
+                               struct verdict *v)
 {
-    return strpbrk(text, "\"\\\n\r") == NULL;
+    const char *body = (const char *)resp->body;
+    char *verstat = json_text(body, "verificationResponse.verstat");
+    char *code = json_text(body, "verificationResponse.reasoncode");
+    char *detail = json_text(body, "verificationResponse.detail");
+
+    if (resp->status == 200 && code != NULL)
+        snprintf(v->actual, sizeof(v->actual), "%s", code);
+    else if (resp->status == 200 && verstat != NULL &&
+             strcmp(verstat, "TN-Validation-Passed") == 0)
+        snprintf(v->actual, sizeof(v->actual), "pass");
+    if (detail != NULL)
+        snprintf(v->detail, sizeof(v->detail), "%s", detail);
+    else if (resp->status != 200)
+        snprintf(v->detail, sizeof(v->detail), "HTTP %ld: %s", resp->status,
+                 body);
+    sti_free(verstat);
+    sti_free(code);
+    sti_free(detail);
 }
 
 /* Verifies VALUE through sti serve's ATIS-1000082 endpoint. */
 static void verify_serve(struct test *t, const char *value, const char *orig,
                          struct verdict *v)
 {
-    char url[300], *body, *verstat, *code, *detail;
     const char *headers[] = {"Content-Type: application/json", NULL};
     struct sti_http_options opts = {.headers = headers};
     struct sti_http_response *resp = NULL;
     struct sti_error err;
-    size_t len = strlen(value) + 256;
+    char url[300], *body = NULL;
 
     snprintf(v->actual, sizeof(v->actual), "error");
     v->detail[0] = '\0';
-    body = malloc(len);
-    if (body == NULL || !safe_literal(value)) {
-        free(body);
-        return;
-    }
-    snprintf(body, len,
-             "{\"verificationRequest\":{\"identity\":\"%s\",\"from\":{\"tn\":"
-             "\"%s\"},\"to\":{\"tn\":[\"%s\"]}}}",
-             value, orig, LAB_DEST_TN);
     snprintf(url, sizeof(url), "%s/stir/v1/verification", t->serve_url);
-    if (sti_http_request("POST", url, body, strlen(body), &opts, &resp, &err) !=
-        STI_OK) {
+    if (sti_lab_verification_request(value, orig, LAB_DEST_TN, &body, &err) !=
+            STI_OK ||
+        sti_http_request("POST", url, body, strlen(body), &opts, &resp, &err) !=
+            STI_OK)
         snprintf(v->detail, sizeof(v->detail), "%s", err.message);
-        free(body);
-        return;
-    }
-    free(body);
-    verstat =
-        json_text((const char *)resp->body, "verificationResponse.verstat");
-    code =
-        json_text((const char *)resp->body, "verificationResponse.reasoncode");
-    detail = json_text((const char *)resp->body, "verificationResponse.detail");
-    if (resp->status == 200 && code != NULL)
-        snprintf(v->actual, sizeof(v->actual), "%s", code);
-    else if (resp->status == 200 && verstat != NULL &&
-             strcmp(verstat, "TN-Validation-Passed") == 0)
-        snprintf(v->actual, sizeof(v->actual), "pass");
-    snprintf(v->detail, sizeof(v->detail), "%s",
-             detail != NULL        ? detail
-             : resp->status != 200 ? (const char *)resp->body
-                                   : "");
-    sti_free(verstat);
-    sti_free(code);
-    sti_free(detail);
+    else
+        verdict_from_serve(resp, v);
+    sti_free(body);
     sti_http_response_free(resp);
 }
 
@@ -224,7 +216,7 @@ static void verify_secsipidx(struct test *t, const char *file,
 static void check_both(struct test *t, const char *name, const char *value,
                        const char *orig, const char *expected)
 {
-    struct verdict v;
+    struct verdict v = {"", ""};
 
     verify_cli(t, NULL, value, LAB_POLICY, &v);
     record(t, name, "sti verify", expected, &v);
@@ -320,7 +312,7 @@ static void test_provider(struct test *t, int index)
     char spc[16], orig[16], invite[LAB_PATH_MAX], signed_path[LAB_PATH_MAX];
     char key[LAB_PATH_MAX], x5u_file[LAB_PATH_MAX], chain[LAB_PATH_MAX];
     char id_file[LAB_PATH_MAX], name[64], *x5u, *out = NULL, *value = NULL;
-    struct verdict v;
+    struct verdict v = {"", ""};
 
     lab_spc(index, spc);
     lab_orig_tn(index, orig);
@@ -421,66 +413,104 @@ static char *tamper_signature(const char *value)
     return out;
 }
 
-/* The scenarios on provider 1's key: time, tampering and the x5u. */
-static void test_claims(struct test *t)
+/* Provider 1001's signing material, which the failure scenarios use. */
+struct signer {
+    char key[LAB_PATH_MAX];
+    char chain[LAB_PATH_MAX];
+    char orig[16];
+    char *x5u;
+};
+
+static int load_signer(struct test *t, struct signer *s)
 {
-    char spc[16], orig[16], key[LAB_PATH_MAX], x5u_file[LAB_PATH_MAX];
-    char id_file[LAB_PATH_MAX], chain[LAB_PATH_MAX], bad[320];
-    char *x5u, *value = NULL, *tampered = NULL;
-    struct verdict v;
+    char spc[16], x5u_file[LAB_PATH_MAX];
 
     lab_spc(0, spc);
-    lab_orig_tn(0, orig);
-    lab_path(t->lab, key, "sp/%s/cert.key", spc);
-    lab_path(t->lab, chain, "sp/%s/chain.pem", spc);
+    lab_orig_tn(0, s->orig);
+    lab_path(t->lab, s->key, "sp/%s/cert.key", spc);
+    lab_path(t->lab, s->chain, "sp/%s/chain.pem", spc);
     lab_path(t->lab, x5u_file, "sp/%s/x5u", spc);
-    x5u = lab_read_text(x5u_file);
-    if (x5u == NULL) {
-        record_setup(t, "failure scenarios", "no provider x5u");
-        return;
+    s->x5u = lab_read_text(x5u_file);
+    if (s->x5u == NULL || strstr(s->x5u, "://") == NULL) {
+        record_setup(t, "failure scenarios", "the provider's x5u is missing");
+        return -1;
     }
-    value = sign_value(t, key, x5u, orig, -3600);
+    return 0;
+}
+
+static void test_freshness(struct test *t, const struct signer *s)
+{
+    char *value = sign_value(t, s->key, s->x5u, s->orig, -3600);
+
     if (value != NULL)
-        check_both(t, "stale iat (1 h old)", value, orig, "403");
+        check_both(t, "stale iat (1 h old)", value, s->orig, "403");
     free(value);
-    value = sign_value(t, key, x5u, orig, 3600);
+    value = sign_value(t, s->key, s->x5u, s->orig, 3600);
     if (value != NULL)
-        check_both(t, "future iat (1 h ahead)", value, orig, "403");
+        check_both(t, "future iat (1 h ahead)", value, s->orig, "403");
     free(value);
-    value = sign_value(t, key, x5u, orig, 0);
-    tampered = value != NULL ? tamper_claims(value, orig) : NULL;
+}
+
+static void test_tampering(struct test *t, const struct signer *s)
+{
+    char id_file[LAB_PATH_MAX];
+    char *value = sign_value(t, s->key, s->x5u, s->orig, 0);
+    char *tampered = value != NULL ? tamper_claims(value, s->orig) : NULL;
+    struct verdict v = {"", ""};
+
     if (tampered != NULL)
-        check_both(t, "tampered claims (orig changed)", tampered, orig, "438");
+        check_both(t, "tampered claims (orig changed)", tampered, s->orig,
+                   "438");
     else
         record_setup(t, "tampered claims", "could not tamper the PASSporT");
     free(tampered);
     tampered = value != NULL ? tamper_signature(value) : NULL;
     if (tampered != NULL) {
-        check_both(t, "tampered signature", tampered, orig, "438");
+        check_both(t, "tampered signature", tampered, s->orig, "438");
         lab_path(t->lab, id_file, "test/identity-tampered.txt");
         if (t->secsipidx && lab_write_text(id_file, tampered, 0644) == 0) {
-            verify_secsipidx(t, id_file, chain, &v);
+            verify_secsipidx(t, id_file, s->chain, &v);
             record(t, "tampered signature", "secsipidx", "fail", &v);
         }
     }
     free(tampered);
     free(value);
+}
+
+static void test_x5u(struct test *t, const struct signer *s)
+{
+    char http_x5u[320], *value;
+    struct verdict v = {"", ""};
+
     /* Nothing listens on port 1 of the loopback interface. */
-    value = sign_value(t, key, "https://127.0.0.1:1/certs/unreachable.pem",
-                       orig, 0);
+    value = sign_value(t, s->key, "https://127.0.0.1:1/certs/unreachable.pem",
+                       s->orig, 0);
     if (value != NULL)
-        check_both(t, "unreachable x5u", value, orig, "436");
+        check_both(t, "unreachable x5u", value, s->orig, "436");
     free(value);
-    snprintf(bad, sizeof(bad), "http://%s", strstr(x5u, "://") + 3);
-    value = sign_value(t, key, bad, orig, 0);
+    snprintf(http_x5u, sizeof(http_x5u), "http://%s",
+             strstr(s->x5u, "://") + 3);
+    value = sign_value(t, s->key, http_x5u, s->orig, 0);
     if (value != NULL) {
         verify_cli(t, NULL, value, STRICT_POLICY, &v);
         record(t, "non-https x5u (strict policy)", "sti verify", "436", &v);
-        verify_serve(t, value, orig, &v);
+        verify_serve(t, value, s->orig, &v);
         record(t, "non-https x5u (lab policy)", "sti serve", "436", &v);
     }
     free(value);
-    free(x5u);
+}
+
+/* The scenarios on provider 1001's key: iat, tampering and the x5u. */
+static void test_claims(struct test *t)
+{
+    struct signer s;
+
+    if (load_signer(t, &s) == 0) {
+        test_freshness(t, &s);
+        test_tampering(t, &s);
+        test_x5u(t, &s);
+    }
+    free(s.x5u);
 }
 
 /* Certificates made for the tests */
@@ -692,6 +722,17 @@ out:
 
 /* Output */
 
+/* Prints a verifier's reason under its row, shortened to one line. */
+static void print_detail(const char *detail)
+{
+    const int width = 100;
+
+    if ((int)strlen(detail) > width)
+        printf("    %.*s...\n", width - 3, detail);
+    else
+        printf("    %s\n", detail);
+}
+
 static void print_table(const struct test *t)
 {
     size_t failed = 0;
@@ -705,7 +746,7 @@ static void print_table(const struct test *t)
                s->actual, s->passed ? "ok" : "MISMATCH");
         if (s->detail[0] != '\0' &&
             (!s->passed || strcmp(s->actual, "pass") != 0))
-            printf("    %.150s\n", s->detail);
+            print_detail(s->detail);
         failed += s->passed ? 0 : 1;
     }
     printf("%zu steps: %zu as expected, %zu mismatched\n", t->count,

@@ -179,7 +179,8 @@ static int append_file(char **buf, size_t *len, const char *path)
  * services, for its clients. */
 static int write_tls_trust(const struct lab *lab)
 {
-    static const char *const files[] = {"pa/tls.crt", "cr/tls-cert.pem"};
+    static const char *const files[] = {"pa/tls.crt", "cr/tls-cert.pem",
+                                        "ca/tls.crt"};
     char path[LAB_PATH_MAX], *buf = calloc(1, 1);
     size_t len = 0;
     int rc = buf != NULL ? 0 : -1;
@@ -497,49 +498,40 @@ int lab_start_serve(const struct lab *lab)
     return rc;
 }
 
-/* Starts the ACME server.  It trusts SPC tokens signed by the PA and
- * publishes each chain it issues to the repository.  It borrows the
- * repository's TLS certificate, which names 127.0.0.1 too. */
+/* Starts the ACME server, which trusts SPC tokens signed by the PA and
+ * publishes each chain it issues to the repository.  On its first start
+ * it creates its TLS certificate, ca/tls.crt. */
 static int up_acme(const struct lab *lab)
 {
-    char dir[LAB_PATH_MAX], pa_cert[LAB_PATH_MAX], cert[LAB_PATH_MAX];
-    char key[LAB_PATH_MAX], token[LAB_PATH_MAX + 8], tls[LAB_PATH_MAX];
-    char token_file[LAB_PATH_MAX], pa_url[256], cr_url[256];
+    char dir[LAB_PATH_MAX], pa_cert[LAB_PATH_MAX], tls[LAB_PATH_MAX];
+    char token_file[LAB_PATH_MAX], token[LAB_PATH_MAX + 8];
+    char pa_url[256], cr_url[256];
+    const char *serve[] = {"sti-ca",
+                           "serve",
+                           "--dir",
+                           dir,
+                           "--token-authority",
+                           pa_cert,
+                           "--token-authority-url",
+                           pa_url,
+                           "--cr",
+                           cr_url,
+                           "--cr-token",
+                           token,
+                           "--cr-ca-file",
+                           tls,
+                           NULL};
 
     if (lab_service_pid(lab, LAB_CA) != 0)
         return 0;
     lab_path(lab, dir, "ca");
     lab_path(lab, pa_cert, "pa/pa.crt");
-    lab_path(lab, cert, "cr/tls-cert.pem");
-    lab_path(lab, key, "cr/tls-key.pem");
     lab_path(lab, tls, "trust/tls.pem");
     lab_path(lab, token_file, "secrets/cr.token");
     snprintf(token, sizeof(token), "file:%s", token_file);
     lab_service_url(lab, LAB_PA, pa_url);
     lab_service_url(lab, LAB_CR, cr_url);
-    {
-        const char *serve[] = {"sti-ca",
-                               "serve",
-                               "--dir",
-                               dir,
-                               "--token-authority",
-                               pa_cert,
-                               "--token-authority-url",
-                               pa_url,
-                               "--tls-cert",
-                               cert,
-                               "--tls-key",
-                               key,
-                               "--cr",
-                               cr_url,
-                               "--cr-token",
-                               token,
-                               "--cr-ca-file",
-                               tls,
-                               NULL};
-
-        return lab_service_start(lab, LAB_CA, serve);
-    }
+    return lab_service_start(lab, LAB_CA, serve);
 }
 
 int lab_up(struct lab *lab)
@@ -548,7 +540,8 @@ int lab_up(struct lab *lab)
 
     if (ensure_dirs(lab) != 0 || up_pa(lab) != 0 || up_cr(lab) != 0 ||
         up_ca(lab) != 0 || write_tls_trust(lab) != 0 || up_acme(lab) != 0 ||
-        fetch_ca_list(lab) != 0 || lab_refresh_crl(lab) != 0)
+        write_tls_trust(lab) != 0 || fetch_ca_list(lab) != 0 ||
+        lab_refresh_crl(lab) != 0)
         return CLI_EXIT_FAIL;
     have = lab_provider_count(lab);
     if (have > lab->providers)

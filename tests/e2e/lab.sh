@@ -82,11 +82,16 @@ before=$(pids)
 kill -TERM "$(cat "$L/run/cr.pid")"
 sleep 0.3
 serial1=$(openssl x509 -in "$L/sp/1001/chain.pem" -noout -serial)
-check_status "second up" 0 sti lab up --dir "$L"
+check_status "second up adds a provider" 0 sti lab up --dir "$L" --providers 3
 check_eq "certificate reused" "$serial1" \
     "$(openssl x509 -in "$L/sp/1001/chain.pem" -noout -serial)"
-check_eq "pa kept its pid" "$(echo "$before" | tr ' ' '\n' | grep -c .)" \
-    "$(pids | tr ' ' '\n' | grep -c .)"
+check_eq "pa kept its pid" "$(cat "$L/run/pa.pid")" \
+    "$(echo "$before" | tr ' ' '\n' | grep -x "$(cat "$L/run/pa.pid")")"
+check_eq "every service has a pid again" 4 "$(pids | tr ' ' '\n' | grep -c .)"
+check_contains "provider 1003 in lab.env" "STI_LAB_SP3_X5U='https://" \
+    "$(cat "$L/lab.env")"
+check_status "fewer providers keeps them" 0 sti lab up --dir "$L" --providers 1
+check_contains "provider 1003 kept" "STI_LAB_PROVIDERS=3" "$(cat "$L/lab.env")"
 check_status "test after restart" 0 sti lab test --dir "$L"
 
 # down stops every process it started.
@@ -102,6 +107,11 @@ for p in $before $after; do
 done
 check_eq "no lab process alive after down" "" "$alive"
 check_eq "pid files removed" "" "$(ls "$L"/run/*.pid 2>/dev/null)"
+if grep -q 'Sanitizer\|runtime error' "$L"/run/*.log; then
+    fail "sanitizer report in a service log: $(grep -h -m3 'ERROR\|runtime error' "$L"/run/*.log)"
+else
+    ok "service logs clean"
+fi
 check_status "down twice" 0 sti lab down --dir "$L"
 check_status "test when down" 1 sti lab test --dir "$L"
 

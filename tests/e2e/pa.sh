@@ -310,6 +310,20 @@ check_status "leaf2 now fails openssl verify" 2 openssl verify -crl_check \
     -extended_crl -CAfile "$T/root.pem" -untrusted "$T/untrusted.pem" \
     -CRLfile "$T/crl2.pem" "$T/leaf2.pem"
 
+# Ten token requests at once: the store serialises them and records
+# every jti.
+i=0
+pids=""
+while [ $i -lt 10 ]; do
+    curl -s -m 20 -o /dev/null -w '%{http_code}\n' --cacert "$D/tls.crt" \
+        -H "$AUTH" -d "$ATC" "$URL/api/v1/account/1234/token" \
+        >"$T/par.$i" &
+    pids="$pids $!"
+    i=$((i + 1))
+done
+for pid in $pids; do wait "$pid"; done
+check_eq "parallel token requests" "10" "$(cat "$T"/par.* | grep -c '^200$')"
+
 # Repeated failed logins are slowed down.
 for i in 1 2 3 4 5; do
     api "failed login $i" POST /api/v1/auth/login \
@@ -324,7 +338,7 @@ sed -i 's/^access_token_lifetime = .*/access_token_lifetime = 1/' "$D/pa.conf"
 start_pa
 check_status "sp list after restart" 0 sti-pa sp list --dir "$D"
 check_contains "providers persist" "818H" "$(cat "$T/last.out")"
-check_contains "token count persists" "1      2  Carrier A" "$(cat "$T/last.out")"
+check_contains "token count persists" "1     12  Carrier A" "$(cat "$T/last.out")"
 expect "ca-list after restart" 200 GET /api/v1/ca-list
 cp "$T/body" "$T/calist2.json"
 check_status "ca-list verifies after restart" 0 sti-pa calist --verify \

@@ -23,6 +23,17 @@ check_status "sign with attest D" 1 sti sign $SIGN --attest D \
 check_contains "attest error names the value" "'D'" "$(cat "$T/last.err")"
 check_status "sign with a bad TN" 1 sti sign $SIGN --orig 12x --dest 1
 
+# --- CRLs made with `openssl ca`: an empty one, and one revoking the leaf
+printf '[ca]\ndefault_ca = d\n[d]\ndatabase = %s/index\ncrlnumber = %s/crlnumber\ndefault_md = sha256\ndefault_crl_days = 7\n' \
+    "$P" "$P" >"$P/ca.cnf"
+: >"$P/index"
+echo 01 >"$P/crlnumber"
+CA_ARGS="-config $P/ca.cnf -keyfile $P/inter.key -cert $P/inter.pem"
+openssl ca $CA_ARGS -gencrl -out "$P/empty-crl.pem" 2>>"$P/openssl.log"
+openssl ca $CA_ARGS -revoke "$P/sp.pem" 2>>"$P/openssl.log"
+openssl ca $CA_ARGS -gencrl -out "$P/crl.pem" 2>>"$P/openssl.log"
+printf 'garbage\n' >"$P/bad-crl.pem"
+
 # --- sign and verify a header value
 H=$(sti sign $SIGN --orig "+1 202-555-0100" --dest 12025550101)
 check_contains "header carries info and ppt" \
@@ -44,6 +55,16 @@ check_status "strict port policy" 1 sti verify --ca-file "$P/root.pem" \
 check_contains "port rule named" "only 443 and 8443" "$(cat "$T/last.out")"
 check_status "verify with a missing CA file" 3 \
     sti verify --ca-file "$T/none.pem" "$H"
+
+check_status "verify with an empty CRL" 0 sti verify $V \
+    --crl "$P/empty-crl.pem" --crl-signer "$P/inter.pem" "$H"
+check_status "verify with the leaf revoked" 1 sti verify $V \
+    --crl "$P/crl.pem" --crl-signer "$P/inter.pem" "$H"
+check_contains "revocation is 437" "437 Unsupported Credential: the certificate chain from $X5U is revoked" \
+    "$(cat "$T/last.out")"
+check_status "an unreadable CRL cannot check" 3 sti verify $V \
+    --crl "$P/bad-crl.pem" --crl-signer "$P/inter.pem" "$H"
+check_contains "CRL error names the file" "bad-crl.pem" "$(cat "$T/last.err")"
 
 # --- JSON and compact output of sti sign
 J=$(sti sign $SIGN --orig 12025550100 --dest 12025550101 --json --origid \

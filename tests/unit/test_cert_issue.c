@@ -368,6 +368,25 @@ static void us_validity_and_times(void **state)
     sti_tnauth_free(list);
 }
 
+static void default_validity_ends_with_issuer(void **state)
+{
+    struct sti_key *key = new_key();
+    struct sti_tnauth *range = spec("range:12025550100+10");
+    struct sti_cert_request req = base_request(STI_CERT_SCA, key);
+    struct sti_cert *sca;
+
+    (void)state;
+    req.tnauth = range;
+    /* Starting a day after the intermediate, the default CA validity
+     * would outlive it, so the certificate ends with it. */
+    req.not_before = sti_cert_not_before(pki.inter) + 86400;
+    assert_int_equal(issue(&req, pki.inter, pki.inter_key, &sca), STI_OK);
+    assert_int_equal(sti_cert_not_after(sca), sti_cert_not_after(pki.inter));
+    sti_cert_free(sca);
+    sti_tnauth_free(range);
+    sti_key_free(key);
+}
+
 static void expect_issue_fails(struct sti_cert_request *req,
                                struct sti_cert *issuer, struct sti_key *key,
                                int code, const char *word)
@@ -745,6 +764,7 @@ int main(void)
         cmocka_unit_test(intermediate_profile),
         cmocka_unit_test(fr_profile),
         cmocka_unit_test(us_validity_and_times),
+        cmocka_unit_test(default_validity_ends_with_issuer),
         cmocka_unit_test(sp_rejects_bad_tnauth),
         cmocka_unit_test(rejects_wrong_key_types),
         cmocka_unit_test(rejects_wrong_issuer),

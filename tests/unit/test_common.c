@@ -168,6 +168,7 @@ static void sqlite_open_uses_wal(void **state)
     char *dir = test_tmpdir(), *path = test_path(dir, "t.db");
     sqlite3 *db;
     sqlite3_stmt *st;
+    struct stat sb;
 
     (void)state;
     assert_int_equal(sti_sqlite_open(path,
@@ -180,6 +181,8 @@ static void sqlite_open_uses_wal(void **state)
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
     sqlite3_finalize(st);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
     assert_int_equal(sti_sqlite_exec(db, "INSERT INTO nosuch VALUES(1)", &err),
                      STI_ERR_DB);
     assert_non_null(strstr(err.message, "nosuch"));
@@ -197,6 +200,33 @@ static void status_names(void **state)
     assert_string_equal(sti_version(), STI_VERSION);
 }
 
+static void log_escapes_control_bytes(void **state)
+{
+    int fds[2], saved;
+    char buf[512];
+    ssize_t n;
+
+    (void)state;
+    assert_int_equal(pipe(fds), 0);
+    saved = dup(STDERR_FILENO);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(fds[1], STDERR_FILENO), STDERR_FILENO);
+    sti_log_init("test", STI_LOG_INFO);
+    sti_log(STI_LOG_INFO, "user %s", "evil\x1b[31m\nnext\r");
+    sti_log(STI_LOG_DEBUG, "not shown");
+    assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+    close(saved);
+    close(fds[1]);
+    n = read(fds[0], buf, sizeof(buf) - 1);
+    close(fds[0]);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, "<6>"));
+    assert_non_null(strstr(buf, "test: user evil?[31m?next?\n"));
+    assert_null(strchr(buf, 0x1b));
+    assert_null(strstr(buf, "not shown"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -210,6 +240,7 @@ int main(void)
         cmocka_unit_test(uuid4_format),
         cmocka_unit_test(sqlite_open_uses_wal),
         cmocka_unit_test(status_names),
+        cmocka_unit_test(log_escapes_control_bytes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -156,6 +156,32 @@ static void steps_json_counts(void **state)
                      STI_ERR_INVALID);
 }
 
+static void verification_request_json(void **state)
+{
+    struct sti_error err;
+    char *json, *v;
+
+    (void)state;
+    assert_int_equal(sti_lab_verification_request("a.b.c;info=<x\"y>", "1202",
+                                                  "1203", &json, &err),
+                     STI_OK);
+    v = get(json, "verificationRequest.identity");
+    assert_string_equal(v, "a.b.c;info=<x\"y>");
+    free(v);
+    v = get(json, "verificationRequest.from.tn");
+    assert_string_equal(v, "1202");
+    free(v);
+    v = get(json, "verificationRequest.to.tn");
+    assert_string_equal(v, "[\"1203\"]");
+    free(v);
+    free(json);
+    assert_int_equal(sti_lab_verification_request(NULL, "1", "2", &json, &err),
+                     STI_ERR_INVALID);
+    assert_int_equal(
+        sti_lab_verification_request("\xff", "1", "2", &json, &err),
+        STI_ERR_INVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -163,6 +189,7 @@ int main(void)
         cmocka_unit_test(json_get_errors),
         cmocka_unit_test(status_json_fields),
         cmocka_unit_test(steps_json_counts),
+        cmocka_unit_test(verification_request_json),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

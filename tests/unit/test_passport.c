@@ -3,6 +3,7 @@
 #include "support.h"
 
 #include "jws_int.h"
+#include "passport_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +160,40 @@ static void sign_div_passport(void **state)
     c.div_tn = NULL;
     assert_int_equal(sti_passport_sign(&c, key, &jws, &err), STI_ERR_INVALID);
     sti_key_free(key);
+}
+
+/* The direct writer and the jansson path (forced by empty extra claims)
+ * give the same canonical payload. */
+static void payload_paths_agree(void **state)
+{
+    static const char *const uris[] = {"sip:b@example.org", "tel:+1-202"};
+    struct sti_passport_claims c = shaken_claims();
+    struct sti_error err;
+    char *fast, *slow;
+    const char *ppts[] = {"shaken", "div", NULL};
+
+    (void)state;
+    c.dest_uri = uris;
+    c.dest_uri_count = 2;
+    c.div_uri = "sip:old@example.org";
+    for (size_t i = 0; i < 3; i++) {
+        c.extra_json = NULL;
+        assert_int_equal(sti_passport_payload(&c, ppts[i], &fast, &err),
+                         STI_OK);
+        c.extra_json = "{}";
+        assert_int_equal(sti_passport_payload(&c, ppts[i], &slow, &err),
+                         STI_OK);
+        assert_string_equal(fast, slow);
+        free(fast);
+        free(slow);
+    }
+    /* A quote in a URI leaves the direct writer for jansson's escaping. */
+    c.extra_json = NULL;
+    c.orig_tn = NULL;
+    c.orig_uri = "sip:\"x\"@example.org";
+    assert_int_equal(sti_passport_payload(&c, NULL, &fast, &err), STI_OK);
+    assert_non_null(strstr(fast, "\"orig\":{\"uri\":\"sip:\\\"x\\\"@"));
+    free(fast);
 }
 
 static void sign_rejects_bad_claims(void **state)
@@ -363,6 +398,7 @@ int main(void)
         cmocka_unit_test(sign_and_parse_shaken),
         cmocka_unit_test(sign_fills_origid_and_iat),
         cmocka_unit_test(sign_div_passport),
+        cmocka_unit_test(payload_paths_agree),
         cmocka_unit_test(sign_rejects_bad_claims),
         cmocka_unit_test(parse_rejects_bad_passports),
         cmocka_unit_test(parse_plain_passport),

@@ -220,6 +220,34 @@ static void verification_fetches_x5u_once(void **state)
     free(identity);
 }
 
+static void verification_takes_tn_variants(void **state)
+{
+    char *identity = sign_json("12025550100", "12025550199", time(NULL));
+    char body[2048];
+    struct sti_service_reply r;
+
+    (void)state;
+    snprintf(body, sizeof(body),
+             "{\"verificationRequest\":{\"from\":{\"tn\":[\"12025550100\"]},"
+             "\"to\":{\"tn\":\"+1 (202) 555-0199\"},\"identity\":\"%s\"}}",
+             identity);
+    r = call("POST", "/stir/v1/verification", body);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "TN-Validation-Passed"));
+    assert_null(strstr(r.body, "reasoncode"));
+    free(r.body);
+    snprintf(body, sizeof(body),
+             "{\"verificationRequest\":{\"from\":{\"tn\":\"12025550100\"},"
+             "\"to\":{\"tn\":[\"12025550111\"]},\"identity\":\"%s\"}}",
+             identity);
+    r = call("POST", "/stir/v1/verification", body);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"reasoncode\":438"));
+    assert_non_null(strstr(r.body, "\"detail\":\""));
+    free(r.body);
+    free(identity);
+}
+
 static void verification_without_identity(void **state)
 {
     struct sti_service_reply r =
@@ -377,6 +405,7 @@ static void routes_answer_404_and_405(void **state)
     assert_error(call("POST", "/stir/v2/signing", "{}"), 404,
                  "no endpoint at /stir/v2/signing");
     assert_error(call("GET", "/", ""), 404, "no endpoint at /");
+    assert_error(call("GET", "/\xff\x01x", ""), 404, "no endpoint at /??x");
 }
 
 static void sign_csv_matches_secsipidx(void **state)
@@ -518,6 +547,7 @@ int main(void)
         cmocka_unit_test(stale_iat_fails_403),
         cmocka_unit_test(wrong_orig_fails_438),
         cmocka_unit_test(verification_fetches_x5u_once),
+        cmocka_unit_test(verification_takes_tn_variants),
         cmocka_unit_test(verification_without_identity),
         cmocka_unit_test(signing_rejects_bad_bodies),
         cmocka_unit_test(signing_passes_rcd_and_uris),

@@ -361,6 +361,38 @@ static void crl_from_wrong_signer_fails(void **state)
     sti_trust_free(trust);
 }
 
+static void expired_crl_signer_fails(void **state)
+{
+    time_t now = time(NULL);
+    struct sti_trust *trust = root_trust();
+    struct sti_cert_request req = {0};
+    struct sti_cert *old_pa;
+    struct sti_crl *crl;
+    struct sti_error err;
+
+    (void)state;
+    /* The PA's key in a certificate that ended yesterday. */
+    req.kind = STI_CERT_PA_ROOT;
+    req.organization = "Example Telecom";
+    req.subject_key = pki.pa_key;
+    req.not_before = now - 10 * DAY;
+    req.validity_days = 9;
+    assert_int_equal(sti_cert_issue(&req, NULL, NULL, &old_pa, &err), STI_OK);
+    crl = make_crl(pki.pa, pki.pa_key, NULL, now - 60, now + DAY);
+    sti_trust_set_crl(trust, crl, &err);
+    sti_trust_add_crl_signer(trust, old_pa, &err);
+    assert_int_equal(verify(trust, pki.other, pki.inter, 0, NULL, &err),
+                     STI_ERR_POLICY);
+    assert_non_null(strstr(err.message, "CRL path validation"));
+    /* The current certificate for the same key is accepted. */
+    sti_trust_add_crl_signer(trust, pki.pa, &err);
+    assert_int_equal(verify(trust, pki.other, pki.inter, 0, NULL, &err),
+                     STI_OK);
+    sti_crl_free(crl);
+    sti_cert_free(old_pa);
+    sti_trust_free(trust);
+}
+
 static void crl_signer_required(void **state)
 {
     time_t now = time(NULL);
@@ -510,6 +542,7 @@ int main(void)
         cmocka_unit_test(crl_for_intermediate_only),
         cmocka_unit_test(expired_crl_fails),
         cmocka_unit_test(crl_from_wrong_signer_fails),
+        cmocka_unit_test(expired_crl_signer_fails),
         cmocka_unit_test(crl_signer_required),
         cmocka_unit_test(anchors_add_and_count),
         cmocka_unit_test(load_anchors_file_and_dir),

@@ -190,7 +190,7 @@ static void revoked_leaf_is_437(void **state)
     struct sti_passport_claims c = claims("shaken");
     struct sti_verifier *v = lab_verifier(root_file);
     struct sti_verify_result res;
-    char *value = sign(&c, pki.sp_key, 0);
+    char *value;
     char *serial = sti_cert_serial_hex(pki.sp),
          *issuer = sti_cert_subject(pki.ca);
     struct sti_crl_entry entry = {.serial_hex = serial,
@@ -206,6 +206,10 @@ static void revoked_leaf_is_437(void **state)
     struct sti_error err;
 
     (void)state;
+    /* Signed 30 s before the CRL's thisUpdate, which is "not yet valid"
+     * at iat: the verifier retries at now and still sees the revocation. */
+    c.iat = time(NULL) - 30;
+    value = sign(&c, pki.sp_key, 0);
     expect(v, value, NULL, STI_VERIFY_PASS, 0, NULL, &res);
     assert_int_equal(sti_crl_build(&req, pki.pa, pki.pa_key, &crl, &err),
                      STI_OK);
@@ -423,6 +427,60 @@ static void delegate_tn_coverage(void **state)
     free(chain);
 }
 
+/* Issues a leaf under pki.ca with OpenSSL directly, for shapes that
+ * sti_cert_issue() refuses: no TNAuthList, or a key other than P-256. */
+static char *odd_chain(EVP_PKEY *subject)
+{
+    X509 *x = X509_new(), *ca = sti_cert_get0_x509(pki.ca);
+    X509_NAME *name = X509_NAME_new();
+    struct sti_cert *leaf;
+    char *pem;
+
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 4242);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                               (const unsigned char *)"SHAKEN odd", -1, -1, 0);
+    X509_set_subject_name(x, name);
+    X509_set_issuer_name(x, X509_get_subject_name(ca));
+    X509_time_adj_ex(X509_getm_notBefore(x), 0, -3600, NULL);
+    X509_time_adj_ex(X509_getm_notAfter(x), 30, 0, NULL);
+    X509_set_pubkey(x, subject);
+    assert_true(X509_sign(x, sti_key_get0_pkey(pki.ca_key), EVP_sha256()) > 0);
+    X509_NAME_free(name);
+    leaf = sti_cert_from_x509(x);
+    pem = pki_pem2(leaf, pki.ca);
+    sti_cert_free(leaf);
+    return pem;
+}
+
+static void odd_leaves_are_437(void **state)
+{
+    struct sti_passport_claims c = claims("shaken");
+    struct sti_verifier *v = lab_verifier(root_file);
+    struct sti_verify_result res;
+    EVP_PKEY *p384 = EVP_EC_gen("P-384");
+    char *no_tnauth = odd_chain(sti_key_get0_pkey(pki.sp_key));
+    char *big_key = odd_chain(p384), *value;
+
+    (void)state;
+    fx_route("/no-tnauth.pem", "200 OK", "", no_tnauth);
+    fx_route("/p384.pem", "200 OK", "", big_key);
+    c.x5u = fx_url("/no-tnauth.pem");
+    value = sign(&c, pki.sp_key, 0);
+    expect(v, value, NULL, STI_VERIFY_FAIL, 437, "has no TNAuthList", &res);
+    free(value);
+    c.x5u = fx_url("/p384.pem");
+    value = sign(&c, pki.sp_key, 0);
+    expect(v, value, NULL, STI_VERIFY_FAIL, 437, "not EC P-256", &res);
+    free(value);
+    sti_verifier_free(v);
+    fx_route("/no-tnauth.pem", "404 Not Found", "", NULL);
+    fx_route("/p384.pem", "404 Not Found", "", NULL);
+    free(no_tnauth);
+    free(big_key);
+    EVP_PKEY_free(p384);
+}
+
 struct worker {
     struct sti_verifier *v;
     const char *value;
@@ -495,6 +553,7 @@ int main(void)
         cmocka_unit_test(div_chain_links),
         cmocka_unit_test(compact_form),
         cmocka_unit_test(delegate_tn_coverage),
+        cmocka_unit_test(odd_leaves_are_437),
         cmocka_unit_test(threads_share_verifier),
         cmocka_unit_test(config_errors),
     };

@@ -60,7 +60,8 @@ struct sti_cert_request {
      * certificate's issuer signs its CRL (RFC 5280 section 4.2.1.13). */
     const struct sti_cert *crl_issuer;
     time_t not_before;   /* 0 means now */
-    int validity_days;   /* 0 takes the profile's default */
+    int validity_days;   /* 0 takes the profile's default, cut to end
+                            with the issuer */
     int tnauth_critical; /* non-zero only to build bad test certs */
 };
 
@@ -71,7 +72,8 @@ struct sti_cert_request {
  * end entity without exactly one SPC; a delegate whose TNAuthList its
  * issuer's does not encompass; an SP or SCA whose issuer carries a
  * TNAuthList that does not encompass its own; an end entity beyond the
- * profile's maximum validity; a certificate that would outlive its issuer.
+ * profile's maximum validity; an explicit validity_days that would
+ * outlive the issuer.
  * The certificate carries basicConstraints and keyUsage (critical), SKI,
  * and on non-roots AKI, certificatePolicies with one OID,
  * cRLDistributionPoints and the TNAuthList when one is given.

@@ -63,6 +63,15 @@ STI_API int sti_lab_steps_to_json(const struct sti_lab_step *steps,
                                   struct sti_error *err);
 
 /*
+ * Builds the ATIS-1000082 verification request for sti serve:
+ * {"verificationRequest":{"identity":..,"from":{"tn":ORIG},
+ * "to":{"tn":[DEST]}}}.  *json is freed with sti_free().
+ */
+STI_API int sti_lab_verification_request(const char *identity, const char *orig,
+                                         const char *dest, char **json,
+                                         struct sti_error *err);
+
+/*
  * Looks up PATH, member names joined by dots ("a.b.c"), in the JSON object
  * in TEXT.  A string member is returned as is, a number, boolean or null
  * in its JSON form, an object or array as compact JSON.  STI_ERR_INVALID

@@ -60,7 +60,8 @@ STI_API int sti_tnauth_decode(const unsigned char *der, size_t len,
 /* Returns the single SPC when the list is exactly one SPC entry, else NULL. */
 STI_API const char *sti_tnauth_get0_spc(const struct sti_tnauth *list);
 
-/* Returns 1 when TN (canonical digits) lies in a TN or range entry. */
+/* Returns 1 when TN (canonical digits) lies in a TN or range entry.  A
+ * range covers START .. START+COUNT-1 with as many digits as START. */
 STI_API int sti_tnauth_covers_tn(const struct sti_tnauth *list,
                                  const char *tn);
 /* Returns 1 when every entry of INNER is encompassed by OUTER: the same

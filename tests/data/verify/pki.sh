@@ -69,8 +69,8 @@ jws_sign() {
 }
 
 # cr_start DIR CHAIN: publishes CHAIN as "sp" in a new sti-cr under DIR
-# and serves it over HTTPS on a free port; sets X5U and CR_CA (the
-# server's TLS certificate).  Needs tests/e2e/lib.sh.
+# and serves it over HTTPS on a free port.  It sets X5U, and CR_CA to the
+# server's TLS certificate.  It needs tests/e2e/lib.sh.
 cr_start() {
     sti-cr init --dir "$1" >/dev/null 2>&1 || return 1
     sti-cr publish --dir "$1" "$2" --name sp >/dev/null || return 1
