@@ -1,6 +1,6 @@
 -- wrk script: posts each line of FILL_OUT once to /v1/check, which makes
--- the verifier fetch and cache every x5u chain, and counts the answers in
--- FILL_DONE (rewritten every 500 answers and at the end) and the ones that
+-- the verifier fetch and cache every x5u chain, and counts the responses in
+-- FILL_DONE (rewritten every 500 responses and at the end) and the ones that
 -- were not 200 in FILL_BAD.  Run with -t1 -c1.
 local lines = {}
 for line in io.lines(os.getenv("FILL_OUT")) do

@@ -1,7 +1,7 @@
 -- wrk script: signs FILL_COUNT headers through /v1/sign-csv, each naming
 -- its own x5u URL (FILL_X5U_PREFIX .. i .. ".pem"), and writes the
 -- Identity values to FILL_OUT, one a line.  Run with -t1 -c1; the thread
--- stops sending after FILL_COUNT answers, but wrk itself runs until its
+-- stops sending after FILL_COUNT responses, but wrk itself runs until its
 -- -d duration, so the caller stops it once FILL_OUT is complete.
 local count = tonumber(os.getenv("FILL_COUNT"))
 local prefix = os.getenv("FILL_X5U_PREFIX")

@@ -692,12 +692,18 @@ static void handle_check(struct sti_service *svc, const unsigned char *body,
     char *identity = trim_copy(body, len);
     struct sti_verify_result res;
     struct sti_error err;
+    int pass = 0;
 
     if (verifying_off(svc, r) || identity == NULL)
         goto out;
-    if (identity[0] != '\0' &&
-        run_verify(svc, identity, NULL, NULL, 0, &res, &err) == STI_OK &&
-        res.outcome == STI_VERIFY_PASS)
+    if (identity[0] != '\0') {
+        if (run_verify(svc, identity, NULL, NULL, 0, &res, &err) == STI_OK)
+            pass = res.outcome == STI_VERIFY_PASS;
+        else
+            sti_log(STI_LOG_ERR, "verification failed: %s", err.message);
+    }
+    /* secsipidx sends the same bytes for every failure. */
+    if (pass)
         reply_text(r, 200, "OK\n");
     else
         reply_text_error(r, 500, "FAILED\n");

@@ -66,6 +66,7 @@ static int parse_args(int argc, char **argv, struct sign_opts *o)
 
     o->replace = 1;
     o->ppt = "shaken";
+    opterr = 0; /* cli_usage_error() reports bad options with our prefix */
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
         case 'k':
@@ -132,7 +133,8 @@ static int parse_args(int argc, char **argv, struct sign_opts *o)
             usage(stdout);
             return -1;
         default:
-            return CLI_EXIT_USAGE;
+            return cli_usage_error("invalid option or missing value: '%s'",
+                                   argv[optind - 1]);
         }
     }
     if (optind < argc)

@@ -77,6 +77,7 @@ static int parse_args(int argc, char **argv, struct verify_opts *o)
     long n;
     int c, rc = CLI_EXIT_OK;
 
+    opterr = 0; /* cli_usage_error() reports bad options with our prefix */
     while (rc == CLI_EXIT_OK &&
            (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
@@ -134,7 +135,8 @@ static int parse_args(int argc, char **argv, struct verify_opts *o)
             usage(stdout);
             return -1;
         default:
-            return CLI_EXIT_USAGE;
+            return cli_usage_error("invalid option or missing value: '%s'",
+                                   argv[optind - 1]);
         }
     }
     if (rc != CLI_EXIT_OK)

@@ -53,6 +53,10 @@ check_contains "untrusted is 437" "437 Unsupported Credential" \
 check_status "strict port policy" 1 sti verify --ca-file "$P/root.pem" \
     --x5u-ca-file "$CR_CA" "$H"
 check_contains "port rule named" "only 443 and 8443" "$(cat "$T/last.out")"
+mkdir "$T/anchors"
+cp "$P/root.pem" "$T/anchors/"
+check_status "anchors from a directory" 0 sti verify --ca-dir "$T/anchors" \
+    --allow-any-port --x5u-ca-file "$CR_CA" "$H"
 check_status "verify with a missing CA file" 3 \
     sti verify --ca-file "$T/none.pem" "$H"
 
@@ -71,6 +75,10 @@ J=$(sti sign $SIGN --orig 12025550100 --dest 12025550101 --json --origid \
     123e4567-e89b-42d3-a456-426614174000 --iat 1700000000)
 check_contains "sign --json payload" '"origid":"123e4567-e89b-42d3-a456-426614174000"' "$J"
 check_contains "sign --json iat" '"iat":1700000000' "$J"
+F=$(sti sign $SIGN --profile fr --orig "+33 1 23 45 67 89" \
+    --dest "01 98 76 54 32" --json)
+check_contains "fr profile keeps 33" '"orig":{"tn":"33123456789"}' "$F"
+check_contains "fr profile completes 0X" '"dest":{"tn":["33198765432"]}' "$F"
 C=$(sti sign $SIGN --orig 12025550100 --dest 12025550101 --compact)
 check_eq "compact form starts with .." ".." "$(printf %s "$C" | cut -c1-2)"
 

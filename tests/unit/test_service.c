@@ -116,7 +116,7 @@ static char *sign_json(const char *orig, const char *dest, long long iat)
              orig, dest, iat);
     r = call("POST", "/stir/v1/signing", body);
     if (r.status != 200)
-        fail_msg("signing answered %d: %s", r.status, r.body);
+        fail_msg("signing returned %d: %s", r.status, r.body);
     assert_string_equal(r.content_type, "application/json");
     doc = json_loads(r.body, 0, NULL);
     assert_non_null(doc);
@@ -140,7 +140,7 @@ static char *verify_json(const char *identity, const char *orig,
              orig, dest, (long long)time(NULL), identity);
     r = call("POST", "/stir/v1/verification", body);
     if (r.status != 200)
-        fail_msg("verification answered %d: %s", r.status, r.body);
+        fail_msg("verification returned %d: %s", r.status, r.body);
     return r.body;
 }
 
@@ -392,7 +392,7 @@ static void verification_rejects_bad_bodies(void **state)
                      cases[i].needle);
 }
 
-static void routes_answer_404_and_405(void **state)
+static void routes_return_404_and_405(void **state)
 {
     struct sti_service_reply r = call("GET", "/stir/v1/signing", "");
 
@@ -470,7 +470,7 @@ static void sign_csv_rejects_bad_rows(void **state)
     }
 }
 
-static void check_answers_ok_and_failed(void **state)
+static void check_returns_ok_and_failed(void **state)
 {
     struct sti_service_reply r = call("POST", "/v1/sign-csv", "1,2,A,,");
     char *good = strdup(r.body);
@@ -495,7 +495,7 @@ static void check_answers_ok_and_failed(void **state)
     free(good);
 }
 
-static void disabled_parts_answer_503(void **state)
+static void disabled_parts_return_503(void **state)
 {
     struct sti_service_config sc = {0};
     struct sti_service *off;
@@ -552,11 +552,11 @@ int main(void)
         cmocka_unit_test(signing_rejects_bad_bodies),
         cmocka_unit_test(signing_passes_rcd_and_uris),
         cmocka_unit_test(verification_rejects_bad_bodies),
-        cmocka_unit_test(routes_answer_404_and_405),
+        cmocka_unit_test(routes_return_404_and_405),
         cmocka_unit_test(sign_csv_matches_secsipidx),
         cmocka_unit_test(sign_csv_rejects_bad_rows),
-        cmocka_unit_test(check_answers_ok_and_failed),
-        cmocka_unit_test(disabled_parts_answer_503),
+        cmocka_unit_test(check_returns_ok_and_failed),
+        cmocka_unit_test(disabled_parts_return_503),
         cmocka_unit_test(new_rejects_bad_settings),
     };
 
