@@ -419,7 +419,8 @@ static void add_nonce(struct acme_ctx *ctx)
 {
     char nonce[ACME_ID_LEN];
 
-    if (acme_nonce_new(ctx->srv->db, nonce, NULL) == STI_OK)
+    if (acme_nonce_new(ctx->srv->db, ctx->srv->cfg.nonce_lifetime_s, nonce,
+                       NULL) == STI_OK)
         ctx->resp->nonce = strdup(nonce);
 }
 

@@ -274,17 +274,24 @@ static int register_provider(const struct lab *lab, int index)
     return lab_write_text(mark, "yes\n", 0644);
 }
 
-/* Returns 1 when the chain at PATH has a leaf valid for another day. */
-static int chain_current(const char *path)
+/* Returns 1 when the chain at PATH has a leaf that is valid for another
+ * day and not listed in the lab's CRL. */
+static int chain_current(const struct lab *lab, const char *path)
 {
+    char crl_path[LAB_PATH_MAX];
     struct sti_chain *chain = NULL;
-    struct sti_error err;
+    struct sti_crl *crl = NULL;
+    const struct sti_cert *leaf;
     int ok;
 
-    if (sti_chain_load(path, &chain, &err) != STI_OK)
+    if (sti_chain_load(path, &chain, NULL) != STI_OK)
         return 0;
-    ok = sti_chain_count(chain) > 0 &&
-         sti_cert_not_after(sti_chain_get0(chain, 0)) > time(NULL) + 86400;
+    lab_path(lab, crl_path, "trust/crl.pem");
+    (void)sti_crl_load(crl_path, &crl, NULL);
+    leaf = sti_chain_count(chain) > 0 ? sti_chain_get0(chain, 0) : NULL;
+    ok = leaf != NULL && sti_cert_not_after(leaf) > time(NULL) + 86400 &&
+         (crl == NULL || !sti_crl_lists(crl, leaf));
+    sti_crl_free(crl);
     sti_chain_free(chain);
     return ok;
 }
@@ -429,7 +436,7 @@ static int up_provider(const struct lab *lab, int index)
     lab_path(lab, chain, "sp/%s/chain.pem", spc);
     if (lab_mkdir(dir, 0755) != 0 || register_provider(lab, index) != 0)
         return -1;
-    if (!chain_current(chain)) {
+    if (!chain_current(lab, chain)) {
         printf("%s: obtaining the certificate of provider %s over ACME\n",
                cli_prog, spc);
         if (obtain_acme(lab, index) != 0 || commit_files(lab, spc) != 0)
