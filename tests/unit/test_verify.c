@@ -22,7 +22,7 @@ static int setup(void **state)
     assert_int_equal(sti_file_write(root_file, pki.root_pem,
                                     strlen(pki.root_pem), 0644, 0, &err),
                      STI_OK);
-    fx_route("/sp.pem", "200 OK", "", pki.chain_pem);
+    fx_route("/sp.pem", "200 OK", PEM_TYPE, pki.chain_pem);
     if (fx_start() != 0)
         return -1;
     sp_url = strdup(fx_url("/sp.pem"));
@@ -407,7 +407,7 @@ static void delegate_tn_coverage(void **state)
         free(a);
         free(b);
     }
-    fx_route("/delegate.pem", "200 OK", "", chain);
+    fx_route("/delegate.pem", "200 OK", PEM_TYPE, chain);
     c.x5u = fx_url("/delegate.pem");
     value = sign(&c, del_key, 0);
     expect(v, value, NULL, STI_VERIFY_PASS, 0, NULL, &res);
@@ -463,8 +463,8 @@ static void odd_leaves_are_437(void **state)
     char *big_key = odd_chain(p384), *value;
 
     (void)state;
-    fx_route("/no-tnauth.pem", "200 OK", "", no_tnauth);
-    fx_route("/p384.pem", "200 OK", "", big_key);
+    fx_route("/no-tnauth.pem", "200 OK", PEM_TYPE, no_tnauth);
+    fx_route("/p384.pem", "200 OK", PEM_TYPE, big_key);
     c.x5u = fx_url("/no-tnauth.pem");
     value = sign(&c, pki.sp_key, 0);
     expect(v, value, NULL, STI_VERIFY_FAIL, 437, "has no TNAuthList", &res);
