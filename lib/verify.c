@@ -631,10 +631,15 @@ static int check_entry(struct job *j, const struct item *it,
     struct sti_error err;
     int rc;
 
+    /* Content or a URL that breaks the x5u policy makes the header
+     * invalid; a failed transfer (network, TLS, timeout, HTTP error
+     * status) only leaves it unchecked, since a retry may succeed. */
     if (e->failed)
         return verdict(j->res,
-                       e->error_code == STI_ERR_NET ? STI_VERIFY_NOCHECK
-                                                    : STI_VERIFY_FAIL,
+                       e->error_code == STI_ERR_INVALID ||
+                               e->error_code == STI_ERR_POLICY
+                           ? STI_VERIFY_FAIL
+                           : STI_VERIFY_NOCHECK,
                        436, "x5u %s is unusable: %s", e->url, e->error);
     if (!e->key_p256)
         return verdict(j->res, STI_VERIFY_FAIL, 437,
