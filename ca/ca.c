@@ -20,6 +20,115 @@ char *ca_config_path(const struct ca *ca, const char *key)
     return cli_path_join(ca->dir, value);
 }
 
+int ca_check_dir(const char *option, const char *value)
+{
+    if (value[0] == '\0')
+        return cli_usage_error("%s is empty; give the path of the CA "
+                               "directory",
+                               option);
+    return CLI_EXIT_OK;
+}
+
+/* Length of the UTF-8 sequence at P (RFC 3629), or 0 when it is invalid. */
+static size_t utf8_length(const unsigned char *p)
+{
+    size_t len = p[0] < 0x80                    ? 1
+                 : p[0] >= 0xC2 && p[0] <= 0xDF ? 2
+                 : p[0] >= 0xE0 && p[0] <= 0xEF ? 3
+                 : p[0] >= 0xF0 && p[0] <= 0xF4 ? 4
+                                                : 0;
+
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    /* Overlong forms, UTF-16 surrogates and code points above U+10FFFF. */
+    if ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] > 0x9F) ||
+        (p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] > 0x8F))
+        return 0;
+    return len;
+}
+
+int ca_name_problem(const char *value, size_t max, char *why, size_t size)
+{
+    const unsigned char *p = (const unsigned char *)value;
+    size_t n = strlen(value);
+
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_length(p + i);
+
+        if (len == 0) {
+            snprintf(why, size,
+                     "byte %zu (0x%02X) is not UTF-8; give the name in UTF-8",
+                     i + 1, p[i]);
+            return 1;
+        }
+        if (p[i] < 0x20 || p[i] == 0x7F) {
+            snprintf(why, size,
+                     "byte %zu is the control character 0x%02X; remove it",
+                     i + 1, p[i]);
+            return 1;
+        }
+        i += len;
+    }
+    if (n == 0 || n > max) {
+        snprintf(why, size, "'%s' has %zu bytes; give 1 to %zu bytes of UTF-8",
+                 value, n, max);
+        return 1;
+    }
+    return 0;
+}
+
+int ca_check_name(const char *option, const char *value, size_t max)
+{
+    char why[256];
+
+    if (ca_name_problem(value, max, why, sizeof(why)))
+        return cli_usage_error("invalid %s: %s", option, why);
+    return CLI_EXIT_OK;
+}
+
+int ca_check_country(const char *option, const char *value)
+{
+    if (strlen(value) == 2 && value[0] >= 'A' && value[0] <= 'Z' &&
+        value[1] >= 'A' && value[1] <= 'Z')
+        return CLI_EXIT_OK;
+    return cli_usage_error("invalid %s '%s'; give an ISO 3166 code of two "
+                           "capital letters such as US",
+                           option, value);
+}
+
+/* Checks for an http or https URL with a host and no byte that RFC 3986
+ * leaves out of URLs (spaces, controls, non-ASCII). */
+int ca_check_crl_url(const char *option, const char *value)
+{
+    size_t skip = strncmp(value, "http://", 7) == 0    ? 7
+                  : strncmp(value, "https://", 8) == 0 ? 8
+                                                       : 0;
+
+    for (const char *p = value; *p != '\0'; p++)
+        if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7F)
+            return cli_usage_error("invalid %s: byte %zu (0x%02X) cannot "
+                                   "appear in a URL; percent-encode it",
+                                   option, (size_t)(p - value) + 1,
+                                   (unsigned char)*p);
+    if (skip == 0 || strcspn(value + skip, "/") == 0)
+        return cli_usage_error("invalid %s '%s'; give an http:// URL with "
+                               "a host, such as http://127.0.0.1/crl.pem",
+                               option, value);
+    return CLI_EXIT_OK;
+}
+
+int ca_check_secret_source(const char *option, const char *value)
+{
+    if (strncmp(value, "file:", 5) == 0 || strncmp(value, "env:", 4) == 0 ||
+        strncmp(value, "fd:", 3) == 0)
+        return CLI_EXIT_OK;
+    return cli_usage_error("invalid %s value: give file:PATH, env:VAR or "
+                           "fd:N, never the passphrase itself, which other "
+                           "users can read on the command line",
+                           option);
+}
+
 int ca_read_secret(const char *source, const char *what, char **out)
 {
     struct sti_error err;
@@ -42,7 +151,7 @@ int ca_write_output(const char *path, const char *text, unsigned int mode)
         }
         return CLI_EXIT_OK;
     }
-    if (sti_file_write(path, text, strlen(text), mode, 0, &err) != STI_OK)
+    if (sti_file_write(path, text, strlen(text), mode, 1, &err) != STI_OK)
         return cli_fail("cannot write the output", &err);
     return CLI_EXIT_OK;
 }

@@ -44,10 +44,30 @@ const char *ca_config_get(const struct ca *ca, const char *key);
 /* A path from the configuration, relative ones taken from the CA directory. */
 char *ca_config_path(const struct ca *ca, const char *key);
 
+/* Longest subject O and CN, in bytes of UTF-8 (ub-organization-name and
+ * ub-common-name, RFC 5280 Appendix A.1, count characters, which are
+ * never more than the bytes). */
+#define CA_NAME_MAX 64
+
+/*
+ * Checks of option values; each prints a usage error naming OPTION and
+ * returns CLI_EXIT_USAGE, or returns CLI_EXIT_OK.  ca_check_secret_source
+ * never prints VALUE, which may be a passphrase typed by mistake.
+ */
+int ca_check_dir(const char *option, const char *value);
+int ca_check_name(const char *option, const char *value, size_t max);
+int ca_check_country(const char *option, const char *value);
+int ca_check_crl_url(const char *option, const char *value);
+int ca_check_secret_source(const char *option, const char *value);
+/* Writes why VALUE cannot be a subject attribute of at most MAX bytes into
+ * WHY and returns 1, or returns 0 when it can. */
+int ca_name_problem(const char *value, size_t max, char *why, size_t size);
+
 /* Reads a secret from SOURCE (file:, env:, fd:); prints errors. */
 int ca_read_secret(const char *source, const char *what, char **out);
 
-/* Writes TEXT to PATH, or to stdout when PATH is "-"; prints errors. */
+/* Writes TEXT to PATH, which must not exist yet, or to stdout when PATH is
+ * "-"; prints errors. */
 int ca_write_output(const char *path, const char *text, unsigned int mode);
 
 int ca_cmd_init(int argc, char **argv);

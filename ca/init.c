@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_CRL_URL "http://127.0.0.1/crl.pem"
@@ -126,41 +127,65 @@ static int parse_args(int argc, char **argv, struct init_opts *o)
     return CLI_EXIT_OK;
 }
 
+/*
+ * Checks that the intermediate ends no later than the root, since path
+ * validation checks every certificate's validity (RFC 5280 section
+ * 6.1.3).  Without --days, the default is cut to the root's days.
+ */
+static int check_days(struct init_opts *o, const struct sti_profile *profile)
+{
+    long root_days = o->root_days ? o->root_days : profile->root_default_days;
+
+    if (o->days == 0 && profile->ca_default_days > root_days)
+        o->days = root_days;
+    if (o->days <= root_days)
+        return CLI_EXIT_OK;
+    return cli_usage_error("--days %ld would outlive the root's %ld days%s; "
+                           "give --days %ld or fewer, or --root-days %ld or "
+                           "more",
+                           o->days, root_days,
+                           o->root_days ? "" : " (the default)", root_days,
+                           o->days);
+}
+
 static int check_args(struct init_opts *o)
 {
     const struct sti_profile *profile = sti_profile_get(o->profile);
+    int rc;
 
     if (o->dir == NULL)
         return cli_usage_error("--dir DIR is required");
+    rc = ca_check_dir("--dir", o->dir);
+    if (rc == 0)
+        rc = ca_check_name("--org", o->org, CA_NAME_MAX);
+    if (rc == 0 && o->pass != NULL)
+        rc = ca_check_secret_source("--pass", o->pass);
+    if (rc != 0)
+        return rc;
     if (profile == NULL)
         return cli_usage_error("unknown profile '%s'; use us or fr",
                                o->profile);
     if (o->country == NULL)
         o->country = profile->country;
-    if (strlen(o->country) != 2 || o->country[0] < 'A' || o->country[0] > 'Z' ||
-        o->country[1] < 'A' || o->country[1] > 'Z')
-        return cli_usage_error("invalid --country '%s'; give an ISO 3166 "
-                               "code of two capital letters such as US",
-                               o->country);
-    if (strncmp(o->crl_url, "http://", 7) != 0 &&
-        strncmp(o->crl_url, "https://", 8) != 0)
-        return cli_usage_error("invalid --crl-url '%s'; give an http:// "
-                               "URL",
-                               o->crl_url);
-    if (o->org[0] == '\0' || strlen(o->org) > 40)
-        return cli_usage_error("invalid --org '%s'; give 1 to 40 "
-                               "characters",
-                               o->org);
-    return CLI_EXIT_OK;
+    rc = ca_check_country("--country", o->country);
+    if (rc == 0)
+        rc = ca_check_crl_url("--crl-url", o->crl_url);
+    if (rc != 0)
+        return rc;
+    return check_days(o, profile);
 }
 
-/* Creates DIR (0700) unless it exists; fails when it already holds a CA. */
-static int prepare_dir(const char *dir)
+/*
+ * Creates DIR (0700) unless it exists, setting *CREATED; fails when it
+ * already holds a CA.
+ */
+static int prepare_dir(const char *dir, int *created)
 {
     static const char *const owned[] = {CA_CONFIG, CA_ROOT_KEY, CA_INTER_KEY,
                                         CA_DATABASE};
 
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    *created = mkdir(dir, 0700) == 0;
+    if (!*created && errno != EEXIST) {
         cli_errorf("cannot create directory %s: %s", dir, strerror(errno));
         return CLI_EXIT_FAIL;
     }
@@ -247,6 +272,8 @@ static int issue_cas(struct init_state *s)
     struct sti_error err;
 
     memset(&req, 0, sizeof(req));
+    /* One start time for both, so that equal days end together. */
+    req.not_before = time(NULL);
     req.kind = STI_CERT_CA_ROOT;
     req.profile = s->o->profile;
     req.organization = s->o->org;
@@ -365,19 +392,24 @@ int ca_cmd_init(int argc, char **argv)
 {
     struct init_opts o;
     struct init_state s;
+    int dir_created = 0;
     int rc = parse_args(argc, argv, &o);
 
     if (rc != 0)
         return rc < 0 ? CLI_EXIT_OK : rc;
     rc = check_args(&o);
     if (rc == 0)
-        rc = prepare_dir(o.dir);
+        rc = prepare_dir(o.dir, &dir_created);
     if (rc != 0)
         return rc;
     memset(&s, 0, sizeof(s));
     s.o = &o;
     rc = run_init(&s);
     created_cleanup(&s.created, rc != 0);
+    /* A failed init leaves no trace: the directory goes too when this run
+     * created it, and rmdir removes it only while it is empty. */
+    if (rc != 0 && dir_created && rmdir(o.dir) != 0)
+        cli_errorf("cannot remove directory %s: %s", o.dir, strerror(errno));
     if (rc == 0)
         printf("created CA in %s\n", o.dir);
     sti_secret_free(s.pass);

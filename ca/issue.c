@@ -1,6 +1,7 @@
 /* sti-ca issue: issue an SP, SCA or delegate certificate. */
 #include "ca.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,27 +84,82 @@ static void usage(FILE *out)
             "Exit status: 0 issued, 1 failed, 2 usage error.\n");
 }
 
-/* Appends "PREFIX:ITEM" for each comma-separated ITEM of LIST. */
-static int add_tn_items(struct issue_opts *o, const char *prefix,
-                        const char *list)
+/*
+ * Checks a --range entry START+COUNT.  A range covers numbers with as many
+ * digits as START (how sti_tnauth_encompasses compares them), so COUNT
+ * cannot reach past the largest number of that length.
+ */
+static int check_range_item(const char *item)
 {
-    char *copy = strdup(list), *save = NULL, *item;
-    int rc = 0;
+    const char *plus = strchr(item, '+');
+    size_t digits = plus ? (size_t)(plus - item) : 0;
+    unsigned long long count, room = 0;
+    char *end;
 
-    if (copy == NULL)
-        return -1;
-    for (item = strtok_r(copy, ",", &save); item && rc == 0;
-         item = strtok_r(NULL, ",", &save)) {
-        char *next = NULL;
+    if (plus == NULL || digits == 0 || plus[1] < '0' || plus[1] > '9')
+        return cli_usage_error("invalid --range entry '%s'; write "
+                               "START+COUNT, such as 12025550100+100",
+                               item);
+    errno = 0;
+    count = strtoull(plus + 1, &end, 10);
+    if (*end != '\0')
+        return cli_usage_error("invalid --range entry '%s': COUNT '%s' is "
+                               "not a number",
+                               item, plus + 1);
+    if (digits > 15 || strspn(item, "0123456789") != digits)
+        return CLI_EXIT_OK; /* the TNAuthList parser names the bad START */
+    for (size_t i = 0; i < digits; i++)
+        room = room * 10 + 9;
+    /* The numbers from START to the largest one with its digit count. */
+    room = room - strtoull(item, NULL, 10) + 1;
+    if (errno == ERANGE || count > room)
+        return cli_usage_error("invalid --range entry '%s': COUNT %s is too "
+                               "large; a range of %zu-digit numbers from %.*s "
+                               "holds at most %llu",
+                               item, plus + 1, digits, (int)digits, item, room);
+    return CLI_EXIT_OK;
+}
 
+/*
+ * Appends "PREFIX:ITEM" to the TNAuthList spec for each comma-separated
+ * ITEM of the value of OPTION, rejecting empty items.
+ */
+static int add_tn_items(struct issue_opts *o, const char *option,
+                        const char *prefix, const char *list)
+{
+    const char *item = list;
+
+    for (size_t position = 1;; position++) {
+        size_t skip = strspn(item, " \t");
+        size_t len = strcspn(item + skip, ",");
+        char *entry, *next = NULL;
+
+        while (len > 0 && strchr(" \t", item[skip + len - 1]) != NULL)
+            len--;
+        if (len == 0)
+            return cli_usage_error("invalid %s '%s': entry %zu is empty; "
+                                   "remove the extra comma",
+                                   option, list, position);
+        entry = strndup(item + skip, len);
+        if (entry == NULL)
+            return CLI_EXIT_FAIL;
+        if (strcmp(prefix, "range") == 0 && check_range_item(entry) != 0) {
+            free(entry);
+            return CLI_EXIT_USAGE;
+        }
         if (asprintf(&next, "%s%s%s:%s", o->tn_spec ? o->tn_spec : "",
-                     o->tn_spec ? "," : "", prefix, item) < 0)
-            rc = -1;
+                     o->tn_spec ? "," : "", prefix, entry) < 0)
+            next = NULL;
+        free(entry);
+        if (next == NULL)
+            return CLI_EXIT_FAIL;
         free(o->tn_spec);
         o->tn_spec = next;
+        item = strchr(item, ',');
+        if (item == NULL)
+            return 0;
+        item++;
     }
-    free(copy);
-    return rc;
 }
 
 static int parse_opt(struct issue_opts *o, int ch)
@@ -131,9 +187,9 @@ static int parse_opt(struct issue_opts *o, int ch)
         o->spc = optarg;
         break;
     case 't':
-        return add_tn_items(o, "tn", optarg) ? CLI_EXIT_FAIL : 0;
+        return add_tn_items(o, "--tn", "tn", optarg);
     case 'r':
-        return add_tn_items(o, "range", optarg) ? CLI_EXIT_FAIL : 0;
+        return add_tn_items(o, "--range", "range", optarg);
     case 'S':
         o->sca = 1;
         break;
@@ -213,8 +269,39 @@ static int parse_args(int argc, char **argv, struct issue_opts *o)
     return 0;
 }
 
+/* The option values that can be checked before the CA is opened. */
+static int check_values(const struct issue_opts *o)
+{
+    int rc = ca_check_dir("--dir", o->dir);
+
+    if (rc == 0 && o->org != NULL)
+        rc = ca_check_name("--org", o->org, CA_NAME_MAX);
+    if (rc == 0 && o->cn != NULL)
+        rc = ca_check_name("--cn", o->cn, CA_NAME_MAX);
+    if (rc == 0 && o->country != NULL)
+        rc = ca_check_country("--country", o->country);
+    if (rc == 0 && o->pass != NULL)
+        rc = ca_check_secret_source("--pass", o->pass);
+    if (rc == 0 && o->key_pass != NULL)
+        rc = ca_check_secret_source("--key-pass", o->key_pass);
+    if (rc == 0 && o->issuer_pass != NULL)
+        rc = ca_check_secret_source("--issuer-pass", o->issuer_pass);
+    if (rc == 0 && o->out[0] == '\0')
+        rc = cli_usage_error("--out is empty; give a file name, or - for "
+                             "standard output");
+    if (rc == 0 && o->key_out != NULL && strcmp(o->key_out, o->out) == 0)
+        rc = cli_usage_error("--key-out and --out both name %s; give two "
+                             "files",
+                             o->out);
+    return rc;
+}
+
 static int check_args(const struct issue_opts *o)
 {
+    int rc = check_values(o);
+
+    if (rc != 0)
+        return rc;
     if ((o->csr != NULL) == (o->new_key != 0))
         return cli_usage_error("give exactly one of --csr FILE and "
                                "--new-key");
@@ -244,24 +331,82 @@ static int check_args(const struct issue_opts *o)
 
 /* Steps of one issuance */
 
-/* The O attribute of an RFC 2253 subject, unescaped naively. */
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                  : -1;
+}
+
+/*
+ * Copies one attribute value of an RFC 4514 string from *P into OUT,
+ * undoing "\c" and "\XX" escapes, and leaves *P at the ',' or '+' that
+ * ends it.  Returns 0 for a truncated escape.
+ */
+static int unescape_value(const char **p, char *out)
+{
+    const char *s = *p;
+
+    while (*s != '\0' && *s != ',' && *s != '+') {
+        if (*s != '\\') {
+            *out++ = *s++;
+        } else if (hex_digit(s[1]) >= 0 && hex_digit(s[2]) >= 0) {
+            *out++ = (char)(hex_digit(s[1]) * 16 + hex_digit(s[2]));
+            s += 3;
+        } else if (s[1] != '\0') {
+            *out++ = s[1];
+            s += 2;
+        } else {
+            return 0;
+        }
+    }
+    *out = '\0';
+    *p = s;
+    return 1;
+}
+
+/* The O attribute of an RFC 4514 subject string, unescaped; NULL when
+ * there is none. */
 static char *subject_org(const char *subject)
 {
     const char *p = subject;
+    char *value = malloc(strlen(subject) + 1);
 
-    while (p != NULL && *p != '\0') {
-        if (strncmp(p, "O=", 2) == 0) {
-            const char *end = p + 2;
+    while (value != NULL && *p != '\0') {
+        int is_org = strncmp(p, "O=", 2) == 0;
 
-            while (*end != '\0' && !(*end == ',' && end[-1] != '\\'))
-                end++;
-            return strndup(p + 2, (size_t)(end - p - 2));
-        }
-        p = strchr(p, ',');
-        if (p != NULL)
+        p = strchr(p, '=');
+        if (p == NULL)
+            break;
+        p++;
+        if (!unescape_value(&p, value))
+            break;
+        if (is_org)
+            return value;
+        if (*p != '\0')
             p++;
     }
+    free(value);
     return NULL;
+}
+
+/* Reads the subject O of the CSR, which becomes the certificate's. */
+static int csr_org(struct issue_state *s, const struct sti_csr *csr)
+{
+    char *subject = sti_csr_subject(csr);
+    char why[256];
+
+    s->csr_org = subject ? subject_org(subject) : NULL;
+    sti_free(subject);
+    if (s->csr_org == NULL || s->o->org != NULL)
+        return 0;
+    if (ca_name_problem(s->csr_org, CA_NAME_MAX, why, sizeof(why))) {
+        cli_errorf("CSR %s: invalid subject O: %s; or give --org NAME",
+                   s->o->csr, why);
+        return CLI_EXIT_FAIL;
+    }
+    return 0;
 }
 
 static int merge_tnauth(struct issue_state *s, struct sti_tnauth *from_csr)
@@ -299,7 +444,6 @@ static int load_csr(struct issue_state *s)
     struct sti_csr *csr = NULL;
     struct sti_tnauth *requested = NULL;
     struct sti_error err;
-    char *subject;
     int rc;
 
     if (sti_csr_load(s->o->csr, &csr, &err) != STI_OK) {
@@ -314,9 +458,10 @@ static int load_csr(struct issue_state *s)
         return CLI_EXIT_FAIL;
     }
     s->subject_key = sti_csr_get1_key(csr);
-    subject = sti_csr_subject(csr);
-    s->csr_org = subject ? subject_org(subject) : NULL;
-    sti_free(subject);
+    if (csr_org(s, csr) != 0) {
+        sti_csr_free(csr);
+        return CLI_EXIT_FAIL;
+    }
     rc = sti_csr_get_tnauth(csr, &requested, &err);
     if (rc != STI_OK && rc != STI_ERR_NOTFOUND) {
         cli_errorf("CSR %s: %s", s->o->csr, err.message);
@@ -490,8 +635,12 @@ static int issue_and_write(struct issue_state *s)
     return rc;
 }
 
-/* Checks that --out can be written before a certificate is recorded. */
-static int check_output_dir(const char *out)
+/*
+ * Checks that --out can be created before a key is written or a
+ * certificate recorded: like --key-out, it never replaces a file, since
+ * the chain there belongs to a key that would no longer match it.
+ */
+static int check_output(const char *out)
 {
     char *dir;
     char *slash;
@@ -499,6 +648,12 @@ static int check_output_dir(const char *out)
 
     if (strcmp(out, "-") == 0)
         return 0;
+    if (access(out, F_OK) == 0) {
+        cli_errorf("--out %s already exists; sti-ca never overwrites a "
+                   "chain, so remove it or choose another file",
+                   out);
+        return CLI_EXIT_FAIL;
+    }
     dir = strdup(out);
     if (dir == NULL)
         return CLI_EXIT_FAIL;
@@ -517,7 +672,7 @@ static int check_output_dir(const char *out)
 
 static int issue_run(struct issue_state *s)
 {
-    int rc = check_output_dir(s->o->out);
+    int rc = check_output(s->o->out);
 
     if (rc != 0)
         return rc;

@@ -65,6 +65,9 @@ int ca_cmd_list(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("unexpected argument '%s'", argv[optind]);
+    rc = ca_check_dir("--dir", dir);
+    if (rc != 0)
+        return rc;
     rc = ca_open(dir, CA_NO_KEYS, NULL, &ca);
     if (rc != 0)
         return rc;

@@ -45,6 +45,8 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], commands[i].name) == 0) {
             snprintf(prog, sizeof(prog), "sti-ca %s", commands[i].name);
             cli_prog = prog;
+            /* getopt_long prefixes its messages with argv[0]. */
+            argv[1] = prog;
             return commands[i].run(argc - 1, argv + 1);
         }
     }

@@ -21,6 +21,24 @@ static void usage(FILE *out)
             "serial),\n2 usage error.\n");
 }
 
+/* RFC 5280 section 4.1.2.2 limits serials to 20 octets, 40 hex digits. */
+static int check_serial(const char *serial)
+{
+    size_t n = strlen(serial), digits;
+
+    if (n == 0 || serial[strspn(serial, "0123456789abcdefABCDEF")] != '\0')
+        return cli_usage_error("invalid serial '%s'; give it in hex, as "
+                               "'sti-ca list' prints it",
+                               serial);
+    digits = n - strspn(serial, "0");
+    if (digits > 40)
+        return cli_usage_error("invalid serial '%.48s...': it has %zu hex "
+                               "digits, but serials have at most 40 (20 "
+                               "octets); copy it from 'sti-ca list'",
+                               serial, digits);
+    return CLI_EXIT_OK;
+}
+
 int ca_cmd_revoke(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -47,11 +65,11 @@ int ca_cmd_revoke(int argc, char **argv)
     }
     if (optind != argc - 1)
         return cli_usage_error("give exactly one SERIAL");
-    if (argv[optind][strspn(argv[optind], "0123456789abcdefABCDEF")] != '\0' ||
-        argv[optind][0] == '\0')
-        return cli_usage_error("invalid serial '%s'; give it in hex, as "
-                               "'sti-ca list' prints it",
-                               argv[optind]);
+    rc = ca_check_dir("--dir", dir);
+    if (rc == 0)
+        rc = check_serial(argv[optind]);
+    if (rc != 0)
+        return rc;
     reason = sti_crl_reason_from_name(reason_name);
     if (reason < 0)
         return cli_usage_error("unknown --reason '%s'; use an RFC 5280 name "

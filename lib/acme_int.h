@@ -49,7 +49,9 @@ void acme_resp_clear(struct acme_resp *resp);
 /* Store: the SQLite schema and its rows (lib/acme_store.c). */
 extern const char acme_schema[];
 int acme_random_id(char out[ACME_ID_LEN]);
-int acme_nonce_new(sqlite3 *db, char out[ACME_ID_LEN], struct sti_error *err);
+/* Issues a nonce and deletes those older than LIFETIME seconds. */
+int acme_nonce_new(sqlite3 *db, long lifetime, char out[ACME_ID_LEN],
+                   struct sti_error *err);
 /* STI_OK when NONCE was issued, unused and younger than LIFETIME; it is
  * spent either way.  STI_ERR_NOTFOUND otherwise. */
 int acme_nonce_consume(sqlite3 *db, const char *nonce, long lifetime,

@@ -570,18 +570,41 @@ static void revoke(struct acme_ctx *ctx, struct sti_cert *cert,
                      "revocation failed: %s", e.message);
         return;
     }
-    sti_log(STI_LOG_INFO,
-            "acme: certificate %s revoked by account %s, "
-            "reason %d",
-            serial, ctx->account.id, reason);
+    sti_log(STI_LOG_INFO, "acme: certificate %s revoked by %s%s, reason %d",
+            serial, ctx->account.id[0] ? "account " : "its own key",
+            ctx->account.id, reason);
     ctx->resp->status = 200;
 }
 
 /*
- * NOTE: only the issuing account can revoke; a request signed with the
- * certificate's own key as "jwk" (RFC 8555 section 7.6) is rejected by
- * the JWS check as malformed.
+ * The issuing account may revoke, signing with "kid", and so may whoever
+ * holds the certificate's key, signing with it as "jwk" (RFC 8555
+ * section 7.6).
  */
+static int revoke_allowed(struct acme_ctx *ctx, const struct sti_cert *cert,
+                          const char *owner, const char *serial)
+{
+    struct sti_key *cert_key;
+    int same;
+
+    if (ctx->account.id[0] != '\0') {
+        if (strcmp(owner, ctx->account.id) == 0)
+            return 1;
+        acme_problem(ctx, 403, STI_ACME_ERR_UNAUTHORIZED,
+                     "certificate %s belongs to another account", serial);
+        return 0;
+    }
+    cert_key = sti_cert_get1_key(cert);
+    same = cert_key != NULL && sti_key_public_equal(cert_key, ctx->key);
+    sti_key_free(cert_key);
+    if (!same)
+        acme_problem(ctx, 403, STI_ACME_ERR_UNAUTHORIZED,
+                     "the \"jwk\" that signed this revocation is not the "
+                     "key of certificate %s",
+                     serial);
+    return same;
+}
+
 void acme_handle_revoke(struct acme_ctx *ctx)
 {
     char *owner = NULL, *pem = NULL, *serial = NULL;
@@ -593,18 +616,20 @@ void acme_handle_revoke(struct acme_ctx *ctx)
         return;
     serial = sti_cert_serial_hex(cert);
     if (serial == NULL || acme_cert_find(ctx->srv->db, NULL, serial, &owner,
-                                         &pem, &revoked, NULL) != STI_OK)
+                                         &pem, &revoked, NULL) != STI_OK) {
         acme_problem(ctx, 404, STI_ACME_ERR_MALFORMED,
                      "certificate %s was not issued over ACME here",
                      serial ? serial : "?");
-    else if (strcmp(owner, ctx->account.id) != 0)
-        acme_problem(ctx, 403, STI_ACME_ERR_UNAUTHORIZED,
-                     "certificate %s belongs to another account", serial);
-    else if (revoked)
+        goto out;
+    }
+    if (!revoke_allowed(ctx, cert, owner, serial))
+        goto out;
+    if (revoked)
         acme_problem(ctx, 400, STI_ACME_ERR_ALREADY_REVOKED,
                      "certificate %s is already revoked", serial);
     else
         revoke(ctx, cert, serial, reason);
+out:
     free(owner);
     free(pem);
     free(serial);

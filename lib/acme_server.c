@@ -201,9 +201,16 @@ static int load_kid_account(struct acme_ctx *ctx, const char *kid)
     return 0;
 }
 
-/* Exactly one of "jwk" (newAccount) and "kid" (everything else). */
-static int check_signer(struct acme_ctx *ctx, json_t *hdr, int want_jwk)
+/* Which signer a resource accepts in the protected header. */
+enum signer { SIGNER_KID, SIGNER_JWK, SIGNER_EITHER };
+
+/* Exactly one of "jwk" (newAccount) and "kid" (everything else); revokeCert
+ * takes either (RFC 8555 section 7.6). */
+static int check_signer(struct acme_ctx *ctx, json_t *hdr, enum signer want)
 {
+    int want_jwk = want == SIGNER_JWK ||
+                   (want == SIGNER_EITHER && json_object_get(hdr, "jwk"));
+
     json_t *jwk = json_object_get(hdr, "jwk");
     const char *kid = json_string_value(json_object_get(hdr, "kid"));
 
@@ -258,7 +265,7 @@ static int check_signature(struct acme_ctx *ctx)
 }
 
 /* Runs every check on a POST body; 0 when the request may proceed. */
-static int check_jws(struct acme_ctx *ctx, int want_jwk)
+static int check_jws(struct acme_ctx *ctx, enum signer want)
 {
     json_t *body, *hdr;
     const char *alg;
@@ -287,7 +294,7 @@ static int check_jws(struct acme_ctx *ctx, int want_jwk)
                      "JWS alg '%.16s' is not supported; sign with ES256",
                      alg ? alg : "(missing)");
     else if (check_nonce_and_url(ctx, hdr) == 0 &&
-             check_signer(ctx, hdr, want_jwk) == 0)
+             check_signer(ctx, hdr, want) == 0)
         rc = check_signature(ctx);
     json_decref(hdr);
     return rc;
@@ -354,8 +361,11 @@ static void route_post(struct acme_ctx *ctx)
     const char *rest = ctx->rest;
     char id[ACME_ID_LEN];
     int new_account = strcmp(rest, "/new-account") == 0;
+    enum signer want = new_account ? SIGNER_JWK : SIGNER_KID;
 
-    if (check_jws(ctx, new_account) != 0)
+    if (strcmp(rest, "/revoke-cert") == 0)
+        want = SIGNER_EITHER;
+    if (check_jws(ctx, want) != 0)
         return;
     if (new_account)
         acme_handle_new_account(ctx);
@@ -419,7 +429,8 @@ static void add_nonce(struct acme_ctx *ctx)
 {
     char nonce[ACME_ID_LEN];
 
-    if (acme_nonce_new(ctx->srv->db, nonce, NULL) == STI_OK)
+    if (acme_nonce_new(ctx->srv->db, ctx->srv->cfg.nonce_lifetime_s, nonce,
+                       NULL) == STI_OK)
         ctx->resp->nonce = strdup(nonce);
 }
 

@@ -13,6 +13,7 @@
 const char acme_schema[] =
     "CREATE TABLE IF NOT EXISTS acme_nonce("
     " value TEXT PRIMARY KEY, created INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS acme_nonce_created ON acme_nonce(created);"
     "CREATE TABLE IF NOT EXISTS acme_jti("
     " jti TEXT PRIMARY KEY, exp INTEGER NOT NULL, seen INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS acme_account("
@@ -99,15 +100,31 @@ void acme_time_format(time_t t, char out[32])
 
 /* Nonces (RFC 8555 section 6.5) */
 
-int acme_nonce_new(sqlite3 *db, char out[ACME_ID_LEN], struct sti_error *err)
+/* Deletes nonces older than LIFETIME seconds. */
+static int nonce_expire(sqlite3 *db, long lifetime, struct sti_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db, "DELETE FROM acme_nonce WHERE created < ?", &st, err);
+
+    if (rc != STI_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)(time(NULL) - lifetime));
+    return step_done(db, st, "cannot expire nonces", err);
+}
+
+int acme_nonce_new(sqlite3 *db, long lifetime, char out[ACME_ID_LEN],
+                   struct sti_error *err)
 {
     sqlite3_stmt *st;
     int rc;
 
     if (acme_random_id(out) != STI_OK)
         return sti_seterr(err, STI_ERR_CRYPTO, "cannot draw a random nonce");
-    rc = prepare(db, "INSERT INTO acme_nonce(value, created) VALUES(?, ?)", &st,
-                 err);
+    /* Expiring here too keeps the table at issue rate times lifetime. */
+    rc = nonce_expire(db, lifetime, err);
+    if (rc == STI_OK)
+        rc = prepare(db, "INSERT INTO acme_nonce(value, created) VALUES(?, ?)",
+                     &st, err);
     if (rc != STI_OK)
         return rc;
     sqlite3_bind_text(st, 1, out, -1, SQLITE_TRANSIENT);
@@ -119,15 +136,8 @@ int acme_nonce_consume(sqlite3 *db, const char *nonce, long lifetime,
                        struct sti_error *err)
 {
     sqlite3_stmt *st;
-    time_t now = time(NULL);
-    int rc;
+    int rc = nonce_expire(db, lifetime, err);
 
-    /* Old nonces go first, so that the table stays small. */
-    rc = prepare(db, "DELETE FROM acme_nonce WHERE created < ?", &st, err);
-    if (rc != STI_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)(now - lifetime));
-    rc = step_done(db, st, "cannot expire nonces", err);
     if (rc != STI_OK)
         return rc;
     rc = prepare(db, "DELETE FROM acme_nonce WHERE value = ?", &st, err);

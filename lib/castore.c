@@ -232,6 +232,17 @@ int sti_castore_revoke(struct sti_castore *store, const char *serial_hex,
     rc = sti_castore_find(store, serial_hex, &rec, err);
     if (rc != STI_OK)
         return rc;
+    /* Path validation takes a trust anchor as given and checks no CRL for
+     * it (RFC 5280 section 6.1), so a CRL entry cannot revoke a root. */
+    if (sti_cert_kind_from_name(rec->kind) == STI_CERT_CA_ROOT ||
+        sti_cert_kind_from_name(rec->kind) == STI_CERT_PA_ROOT) {
+        rc = sti_seterr(err, STI_ERR_POLICY,
+                        "certificate %s is the root, a trust anchor that no "
+                        "CRL can revoke; remove it from the verifiers' trust "
+                        "anchors and the PA's CA list instead",
+                        rec->serial_hex);
+        goto out;
+    }
     if (rec->revoked) {
         rc = sti_seterr(err, STI_ERR_EXISTS,
                         "certificate %s is already revoked", rec->serial_hex);

@@ -188,22 +188,42 @@ static int check_tnauth(const struct sti_cert_request *req,
     return check_encompassed(req, issuer, err);
 }
 
+/*
+ * How many bytes of the organization a derived CA name takes: at most 40,
+ * so that the common name stays within 64 (ub-common-name, RFC 5280
+ * Appendix A.1), and never a part of a UTF-8 sequence.
+ */
+static int org_prefix(const char *org)
+{
+    size_t n = strlen(org);
+
+    if (n <= 40)
+        return (int)n;
+    n = 40;
+    while (n > 0 && ((unsigned char)org[n] & 0xC0) == 0x80)
+        n--;
+    return (int)n;
+}
+
 /* The default subject common name of each kind. */
 static void default_cn(const struct sti_cert_request *req, char *out,
                        size_t size)
 {
+    const char *org = req->organization;
+    int n = org_prefix(org);
+
     switch (req->kind) {
     case STI_CERT_PA_ROOT:
-        snprintf(out, size, "%.40s STI-PA SHAKEN ROOT", req->organization);
+        snprintf(out, size, "%.*s STI-PA SHAKEN ROOT", n, org);
         break;
     case STI_CERT_CA_ROOT:
-        snprintf(out, size, "%.40s SHAKEN ROOT", req->organization);
+        snprintf(out, size, "%.*s SHAKEN ROOT", n, org);
         break;
     case STI_CERT_CA_INTERMEDIATE:
-        snprintf(out, size, "%.40s SHAKEN Intermediate", req->organization);
+        snprintf(out, size, "%.*s SHAKEN Intermediate", n, org);
         break;
     case STI_CERT_SCA:
-        snprintf(out, size, "%.40s SHAKEN SCA", req->organization);
+        snprintf(out, size, "%.*s SHAKEN SCA", n, org);
         break;
     case STI_CERT_SP:
         snprintf(out, size, "SHAKEN %s", sti_tnauth_get0_spc(req->tnauth));

@@ -31,15 +31,70 @@ static json_t *jtime(const ASN1_TIME *t)
     return json_string(buf);
 }
 
+/* Length of the valid UTF-8 sequence at P (at most N bytes), or 0. */
+static size_t utf8_sequence(const unsigned char *p, size_t n)
+{
+    size_t len = p[0] < 0x80                    ? 1
+                 : p[0] >= 0xC2 && p[0] <= 0xDF ? 2
+                 : p[0] >= 0xE0 && p[0] <= 0xEF ? 3
+                 : p[0] >= 0xF0 && p[0] <= 0xF4 ? 4
+                                                : 0;
+
+    if (len == 0 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    /* Overlong forms, UTF-16 surrogates and code points above U+10FFFF
+     * (RFC 3629 section 4). */
+    if ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] > 0x9F) ||
+        (p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] > 0x8F))
+        return 0;
+    return len;
+}
+
+/*
+ * A JSON string of LEN bytes of DATA, which certificates may fill with
+ * any bytes: control characters other than newline and bytes that are
+ * not UTF-8 become "\xNN", so that the JSON and the text output stay
+ * printable.
+ */
+static json_t *jtext(const char *data, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    char *buf = malloc(4 * len + 1), *o = buf;
+    json_t *s;
+
+    if (buf == NULL)
+        return json_null();
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_sequence(p + i, len - i);
+
+        if (n == 0 ||
+            (n == 1 && p[i] != '\n' && (p[i] < 0x20 || p[i] == 0x7F))) {
+            o += sprintf(o, "\\x%02X", p[i]);
+            i++;
+            continue;
+        }
+        memcpy(o, p + i, n);
+        o += n;
+        i += n;
+    }
+    *o = '\0';
+    s = json_string(buf);
+    free(buf);
+    return s ? s : json_null();
+}
+
 /* Takes the contents of a memory BIO as a JSON string and frees it. */
 static json_t *jbio(BIO *bio)
 {
     char *data;
     long len = BIO_get_mem_data(bio, &data);
-    json_t *s = json_stringn_nocheck(data, (size_t)len);
+    json_t *s = jtext(data, len > 0 ? (size_t)len : 0);
 
     BIO_free(bio);
-    return s ? s : json_null();
+    return s;
 }
 
 static json_t *jname(const X509_NAME *name)
@@ -48,7 +103,8 @@ static json_t *jname(const X509_NAME *name)
 
     if (bio == NULL)
         return json_null();
-    X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253);
+    /* UTF-8 stays as it is; jtext escapes what is not printable. */
+    X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
     return jbio(bio);
 }
 
@@ -148,13 +204,40 @@ static json_t *tnauth_der_model(const unsigned char *der, size_t len)
 
 /* Extensions */
 
+/*
+ * Joins OpenSSL's indented lines with "; ".  Each newline becomes two
+ * characters, so the result needs its own buffer of up to twice the input.
+ */
+static char *join_lines(const char *text)
+{
+    char *joined = malloc(2 * strlen(text) + 1);
+    char *o = joined;
+
+    if (joined == NULL)
+        return NULL;
+    for (const char *p = text; *p != '\0'; p++) {
+        if (*p != '\n') {
+            *o++ = *p;
+            continue;
+        }
+        while (isspace((unsigned char)p[1]))
+            p++;
+        if (p[1] != '\0' && o > joined) {
+            *o++ = ';';
+            *o++ = ' ';
+        }
+    }
+    *o = '\0';
+    return joined;
+}
+
 /* OpenSSL's own rendering of a known extension, on one line. */
 static json_t *ext_value_text(X509_EXTENSION *ext)
 {
     BIO *bio = BIO_new(BIO_s_mem());
     const ASN1_OCTET_STRING *v = X509_EXTENSION_get_data(ext);
     json_t *s;
-    char *text, *o;
+    char *text;
 
     if (bio == NULL)
         return json_null();
@@ -164,28 +247,13 @@ static json_t *ext_value_text(X509_EXTENSION *ext)
         return jhex(ASN1_STRING_get0_data(v), (size_t)ASN1_STRING_length(v));
     }
     s = jbio(bio);
-    text = strdup(json_string_value(s));
+    text = json_is_string(s) ? join_lines(json_string_value(s)) : NULL;
     json_decref(s);
     if (text == NULL)
         return json_null();
-    /* Join OpenSSL's indented lines with "; ". */
-    o = text;
-    for (char *p = text; *p != '\0'; p++) {
-        if (*p == '\n') {
-            while (isspace((unsigned char)p[1]))
-                p++;
-            if (p[1] != '\0' && o > text) {
-                *o++ = ';';
-                *o++ = ' ';
-            }
-        } else {
-            *o++ = *p;
-        }
-    }
-    *o = '\0';
     s = json_string(text);
     free(text);
-    return s;
+    return s ? s : json_null();
 }
 
 /* Each distribution point as {"urls": [...], "crl_issuer": DN}. */
@@ -208,11 +276,14 @@ static json_t *crldp_model(X509_EXTENSION *ext)
 
         for (int j = 0; j < sk_GENERAL_NAME_num(names); j++) {
             GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, j);
+            const ASN1_IA5STRING *uri;
 
-            if (gn->type == GEN_URI)
-                json_array_append_new(
-                    urls, json_string((const char *)ASN1_STRING_get0_data(
-                              gn->d.uniformResourceIdentifier)));
+            if (gn->type != GEN_URI)
+                continue;
+            uri = gn->d.uniformResourceIdentifier;
+            json_array_append_new(
+                urls, jtext((const char *)ASN1_STRING_get0_data(uri),
+                            (size_t)ASN1_STRING_length(uri)));
         }
         json_object_set_new(obj, "urls", urls);
         for (int j = 0; j < sk_GENERAL_NAME_num(dp->CRLissuer); j++) {

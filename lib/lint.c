@@ -618,8 +618,8 @@ static void decode_tnauth(struct lint_ctx *c, X509_EXTENSION *ext)
                 "(uppercase)",
                 bad);
     else
-        finding(c, "e_tnauth_malformed", "TNAuthList DER is malformed: %s",
-                err.message);
+        /* The decoder's messages already name the TNAuthList. */
+        finding(c, "e_tnauth_malformed", "%s", err.message);
 }
 
 static void check_tnauth_entries(struct lint_ctx *c)

@@ -7,6 +7,7 @@
  */
 #include "repo_int.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,28 +93,37 @@ int sti_repo_name_valid(const char *name)
 
 /* Interned certificates */
 
+/* Interns the certificate PEM[0..LEN), as DER when that round-trips. */
 static struct repo_blob *blob_intern(struct sti_repo *repo, const char *pem,
                                      size_t len)
 {
-    uint32_t h = repo_hash(pem, len);
+    size_t der_len = 0;
+    unsigned char *der = repo_pem_to_der(pem, len, &der_len);
+    const void *data = der ? (const void *)der : pem;
+    size_t dlen = der ? der_len : len;
+    uint32_t h = repo_hash(data, dlen) ^ (der ? 1u : 0u);
     struct repo_blob **slot, *b;
 
     pthread_mutex_lock(&repo->blob_lock);
     slot = &repo->blobs[h & (repo->nblobs - 1)];
     for (b = *slot; b != NULL; b = b->next)
-        if (b->hash == h && b->len == len && memcmp(b->pem, pem, len) == 0)
+        if (b->hash == h && b->len == dlen && b->is_der == (der != NULL) &&
+            memcmp(b->data, data, dlen) == 0)
             break;
     if (b != NULL) {
         b->refs++;
-    } else if ((b = malloc(sizeof(*b) + len)) != NULL) {
+    } else if ((b = malloc(sizeof(*b) + dlen)) != NULL) {
         b->refs = 1;
         b->hash = h;
-        b->len = len;
-        memcpy(b->pem, pem, len);
+        b->len = (uint32_t)dlen;
+        b->pem_len = (uint32_t)len;
+        b->is_der = der != NULL;
+        memcpy(b->data, data, dlen);
         b->next = *slot;
         *slot = b;
     }
     pthread_mutex_unlock(&repo->blob_lock);
+    free(der);
     return b;
 }
 
@@ -134,11 +144,23 @@ static void blob_unref_locked(struct sti_repo *repo, struct repo_blob *b)
 
 /* Entries */
 
+void repo_entry_write_pem(const struct repo_entry *e, char *out)
+{
+    for (unsigned int i = 0; i < e->count; i++) {
+        const struct repo_blob *b = e->certs[i];
+
+        if (b->is_der)
+            repo_pem_write(b->data, b->len, out);
+        else
+            memcpy(out, b->data, b->len);
+        out += b->pem_len;
+    }
+}
+
 const char *repo_entry_flat(struct repo_entry *e)
 {
     struct sti_repo *repo = e->repo;
     char *flat = atomic_load(&e->flat), *expected = NULL;
-    size_t off = 0;
 
     if (flat != NULL)
         return flat;
@@ -148,10 +170,7 @@ const char *repo_entry_flat(struct repo_entry *e)
         atomic_fetch_sub(&repo->flat_bytes, e->size);
         return NULL;
     }
-    for (unsigned int i = 0; i < e->count; i++) {
-        memcpy(flat + off, e->certs[i]->pem, e->certs[i]->len);
-        off += e->certs[i]->len;
-    }
+    repo_entry_write_pem(e, flat);
     /* Another thread may have made the copy meanwhile; keep one. */
     if (!atomic_compare_exchange_strong(&e->flat, &expected, flat)) {
         free(flat);
@@ -362,6 +381,10 @@ int sti_repo_open(const char *path, struct sti_repo **out,
     if (repo_alloc(&repo) != STI_OK)
         return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
     rc = sti_sqlite_open(path, schema, &repo->db, err);
+    /* Every chain lives in memory already, so the page cache only slows
+     * the reloads down a little when it is small. */
+    if (rc == STI_OK)
+        rc = sti_sqlite_exec(repo->db, "PRAGMA cache_size = -256", err);
     if (rc == STI_OK)
         rc = sti_repo_sync(repo, NULL, err);
     if (rc != STI_OK) {
@@ -409,7 +432,7 @@ static long long data_version(sqlite3 *db)
     return v;
 }
 
-/* Loads row NAME into the table when memory lacks it or holds an older
+/* Loads row NAME into the table when memory lacks it or has an older
  * ETag.  Returns 1 when the table changed, 0 when not, or -1. */
 static int sync_one(struct sti_repo *repo, sqlite3_stmt *get, const char *name,
                     const char *etag)
@@ -564,6 +587,10 @@ int sti_repo_sync(struct sti_repo *repo, size_t *changed, struct sti_error *err)
         sti_sqlite_exec(repo->db, "COMMIT", NULL);
         if (rc == STI_OK)
             repo->data_version = v;
+        /* A reload reads every row once; give the pages and the
+         * temporary allocations back to the system. */
+        sqlite3_db_release_memory(repo->db);
+        malloc_trim(0);
     }
     pthread_mutex_unlock(&repo->db_lock);
     if (changed != NULL)
@@ -616,7 +643,7 @@ static void chain_facts_free(struct chain_facts *f)
     sti_free(f->subject);
 }
 
-/* Returns the stored modification time when NAME holds ETAG, else 0; sets
+/* Returns the stored modification time when NAME has ETAG, else 0; sets
  * *exists. */
 static time_t stored_modified(struct sti_repo *repo, const char *name,
                               const char *etag, int *exists)
@@ -739,7 +766,6 @@ int sti_repo_get(struct sti_repo *repo, const char *name, char **pem,
                  size_t *len, struct sti_error *err)
 {
     struct repo_entry *e;
-    size_t off = 0;
 
     *pem = NULL;
     *len = 0;
@@ -752,12 +778,9 @@ int sti_repo_get(struct sti_repo *repo, const char *name, char **pem,
         repo_entry_unref(e);
         return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
     }
-    for (unsigned int i = 0; i < e->count; i++) {
-        memcpy(*pem + off, e->certs[i]->pem, e->certs[i]->len);
-        off += e->certs[i]->len;
-    }
-    (*pem)[off] = '\0';
-    *len = off;
+    repo_entry_write_pem(e, *pem);
+    (*pem)[e->size] = '\0';
+    *len = e->size;
     repo_entry_unref(e);
     return STI_OK;
 }

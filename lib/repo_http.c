@@ -17,7 +17,7 @@
 
 /* Conditional requests (RFC 9110 section 13) */
 
-/* Returns 1 when the If-None-Match list holds ETAG (weak comparison, as
+/* Returns 1 when the If-None-Match list contains ETAG (weak comparison, as
  * RFC 9110 section 13.1.2 prescribes for GET and HEAD) or is "*". */
 static int etag_listed(const char *list, const char *etag)
 {
@@ -76,24 +76,49 @@ static void not_found(struct sti_httpd_response *resp)
     sti_httpd_send_error(resp, 404, NULL, "not found");
 }
 
+/*
+ * Sends the chain of E as one buffer, so that headers and body leave in
+ * one system call: the entry's flat copy while the flat budget lasts (the
+ * entry stays referenced until the body is sent), else a copy made for
+ * this response.  Takes over the caller's reference.
+ */
+static void send_entry(struct sti_httpd_response *resp, struct repo_entry *e,
+                       const char *type)
+{
+    const char *flat = repo_entry_flat(e);
+    char *copy;
+
+    if (flat != NULL) {
+        sti_httpd_set_body_ref(resp, type, flat, e->size, repo_entry_release,
+                               e);
+        return;
+    }
+    copy = malloc(e->size ? e->size : 1);
+    if (copy == NULL) {
+        repo_entry_unref(e);
+        sti_httpd_send_error(resp, 500, NULL, "out of memory");
+        return;
+    }
+    repo_entry_write_pem(e, copy);
+    sti_httpd_set_body_ref(resp, type, copy, e->size, free, copy);
+    repo_entry_unref(e);
+}
+
 static void serve_chain(struct sti_repo *repo,
                         const struct sti_httpd_request *req,
                         struct sti_httpd_response *resp, const char *file)
 {
     const char *method = sti_httpd_method(req);
     size_t len = strlen(file);
-    struct sti_httpd_iovec iov[STI_REPO_CHAIN_MAX];
     struct repo_entry *e = NULL;
-    const char *flat;
     int fresh;
 
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         method_not_allowed(resp, "GET, HEAD");
         return;
     }
-    /* The name is checked character by character before the lookup, and
-     * the lookup is in memory only, so "..", "%2e" and the like find
-     * nothing. */
+    /* Names are checked when published and the lookup is in memory only,
+     * so "..", "%2e" and the like find nothing. */
     if (len > 4 && len - 4 <= STI_REPO_NAME_MAX &&
         strcmp(file + len - 4, ".pem") == 0)
         e = repo_lookup(repo, file, len - 4);
@@ -104,23 +129,9 @@ static void serve_chain(struct sti_repo *repo,
     sti_httpd_add_header(resp, "ETag", e->etag);
     sti_httpd_add_header(resp, "Last-Modified", e->last_modified);
     sti_httpd_add_header(resp, "Cache-Control", repo->cache_control);
-    for (unsigned int i = 0; i < e->count; i++) {
-        iov[i].base = e->certs[i]->pem;
-        iov[i].len = e->certs[i]->len;
-    }
-    /* A 304 carries the body too: libmicrohttpd sends no body with 304 but
-     * derives Content-Length from it, and RFC 9110 section 8.6 allows only
-     * the length a 200 would have. */
     fresh = not_modified(req, e);
     sti_httpd_set_status(resp, fresh ? 304 : 200);
-    /* The entry stays referenced until the server has sent the body. */
-    flat = repo_entry_flat(e);
-    if (flat != NULL)
-        sti_httpd_set_body_ref(resp, fresh ? NULL : PEM_TYPE, flat, e->size,
-                               repo_entry_release, e);
-    else
-        sti_httpd_set_body_iov(resp, fresh ? NULL : PEM_TYPE, iov, e->count,
-                               repo_entry_release, e);
+    send_entry(resp, e, fresh ? NULL : PEM_TYPE);
 }
 
 /* API */
@@ -260,7 +271,8 @@ static void api_info(struct sti_repo *repo, const struct sti_httpd_request *req,
                      struct sti_httpd_response *resp, const char *name)
 {
     struct repo_entry *e = repo_lookup(repo, name, strlen(name));
-    char url[STI_REPO_NAME_MAX + 600];
+    char url[STI_REPO_NAME_MAX + 600], modified[32], not_after[32];
+    struct tm tm;
 
     if (e == NULL) {
         sti_httpd_send_error(resp, 404, NULL, "no chain with that name");
@@ -268,10 +280,15 @@ static void api_info(struct sti_repo *repo, const struct sti_httpd_request *req,
     }
     snprintf(url, sizeof(url), "%s/certs/%s.pem", sti_httpd_base_url(req),
              name);
+    /* The same member names and time format as the list. */
+    gmtime_r(&e->modified, &tm);
+    strftime(modified, sizeof(modified), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    gmtime_r(&e->not_after, &tm);
+    strftime(not_after, sizeof(not_after), "%Y-%m-%dT%H:%M:%SZ", &tm);
     send_json(resp, 200,
-              json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}", "name", e->name, "url",
-                        url, "etag", e->etag, "last_modified", e->last_modified,
-                        "certificates", (json_int_t)e->count, "size",
+              json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "name", e->name, "url",
+                        url, "etag", e->etag, "modified", modified, "not_after",
+                        not_after, "certificates", (json_int_t)e->count, "size",
                         (json_int_t)e->size));
     repo_entry_unref(e);
 }

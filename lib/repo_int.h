@@ -8,16 +8,19 @@
 #include <stdatomic.h>
 
 /*
- * One certificate's PEM text, interned so that chains sharing an
- * intermediate keep one copy of it.  refs, next and the intern table are
- * guarded by sti_repo.blob_lock; the text never changes.
+ * One certificate, interned so that chains sharing an intermediate keep
+ * one copy of it.  data is the DER when is_der is set, else the PEM text.
+ * refs, next and the intern table are guarded by sti_repo.blob_lock; the
+ * data never changes.
  */
 struct repo_blob {
     struct repo_blob *next;
     unsigned int refs;
     uint32_t hash;
-    size_t len;
-    char pem[];
+    uint32_t len;     /* bytes in data */
+    uint32_t pem_len; /* bytes of the PEM form */
+    int is_der;
+    unsigned char data[];
 };
 
 /*
@@ -70,13 +73,21 @@ struct repo_entry *repo_lookup(struct sti_repo *repo, const char *name,
                                size_t len);
 void repo_entry_unref(struct repo_entry *entry);
 /*
- * Returns the chain as one buffer, made on first use while the flat
- * budget lasts, or NULL.  One buffer lets the server send headers and body
- * in one system call; the budget bounds the memory spent on the copies.
+ * Returns the chain as ready PEM, made on first use while the flat
+ * budget lasts, or NULL.  The copy saves encoding the DER again for each
+ * response; the budget bounds the memory spent on copies.
  */
 const char *repo_entry_flat(struct repo_entry *entry);
 /* repo_entry_unref() with a void pointer, as a release callback. */
 void repo_entry_release(void *entry);
+
+/* Writes the chain's PEM, entry->size bytes, into OUT. */
+void repo_entry_write_pem(const struct repo_entry *entry, char *out);
+
+/* PEM encoding of certificates (lib/repo_pem.c). */
+size_t repo_pem_len(size_t der_len);
+void repo_pem_write(const unsigned char *der, size_t len, char *out);
+unsigned char *repo_pem_to_der(const char *pem, size_t len, size_t *der_len);
 
 /* SHA-256 of DATA in lowercase hex (65 bytes with the NUL). */
 int repo_sha256_hex(const void *data, size_t len, char out[65]);

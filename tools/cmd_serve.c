@@ -26,7 +26,7 @@ static const char usage[] =
     "                        among the --ca-file certificates)\n"
     "  --cache DB            SQLite x5u cache shared by processes\n"
     "                        (default: in memory only)\n"
-    "  --fetch-ca FILE       trust for HTTPS x5u servers (default: the\n"
+    "  --x5u-ca-file FILE    trust for HTTPS x5u servers (default: the\n"
     "                        system store)\n"
     "  --allow-http          lab only: accept http:// x5u URLs\n"
     "  --allow-any-port      lab only: accept x5u ports other than 443\n"
@@ -59,7 +59,7 @@ enum opt_id {
     O_CRL,
     O_CRL_SIGNER,
     O_CACHE,
-    O_FETCH_CA,
+    O_X5U_CA_FILE,
     O_ALLOW_HTTP,
     O_ALLOW_ANY_PORT,
     O_FRESHNESS,
@@ -89,7 +89,7 @@ static const struct option longs[] = {
     {"crl", required_argument, NULL, OPT_BASE + O_CRL},
     {"crl-signer", required_argument, NULL, OPT_BASE + O_CRL_SIGNER},
     {"cache", required_argument, NULL, OPT_BASE + O_CACHE},
-    {"fetch-ca", required_argument, NULL, OPT_BASE + O_FETCH_CA},
+    {"x5u-ca-file", required_argument, NULL, OPT_BASE + O_X5U_CA_FILE},
     {"allow-http", no_argument, NULL, OPT_BASE + O_ALLOW_HTTP},
     {"allow-any-port", no_argument, NULL, OPT_BASE + O_ALLOW_ANY_PORT},
     {"freshness", required_argument, NULL, OPT_BASE + O_FRESHNESS},
@@ -103,6 +103,8 @@ static const struct option longs[] = {
     {"no-access-log", no_argument, NULL, OPT_BASE + O_NO_ACCESS_LOG},
     {"config", required_argument, NULL, OPT_CONFIG},
     {"help", no_argument, NULL, OPT_HELP},
+    /* The first name of --x5u-ca-file, which sti lab passes. */
+    {"fetch-ca", required_argument, NULL, OPT_BASE + O_X5U_CA_FILE},
     {NULL, 0, NULL, 0},
 };
 
@@ -231,7 +233,7 @@ static void verifier_config(const struct serve_opts *o,
     vc->crl_url = is_url ? crl : NULL;
     vc->crl_signer_file = o->val[O_CRL_SIGNER];
     vc->cache_db = o->val[O_CACHE];
-    vc->fetch_ca_file = o->val[O_FETCH_CA];
+    vc->fetch_ca_file = o->val[O_X5U_CA_FILE];
     vc->allow_http = o->val[O_ALLOW_HTTP] != NULL;
     vc->allow_any_port = o->val[O_ALLOW_ANY_PORT] != NULL;
     vc->freshness_s = (int)o->freshness;

@@ -559,7 +559,10 @@ static int issue(struct test *t, const char *ca_dir, const char *key,
     for (size_t i = 0; extra[i] != NULL && n < 31; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
+    /* sti-ca issue never replaces a key or a chain, and each run of the
+     * tests issues new ones. */
     unlink(key);
+    unlink(chain);
     return lab_run(t->lab, argv, NULL, 0) == 0 ? 0 : -1;
 }
 

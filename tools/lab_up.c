@@ -265,8 +265,8 @@ static int register_provider(const struct lab *lab, int index)
                             spc,      "--name", user,   "--password",
                             source,   "--dir",  pa_dir, NULL};
 
-        /* A provider left from a run that stopped half-way is there
-         * already; the user add below then decides. */
+        /* The provider may exist from a run that stopped half-way, so a
+         * failed sp add is ignored and the user add decides. */
         lab_run(lab, sp, NULL, 1);
         if (lab_run(lab, ua, NULL, 0) != 0)
             return -1;

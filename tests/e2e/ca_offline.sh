@@ -160,4 +160,121 @@ check_status "revoke without serial" 2 sti-ca revoke --dir "$CA"
 check_status "revoke non-hex serial" 2 sti-ca revoke --dir "$CA" 12xy
 check_contains "non-hex serial message" "'12xy'" "$(cat "$T/last.err")"
 
+# Invalid option values exit 2 with a message naming the value and the fix.
+check_status "list bad option" 2 sti-ca list --dir "$CA" --bogus
+check_contains "bad option names the subcommand" \
+    "sti-ca list: unrecognized option '--bogus'" "$(cat "$T/last.err")"
+check_status "init empty --dir" 2 sti-ca init --dir ''
+check_contains "empty --dir message" "--dir is empty" "$(cat "$T/last.err")"
+check_status "init non-UTF-8 --org" 2 sti-ca init --dir "$T/u8" \
+    --org "$(printf 'Bad\377Org')"
+check_contains "non-UTF-8 --org message" "byte 4 (0xFF) is not UTF-8" \
+    "$(cat "$T/last.err")"
+check_status "init passphrase on argv" 2 sti-ca init --dir "$T/pw" \
+    --pass hunter2
+check_contains "passphrase source message" "file:PATH, env:VAR or fd:N" \
+    "$(cat "$T/last.err")"
+case "$(cat "$T/last.err")" in
+*hunter2*) fail "passphrase message echoes the passphrase" ;;
+*) ok "passphrase message hides the passphrase" ;;
+esac
+check_status "issue --key-pass on argv" 2 sti-ca issue --dir "$CA" \
+    --new-key --key-out "$T/kp.key" --spc 1234 --key-pass hunter2
+check_status "init --days over --root-days" 2 sti-ca init \
+    --dir "$T/rd" --root-days 1 --days 2
+check_contains "days message" \
+    "give --days 1 or fewer, or --root-days 2 or more" "$(cat "$T/last.err")"
+check_status "init short root" 0 sti-ca init --dir "$T/rd" --root-days 1
+check_eq "intermediate ends with a short root" \
+    "$(openssl x509 -in "$T/rd/root.pem" -noout -enddate)" \
+    "$(openssl x509 -in "$T/rd/intermediate.pem" -noout -enddate)"
+org64=$(printf '%064d' 0 | tr 0 o)
+check_status "init --org of 64 bytes" 0 sti-ca init --dir "$T/o64" \
+    --org "$org64"
+check_status "init --org of 65 bytes" 2 sti-ca init --dir "$T/o65" \
+    --org "${org64}o"
+check_contains "long --org message" "has 65 bytes; give 1 to 64" \
+    "$(cat "$T/last.err")"
+check_status "init --crl-url without host" 2 sti-ca init --dir "$T/cu" \
+    --crl-url http://
+check_contains "CRL URL message" "with a host" "$(cat "$T/last.err")"
+check_status "init --crl-url with a space" 2 sti-ca init --dir "$T/cu" \
+    --crl-url 'http://a b/crl'
+check_status "issue empty --cn" 2 sti-ca issue --dir "$CA" --new-key \
+    --key-out "$T/cn.key" --spc 1234 --cn ''
+check_status "issue bad --country" 2 sti-ca issue --dir "$CA" --new-key \
+    --key-out "$T/cn.key" --spc 1234 --country usa
+check_contains "issue country message" "'usa'" "$(cat "$T/last.err")"
+
+# A failed init removes what it created, and only that.
+check_status "init with a missing CRL issuer" 1 sti-ca init --dir "$T/c14" \
+    --crl-issuer-cert "$T/none.pem"
+check_eq "failed init leaves no directory" no \
+    "$([ -e "$T/c14" ] && echo yes || echo no)"
+mkdir "$T/keep"
+echo data >"$T/keep/own.txt"
+check_status "init in a directory with a file" 1 sti-ca init \
+    --dir "$T/keep" --crl-issuer-cert "$T/none.pem"
+check_eq "failed init keeps the directory's own files" "own.txt" \
+    "$(ls "$T/keep")"
+
+# --out never replaces a chain, and a refused --out writes no key.
+cp "$T/sp.pem" "$T/sp-before.pem"
+check_status "issue over an existing --out" 1 sti-ca issue --dir "$CA" \
+    --new-key --key-out "$T/sp-new.key" --spc 1234 --out "$T/sp.pem"
+check_contains "existing --out message" "already exists" "$(cat "$T/last.err")"
+check_status "existing chain unchanged" 0 cmp "$T/sp.pem" "$T/sp-before.pem"
+check_eq "no key for a refused --out" no \
+    "$([ -e "$T/sp-new.key" ] && echo yes || echo no)"
+check_status "--key-out and --out the same" 2 sti-ca issue --dir "$CA" \
+    --new-key --key-out "$T/same.pem" --spc 1234 --out "$T/same.pem"
+
+# TN lists: no empty entries, and counts that fit the start's length.
+check_status "empty --tn entry" 2 sti-ca issue --dir "$CA" --new-key \
+    --key-out "$T/tn.key" --sca --spc 1234 --tn '12,,13'
+check_contains "empty entry message" "entry 2 is empty" "$(cat "$T/last.err")"
+check_status "oversized --range count" 2 sti-ca issue --dir "$CA" \
+    --new-key --key-out "$T/tn.key" --sca --spc 1234 \
+    --range 100+99999999999999999999
+check_contains "oversized count message" \
+    "COUNT 99999999999999999999 is too large" "$(cat "$T/last.err")"
+check_contains "oversized count limit" "holds at most 900" \
+    "$(cat "$T/last.err")"
+check_eq "no key for a bad --tn" no \
+    "$([ -e "$T/tn.key" ] && echo yes || echo no)"
+
+# A CSR's subject O gets the same limit as --org.
+o60=$(printf '%060d' 0 | tr 0 p)
+openssl req -new -key "$T/csr.key" -subj "/C=US/O=$o60/CN=SHAKEN 818H" \
+    -out "$T/o60.csr" 2>/dev/null
+check_status "CSR with a 60-byte O" 0 sti-ca issue --dir "$CA" \
+    --csr "$T/o60.csr" --spc 818H --out "$T/o60.pem"
+check_contains "60-byte O kept" "O = $o60" \
+    "$(openssl x509 -in "$T/o60.pem" -noout -subject)"
+e40=$(printf '%040d' 0 | sed 's/0/\xc3\xa9/g')
+openssl req -new -utf8 -key "$T/csr.key" -subj "/C=US/O=$e40/CN=SHAKEN 818H" \
+    -out "$T/e40.csr" 2>/dev/null
+check_status "CSR with an 80-byte O" 1 sti-ca issue --dir "$CA" \
+    --csr "$T/e40.csr" --spc 818H --out "$T/e40.pem"
+check_contains "80-byte O message" "has 80 bytes" "$(cat "$T/last.err")"
+check_status "CSR O replaced by --org" 0 sti-ca issue --dir "$CA" \
+    --csr "$T/e40.csr" --spc 818H --org Short --out "$T/e40.pem"
+openssl req -new -utf8 -key "$T/csr.key" \
+    -subj "/C=US/O=Caf$(printf '\303\251'), Inc./CN=SHAKEN 818H" \
+    -out "$T/utf.csr" 2>/dev/null
+check_status "CSR with an escaped O" 0 sti-ca issue --dir "$CA" \
+    --csr "$T/utf.csr" --spc 818H --out "$T/utf.pem"
+check_contains "escaped O kept" "O=Caf$(printf '\303\251')\\, Inc." \
+    "$(sti inspect "$T/utf.pem")"
+
+# The root is a trust anchor, which no CRL revokes.
+root_serial=$(openssl x509 -in "$CA/root.pem" -noout -serial | cut -d= -f2)
+check_status "revoke the root" 1 sti-ca revoke --dir "$CA" "$root_serial"
+check_contains "revoke root message" "trust anchor" "$(cat "$T/last.err")"
+check_contains "root stays valid" "ca-root         valid" \
+    "$(sti-ca list --dir "$CA")"
+check_status "revoke a 200-digit serial" 2 sti-ca revoke --dir "$CA" \
+    "$(printf '%0200d' 0 | tr 0 7)"
+check_contains "long serial message" "at most 40" "$(cat "$T/last.err")"
+
 finish

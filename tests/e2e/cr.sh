@@ -176,6 +176,8 @@ check_contains "list has sp3" '"name":"sp3"' "$(tr -d ' \n' <"$T/body")"
 check_contains "list has the URL" "\"url\":\"$U/certs/sp1.pem\"" \
     "$(tr -d ' \n' <"$T/body")"
 check_eq "API info" 200 "$(http_status GET "$A/sp3" -H "$AUTH")"
+check_contains "API info has the times" "\"modified\":\"" \
+    "$(cat "$T/body")"
 check_eq "API delete" 200 "$(http_status DELETE "$A/sp3" -H "$AUTH")"
 check_eq "deleted chain is gone" 404 "$(http_status GET "$U/certs/sp3.pem")"
 check_eq "API delete again" 404 "$(http_status DELETE "$A/sp3" -H "$AUTH")"

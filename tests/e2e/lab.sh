@@ -79,14 +79,22 @@ fi
 
 # A second up reuses everything and restarts what stopped.
 before=$(pids)
-kill -TERM "$(cat "$L/run/cr.pid")"
-sleep 0.3
+cr_pid=$(cat "$L/run/cr.pid")
+kill -TERM "$cr_pid"
+i=0
+while kill -0 "$cr_pid" 2>/dev/null &&
+    ! ps -o stat= -p "$cr_pid" | grep -q Z && [ $i -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
 serial1=$(openssl x509 -in "$L/sp/1001/chain.pem" -noout -serial)
 check_status "second up adds a provider" 0 sti lab up --dir "$L" --providers 3
 check_eq "certificate reused" "$serial1" \
     "$(openssl x509 -in "$L/sp/1001/chain.pem" -noout -serial)"
 check_eq "pa kept its pid" "$(cat "$L/run/pa.pid")" \
     "$(echo "$before" | tr ' ' '\n' | grep -x "$(cat "$L/run/pa.pid")")"
+check_eq "cr restarted with a new pid" "" \
+    "$(grep -x "$cr_pid" "$L/run/cr.pid")"
 check_eq "every service has a pid again" 4 "$(pids | tr ' ' '\n' | grep -c .)"
 check_contains "provider 1003 in lab.env" "STI_LAB_SP3_X5U='https://" \
     "$(cat "$L/lab.env")"

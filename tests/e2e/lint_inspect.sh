@@ -73,6 +73,37 @@ check_contains "inspect base64 TNAuthList" "value: 818H" "$out"
 printf '\060\010\240\006\026\004\061\062\063\064' >"$T/tn.der"
 out=$(sti inspect --json "$T/tn.der")
 check_contains "inspect raw TNAuthList" '"type": "tnauthlist"' "$out"
+out=$(sti lint --at "$AT" "$D/tnauth_truncated/cert.pem")
+check_contains "malformed TNAuthList message" \
+    "e_tnauth_malformed: TNAuthList DER is malformed or truncated" "$out"
+case "$out" in
+*"DER is malformed: "*) fail "malformed TNAuthList message repeats" ;;
+*) ok "malformed TNAuthList message said once" ;;
+esac
+
+# inspect describes every crafted case in both forms, and exits 0 or 1 on
+# each truncation of a chain, never crashing.
+for dir in "$D"/*/; do
+    name=$(basename "$dir")
+    check_status "inspect $name" 0 sti inspect "$dir/cert.pem"
+    check_status "inspect --json $name" 0 sti inspect --json "$dir/cert.pem"
+done
+size=$(wc -c <"$D/two_policies/cert.pem")
+bad=""
+for n in 1 20 27 28 64 65 100 300 $((size / 3)) $((size / 2)) \
+    $((size - 40)) $((size - 30)) $((size - 1)); do
+    head -c "$n" "$D/two_policies/cert.pem" >"$T/cut.pem"
+    sti inspect "$T/cut.pem" >/dev/null 2>&1
+    status=$?
+    [ "$status" -le 1 ] || bad="$bad $n:$status"
+    openssl x509 -in "$D/two_policies/cert.pem" -outform DER 2>/dev/null |
+        head -c "$n" >"$T/cut.der"
+    sti inspect --json "$T/cut.der" >/dev/null 2>&1
+    status=$?
+    [ "$status" -le 1 ] || bad="$bad der$n:$status"
+done
+check_eq "inspect truncated inputs" "" "$bad"
+
 check_status "inspect garbage" 1 sti inspect "$T/garbage"
 check_contains "inspect garbage message" "not a certificate" \
     "$(cat "$T/last.err")"

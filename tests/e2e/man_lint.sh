@@ -13,6 +13,16 @@ for page in sti.1 sti-ca.1 sti-inspect.1 sti-lint.1; do
         "$([ -f "$STI_ROOT/docs/man/$page" ] && echo yes || echo no)"
 done
 
+# The pages of sti, sti-ca, inspect and lint name only pages that exist.
+for page in sti.1 sti-ca.1 sti-inspect.1 sti-lint.1; do
+    missing=""
+    for ref in $(sed -n 's/^\.Xr \(sti[a-z-]*\) \([0-9]\).*/\1.\2/p' \
+        "$STI_ROOT/docs/man/$page" | sort -u); do
+        [ -f "$STI_ROOT/docs/man/$ref" ] || missing="$missing $ref"
+    done
+    check_eq "$page names existing pages" "" "$missing"
+done
+
 # sti-lint(1) documents every rule that lib/lint.c can report.
 for rule in $(grep -o '"[ewn]_[a-z0-9_]*"' "$STI_ROOT/lib/lint.c" |
     tr -d '"' | sort -u); do

@@ -129,16 +129,30 @@ else
     ok "the log keeps the passphrase out"
 fi
 
-# --- HTTPS, with the repository's TLS certificate
+# --- HTTPS for the service and for x5u, with the repository's TLS
+# certificate; the x5u server's certificate is trusted through --x5u-ca-file.
+start_service crtls "$T/crtls.port" sti-cr serve --dir "$T/cr" \
+    --listen 127.0.0.1:0 --port-file "$T/crtls.port"
+X5U_TLS="https://127.0.0.1:$PORT/certs/sp.pem"
+check_eq "sign with an https x5u" 200 "$(curl -s -o "$T/body" -w '%{http_code}' \
+    --data-binary "12025550100,12025550199,A,,$X5U_TLS" "$URL/v1/sign-csv")"
+IDENTITY_TLS=$(tr -d '\n' <"$T/body")
 start_service tls "$T/tls.port" sti serve --ca-file "$T/pki/root.pem" \
     --allow-http --allow-any-port --tls-cert "$T/cr/tls-cert.pem" \
-    --tls-key "$T/cr/tls-key.pem" --listen 127.0.0.1:0 \
-    --port-file "$T/tls.port" --threads 1
+    --tls-key "$T/cr/tls-key.pem" --x5u-ca-file "$T/cr/tls-cert.pem" \
+    --listen 127.0.0.1:0 --port-file "$T/tls.port" --threads 1
 check_eq "verify over HTTPS" 200 "$(curl -s -o "$T/body" -w '%{http_code}' \
     --cacert "$T/cr/tls-cert.pem" \
     --data-binary "$(verify_body 12025550100 12025550199 "$IDENTITY")" \
     "https://127.0.0.1:$PORT/stir/v1/verification")"
 check_eq "HTTPS verstat" TN-Validation-Passed "$(json_field verstat)"
+check_eq "verify an https x5u" 200 "$(curl -s -o "$T/body" -w '%{http_code}' \
+    --cacert "$T/cr/tls-cert.pem" \
+    --data-binary "$(verify_body 12025550100 12025550199 "$IDENTITY_TLS")" \
+    "https://127.0.0.1:$PORT/stir/v1/verification")"
+check_eq "https x5u verstat" TN-Validation-Passed "$(json_field verstat)"
+check_eq "/v1/check without x5u trust" 500 "$(curl -s -o "$T/body" \
+    -w '%{http_code}' --data-binary "$IDENTITY_TLS" "$URL/v1/check")"
 check_eq "signing off without a key" 503 "$(curl -s -o "$T/body" -w '%{http_code}' \
     --cacert "$T/cr/tls-cert.pem" --data-binary "$(sign_body 1 2 "$NOW")" \
     "https://127.0.0.1:$PORT/stir/v1/signing")"

@@ -1054,6 +1054,120 @@ static void obtain_issues_and_revokes(void **state)
     free(token);
 }
 
+static void obtain_sca_with_ca_token(void **state)
+{
+    struct token_spec spec = {"spc:" SPC, 86400 * 30, NULL, 1, NULL, NULL, 0};
+    struct sti_acme_obtain_request req;
+    struct sti_acme_result *res = NULL;
+    struct sti_tnauth *list = NULL;
+    struct sti_key *key = NULL;
+    struct sti_chain *chain = NULL;
+    char *token = make_token(&spec);
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(sti_tnauth_parse_spec("spc:" SPC, &list, &err), STI_OK);
+    assert_int_equal(sti_key_generate(&key, &err), STI_OK);
+    memset(&req, 0, sizeof(req));
+    req.tnauth = list;
+    req.token = token;
+    req.is_ca = 1;
+    req.cert_key = key;
+    req.organization = "Test Provider";
+    if (sti_acme_obtain(fx.client, &req, &res, &err) != STI_OK)
+        fail_msg("obtain: %s", err.message);
+    assert_int_equal(
+        sti_chain_parse(res->chain_pem, strlen(res->chain_pem), &chain, &err),
+        STI_OK);
+    assert_true(sti_cert_is_ca(sti_chain_get0(chain, 0)));
+    sti_chain_free(chain);
+    sti_acme_result_free(res);
+    sti_tnauth_free(list);
+    sti_key_free(key);
+    free(token);
+}
+
+/* Obtains a certificate for KEY and returns its DER in base64url. */
+static char *obtain_cert_b64(const struct sti_key *key)
+{
+    struct sti_acme_obtain_request req;
+    struct sti_acme_result *res = NULL;
+    struct sti_tnauth *list = NULL;
+    struct sti_chain *chain = NULL;
+    unsigned char *der = NULL;
+    size_t len = 0;
+    char *token = good_token(), *b64;
+    struct sti_error err;
+
+    assert_int_equal(sti_tnauth_parse_spec("spc:" SPC, &list, &err), STI_OK);
+    memset(&req, 0, sizeof(req));
+    req.tnauth = list;
+    req.token = token;
+    req.cert_key = key;
+    req.organization = "Test Provider";
+    if (sti_acme_obtain(fx.client, &req, &res, &err) != STI_OK)
+        fail_msg("obtain: %s", err.message);
+    assert_int_equal(
+        sti_chain_parse(res->chain_pem, strlen(res->chain_pem), &chain, &err),
+        STI_OK);
+    assert_int_equal(
+        sti_cert_to_der(sti_chain_get0(chain, 0), &der, &len, &err), STI_OK);
+    b64 = sti_b64url_encode(der, len);
+    free(der);
+    sti_chain_free(chain);
+    sti_acme_result_free(res);
+    sti_tnauth_free(list);
+    free(token);
+    return b64;
+}
+
+/* Sends revokeCert for CERT_B64 signed by KEY as "jwk". */
+static struct sti_acme_reply *revoke_by_jwk(const struct sti_key *key,
+                                            const char *cert_b64)
+{
+    const char *url = sti_acme_client_resource(fx.client, "revokeCert");
+    struct sti_acme_reply *reply = NULL;
+    char *nonce = NULL, *payload, *body = NULL;
+    struct sti_error err;
+
+    assert_true(asprintf(&payload, "{\"certificate\":\"%s\"}", cert_b64) > 0);
+    assert_int_equal(sti_acme_client_new_nonce(fx.client, &nonce, &err),
+                     STI_OK);
+    assert_int_equal(
+        sti_acme_jws_build(key, NULL, nonce, url, payload, &body, &err),
+        STI_OK);
+    assert_int_equal(sti_acme_client_send(fx.client, url, body, &reply, &err),
+                     STI_OK);
+    free(body);
+    free(nonce);
+    free(payload);
+    return reply;
+}
+
+static void revoke_with_certificate_key(void **state)
+{
+    struct sti_key *key = NULL;
+    struct sti_acme_reply *reply;
+    struct sti_error err;
+    char *b64;
+    int before = fx.revoked;
+
+    (void)state;
+    assert_int_equal(sti_key_generate(&key, &err), STI_OK);
+    b64 = obtain_cert_b64(key);
+    reply = revoke_by_jwk(fx.rogue_key, b64);
+    assert_problem(reply, STI_ACME_ERR_UNAUTHORIZED);
+    sti_acme_reply_free(reply);
+    assert_int_equal(fx.revoked, before);
+    reply = revoke_by_jwk(key, b64);
+    assert_int_equal(reply->status, 200);
+    assert_null(reply->problem_type);
+    sti_acme_reply_free(reply);
+    assert_int_equal(fx.revoked, before + 1);
+    free(b64);
+    sti_key_free(key);
+}
+
 static void short_token_caps_not_after(void **state)
 {
     struct token_spec spec = {"spc:" SPC, 7200, NULL, 0, NULL, NULL, 0};
@@ -1131,6 +1245,34 @@ static void nonce_survives_restart_once(void **state)
 }
 
 /* Library helpers without a server */
+
+static void store_nonce_expires_and_spends(void **state)
+{
+    char *path = test_path(fx.dir, "store.db");
+    char nonce[ACME_ID_LEN], old[ACME_ID_LEN];
+    sqlite3 *db = NULL;
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(sti_sqlite_open(path, acme_schema, &db, &err), STI_OK);
+    assert_int_equal(acme_nonce_new(db, 60, old, &err), STI_OK);
+    assert_int_equal(
+        sti_sqlite_exec(db, "UPDATE acme_nonce SET created = created - 120",
+                        &err),
+        STI_OK);
+    assert_int_equal(acme_nonce_new(db, 60, nonce, &err), STI_OK);
+    assert_int_equal(acme_nonce_consume(db, old, 60, &err), STI_ERR_NOTFOUND);
+    assert_int_equal(acme_nonce_consume(db, nonce, 60, &err), STI_OK);
+    assert_int_equal(acme_nonce_consume(db, nonce, 60, &err), STI_ERR_NOTFOUND);
+    assert_non_null(strstr(err.message, "Replay-Nonce"));
+    assert_int_equal(acme_jti_record(db, "jti-1", time(NULL) + 60, &err),
+                     STI_OK);
+    assert_int_equal(acme_jti_record(db, "jti-1", time(NULL) + 60, &err),
+                     STI_ERR_EXISTS);
+    assert_non_null(strstr(err.message, "already used"));
+    sqlite3_close(db);
+    free(path);
+}
 
 static void jws_build_rejects_missing_parts(void **state)
 {
@@ -1354,7 +1496,10 @@ int main(void)
         cmocka_unit_test(rsa_csr_is_bad_csr),
         cmocka_unit_test(garbage_csr_is_bad_csr),
         cmocka_unit_test(obtain_issues_and_revokes),
+        cmocka_unit_test(obtain_sca_with_ca_token),
+        cmocka_unit_test(revoke_with_certificate_key),
         cmocka_unit_test(short_token_caps_not_after),
+        cmocka_unit_test(store_nonce_expires_and_spends),
         cmocka_unit_test(jws_build_rejects_missing_parts),
         cmocka_unit_test(client_rejects_non_directory),
         cmocka_unit_test(eab_add_validates_input),

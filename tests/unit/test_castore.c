@@ -165,6 +165,26 @@ static void revoke_marks_once(void **state)
     sti_cert_free(cert);
 }
 
+/* Verifiers take a root as a trust anchor and never check a CRL for it. */
+static void revoke_rejects_root(void **state)
+{
+    struct fixture *f = *state;
+    char *serial = sti_cert_serial_hex(f->root);
+    struct sti_castore_record *rec = NULL;
+    struct sti_error err;
+
+    assert_int_equal(sti_castore_add(f->store, f->root, STI_CERT_CA_ROOT, &err),
+                     STI_OK);
+    assert_int_equal(
+        sti_castore_revoke(f->store, serial, STI_REASON_UNSPECIFIED, 0, &err),
+        STI_ERR_POLICY);
+    assert_non_null(strstr(err.message, "trust anchor"));
+    assert_int_equal(sti_castore_find(f->store, serial, &rec, &err), STI_OK);
+    assert_int_equal(rec->revoked, 0);
+    sti_castore_records_free(rec, 1);
+    sti_free(serial);
+}
+
 static void list_and_json(void **state)
 {
     struct fixture *f = *state;
@@ -265,6 +285,7 @@ int main(void)
         T(issue_records_fields),
         T(find_normalises_serial),
         T(revoke_marks_once),
+        T(revoke_rejects_root),
         T(list_and_json),
         T(records_persist_across_open),
         cmocka_unit_test(open_fails_on_bad_path),

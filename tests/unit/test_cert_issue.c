@@ -267,6 +267,35 @@ static void sp_leaf_tnauth(void **state)
     assert_int_equal(sti_cert_get_tnauth(NULL, &list, &err), STI_ERR_INVALID);
 }
 
+/* Derived CA names take at most 40 bytes of the organization, cut before a
+ * UTF-8 sequence rather than inside it. */
+static void long_utf8_org_in_cn(void **state)
+{
+    struct sti_cert_request req;
+    struct sti_key *key = NULL;
+    struct sti_cert *root = NULL;
+    struct sti_error err;
+    char org[64] = "a", *cn;
+
+    (void)state;
+    for (int i = 0; i < 21; i++)
+        strcat(org, "\xC3\xA9"); /* U+00E9, 43 bytes in all */
+    assert_int_equal(sti_key_generate(&key, NULL), STI_OK);
+    memset(&req, 0, sizeof(req));
+    req.kind = STI_CERT_CA_ROOT;
+    req.organization = org;
+    req.subject_key = key;
+    if (sti_cert_issue(&req, NULL, NULL, &root, &err) != STI_OK)
+        fail_msg("root: %s", err.message);
+    cn = sti_cert_subject_cn(root);
+    assert_non_null(cn);
+    assert_int_equal(strlen(cn), 39 + strlen(" SHAKEN ROOT"));
+    assert_memory_equal(cn, org, 39);
+    free(cn);
+    sti_cert_free(root);
+    sti_key_free(key);
+}
+
 static void roots_profile(void **state)
 {
     struct sti_cert *roots[] = {pki.pa, pki.root};
@@ -776,6 +805,7 @@ int main(void)
         cmocka_unit_test(sp_under_sca_needs_its_spc),
         cmocka_unit_test(critical_tnauth_flag),
         cmocka_unit_test(serials_are_unique),
+        cmocka_unit_test(long_utf8_org_in_cn),
         cmocka_unit_test(openssl_verify_accepts),
         cmocka_unit_test(openssl_rejects_critical_tnauth),
         cmocka_unit_test(openssl_text_shows_fields),

@@ -260,6 +260,38 @@ static void rejects_bad_input(void **state)
     assert_int_equal(sti_inspect(bad[0], 5, 9, &out, &err), STI_ERR_INVALID);
 }
 
+/* OpenSSL prints one line per policy; joining them with "; " makes the
+ * text longer than OpenSSL's, which once overflowed the buffer. */
+static void two_policies_on_one_line(void **state)
+{
+    static const char *const want = "Policy: 2.16.840.1.114569.1.1.4; "
+                                    "Policy: 2.16.840.1.114569.1.1.3";
+    size_t len, i;
+    unsigned char *data = read_data("lint/two_policies/cert.pem", &len);
+    json_t *model = inspect_json(data, len), *exts, *ext;
+    const char *value = NULL;
+    char *text = NULL;
+
+    (void)state;
+    exts = json_object_get(
+        json_array_get(json_object_get(model, "certificates"), 0),
+        "extensions");
+    json_array_foreach(exts, i, ext)
+    {
+        if (strcmp(json_string_value(json_object_get(ext, "name")),
+                   "certificatePolicies") == 0)
+            value = json_string_value(json_object_get(ext, "value"));
+    }
+    assert_non_null(value);
+    assert_string_equal(value, want);
+    assert_int_equal(sti_inspect(data, len, STI_INSPECT_TEXT, &text, NULL),
+                     STI_OK);
+    assert_non_null(strstr(text, want));
+    free(text);
+    json_decref(model);
+    free(data);
+}
+
 /* Truncations and bit flips of a certificate and of a TNAuthList give a
  * description or STI_ERR_INVALID, never a crash. */
 static void damaged_input_never_crashes(void **state)
@@ -305,6 +337,7 @@ int main(void)
         cmocka_unit_test(text_form),
         cmocka_unit_test(rejects_bad_input),
         cmocka_unit_test(damaged_input_never_crashes),
+        cmocka_unit_test(two_policies_on_one_line),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

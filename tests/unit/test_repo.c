@@ -287,10 +287,8 @@ static void *reader(void *arg)
             r->mixed++; /* a reader must never find nothing */
             continue;
         }
-        for (unsigned int c = 0; c < e->count; c++) {
-            memcpy(body + off, e->certs[c]->pem, e->certs[c]->len);
-            off += e->certs[c]->len;
-        }
+        repo_entry_write_pem(e, body);
+        off = e->size;
         if (!(off == r->alen && memcmp(body, r->a, off) == 0) &&
             !(off == r->blen && memcmp(body, r->b, off) == 0))
             r->mixed++;
@@ -460,6 +458,36 @@ static void tls_cert_for_hosts(void **state)
     test_rmtree(dir);
 }
 
+static void pem_compact_round_trip(void **state)
+{
+    size_t len, der_len, first;
+    unsigned char *pem = read_data("repo/good.pem", &len);
+    unsigned char *der, *end;
+    char *out, *crlf;
+
+    (void)state;
+    end = memmem(pem, len, "-----END CERTIFICATE-----\n", 26);
+    assert_non_null(end);
+    first = (size_t)(end - pem) + 26;
+    der = repo_pem_to_der((char *)pem, first, &der_len);
+    assert_non_null(der);
+    assert_int_equal(repo_pem_len(der_len), first);
+    out = malloc(first);
+    repo_pem_write(der, der_len, out);
+    assert_memory_equal(out, pem, first);
+    free(out);
+    free(der);
+    /* Text that OpenSSL would not write stays text. */
+    crlf = malloc(first + 1);
+    memcpy(crlf, pem, first);
+    crlf[27] = '\r';
+    assert_null(repo_pem_to_der(crlf, first, &der_len));
+    assert_null(repo_pem_to_der((char *)pem, first - 1, &der_len));
+    assert_null(repo_pem_to_der("x", 1, &der_len));
+    free(crlf);
+    free(pem);
+}
+
 static void http_dates_round_trip(void **state)
 {
     char text[32];
@@ -488,6 +516,7 @@ int main(void)
         cmocka_unit_test(list_json_has_urls),
         cmocka_unit_test(export_tree_and_snippet),
         cmocka_unit_test(tls_cert_for_hosts),
+        cmocka_unit_test(pem_compact_round_trip),
         cmocka_unit_test(http_dates_round_trip),
     };
 

@@ -39,7 +39,8 @@ STI_API int sti_castore_issue(struct sti_castore *store,
  * Marks the certificate with SERIAL_HEX (case-insensitive hex, leading
  * zeros ignored) revoked at AT (0 means now) for REASON (enum
  * sti_crl_reason).  STI_ERR_NOTFOUND when no certificate has it,
- * STI_ERR_EXISTS when it is already revoked.
+ * STI_ERR_EXISTS when it is already revoked, STI_ERR_POLICY when it is a
+ * root (a trust anchor, which no CRL revokes).
  */
 STI_API int sti_castore_revoke(struct sti_castore *store,
                                const char *serial_hex, int reason, time_t at,

@@ -27,12 +27,12 @@ struct sti_chain;
 struct sti_httpd_request;
 struct sti_httpd_response;
 
-/* Longest chain name; names match [A-Za-z0-9][A-Za-z0-9._-]*. */
+/* Maximum length of a name; names match [A-Za-z0-9][A-Za-z0-9._-]*. */
 #define STI_REPO_NAME_MAX 128
-/* Most certificates accepted in one chain. */
+/* Maximum number of certificates in one chain. */
 #define STI_REPO_CHAIN_MAX 8
 /* Default budget of contiguous chain copies (sti_repo_serve_options). */
-#define STI_REPO_FLAT_BUDGET (4u * 1024 * 1024)
+#define STI_REPO_FLAT_BUDGET (1024u * 1024)
 /* Default Cache-Control max-age in seconds (24 hours). */
 #define STI_REPO_MAX_AGE 86400
 
@@ -62,7 +62,7 @@ STI_API void sti_repo_close(struct sti_repo *repo);
 /*
  * Checks and stores a chain under NAME, replacing any chain of that name.
  * Readers see the old chain or the new one, never a mix.  *replaced (when
- * non-NULL) tells whether NAME existed.  The stored PEM is the canonical
+ * non-NULL) is set to 1 when NAME existed.  The stored PEM is the canonical
  * form: the certificates re-encoded, without text between blocks.
  */
 STI_API int sti_repo_publish(struct sti_repo *repo, const char *name,
@@ -142,11 +142,10 @@ STI_API int sti_repo_export(struct sti_repo *repo, const char *dir,
 /* Server behaviour; sti_repo_set_serve() may be called before serving. */
 struct sti_repo_serve_options {
     unsigned long max_age; /* Cache-Control max-age; 0 means 86400 */
-    int disable_api;       /* non-zero: /api answers 404 */
-    /* Bytes of contiguous chain copies kept for the hot path (the first
-     * chains requested get one); 0 means STI_REPO_FLAT_BUDGET.  Chains
-     * beyond it are sent from the shared certificates, which costs one
-     * more system call per response. */
+    int disable_api;       /* non-zero: /api returns 404 */
+    /* Bytes of ready PEM copies kept for the chains requested first; 0
+     * means STI_REPO_FLAT_BUDGET.  Other chains are stored with their
+     * leaf as DER and encoded into a new buffer for each response. */
     size_t flat_budget;
 };
 STI_API void sti_repo_set_serve(struct sti_repo *repo,
