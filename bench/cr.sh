@@ -256,7 +256,7 @@ taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d5s -s "$W/random.lua" \
 rss_after=$(awk '/^VmRSS/ {print $2}' "/proc/$cr_pid/status")
 count=$(curl -s "http://127.0.0.1:$CPORT/certs/sp$CHAINS.pem" | grep -c BEGIN)
 stop_cr
-echo "sti-cr with $CHAINS chains: VmRSS $((rss_loaded / 1024)) MiB loaded," \
-    "$((rss_after / 1024)) MiB after 5 s of random GETs" \
+echo "sti-cr with $CHAINS chains: VmRSS $rss_loaded kB loaded," \
+    "$rss_after kB after 5 s of random GETs" \
     "($(awk '/^Requests\/sec:/ {print $2}' "$W/wrk-random.out") requests/s;" \
     "last chain has $count certificates)"
