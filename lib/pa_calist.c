@@ -120,9 +120,10 @@ static int delete_root(struct sti_pa *pa, const char *prefix,
     if (sqlite3_prepare_v2(pa->db,
                            "DELETE FROM ca_roots WHERE "
                            "substr(fingerprint, 1, length(?1)) = lower(?1)",
-                           -1, &st, NULL) != SQLITE_OK ||
-        (sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC),
-         sqlite3_step(st)) != SQLITE_DONE)
+                           -1, &st, NULL) != SQLITE_OK)
+        return sti_sqlite_err(err, pa->db, "cannot remove a CA root");
+    sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
         rc = sti_sqlite_err(err, pa->db, "cannot remove a CA root");
     sqlite3_finalize(st);
     return rc;

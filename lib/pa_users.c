@@ -262,12 +262,15 @@ int pa_access_token_create(struct sti_pa *pa, const struct pa_user *user,
     if (sqlite3_prepare_v2(pa->db,
                            "INSERT INTO access_tokens(hash, user_id, expires) "
                            "VALUES(?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK ||
-        (sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC),
-         sqlite3_bind_int64(st, 2, user->id),
-         sqlite3_bind_int64(st, 3, (sqlite3_int64)*expires),
-         sqlite3_step(st)) != SQLITE_DONE)
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, user->id);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)*expires);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = sti_sqlite_err(err, pa->db, "cannot store an access token");
+    } else {
         rc = sti_sqlite_err(err, pa->db, "cannot store an access token");
+    }
     sqlite3_finalize(st);
     pthread_mutex_unlock(&pa->lock);
     if (rc != STI_OK) {

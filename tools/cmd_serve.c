@@ -103,6 +103,8 @@ static const struct option longs[] = {
     {"no-access-log", no_argument, NULL, OPT_BASE + O_NO_ACCESS_LOG},
     {"config", required_argument, NULL, OPT_CONFIG},
     {"help", no_argument, NULL, OPT_HELP},
+    /* The first name of --x5u-ca-file, which sti lab passes. */
+    {"fetch-ca", required_argument, NULL, OPT_BASE + O_X5U_CA_FILE},
     {NULL, 0, NULL, 0},
 };
 

@@ -85,13 +85,33 @@ check_contains "castore records the SP certificate" "1234" \
 
 # A second run reuses the account key and so the account.
 account=$(sed -n 's/.*"account": *"\([^"]*\)".*/\1/p' "$T/summary.json")
+check_contains "summary names the account" "/acme/acct/" "$account"
+if [ -n "${account##*/}" ]; then ok "account id present"; else
+    fail "account URL '$account' has no id"; fi
 check_status "second run with the same account" 0 \
     obtain --key "$T/sp2.key" --chain "$T/sp2.pem" --summary "$T/summary2.json"
 check_contains "same account URL" "$account" "$(cat "$T/summary2.json")"
 
+# SIGTERM stops the CA cleanly, and a restart keeps the account.
+ca_pid=${service_pids##* }
+kill -TERM "$ca_pid"
+wait "$ca_pid"
+check_eq "sti-ca serve exits 0 on SIGTERM" 0 "$?"
+service_pids=${service_pids% *}
+start_service ca2 "$T/ca.port" sti-ca serve --dir "$T/ca" \
+    --listen 127.0.0.1:0 --port-file "$T/ca.port" \
+    --token-authority "$T/pa/pa.crt" --token-authority-url "$PA_URL" \
+    --cr "$CR_URL" --cr-token "file:$T/cr.token" \
+    --cr-ca-file "$T/cr/tls-cert.pem"
+DIRECTORY="https://127.0.0.1:$PORT/acme/directory"
+check_status "third run after a CA restart" 0 \
+    obtain --key "$T/sp3.key" --chain "$T/sp3.pem" --summary "$T/summary3.json"
+check_contains "account survives the restart" "/acme/acct/${account##*/}" \
+    "$(cat "$T/summary3.json")"
+
 # Failures come with an exit code and a message that names the cause.
 check_status "existing --key is a usage error" 2 \
-    obtain --key "$T/sp.key" --chain "$T/sp3.pem"
+    obtain --key "$T/sp.key" --chain "$T/sp6.pem"
 check_contains "existing --key message" "exists" "$(cat "$T/last.err")"
 echo wrong-password >"$T/wrong.pw"
 check_status "wrong STI-PA password fails" 1 \
