@@ -413,8 +413,8 @@ int sti_pa_base_url_check(const char *url, struct sti_error *err)
         if (!isgraph((unsigned char)url[i]))
             rest = NULL;
     /* The x5u is BASE_URL/pa.crt, so a query or fragment would end up in
-     * front of the path, and userinfo has no place in a published URL
-     * (RFC 3986 section 3.2.1). */
+     * front of the path.  Userinfo would publish a user name and password
+     * in every token. */
     if (rest != NULL && strpbrk(rest, "?#@") != NULL)
         rest = NULL;
     path = rest ? rest + strcspn(rest, "/") : NULL;

@@ -78,8 +78,8 @@ fail:
 
 /*
  * Returns the length of the UTF-8 sequence at P (1 to 4) when it encodes a
- * printable character, or 0 for an invalid, overlong or surrogate sequence
- * and for the C0 and C1 control characters and DEL (RFC 3629 section 4).
+ * printable character (RFC 3629).  Returns 0 for an invalid, overlong or
+ * surrogate sequence, and for the C0 and C1 control characters and DEL.
  */
 static size_t utf8_printable_len(const unsigned char *p)
 {

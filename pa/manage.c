@@ -314,8 +314,9 @@ static int user_add(const struct args *a, struct sti_pa *pa)
     char *password = NULL;
     int admin = a->spc == NULL, rc;
 
-    if (sti_secret_read(a->password, &password, &err) != STI_OK)
-        return cli_fail("cannot read the password", &err);
+    rc = sti_secret_read(a->password, &password, &err);
+    if (rc != STI_OK)
+        return pa_fail("cannot read the password", rc, &err);
     rc = sti_pa_user_add(pa, a->name, a->spc, admin, password, &err);
     sti_secret_free(password);
     if (rc != STI_OK)
