@@ -546,10 +546,9 @@ static int run_verify(struct sti_service *svc, const char *identity,
 }
 
 /*
- * RFC 8224 section 6.2.1 compares iat with the call's Date: with a
- * "time" in the request, an iat outside the freshness window around it
- * is a 403 Stale Date, whatever else the verifier found after its own
- * freshness check against the current time.
+ * RFC 8224 section 6.2.1 compares iat with the call's Date.  When the
+ * request gives a "time", an iat outside the freshness window around it
+ * is a 403 Stale Date, even when the verifier found a later failure.
  */
 static void check_call_time(const struct sti_service *svc, int64_t date,
                             struct sti_verify_result *res)
@@ -889,7 +888,8 @@ int sti_service_reload_crl(struct sti_service *svc, struct sti_error *err)
 
     if (svc == NULL)
         return sti_seterr(err, STI_ERR_INVALID, "no service given");
-    if (svc->verifier == NULL || (svc->crl_file == NULL && svc->crl_url == NULL))
+    if (svc->verifier == NULL ||
+        (svc->crl_file == NULL && svc->crl_url == NULL))
         return STI_OK;
     rc = read_crl(svc, &crl, err);
     if (rc == STI_OK)

@@ -381,10 +381,10 @@ int cmd_serve(int argc, char **argv)
     if (rc != 0)
         goto out;
     /* Only a CRL URL changes by itself; files change on SIGHUP. */
-    wait_for_stop(svc, o.val[O_CRL] != NULL &&
-                               strstr(o.val[O_CRL], "://") != NULL
-                           ? o.crl_refresh
-                           : 0);
+    wait_for_stop(svc,
+                  o.val[O_CRL] != NULL && strstr(o.val[O_CRL], "://") != NULL
+                      ? o.crl_refresh
+                      : 0);
     sti_log(STI_LOG_INFO, "stopping");
 out:
     sti_httpd_stop(httpd);
