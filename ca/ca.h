@@ -44,9 +44,9 @@ const char *ca_config_get(const struct ca *ca, const char *key);
 /* A path from the configuration, relative ones taken from the CA directory. */
 char *ca_config_path(const struct ca *ca, const char *key);
 
-/* Longest subject O and CN, in bytes of UTF-8 (ub-organization-name and
- * ub-common-name, RFC 5280 Appendix A.1, count characters, which are
- * never more than the bytes). */
+/* Maximum bytes of UTF-8 in a subject O or CN.  RFC 5280 Appendix A.1
+ * bounds both at 64 characters (ub-organization-name, ub-common-name), and
+ * a character takes at least one byte. */
 #define CA_NAME_MAX 64
 
 /*

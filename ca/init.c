@@ -38,8 +38,9 @@ static void usage(FILE *out)
             "keys, mode 0600),\nan SQLite database and %s.  "
             "Never overwrites an existing CA.\n\n"
             "  --dir DIR              CA directory (created when missing)\n"
-            "  --org NAME             subject O of both CAs (default "
-            "stilab)\n"
+            "  --org NAME             subject O of both CAs, 1 to 64 bytes "
+            "of UTF-8\n"
+            "                         (default stilab)\n"
             "  --country CC           subject C (default: the profile's)\n"
             "  --profile us|fr        certificate policy profile (default "
             "us)\n"
@@ -52,7 +53,8 @@ static void usage(FILE *out)
             "  --pass SOURCE          encrypt the keys with the passphrase "
             "from\n"
             "                         file:PATH, env:VAR or fd:N\n"
-            "  --days N               intermediate validity in days\n"
+            "  --days N               intermediate validity in days, at "
+            "most the root's\n"
             "  --root-days N          root validity in days\n"
             "  --help                 print this help\n\n"
             "Exit status: 0 created, 1 failed, 2 usage error.\n",
@@ -177,7 +179,7 @@ static int check_args(struct init_opts *o)
 
 /*
  * Creates DIR (0700) unless it exists, setting *CREATED; fails when it
- * already holds a CA.
+ * already contains a CA.
  */
 static int prepare_dir(const char *dir, int *created)
 {

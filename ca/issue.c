@@ -78,7 +78,8 @@ static void usage(FILE *out)
             "CA's)\n"
             "  --country CC        subject C (default: the CA's)\n"
             "  --cn NAME           subject CN (default \"SHAKEN <SPC>\")\n"
-            "  --out FILE          output file, - for stdout (default -)\n"
+            "  --out FILE          output file, never overwritten; - for "
+            "stdout (default -)\n"
             "  --help              print this help\n\n"
             "With --out FILE, the new serial is printed on stdout.\n"
             "Exit status: 0 issued, 1 failed, 2 usage error.\n");

@@ -88,13 +88,98 @@ static void fake_publish(const struct sti_httpd_request *req,
     json_decref(doc);
 }
 
+/*
+ * A stand-in ACME server whose order never leaves "processing" after
+ * finalize, to exercise Retry-After polling and the client's deadline.
+ */
+static int fake_answered;
+static int fake_order_polls;
+
+/* Sends BODY with every '@' replaced by the server's base URL. */
+static void fake_acme_reply(const struct sti_httpd_request *req,
+                            struct sti_httpd_response *resp, int status,
+                            const char *body)
+{
+    const char *b = sti_httpd_base_url(req);
+    char out[1024];
+    size_t n = 0;
+
+    for (const char *p = body; *p != '\0' && n + 64 < sizeof(out); p++) {
+        if (*p == '@')
+            n += (size_t)snprintf(out + n, sizeof(out) - n, "%s", b);
+        else
+            out[n++] = *p;
+    }
+    out[n] = '\0';
+    sti_httpd_add_header(resp, "Replay-Nonce", "bm9uY2U");
+    send_json(resp, status, out);
+}
+
+static void fake_location(const struct sti_httpd_request *req,
+                          struct sti_httpd_response *resp, const char *path)
+{
+    char url[256];
+
+    snprintf(url, sizeof(url), "%s%s", sti_httpd_base_url(req), path);
+    sti_httpd_add_header(resp, "Location", url);
+}
+
+static void fake_acme(const struct sti_httpd_request *req,
+                      struct sti_httpd_response *resp, const char *path)
+{
+    static const char pending[] =
+        "{\"status\":\"pending\",\"authorizations\":[\"@/acme/authz/1\"],"
+        "\"finalize\":\"@/acme/order/1/finalize\"}";
+    static const char ready[] =
+        "{\"status\":\"ready\",\"authorizations\":[\"@/acme/authz/1\"],"
+        "\"finalize\":\"@/acme/order/1/finalize\"}";
+    static const char processing[] =
+        "{\"status\":\"processing\",\"authorizations\":[\"@/acme/authz/"
+        "1\"],\"finalize\":\"@/acme/order/1/finalize\"}";
+
+    if (strcmp(path, "/acme/directory") == 0) {
+        fake_acme_reply(req, resp, 200,
+                        "{\"newNonce\":\"@/acme/new-nonce\","
+                        "\"newAccount\":\"@/acme/new-account\","
+                        "\"newOrder\":\"@/acme/new-order\"}");
+    } else if (strcmp(path, "/acme/new-account") == 0) {
+        fake_location(req, resp, "/acme/acct/1");
+        fake_acme_reply(req, resp, 201, "{\"status\":\"valid\"}");
+    } else if (strcmp(path, "/acme/new-order") == 0) {
+        fake_location(req, resp, "/acme/order/1");
+        fake_acme_reply(req, resp, 201, pending);
+    } else if (strcmp(path, "/acme/authz/1") == 0) {
+        fake_acme_reply(req, resp, 200,
+                        fake_answered
+                            ? "{\"status\":\"valid\",\"challenges\":[{"
+                              "\"type\":\"tkauth-01\",\"url\":\"@/acme/"
+                              "chall/1\"}]}"
+                            : "{\"status\":\"pending\",\"challenges\":[{"
+                              "\"type\":\"tkauth-01\",\"url\":\"@/acme/"
+                              "chall/1\"}]}");
+    } else if (strcmp(path, "/acme/chall/1") == 0) {
+        fake_answered = 1;
+        fake_acme_reply(req, resp, 200, "{\"status\":\"valid\"}");
+    } else {
+        /* The order and finalize: ready until finalize, then stuck. */
+        int stuck = strstr(path, "finalize") != NULL || fake_order_polls > 0;
+
+        if (stuck)
+            fake_order_polls++;
+        sti_httpd_add_header(resp, "Retry-After", "1");
+        fake_acme_reply(req, resp, 200, stuck ? processing : ready);
+    }
+}
+
 static void fake_handler(void *arg, const struct sti_httpd_request *req,
                          struct sti_httpd_response *resp)
 {
     const char *path = sti_httpd_path(req);
 
     (void)arg;
-    if (strcmp(path, "/api/v1/auth/login") == 0)
+    if (strncmp(path, "/acme/", 6) == 0)
+        fake_acme(req, resp, path);
+    else if (strcmp(path, "/api/v1/auth/login") == 0)
         fake_login(req, resp);
     else if (strcmp(path, "/api/v1/account/1234/token") == 0)
         fake_token(req, resp);
@@ -324,6 +409,46 @@ static void result_json_has_every_field(void **state)
     sti_acme_server_free(NULL);
 }
 
+static void obtain_times_out_on_stuck_order(void **state)
+{
+    struct sti_acme_obtain_request req;
+    struct sti_acme_client *c = NULL;
+    struct sti_acme_result *res = NULL;
+    struct sti_tnauth *list = spc_list("spc:1234");
+    struct sti_key *acct = NULL, *key = NULL;
+    char url[128];
+    time_t start;
+    struct sti_error err;
+
+    (void)state;
+    fake_answered = 0;
+    fake_order_polls = 0;
+    snprintf(url, sizeof(url), "%s/acme/directory", base);
+    assert_int_equal(sti_key_generate(&acct, &err), STI_OK);
+    assert_int_equal(sti_key_generate(&key, &err), STI_OK);
+    assert_int_equal(sti_acme_client_new(url, acct, NULL, &c, &err), STI_OK);
+    assert_int_equal(sti_acme_client_account(c, NULL, 0, &err), STI_OK);
+    memset(&req, 0, sizeof(req));
+    req.tnauth = list;
+    req.token = "a.b.c";
+    req.cert_key = key;
+    req.organization = "Test Provider";
+    req.timeout_s = 2;
+    start = time(NULL);
+    assert_int_equal(sti_acme_obtain(c, &req, &res, &err), STI_ERR_NET);
+    assert_null(res);
+    assert_non_null(strstr(err.message, "timed out after 2 s"));
+    assert_non_null(strstr(err.message, "processing"));
+    /* Retry-After: 1 spaces the polls, so a few happen, not hundreds. */
+    assert_true(fake_order_polls >= 2);
+    assert_true(fake_order_polls <= 5);
+    assert_true(time(NULL) - start <= 3);
+    sti_acme_client_free(c);
+    sti_key_free(acct);
+    sti_key_free(key);
+    sti_tnauth_free(list);
+}
+
 static void tnauth_value_accepts_both_alphabets(void **state)
 {
     unsigned char *der = NULL;
@@ -356,6 +481,7 @@ int main(void)
         cmocka_unit_test(jws_build_uses_jwk_or_kid),
         cmocka_unit_test(result_json_has_every_field),
         cmocka_unit_test(tnauth_value_accepts_both_alphabets),
+        cmocka_unit_test(obtain_times_out_on_stuck_order),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
