@@ -544,13 +544,33 @@ static int check_freshness(struct job *j, const struct item *it)
     return STI_VERIFY_PASS;
 }
 
+/* Validates CHAIN at iat, and again at now when only the CRL's
+ * thisUpdate lies after iat.  Called under the trust lock. */
+static int validate_chain(struct job *j, const struct sti_chain *chain,
+                          time_t iat, int *revoked, struct sti_error *err)
+{
+    int rc = sti_chain_verify(j->v->trust, chain, iat, revoked, err);
+
+    /* A CRL issued in the seconds between iat and now is "not yet valid"
+     * at iat, yet it is the freshest revocation data there is, so the
+     * chain is checked again at now.  iat is within the freshness window
+     * here, and only this CRL failure is retried. */
+    if (rc != STI_OK && iat < j->now &&
+        strstr(err->message, "CRL is not yet valid") != NULL)
+        rc = sti_chain_verify(j->v->trust, chain, j->now, revoked, err);
+    return rc;
+}
+
 /* Validates the chain at iat, or trusts the memo of an earlier success
- * under the same anchors and CRL. */
+ * under the same anchors and CRL.  The entry keeps its certificates as
+ * DER, so after the first validation they are parsed again only when the
+ * memo does not apply. */
 static int check_chain(struct job *j, const struct item *it,
                        struct sti_x5u_entry *e)
 {
     struct sti_verifier *v = j->v;
     time_t iat = (time_t)it->c->iat;
+    struct sti_chain *chain = NULL;
     struct sti_error err;
     int revoked = 0, rc = STI_OK;
     unsigned long gen;
@@ -558,16 +578,13 @@ static int check_chain(struct job *j, const struct item *it,
     pthread_rwlock_rdlock(&v->trust_lock);
     gen = v->gen;
     if (iat < e->valid_from || iat > e->valid_until ||
-        !sti_x5u_memo_valid(v->cache, e, gen))
-        rc = sti_chain_verify(v->trust, e->chain, iat, &revoked, &err);
-    /* A CRL issued in the seconds between iat and now is "not yet valid"
-     * at iat, yet it is the freshest revocation data there is, so the
-     * chain is checked again at now.  iat is within the freshness window
-     * here, and only this CRL failure is retried. */
-    if (rc != STI_OK && iat < j->now &&
-        strstr(err.message, "CRL is not yet valid") != NULL)
-        rc = sti_chain_verify(v->trust, e->chain, j->now, &revoked, &err);
+        !sti_x5u_memo_valid(v->cache, e, gen)) {
+        rc = sti_x5u_entry_chain(v->cache, e, &chain, &err);
+        if (rc == STI_OK)
+            rc = validate_chain(j, chain, iat, &revoked, &err);
+    }
     pthread_rwlock_unlock(&v->trust_lock);
+    sti_chain_free(chain);
     if (rc != STI_OK)
         return verdict(j->res, STI_VERIFY_FAIL, 437,
                        "the certificate chain from %s is %s at iat %lld: %s",
@@ -603,16 +620,16 @@ static int check_tnauth(struct job *j, const struct item *it,
     return STI_VERIFY_PASS;
 }
 
-static int verify_signature(const struct item *it, struct sti_x5u_entry *e,
-                            struct sti_error *err)
+static int verify_signature(struct job *j, const struct item *it,
+                            struct sti_x5u_entry *e, struct sti_error *err)
 {
-    EVP_PKEY_CTX *ctx = sti_x5u_take_ctx(e);
+    EVP_PKEY_CTX *ctx = sti_x5u_take_ctx(j->v->cache, e);
     int rc;
 
     if (ctx == NULL)
         return sti_seterr(err, STI_ERR_CRYPTO, "cannot set up ES256");
     rc = sti_passport_verify_ctx(it->pp, ctx, err);
-    sti_x5u_give_ctx(e, ctx);
+    sti_x5u_give_ctx(j->v->cache, e, ctx);
     return rc;
 }
 
@@ -630,11 +647,11 @@ static int check_entry(struct job *j, const struct item *it,
     if (!e->key_p256)
         return verdict(j->res, STI_VERIFY_FAIL, 437,
                        "the certificate from %s has a %s key, not EC P-256",
-                       e->url, sti_key_type_name(e->leaf_key));
+                       e->url, e->key_type);
     rc = check_chain(j, it, e);
     if (rc == STI_VERIFY_PASS)
         rc = check_tnauth(j, it, e);
-    if (rc == STI_VERIFY_PASS && verify_signature(it, e, &err) != STI_OK)
+    if (rc == STI_VERIFY_PASS && verify_signature(j, it, e, &err) != STI_OK)
         rc = verdict(j->res, STI_VERIFY_FAIL, 438,
                      "the PASSporT signature does not verify with the "
                      "certificate from %s",

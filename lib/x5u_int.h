@@ -20,18 +20,31 @@ struct sti_x5u_policy {
     long failure_cache_s;
 };
 
-/* One cached URL: a chain with its leaf's facts, or a failed fetch. */
+/*
+ * One cached URL: the facts of a chain that verification needs, or a failed
+ * fetch.  An entry keeps no parsed certificate, so that 10,000 entries fit
+ * in a few megabytes: the leaf's public key is kept as its encoded EC point,
+ * and each certificate as DER shared by fingerprint with every other entry
+ * that carries it (the intermediates of one CA, or one chain under many
+ * URLs).  The chain is parsed again only when its path must be validated
+ * again (new trust anchors or CRL, or an iat outside the memo).
+ */
 struct sti_x5u_entry {
     char *url;
     int refs; /* guarded by the cache mutex */
     time_t expires;
-    int failed;     /* the fetch or the chain was unusable */
-    int error_code; /* enum sti_status of the failure */
-    char error[STI_ERROR_MAX];
-    struct sti_chain *chain;
-    struct sti_key *leaf_key;
+    int failed;                 /* the fetch or the chain was unusable */
+    int error_code;             /* enum sti_status of the failure */
+    char *error;                /* failed entries only */
+    struct sti_x5u_der **certs; /* leaf first, shared with other entries */
+    struct sti_chain *parsed;   /* until the first validation, under the
+                                   cache mutex */
+    size_t cert_count;
+    unsigned char point[65]; /* the leaf's public key, SEC 1 encoding */
+    unsigned char point_len;
     int key_p256;              /* the leaf key is EC P-256 */
-    struct sti_tnauth *tnauth; /* NULL when the leaf has none */
+    const char *key_type;      /* sti_key_type_name() of the leaf key */
+    struct sti_tnauth *tnauth; /* TNAuthList without an SPC, or NULL */
     int tnauth_status;         /* STI_OK, STI_ERR_NOTFOUND, STI_ERR_INVALID */
     char spc[40];              /* the single SPC, or "" */
     char serial[72];
@@ -40,10 +53,9 @@ struct sti_x5u_entry {
     /* Memo of the last successful path validation, under the cache
      * mutex: valid for this trust generation at any time in the range. */
     unsigned long validated_gen;
-    /* Verification contexts for the leaf key, one thread each. */
-    pthread_mutex_t ctx_lock;
-    EVP_PKEY_CTX *ctx_pool[4];
-    int ctx_pooled;
+    /* The ready key and its verification contexts while the entry is
+     * among the recently used ones; guarded by the cache's key mutex. */
+    struct sti_x5u_hot *hot;
     struct sti_x5u_entry *next;
 };
 
@@ -75,10 +87,29 @@ int sti_x5u_get_cached(struct sti_x5u_cache *cache, const char *url, time_t now,
 void sti_x5u_entry_release(struct sti_x5u_cache *cache,
                            struct sti_x5u_entry *entry);
 
-/* Takes a verification context for the leaf key (NULL on failure) and
- * gives it back when done. */
-EVP_PKEY_CTX *sti_x5u_take_ctx(struct sti_x5u_entry *entry);
-void sti_x5u_give_ctx(struct sti_x5u_entry *entry, EVP_PKEY_CTX *ctx);
+/*
+ * Takes a verification context for the leaf key (NULL on failure) and
+ * gives it back when done.  Keys and contexts are kept for the
+ * STI_X5U_HOT_MAX most recently used entries; for the others the key is
+ * rebuilt from the stored point.
+ */
+EVP_PKEY_CTX *sti_x5u_take_ctx(struct sti_x5u_cache *cache,
+                               struct sti_x5u_entry *entry);
+void sti_x5u_give_ctx(struct sti_x5u_cache *cache, struct sti_x5u_entry *entry,
+                      EVP_PKEY_CTX *ctx);
+#define STI_X5U_HOT_MAX 256
+
+/* Returns the entry's chain, leaf first, for path validation: the chain
+ * parsed at load time the first time, then parsed again from the DER.
+ * The caller frees it. */
+int sti_x5u_entry_chain(struct sti_x5u_cache *cache,
+                        struct sti_x5u_entry *entry, struct sti_chain **out,
+                        struct sti_error *err);
+
+/* The number of distinct certificates that the cache keeps as DER, and
+ * the number of entries whose key is ready, for tests. */
+size_t sti_x5u_cache_der_count(struct sti_x5u_cache *cache);
+size_t sti_x5u_cache_hot_count(struct sti_x5u_cache *cache);
 
 /* Reads and writes the validation memo under the cache mutex. */
 int sti_x5u_memo_valid(struct sti_x5u_cache *cache,

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
 
 static json_t *inspect_json(const void *data, size_t len)
 {
@@ -292,6 +294,81 @@ static void two_policies_on_one_line(void **state)
     free(data);
 }
 
+/* A self-signed certificate whose issuerAltName and CRL point carry URI.
+ * Returns its DER, which the caller frees with OPENSSL_free. */
+static unsigned char *cert_with_uri(const char *uri, int *len)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    X509_EXTENSION *ext;
+    unsigned char *der = NULL;
+    char value[128];
+
+    assert_non_null(key);
+    assert_non_null(x);
+    assert_int_equal(X509_set_version(x, 2), 1);
+    assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 7), 1);
+    assert_int_equal(
+        X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                                   (unsigned char *)"uri", -1, -1, 0),
+        1);
+    assert_int_equal(X509_set_issuer_name(x, X509_get_subject_name(x)), 1);
+    assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
+    assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
+    assert_int_equal(X509_set_pubkey(x, key), 1);
+    snprintf(value, sizeof(value), "URI:%s", uri);
+    ext = X509V3_EXT_conf_nid(NULL, NULL, NID_issuer_alt_name, value);
+    assert_non_null(ext);
+    assert_int_equal(X509_add_ext(x, ext, -1), 1);
+    X509_EXTENSION_free(ext);
+    ext = X509V3_EXT_conf_nid(NULL, NULL, NID_crl_distribution_points, value);
+    assert_non_null(ext);
+    assert_int_equal(X509_add_ext(x, ext, -1), 1);
+    X509_EXTENSION_free(ext);
+    assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+    *len = i2d_X509(x, &der);
+    assert_true(*len > 0);
+    X509_free(x);
+    EVP_PKEY_free(key);
+    return der;
+}
+
+/* Bytes that are not UTF-8 or are control characters become "\xNN", so the
+ * JSON can always be written. */
+static void unprintable_bytes_escaped(void **state)
+{
+    int len = 0;
+    unsigned char *der = cert_with_uri("http://x/\xFF\x1B", &len);
+    json_t *model = inspect_json(der, (size_t)len), *exts, *ext, *value;
+    size_t i;
+    int seen = 0;
+
+    (void)state;
+    exts = json_object_get(
+        json_array_get(json_object_get(model, "certificates"), 0),
+        "extensions");
+    json_array_foreach(exts, i, ext)
+    {
+        const char *name = json_string_value(json_object_get(ext, "name"));
+
+        value = json_object_get(ext, "value");
+        if (strcmp(name, "issuerAltName") == 0) {
+            assert_string_equal(json_string_value(value),
+                                "URI:http://x/\\xFF\\x1B");
+            seen++;
+        } else if (strcmp(name, "crlDistributionPoints") == 0) {
+            value = json_array_get(
+                json_object_get(json_array_get(value, 0), "urls"), 0);
+            assert_string_equal(json_string_value(value),
+                                "http://x/\\xFF\\x1B");
+            seen++;
+        }
+    }
+    assert_int_equal(seen, 2);
+    json_decref(model);
+    OPENSSL_free(der);
+}
+
 /* Truncations and bit flips of a certificate and of a TNAuthList give a
  * description or STI_ERR_INVALID, never a crash. */
 static void damaged_input_never_crashes(void **state)
@@ -338,6 +415,7 @@ int main(void)
         cmocka_unit_test(rejects_bad_input),
         cmocka_unit_test(damaged_input_never_crashes),
         cmocka_unit_test(two_policies_on_one_line),
+        cmocka_unit_test(unprintable_bytes_escaped),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

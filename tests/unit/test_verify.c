@@ -185,6 +185,37 @@ static void untrusted_root_is_437(void **state)
     sti_verifier_free(v);
 }
 
+/* The cache keeps certificates as DER after the first validation, so new
+ * anchors make the verifier parse and validate the chain again. */
+static void new_trust_revalidates_chain(void **state)
+{
+    struct sti_passport_claims c = claims("shaken");
+    struct sti_verifier *v = lab_verifier(root_file);
+    struct sti_verify_result res;
+    char *value = sign(&c, pki.sp_key, 0);
+    struct sti_trust *trust;
+    struct sti_error err;
+
+    (void)state;
+    expect(v, value, NULL, STI_VERIFY_PASS, 0, NULL, &res);
+    expect(v, value, NULL, STI_VERIFY_PASS, 0, NULL, &res);
+    assert_true(res.cache_hit);
+    /* Anchors without the root: the memo no longer applies. */
+    assert_int_equal(sti_verifier_set_trust(v, sti_trust_new(), &err), STI_OK);
+    expect(v, value, NULL, STI_VERIFY_FAIL, 437, "not trusted", &res);
+    assert_true(res.cache_hit);
+    expect(v, value, NULL, STI_VERIFY_FAIL, 437, "not trusted", &res);
+    /* The root again: the chain rebuilt from DER validates. */
+    trust = sti_trust_new();
+    assert_int_equal(sti_trust_add_anchor(trust, pki.root, &err), STI_OK);
+    assert_int_equal(sti_verifier_set_trust(v, trust, &err), STI_OK);
+    expect(v, value, NULL, STI_VERIFY_PASS, 0, NULL, &res);
+    assert_true(res.cache_hit);
+    expect(v, value, NULL, STI_VERIFY_PASS, 0, NULL, &res);
+    free(value);
+    sti_verifier_free(v);
+}
+
 static void revoked_leaf_is_437(void **state)
 {
     struct sti_passport_claims c = claims("shaken");
@@ -546,6 +577,7 @@ int main(void)
         cmocka_unit_test(stale_and_future_iat),
         cmocka_unit_test(wrong_key_is_438),
         cmocka_unit_test(untrusted_root_is_437),
+        cmocka_unit_test(new_trust_revalidates_chain),
         cmocka_unit_test(revoked_leaf_is_437),
         cmocka_unit_test(x5u_policy_and_fetch),
         cmocka_unit_test(header_parameter_faults),

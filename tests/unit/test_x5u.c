@@ -2,6 +2,7 @@
  * into the memory and SQLite caches from a local HTTP server. */
 #include "support.h"
 
+#include "jws_int.h"
 #include "x5u_int.h"
 
 #include "http_fixture.h"
@@ -122,9 +123,11 @@ static void fetch_then_memory_hit(void **state)
                      STI_OK);
     assert_false(hit);
     assert_false(e->failed);
-    assert_int_equal(sti_chain_count(e->chain), 2);
+    assert_int_equal(e->cert_count, 2);
+    assert_non_null(e->parsed);
     assert_string_equal(e->spc, "1234");
-    assert_true(sti_key_is_p256(e->leaf_key));
+    assert_true(e->key_p256);
+    assert_int_equal(e->point_len, 65);
     /* At least 24 h, never past the leaf's notAfter. */
     assert_true(e->expires >= now + 86400);
     assert_true(e->expires <= sti_cert_not_after(pki.sp));
@@ -254,6 +257,153 @@ static void sqlite_shared_between_caches(void **state)
     test_rmtree(dir);
 }
 
+/* Stores COUNT URLs http://127.0.0.1:9/cN.pem with the test chain in the
+ * SQLite cache DB, as another process's fetches would. */
+static void db_fill(const char *db, int count, time_t now)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    char url[64];
+
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(h,
+                           "INSERT INTO x5u_cache(url, body, error_code, "
+                           "fetched_at, expires_at) VALUES(?1, ?2, 0, ?3, ?4)",
+                           -1, &st, NULL),
+        SQLITE_OK);
+    for (int i = 0; i < count; i++) {
+        snprintf(url, sizeof(url), "http://127.0.0.1:9/c%d.pem", i);
+        sqlite3_bind_text(st, 1, url, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 2, pki.chain_pem, (int)strlen(pki.chain_pem),
+                          SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, now);
+        sqlite3_bind_int64(st, 4, now + 86400);
+        assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+}
+
+static const char *filled_url(int i)
+{
+    static char url[64];
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:9/c%d.pem", i);
+    return url;
+}
+
+/* Takes a context for E's key and checks that it verifies a signature
+ * made with the SP key. */
+static void check_ctx_verifies(struct sti_x5u_cache *c, struct sti_x5u_entry *e)
+{
+    static const char data[] = "header.payload";
+    unsigned char sig[STI_ES256_SIG_LEN];
+    struct sti_error err;
+    EVP_PKEY_CTX *ctx = sti_x5u_take_ctx(c, e);
+
+    assert_non_null(ctx);
+    assert_int_equal(sti_es256_sign(sti_key_get0_pkey(pki.sp_key), data,
+                                    strlen(data), sig, &err),
+                     STI_OK);
+    assert_int_equal(sti_es256_verify_ctx(ctx, data, strlen(data), sig, &err),
+                     STI_OK);
+    sig[10] ^= 1;
+    assert_int_equal(sti_es256_verify_ctx(ctx, data, strlen(data), sig, &err),
+                     STI_ERR_CRYPTO);
+    sti_x5u_give_ctx(c, e, ctx);
+}
+
+static void hot_keys_evicted_and_rebuilt(void **state)
+{
+    struct sti_x5u_policy p = lab_policy();
+    struct sti_x5u_cache *c;
+    struct sti_x5u_entry *e, *first;
+    struct sti_error err;
+    char *dir = test_tmpdir(), *db = test_path(dir, "x5u.db");
+    time_t now = time(NULL);
+    int hit, count = STI_X5U_HOT_MAX + 44;
+
+    (void)state;
+    assert_int_equal(sti_x5u_cache_new(&p, db, &c, &err), STI_OK);
+    db_fill(db, count, now);
+    for (int i = 0; i < count; i++) {
+        assert_int_equal(sti_x5u_get(c, filled_url(i), now, &e, &hit, &err),
+                         STI_OK);
+        assert_true(hit);
+        assert_false(e->failed);
+        check_ctx_verifies(c, e);
+        sti_x5u_entry_release(c, e);
+    }
+    /* Every entry shares the leaf's and the intermediate's DER. */
+    assert_int_equal(sti_x5u_cache_der_count(c), 2);
+    assert_int_equal(sti_x5u_cache_hot_count(c), STI_X5U_HOT_MAX);
+    /* The first entries were used least recently, so their keys went. */
+    assert_true(sti_x5u_get_cached(c, filled_url(0), now, &first));
+    assert_null(first->hot);
+    check_ctx_verifies(c, first);
+    assert_non_null(first->hot);
+    assert_int_equal(sti_x5u_cache_hot_count(c), STI_X5U_HOT_MAX);
+    /* Entry 1 was the least recently used one, so it gave way. */
+    assert_true(sti_x5u_get_cached(c, filled_url(1), now, &e));
+    assert_null(e->hot);
+    sti_x5u_entry_release(c, e);
+    sti_x5u_entry_release(c, first);
+    sti_x5u_cache_free(c);
+    free(db);
+    test_rmtree(dir);
+}
+
+static void ten_thousand_entries(void **state)
+{
+    struct sti_x5u_policy p = lab_policy();
+    struct sti_x5u_cache *c;
+    struct sti_x5u_entry *e;
+    struct sti_chain *chain;
+    struct sti_error err;
+    char *dir = test_tmpdir(), *db = test_path(dir, "x5u.db");
+    char want[65], got[65];
+    time_t now = time(NULL);
+    int hit, count = 10000;
+
+    (void)state;
+    assert_int_equal(sti_x5u_cache_new(&p, db, &c, &err), STI_OK);
+    db_fill(db, count, now);
+    for (int i = 0; i < count; i++) {
+        assert_int_equal(sti_x5u_get(c, filled_url(i), now, &e, &hit, &err),
+                         STI_OK);
+        assert_false(e->failed);
+        /* As the first verification does, take the chain parsed at load
+         * time, so that the entry keeps only its compact facts. */
+        assert_int_equal(sti_x5u_entry_chain(c, e, &chain, &err), STI_OK);
+        assert_int_equal(sti_chain_count(chain), 2);
+        sti_chain_free(chain);
+        sti_x5u_entry_release(c, e);
+    }
+    assert_int_equal(sti_x5u_cache_der_count(c), 2);
+    assert_int_equal(sti_x5u_cache_hot_count(c), 0);
+    /* All are still in memory, and each rebuilds its chain from DER. */
+    for (int i = 0; i < count; i += 997) {
+        assert_true(sti_x5u_get_cached(c, filled_url(i), now, &e));
+        assert_string_equal(e->spc, "1234");
+        assert_null(e->parsed);
+        assert_int_equal(sti_x5u_entry_chain(c, e, &chain, &err), STI_OK);
+        assert_int_equal(sti_chain_count(chain), 2);
+        assert_int_equal(sti_cert_fingerprint(pki.sp, want), STI_OK);
+        assert_int_equal(sti_cert_fingerprint(sti_chain_get0(chain, 0), got),
+                         STI_OK);
+        assert_string_equal(got, want);
+        sti_chain_free(chain);
+        sti_x5u_entry_release(c, e);
+    }
+    sti_x5u_cache_free(c);
+    free(db);
+    test_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +414,8 @@ int main(void)
         cmocka_unit_test(failures_cached_briefly),
         cmocka_unit_test(size_cap_enforced),
         cmocka_unit_test(sqlite_shared_between_caches),
+        cmocka_unit_test(hot_keys_evicted_and_rebuilt),
+        cmocka_unit_test(ten_thousand_entries),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
