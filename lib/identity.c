@@ -150,8 +150,8 @@ static int set_param(struct sti_identity *id, char *name, char *value,
                           name);
     value = unquote(trim(value));
     /* RFC 8224 section 4.1 defines info as <absoluteURI>, so a quoted
-     * info="<URL>" is not in the grammar; deployed signers send it, and
-     * the URL inside is the same, so the brackets are stripped too. */
+     * info="<URL>" is outside the grammar.  The URL inside is still
+     * unambiguous, so the brackets are stripped after the quotes. */
     if (slot == &id->info)
         value = unquote(value);
     *slot = strdup(value);

@@ -649,8 +649,8 @@ static int check_entry(struct job *j, const struct item *it,
     int rc;
 
     /* Content or a URL that breaks the x5u policy makes the header
-     * invalid; a failed transfer (network, TLS, timeout, HTTP error
-     * status) only leaves it unchecked, since a retry may succeed. */
+     * invalid.  A failed transfer (network, TLS, timeout, HTTP error
+     * status) only leaves it unchecked, because a retry may succeed. */
     if (e->failed)
         return verdict(j->res,
                        e->error_code == STI_ERR_INVALID ||

@@ -146,10 +146,10 @@ static int parse_args(int argc, char **argv, struct sign_opts *o)
     if (strcmp(o->ppt, "div") == 0 && o->div == NULL)
         return cli_usage_error("--ppt div needs --div TN, the called number "
                                "before the diversion");
-    /* RFC 8224 section 7: a verifier rebuilds a compact PASSporT from
-     * the SIP message, which gives orig, dest and iat only.  SHAKEN's
-     * attest and origid (RFC 8588) and div's div claim (RFC 8946) would
-     * be lost, so those types need the full form. */
+    /* A verifier rebuilds a compact PASSporT from the SIP message
+     * (RFC 8224), which gives orig, dest and iat only.  SHAKEN's attest
+     * and origid (RFC 8588) and the div claim (RFC 8946) would be lost,
+     * so those types need the full form. */
     if (o->compact && strcmp(o->ppt, "none") != 0)
         return cli_usage_error(
             "--compact cannot be used with --ppt %s: verifiers rebuild a "

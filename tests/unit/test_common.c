@@ -6,6 +6,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static void escape_shows_raw_bytes(void **state)
+{
+    char buf[16];
+
+    (void)state;
+    assert_string_equal(sti_escape("a\xff\x01\\b", 5, buf, sizeof(buf)),
+                        "a\\xff\\x01\\x5cb");
+    /* A NUL inside LEN is shown, not taken as the end. */
+    assert_string_equal(sti_escape("a\0b", 3, buf, sizeof(buf)), "a\\x00b");
+    /* The copy stops before an escape that would not fit whole. */
+    assert_string_equal(sti_escape("abc\xff", 4, buf, 6), "abc");
+    assert_string_equal(sti_escape(NULL, 3, buf, sizeof(buf)), "");
+}
+
 static void b64url_round_trip(void **state)
 {
     const unsigned char data[] = {0xfb, 0xff, 0x00, 0x10, 0x7e};
@@ -38,8 +52,8 @@ static void b64url_known_vector(void **state)
 
 static void b64url_rejects_bad_input(void **state)
 {
-    static const char *bad[] = {"ab=c", "ab c", "a", "ab+/", "AB==", "-_9",
-                                "ab\n"};
+    static const char *bad[] = {"ab=c", "ab c", "a",   "ab+/",
+                                "AB==", "-_9",  "ab\n"};
     unsigned char *out;
     size_t len;
 
@@ -62,8 +76,7 @@ static void b64_standard_padding(void **state)
     assert_memory_equal(out, "818H", 4);
     free(out);
     free(text);
-    assert_int_equal(sti_b64_decode("ODE4SA=", 7, &out, &len),
-                     STI_ERR_INVALID);
+    assert_int_equal(sti_b64_decode("ODE4SA=", 7, &out, &len), STI_ERR_INVALID);
 }
 
 static void secret_sources(void **state)
@@ -80,9 +93,9 @@ static void secret_sources(void **state)
     assert_string_equal(secret, "hunter2");
     sti_secret_free(secret);
 
-    assert_int_equal(sti_file_write(path, "line one\nline two\n", 18, 0600, 1,
-                                    &err),
-                     STI_OK);
+    assert_int_equal(
+        sti_file_write(path, "line one\nline two\n", 18, 0600, 1, &err),
+        STI_OK);
     snprintf(source, sizeof(source), "file:%s", path);
     assert_int_equal(sti_secret_read(source, &secret, &err), STI_OK);
     assert_string_equal(secret, "line one");
@@ -171,13 +184,12 @@ static void sqlite_open_uses_wal(void **state)
     struct stat sb;
 
     (void)state;
-    assert_int_equal(sti_sqlite_open(path,
-                                     "CREATE TABLE IF NOT EXISTS t(x);", &db,
-                                     &err),
-                     STI_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st,
-                                        NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sti_sqlite_open(path, "CREATE TABLE IF NOT EXISTS t(x);", &db, &err),
+        STI_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL),
+        SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
     sqlite3_finalize(st);
@@ -241,6 +253,7 @@ int main(void)
         cmocka_unit_test(sqlite_open_uses_wal),
         cmocka_unit_test(status_names),
         cmocka_unit_test(log_escapes_control_bytes),
+        cmocka_unit_test(escape_shows_raw_bytes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
