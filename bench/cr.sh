@@ -231,11 +231,12 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
     -out "$G/leaf.key" 2>/dev/null
 # One openssl process per leaf, two at a time: distinct serials and
 # subjects, one shared intermediate, as a CA's customers would have.
-seq 1 "$CHAINS" | xargs -P 2 -I N sh -c "
+# xargs substitutes {} for the number; paths and subjects never hold it.
+seq 1 "$CHAINS" | xargs -P 2 -I {} sh -c "
     openssl req -x509 -new -key '$G/leaf.key' -CA '$G/inter.pem' \
-        -CAkey '$G/inter.key' -days 365 -subj '/C=US/O=bench/CN=SHAKEN N' \
+        -CAkey '$G/inter.key' -days 365 -subj '/C=US/O=bench/CN=SHAKEN {}' \
         -config '$G/ext.cnf' -extensions leaf 2>/dev/null \
-        | cat - '$G/inter.pem' >'$G/leaves/sp'N'.pem'"
+        | cat - '$G/inter.pem' >'$G/leaves/sp{}.pem'"
 M="$W/many"
 "$STI_BIN/sti-cr" init --dir "$M" >/dev/null
 find "$G/leaves" -name '*.pem' | xargs "$STI_BIN/sti-cr" publish --dir "$M" \
@@ -255,7 +256,7 @@ taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d5s -s "$W/random.lua" \
 rss_after=$(awk '/^VmRSS/ {print $2}' "/proc/$cr_pid/status")
 count=$(curl -s "http://127.0.0.1:$CPORT/certs/sp$CHAINS.pem" | grep -c BEGIN)
 stop_cr
-echo "sti-cr with $CHAINS chains: VmRSS $((rss_loaded / 1024)) MiB loaded," \
-    "$((rss_after / 1024)) MiB after 5 s of random GETs" \
+echo "sti-cr with $CHAINS chains: VmRSS $rss_loaded kB loaded," \
+    "$rss_after kB after 5 s of random GETs" \
     "($(awk '/^Requests\/sec:/ {print $2}' "$W/wrk-random.out") requests/s;" \
     "last chain has $count certificates)"

@@ -1,6 +1,7 @@
 /* The PA directory: creation, opening, URLs and SPC token issuance. */
 #include "pa_int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,9 +196,6 @@ int sti_pa_init(const struct sti_pa_init_options *o, struct sti_error *err)
 
     if (o == NULL || o->dir == NULL || o->dir[0] == '\0')
         return sti_seterr(err, STI_ERR_INVALID, "no PA directory given");
-    rc = make_dir(o->dir, err);
-    if (rc != STI_OK)
-        return rc;
     key_path = dir_file(o->dir, STI_PA_KEY_FILE);
     cert_path = dir_file(o->dir, STI_PA_CERT_FILE);
     db_path = dir_file(o->dir, STI_PA_DB_FILE);
@@ -213,9 +211,13 @@ int sti_pa_init(const struct sti_pa_init_options *o, struct sti_error *err)
                         o->dir);
         goto out;
     }
+    /* The certificate is issued before the directory is created, so that
+     * invalid subject options leave nothing behind. */
     rc = sti_key_generate(&key, err);
     if (rc == STI_OK)
         rc = issue_pa_cert(o, key, &cert, err);
+    if (rc == STI_OK)
+        rc = make_dir(o->dir, err);
     if (rc == STI_OK)
         rc = sti_key_save(key, key_path, NULL, err);
     if (rc == STI_OK)
@@ -300,7 +302,7 @@ int sti_pa_open(const struct sti_pa_config *c, struct sti_pa **out,
     pthread_mutex_init(&pa->lock, &attr);
     pthread_mutexattr_destroy(&attr);
     pa->dir = strdup(c->dir);
-    pa->token_lifetime = or_default(c->token_lifetime, 86400);
+    pa->token_lifetime = or_default(c->token_lifetime, STI_PA_TOKEN_LIFETIME);
     pa->access_lifetime = or_default(c->access_lifetime, 3600);
     pa->crl_lifetime = or_default(c->crl_lifetime, 7 * 86400);
     pa->calist_lifetime = or_default(c->calist_lifetime, 7 * 86400);
@@ -361,17 +363,79 @@ static char *url_join(const char *base, const char *path)
     return url;
 }
 
+/* Checks the HOST[:PORT] of a base URL: a DNS name, an IPv4 address or a
+ * bracketed IPv6 address, and a port of 1 to 65535. */
+static int authority_valid(const char *host, size_t len)
+{
+    const char *colon = NULL;
+    size_t host_len = len;
+    long port = 0;
+
+    if (len > 0 && host[0] == '[') {
+        const char *close = memchr(host, ']', len);
+
+        if (close == NULL)
+            return 0;
+        host_len = (size_t)(close - host) + 1;
+        if (host_len < len && host[host_len] != ':')
+            return 0;
+        colon = host_len < len ? host + host_len : NULL;
+    } else {
+        colon = memchr(host, ':', len);
+        host_len = colon ? (size_t)(colon - host) : len;
+        for (size_t i = 0; i < host_len; i++)
+            if (!isalnum((unsigned char)host[i]) && host[i] != '.' &&
+                host[i] != '-')
+                return 0;
+    }
+    if (host_len == 0)
+        return 0;
+    if (colon == NULL)
+        return 1;
+    for (const char *p = colon + 1; p < host + len; p++) {
+        if (!isdigit((unsigned char)*p) || port > 65535)
+            return 0;
+        port = port * 10 + (*p - '0');
+    }
+    return port >= 1 && port <= 65535;
+}
+
+int sti_pa_base_url_check(const char *url, struct sti_error *err)
+{
+    const char *rest = NULL, *path;
+    size_t n = url ? strlen(url) : 0;
+
+    if (url != NULL && strncmp(url, "http://", 7) == 0)
+        rest = url + 7;
+    else if (url != NULL && strncmp(url, "https://", 8) == 0)
+        rest = url + 8;
+    for (size_t i = 0; rest != NULL && i < n; i++)
+        if (!isgraph((unsigned char)url[i]))
+            rest = NULL;
+    /* The x5u is BASE_URL/pa.crt, so a query or fragment would end up in
+     * front of the path.  Userinfo would publish a user name and password
+     * in every token. */
+    if (rest != NULL && strpbrk(rest, "?#@") != NULL)
+        rest = NULL;
+    path = rest ? rest + strcspn(rest, "/") : NULL;
+    if (rest == NULL || !authority_valid(rest, (size_t)(path - rest)))
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "invalid base URL '%.200s'; use "
+                          "http://HOST[:PORT][/PATH] or "
+                          "https://HOST[:PORT][/PATH] without user name, "
+                          "query or fragment",
+                          url ? url : "(none)");
+    return STI_OK;
+}
+
 int sti_pa_set_default_base_url(struct sti_pa *pa, const char *url,
                                 struct sti_error *err)
 {
     char *base, *cert_url, *crl_url = NULL;
+    int rc = sti_pa_base_url_check(url, err);
 
-    if (url == NULL ||
-        (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
-        return sti_seterr(err, STI_ERR_INVALID,
-                          "invalid base URL '%s'; use http://HOST[:PORT] or "
-                          "https://HOST[:PORT]",
-                          url ? url : "(none)");
+    if (rc != STI_OK)
+        return rc;
     if (pa->base_url != NULL)
         return STI_OK;
     base = strdup(url);
@@ -431,8 +495,9 @@ static int check_token_request(struct sti_pa *pa, const char *spc,
         return rc;
     if (pa->cert_url == NULL)
         return sti_seterr(err, STI_ERR_INVALID,
-                          "no base URL for the PA certificate; set base_url "
-                          "in the configuration");
+                          "no base URL for the PA certificate, which is the "
+                          "x5u of SPC tokens; give --base-url URL or set "
+                          "base_url in pa.conf");
     rc = pa_provider_find(pa, spc, provider, &enabled, &delegation, err);
     if (rc != STI_OK)
         return rc;
@@ -503,7 +568,7 @@ int sti_pa_token_issue(struct sti_pa *pa, const char *spc,
                        const char *fingerprint, int ca, const char *via,
                        char **token, struct sti_error *err)
 {
-    char jti[37];
+    char jti[37], fp[STI_FINGERPRINT_LEN];
     int64_t provider = 0;
     time_t now = time(NULL);
     time_t exp = now + pa->token_lifetime;
@@ -511,7 +576,10 @@ int sti_pa_token_issue(struct sti_pa *pa, const char *spc,
 
     *token = NULL;
     pthread_mutex_lock(&pa->lock);
-    rc = check_token_request(pa, spc, fingerprint, ca, &provider, err);
+    rc = sti_spc_fingerprint_normalize(fingerprint, fp, err);
+    fingerprint = fp;
+    if (rc == STI_OK)
+        rc = check_token_request(pa, spc, fingerprint, ca, &provider, err);
     if (rc == STI_OK && sti_uuid4(jti) != STI_OK)
         rc = sti_seterr(err, STI_ERR_CRYPTO, "cannot generate a jti");
     if (rc == STI_OK)

@@ -214,14 +214,26 @@ int sti_pa_revoke(struct sti_pa *pa, const char *issuer_dn,
     /* RFC 5280 section 5.3.1: 7 is unused and removeFromCRL (8) belongs
      * to delta CRLs only. */
     if (reason < 0 || reason == 7 || reason == 8 || reason > 10)
-        return sti_seterr(err, STI_ERR_INVALID, "invalid revocation reason %d",
-                          reason);
-    serial = pa_serial_normalize(serial_hex);
-    if (serial == NULL)
         return sti_seterr(err, STI_ERR_INVALID,
-                          "invalid serial '%s'; use hexadecimal digits, "
-                          "optionally with colons",
+                          "invalid revocation reason %d (%s); use "
+                          "unspecified, keyCompromise, cACompromise, "
+                          "affiliationChanged, superseded, "
+                          "cessationOfOperation, certificateHold, "
+                          "privilegeWithdrawn or aACompromise",
+                          reason,
+                          reason == 8 ? "removeFromCRL, which only delta "
+                                        "CRLs use"
+                                      : "unassigned");
+    serial = pa_serial_normalize(serial_hex);
+    /* RFC 5280 section 4.1.2.2: a serial number is a positive integer. */
+    if (serial == NULL || strcmp(serial, "0") == 0) {
+        free(serial);
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "invalid serial '%.80s'; use the certificate's "
+                          "serial number in hexadecimal (optionally with "
+                          "colons), which is never zero",
                           serial_hex ? serial_hex : "");
+    }
     r.issuer = issuer_dn;
     r.serial = serial;
     r.reason = reason;

@@ -78,6 +78,18 @@ int pa_password_hash(const char *password, char **out, struct sti_error *err);
  * time). */
 int pa_password_verify(const char *password, const char *hash);
 
+/* Longest provider or user name, in bytes (UTF-8). */
+#define PA_NAME_MAX 127
+
+/* Checks a provider or user NAME: 1 to PA_NAME_MAX bytes of valid UTF-8
+ * with no control characters.  KIND ("provider", "user") names it in the
+ * error. */
+int pa_name_check(const char *kind, const char *name, struct sti_error *err);
+/* Copies NAME with each invalid UTF-8 byte and control character replaced
+ * by '?', so rows stored before names were checked still print and
+ * encode as JSON.  Returns NULL when out of memory. */
+char *pa_name_sanitize(const char *name);
+
 /* Normalises a serial: hex digits only (colons dropped), uppercase, no
  * leading zeros.  Returns NULL when TEXT is not hex. */
 char *pa_serial_normalize(const char *text);

@@ -76,6 +76,82 @@ fail:
     return NULL;
 }
 
+/*
+ * Returns the length of the UTF-8 sequence at P (1 to 4) when it encodes a
+ * printable character (RFC 3629).  Returns 0 for an invalid, overlong or
+ * surrogate sequence, and for the C0 and C1 control characters and DEL.
+ */
+static size_t utf8_printable_len(const unsigned char *p)
+{
+    unsigned long cp;
+    size_t len, i;
+
+    if (p[0] < 0x80)
+        return p[0] >= 0x20 && p[0] != 0x7f ? 1 : 0;
+    if ((p[0] & 0xe0) == 0xc0)
+        len = 2, cp = p[0] & 0x1f;
+    else if ((p[0] & 0xf0) == 0xe0)
+        len = 3, cp = p[0] & 0x0f;
+    else if ((p[0] & 0xf8) == 0xf0)
+        len = 4, cp = p[0] & 0x07;
+    else
+        return 0;
+    for (i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3f);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+        (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+        return 0;
+    return len;
+}
+
+int pa_name_check(const char *kind, const char *name, struct sti_error *err)
+{
+    const unsigned char *p = (const unsigned char *)name;
+    size_t n = name ? strlen(name) : 0, step;
+
+    if (n == 0 || n > PA_NAME_MAX)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "invalid %s name of %zu bytes; use 1 to %d bytes "
+                          "of UTF-8 text",
+                          kind, n, PA_NAME_MAX);
+    for (size_t i = 0; i < n; i += step) {
+        step = utf8_printable_len(p + i);
+        if (step == 0)
+            return sti_seterr(err, STI_ERR_INVALID,
+                              "invalid %s name: byte %zu (0x%02x) is not "
+                              "printable UTF-8; use UTF-8 text without "
+                              "control characters",
+                              kind, i + 1, p[i]);
+    }
+    return STI_OK;
+}
+
+char *pa_name_sanitize(const char *name)
+{
+    const unsigned char *p = (const unsigned char *)(name ? name : "");
+    size_t n = strlen((const char *)p), k = 0, step;
+    char *out = malloc(n + 1);
+
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i += step) {
+        step = utf8_printable_len(p + i);
+        if (step == 0) {
+            out[k++] = '?';
+            step = 1;
+            continue;
+        }
+        memcpy(out + k, p + i, step);
+        k += step;
+    }
+    out[k] = '\0';
+    return out;
+}
+
 static int check_spc(const char *spc, struct sti_error *err)
 {
     struct sti_tnauth *tn = sti_tnauth_new();
@@ -129,9 +205,9 @@ int sti_pa_sp_add(struct sti_pa *pa, const char *spc, const char *name,
 
     if (rc != STI_OK)
         return rc;
-    if (name == NULL || name[0] == '\0')
-        return sti_seterr(err, STI_ERR_INVALID, "no name given for provider %s",
-                          spc);
+    rc = pa_name_check("provider", name, err);
+    if (rc != STI_OK)
+        return rc;
     pthread_mutex_lock(&pa->lock);
     if (sqlite3_prepare_v2(pa->db,
                            "INSERT INTO providers(spc, name, delegation, "
@@ -189,7 +265,7 @@ static int provider_row(sqlite3_stmt *st, struct sti_pa_provider *p)
 
     memset(p, 0, sizeof(*p));
     snprintf(p->spc, sizeof(p->spc), "%s", spc ? spc : "");
-    p->name = strdup(name ? name : "");
+    p->name = pa_name_sanitize(name);
     p->delegation = sqlite3_column_int(st, 2);
     p->enabled = sqlite3_column_int(st, 3);
     p->created = (time_t)sqlite3_column_int64(st, 4);

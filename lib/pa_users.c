@@ -90,9 +90,10 @@ int pa_password_verify(const char *password, const char *stored)
 static int check_user_input(const char *name, const char *spc, int admin,
                             const char *password, struct sti_error *err)
 {
-    if (name == NULL || name[0] == '\0' || strlen(name) >= 128)
-        return sti_seterr(err, STI_ERR_INVALID,
-                          "invalid user name; use 1 to 127 characters");
+    int rc = pa_name_check("user", name, err);
+
+    if (rc != STI_OK)
+        return rc;
     if (strpbrk(name, " \t\r\n:") != NULL)
         return sti_seterr(err, STI_ERR_INVALID,
                           "invalid user name '%s'; spaces and ':' are not "

@@ -37,6 +37,10 @@ struct sti_service {
     char *x5u;
     const char *profile;           /* "us" or "fr", static */
     struct sti_verifier *verifier; /* NULL when verification is off */
+    /* Copies of the verifier's sources, for the reloads. */
+    char *ca_file, *ca_dir, *crl_file, *crl_url, *crl_signer_file;
+    char *crl_ca_file;
+    int freshness_s, future_skew_s;
 };
 
 /* Replies */
@@ -541,6 +545,31 @@ static int run_verify(struct sti_service *svc, const char *identity,
     return sti_verify(svc->verifier, &vr, res, err);
 }
 
+/*
+ * RFC 8224 section 6.2.1 compares iat with the call's Date.  When the
+ * request gives a "time", an iat outside the freshness window around it
+ * is a 403 Stale Date, even when the verifier found a later failure.
+ */
+static void check_call_time(const struct sti_service *svc, int64_t date,
+                            struct sti_verify_result *res)
+{
+    int64_t age = date - res->iat;
+
+    if (date == 0 || res->iat == 0 || res->sip_code == 403 ||
+        (age <= svc->freshness_s && -age <= svc->future_skew_s))
+        return;
+    res->outcome = STI_VERIFY_FAIL;
+    res->sip_code = 403;
+    snprintf(res->sip_reason, sizeof(res->sip_reason), "Stale Date");
+    snprintf(res->verstat, sizeof(res->verstat), "TN-Validation-Failed");
+    snprintf(res->reason, sizeof(res->reason),
+             "iat %lld is %lld s %s the call's time %lld; at most %d s is "
+             "allowed",
+             (long long)res->iat, (long long)(age < 0 ? -age : age),
+             age < 0 ? "ahead of" : "older than", (long long)date,
+             age < 0 ? svc->future_skew_s : svc->freshness_s);
+}
+
 static void handle_verification(struct sti_service *svc,
                                 const unsigned char *body, size_t len,
                                 struct sti_service_reply *r)
@@ -570,6 +599,7 @@ static void handle_verification(struct sti_service *svc,
         reply_error(r, 500, "verification failed: %s", err.message);
         goto out;
     }
+    check_call_time(svc, in.time, &res);
     reply_json(r, 200, verify_response(&res));
 out:
     json_decref(root);
@@ -794,6 +824,140 @@ static int service_signer(struct sti_service *svc,
     return sti_signer_new(c->key, c->x5u, "shaken", &svc->signer, err);
 }
 
+/* Loads the CRL from a file, or over HTTP(S) with the CRL CA file. */
+static int read_crl(const struct sti_service *svc, struct sti_crl **out,
+                    struct sti_error *err)
+{
+    struct sti_http_options opts = {.ca_file = svc->crl_ca_file,
+                                    .max_body = 16 * 1024 * 1024};
+    struct sti_http_response *resp = NULL;
+    int rc;
+
+    if (svc->crl_file != NULL)
+        return sti_crl_load(svc->crl_file, out, err);
+    rc = sti_http_request("GET", svc->crl_url, NULL, 0, &opts, &resp, err);
+    if (rc == STI_OK && resp->status != 200)
+        rc = sti_seterr(err, STI_ERR_NET,
+                        "CRL URL %s returned HTTP status %ld; check the URL",
+                        svc->crl_url, resp->status);
+    if (rc == STI_OK)
+        rc = sti_crl_parse(resp->body, resp->body_len, out, err);
+    sti_http_response_free(resp);
+    return rc;
+}
+
+/* Finds CRL's signer: the CRL signer file, or the certificate of the CA
+ * file whose key signed it. */
+static int find_crl_signer(const struct sti_service *svc,
+                           const struct sti_crl *crl, struct sti_cert **out,
+                           struct sti_error *err)
+{
+    const char *path =
+        svc->crl_signer_file ? svc->crl_signer_file : svc->ca_file;
+    struct sti_chain *chain = NULL;
+    int rc;
+
+    *out = NULL;
+    if (path == NULL)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "a CRL needs its signer's certificate; give the "
+                          "CRL signer file or a CA file that contains it");
+    rc = sti_chain_load(path, &chain, err);
+    for (size_t i = 0; rc == STI_OK && i < sti_chain_count(chain); i++) {
+        struct sti_cert *c = sti_chain_get0(chain, i);
+
+        if (sti_crl_signed_by(crl, c)) {
+            *out = sti_cert_up_ref(c);
+            break;
+        }
+    }
+    sti_chain_free(chain);
+    if (rc == STI_OK && *out == NULL)
+        rc = sti_seterr(err, STI_ERR_INVALID,
+                        "no certificate in %s signed the CRL; give the "
+                        "CRL signer's certificate",
+                        path);
+    return rc;
+}
+
+int sti_service_reload_crl(struct sti_service *svc, struct sti_error *err)
+{
+    struct sti_crl *crl = NULL;
+    struct sti_cert *signer = NULL;
+    int rc;
+
+    if (svc == NULL)
+        return sti_seterr(err, STI_ERR_INVALID, "no service given");
+    if (svc->verifier == NULL ||
+        (svc->crl_file == NULL && svc->crl_url == NULL))
+        return STI_OK;
+    rc = read_crl(svc, &crl, err);
+    if (rc == STI_OK)
+        rc = find_crl_signer(svc, crl, &signer, err);
+    if (rc == STI_OK)
+        rc = sti_verifier_set_crl(svc->verifier, crl, signer, err);
+    sti_cert_free(signer);
+    sti_crl_free(crl);
+    return rc;
+}
+
+int sti_service_reload(struct sti_service *svc, struct sti_error *err)
+{
+    struct sti_trust *trust;
+    int rc = STI_OK;
+
+    if (svc == NULL)
+        return sti_seterr(err, STI_ERR_INVALID, "no service given");
+    if (svc->verifier == NULL)
+        return STI_OK;
+    trust = sti_trust_new();
+    if (trust == NULL)
+        return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    if (svc->ca_file != NULL)
+        rc = sti_trust_load_anchors(trust, svc->ca_file, err);
+    if (rc == STI_OK && svc->ca_dir != NULL)
+        rc = sti_trust_load_anchors(trust, svc->ca_dir, err);
+    if (rc != STI_OK) {
+        sti_trust_free(trust);
+        return rc;
+    }
+    /* set_trust takes TRUST even when it fails. */
+    rc = sti_verifier_set_trust(svc->verifier, trust, err);
+    return rc == STI_OK ? sti_service_reload_crl(svc, err) : rc;
+}
+
+static int dup_opt(char **dst, const char *src)
+{
+    *dst = src != NULL ? strdup(src) : NULL;
+    return src == NULL || *dst != NULL ? 0 : -1;
+}
+
+/*
+ * Creates the verifier without its CRL, which the service reads itself
+ * so that an HTTPS CRL URL can use the CRL CA file and be reloaded.
+ */
+static int service_verifier(struct sti_service *svc,
+                            const struct sti_service_config *c,
+                            struct sti_error *err)
+{
+    struct sti_verifier_config vc = *c->verifier;
+    int rc;
+
+    if (dup_opt(&svc->ca_file, vc.ca_file) != 0 ||
+        dup_opt(&svc->ca_dir, vc.ca_dir) != 0 ||
+        dup_opt(&svc->crl_file, vc.crl_file) != 0 ||
+        dup_opt(&svc->crl_url, vc.crl_file ? NULL : vc.crl_url) != 0 ||
+        dup_opt(&svc->crl_signer_file, vc.crl_signer_file) != 0 ||
+        dup_opt(&svc->crl_ca_file, c->crl_ca_file) != 0)
+        return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    svc->freshness_s = vc.freshness_s > 0 ? vc.freshness_s : 60;
+    svc->future_skew_s = vc.future_skew_s > 0 ? vc.future_skew_s : 5;
+    vc.crl_file = NULL;
+    vc.crl_url = NULL;
+    rc = sti_verifier_new(&vc, &svc->verifier, err);
+    return rc == STI_OK ? sti_service_reload_crl(svc, err) : rc;
+}
+
 int sti_service_new(const struct sti_service_config *config,
                     struct sti_service **out, struct sti_error *err)
 {
@@ -814,7 +978,7 @@ int sti_service_new(const struct sti_service_config *config,
     svc->profile = profile != NULL && strcmp(profile, "fr") == 0 ? "fr" : "us";
     rc = service_signer(svc, config, err);
     if (rc == STI_OK && config->verifier != NULL)
-        rc = sti_verifier_new(config->verifier, &svc->verifier, err);
+        rc = service_verifier(svc, config, err);
     if (rc != STI_OK) {
         sti_service_free(svc);
         return rc;
@@ -831,5 +995,11 @@ void sti_service_free(struct sti_service *svc)
     sti_key_free(svc->key);
     free(svc->x5u);
     sti_verifier_free(svc->verifier);
+    free(svc->ca_file);
+    free(svc->ca_dir);
+    free(svc->crl_file);
+    free(svc->crl_url);
+    free(svc->crl_signer_file);
+    free(svc->crl_ca_file);
     free(svc);
 }

@@ -2,6 +2,7 @@
 #include "internal.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -61,6 +62,27 @@ int sti_spc_fingerprint_valid(const char *fingerprint, struct sti_error *err)
                           "invalid fingerprint '%.120s'; use \"SHA256 \" and "
                           "32 hex bytes with colons",
                           fingerprint ? fingerprint : "");
+    return STI_OK;
+}
+
+int sti_spc_fingerprint_normalize(const char *fingerprint,
+                                  char out[STI_FINGERPRINT_LEN],
+                                  struct sti_error *err)
+{
+    unsigned char b[FP_BYTES];
+    int rc = sti_spc_fingerprint_valid(fingerprint, err);
+
+    if (rc != STI_OK)
+        return rc;
+    /* A base64url thumbprint is case-sensitive, so it stays as given. */
+    if (strncasecmp(fingerprint, "SHA256 ", 7) != 0) {
+        snprintf(out, STI_FINGERPRINT_LEN, "%s", fingerprint);
+        return STI_OK;
+    }
+    fingerprint_bytes(fingerprint, b);
+    memcpy(out, "SHA256 ", 7);
+    for (size_t i = 0; i < FP_BYTES; i++)
+        snprintf(out + 7 + 3 * i, 4, i + 1 < FP_BYTES ? "%02X:" : "%02X", b[i]);
     return STI_OK;
 }
 

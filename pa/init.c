@@ -26,7 +26,9 @@ static const char init_usage[] =
     "  --root-key FILE      ... with this key (default: self-signed)\n"
     "  --root-key-pass SRC  passphrase of the root key: file:, env: or "
     "fd:\n"
-    "  --token-lifetime S   SPC token lifetime in seconds (default 86400)\n"
+    "  --token-lifetime S   SPC token lifetime in seconds (default 2592000,\n"
+    "                       30 days); sti-ca caps the notAfter of an ACME\n"
+    "                       certificate at the token's expiry\n"
     "  --access-lifetime S  API access token lifetime (default 3600)\n"
     "  --help               print this help\n";
 
@@ -62,7 +64,7 @@ static int parse_init(int argc, char **argv, struct init_args *a)
     memset(a, 0, sizeof(*a));
     a->o.dir = pa_default_dir();
     a->listen = "127.0.0.1:8443";
-    a->token_lifetime = 86400;
+    a->token_lifetime = STI_PA_TOKEN_LIFETIME;
     a->access_lifetime = 3600;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -120,6 +122,12 @@ static int parse_init(int argc, char **argv, struct init_args *a)
         return cli_usage_error("unexpected argument '%s'", argv[optind]);
     if (a->o.dir == NULL)
         return cli_usage_error("no PA directory; use --dir DIR");
+    if (a->base_url != NULL && pa_check_base_url(a->base_url) != CLI_EXIT_OK)
+        return CLI_EXIT_USAGE;
+    if (!pa_listen_valid(a->listen))
+        return cli_usage_error("invalid --listen '%s'; use HOST:PORT with a "
+                               "port of 0 to 65535, e.g. 127.0.0.1:8443",
+                               a->listen);
     return CLI_EXIT_OK;
 }
 
@@ -166,8 +174,11 @@ int pa_cmd_init(int argc, char **argv)
     a.o.root_key_passphrase = pass;
     rc = sti_pa_init(&a.o, &err);
     sti_secret_free(pass);
+    /* The subject options are checked only here, by the certificate
+     * profile, which rejects them with STI_ERR_POLICY. */
     if (rc != STI_OK)
-        return cli_fail("cannot create the PA", &err);
+        return pa_fail("cannot create the PA",
+                       rc == STI_ERR_POLICY ? STI_ERR_INVALID : rc, &err);
     if (write_config(&a, &err) != STI_OK)
         return cli_fail("cannot write the configuration", &err);
     printf("created PA in %s\n", a.o.dir);

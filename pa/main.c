@@ -39,6 +39,8 @@ static const struct command commands[] = {
 
 int main(int argc, char **argv)
 {
+    static char prog[32];
+
     cli_prog = "sti-pa";
     if (argc < 2)
         return cli_usage_error("no command given");
@@ -50,10 +52,44 @@ int main(int argc, char **argv)
         printf("sti-pa %s\n", sti_version());
         return CLI_EXIT_OK;
     }
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            /* Messages and "Try 'sti-pa sp --help'" name the command. */
+            snprintf(prog, sizeof(prog), "sti-pa %s", commands[i].name);
+            cli_prog = prog;
             return commands[i].run(argc - 1, argv + 1);
+        }
+    }
     return cli_usage_error("unknown command '%s'", argv[1]);
+}
+
+int pa_fail(const char *what, int status, const struct sti_error *err)
+{
+    cli_fail(what, err);
+    return status == STI_ERR_INVALID ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+}
+
+int pa_check_base_url(const char *url)
+{
+    struct sti_error err;
+    int rc = sti_pa_base_url_check(url, &err);
+
+    if (rc == STI_OK)
+        return CLI_EXIT_OK;
+    cli_errorf("%s", err.message);
+    return CLI_EXIT_USAGE;
+}
+
+int pa_listen_valid(const char *listen)
+{
+    const char *colon = listen ? strrchr(listen, ':') : NULL;
+    long port;
+
+    if (colon == NULL || colon == listen)
+        return 0;
+    if (listen[0] == '[' && colon[-1] != ']')
+        return 0;
+    return cli_parse_long(colon + 1, 0, 65535, &port) == 0;
 }
 
 const char *pa_default_dir(void)

@@ -156,6 +156,8 @@ static int parse_args(int argc, char **argv, int allowed, const char *usage,
     }
     a->nargs = argc - optind;
     a->rest = argv + optind;
+    if (a->s.base_url != NULL)
+        return pa_check_base_url(a->s.base_url);
     return CLI_EXIT_OK;
 }
 
@@ -212,9 +214,10 @@ static const char sp_usage[] =
 static int sp_add(const struct args *a, struct sti_pa *pa)
 {
     struct sti_error err;
+    int rc = sti_pa_sp_add(pa, a->spc, a->name, a->delegation, &err);
 
-    if (sti_pa_sp_add(pa, a->spc, a->name, a->delegation, &err) != STI_OK)
-        return cli_fail("cannot add the provider", &err);
+    if (rc != STI_OK)
+        return pa_fail("cannot add the provider", rc, &err);
     printf("added service provider %s (%s)\n", a->spc, a->name);
     return CLI_EXIT_OK;
 }
@@ -311,12 +314,13 @@ static int user_add(const struct args *a, struct sti_pa *pa)
     char *password = NULL;
     int admin = a->spc == NULL, rc;
 
-    if (sti_secret_read(a->password, &password, &err) != STI_OK)
-        return cli_fail("cannot read the password", &err);
+    rc = sti_secret_read(a->password, &password, &err);
+    if (rc != STI_OK)
+        return pa_fail("cannot read the password", rc, &err);
     rc = sti_pa_user_add(pa, a->name, a->spc, admin, password, &err);
     sti_secret_free(password);
     if (rc != STI_OK)
-        return cli_fail("cannot add the user", &err);
+        return pa_fail("cannot add the user", rc, &err);
     if (admin)
         printf("added administrator %s\n", a->name);
     else
@@ -380,11 +384,11 @@ static int token_issue(const struct args *a, struct sti_pa *pa)
 {
     struct sti_error err;
     char *token = NULL;
-    int rc;
+    int rc = sti_pa_token_issue(pa, a->spc, a->fingerprint, a->ca, "cli",
+                                &token, &err);
 
-    if (sti_pa_token_issue(pa, a->spc, a->fingerprint, a->ca, "cli", &token,
-                           &err) != STI_OK)
-        return cli_fail("cannot issue the token", &err);
+    if (rc != STI_OK)
+        return pa_fail("cannot issue the token", rc, &err);
     rc = emit(a, token, strlen(token));
     if (rc == CLI_EXIT_OK && (a->out == NULL || strcmp(a->out, "-") == 0))
         putchar('\n');
@@ -510,7 +514,8 @@ static int ca_add(const struct args *a, struct sti_pa *pa)
         printf("added CA root %s\n", fp);
     }
     sti_cert_free(root);
-    return rc == STI_OK ? CLI_EXIT_OK : cli_fail("cannot add the root", &err);
+    return rc == STI_OK ? CLI_EXIT_OK
+                        : pa_fail("cannot add the root", rc, &err);
 }
 
 static int ca_remove(const struct args *a, struct sti_pa *pa)
@@ -519,6 +524,7 @@ static int ca_remove(const struct args *a, struct sti_pa *pa)
     struct sti_error err;
     char fp[65];
     const char *which = a->rest[0];
+    int rc;
 
     /* The root may be named by its PEM file as well as its fingerprint. */
     if (strchr(which, '/') != NULL || strchr(which, '.') != NULL) {
@@ -528,8 +534,9 @@ static int ca_remove(const struct args *a, struct sti_pa *pa)
         sti_cert_free(root);
         which = fp;
     }
-    if (sti_pa_ca_remove(pa, which, &err) != STI_OK)
-        return cli_fail("cannot remove the root", &err);
+    rc = sti_pa_ca_remove(pa, which, &err);
+    if (rc != STI_OK)
+        return pa_fail("cannot remove the root", rc, &err);
     printf("removed CA root %s\n", which);
     return CLI_EXIT_OK;
 }
@@ -691,7 +698,7 @@ static int revoke_run(const struct args *a, struct sti_pa *pa)
     if (a->reason != NULL) {
         reason = sti_crl_reason_from_name(a->reason);
         if (reason < 0)
-            return cli_usage_error("unknown reason '%s'; use an RFC 5280 "
+            return cli_usage_error("unknown --reason '%s'; use an RFC 5280 "
                                    "name such as keyCompromise",
                                    a->reason);
     }
@@ -704,7 +711,7 @@ static int revoke_run(const struct args *a, struct sti_pa *pa)
         rc = sti_pa_revoke(pa, a->issuer, a->serial, reason, &err);
     }
     if (rc != STI_OK)
-        return cli_fail("cannot revoke", &err);
+        return pa_fail("cannot revoke", rc, &err);
     printf("revoked; the CRL is regenerated\n");
     return CLI_EXIT_OK;
 }

@@ -16,6 +16,15 @@ struct pa_settings {
  * and returns CLI_EXIT_FAIL when it cannot. */
 int pa_open_dir(const struct pa_settings *s, struct sti_pa **pa,
                 struct cli_config **cfg);
+/* Prints "PROG: WHAT: ERR->message" and returns CLI_EXIT_USAGE when STATUS
+ * is STI_ERR_INVALID (a value given on the command line is invalid), else
+ * CLI_EXIT_FAIL. */
+int pa_fail(const char *what, int status, const struct sti_error *err);
+/* Checks a --base-url value; prints the error and returns CLI_EXIT_USAGE
+ * when it is invalid, else CLI_EXIT_OK. */
+int pa_check_base_url(const char *url);
+/* Returns 1 when LISTEN is HOST:PORT with a port of 0 to 65535. */
+int pa_listen_valid(const char *listen);
 /* Returns the --dir value, or $STI_PA_DIR, or NULL. */
 const char *pa_default_dir(void);
 

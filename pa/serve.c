@@ -69,6 +69,12 @@ static int parse_serve(int argc, char **argv, struct serve_args *a)
     }
     if (optind < argc)
         return cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (a->listen != NULL && !pa_listen_valid(a->listen))
+        return cli_usage_error("invalid --listen '%s'; use HOST:PORT with a "
+                               "port of 0 to 65535, e.g. 127.0.0.1:0",
+                               a->listen);
+    if (a->s.base_url != NULL)
+        return pa_check_base_url(a->s.base_url);
     return CLI_EXIT_OK;
 }
 
@@ -165,6 +171,14 @@ int pa_cmd_serve(int argc, char **argv)
         a.listen = cli_config_get(cfg, "listen");
     if (a.listen == NULL || a.listen[0] == '\0')
         a.listen = "127.0.0.1:8443";
+    if (!pa_listen_valid(a.listen)) {
+        cli_errorf("invalid listen '%s' in %s/%s; use HOST:PORT with a port "
+                   "of 0 to 65535, or give --listen",
+                   a.listen, a.s.dir, PA_CONFIG_FILE);
+        sti_pa_close(pa);
+        cli_config_free(cfg);
+        return CLI_EXIT_FAIL;
+    }
     sti_log_init("sti-pa", STI_LOG_INFO);
     cli_handle_stop_signals(&stop);
     rc = start(&a, pa, &httpd);

@@ -3,6 +3,7 @@
 #include "cmd.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,6 +25,11 @@ static const char usage[] =
     "  --crl FILE|URL        the PA's CRL, a file or an http(s) URL\n"
     "  --crl-signer FILE     the CRL signer's certificate (default: tried\n"
     "                        among the --ca-file certificates)\n"
+    "  --crl-ca-file FILE    trust for an https --crl URL (default: the\n"
+    "                        system store)\n"
+    "  --crl-refresh SECONDS fetch a --crl URL again this often (default\n"
+    "                        300; 0 never); SIGHUP reloads the CA files\n"
+    "                        and the CRL at once\n"
     "  --cache DB            SQLite x5u cache shared by processes\n"
     "                        (default: in memory only)\n"
     "  --x5u-ca-file FILE    trust for HTTPS x5u servers (default: the\n"
@@ -39,7 +45,7 @@ static const char usage[] =
     "  --port-file FILE      write the bound port to FILE once listening\n"
     "  --tls-cert FILE       serve HTTPS with this PEM certificate chain\n"
     "  --tls-key FILE        and this PEM private key\n"
-    "  --threads N           worker threads (default 2)\n"
+    "  --threads N           worker threads (default 8)\n"
     "  --max-body BYTES      request body limit (default 65536)\n"
     "  --no-access-log       do not log one line per request\n"
     "  --config FILE         read options from FILE: one 'name = value'\n"
@@ -58,6 +64,8 @@ enum opt_id {
     O_CA_DIR,
     O_CRL,
     O_CRL_SIGNER,
+    O_CRL_CA_FILE,
+    O_CRL_REFRESH,
     O_CACHE,
     O_X5U_CA_FILE,
     O_ALLOW_HTTP,
@@ -88,6 +96,8 @@ static const struct option longs[] = {
     {"ca-dir", required_argument, NULL, OPT_BASE + O_CA_DIR},
     {"crl", required_argument, NULL, OPT_BASE + O_CRL},
     {"crl-signer", required_argument, NULL, OPT_BASE + O_CRL_SIGNER},
+    {"crl-ca-file", required_argument, NULL, OPT_BASE + O_CRL_CA_FILE},
+    {"crl-refresh", required_argument, NULL, OPT_BASE + O_CRL_REFRESH},
     {"cache", required_argument, NULL, OPT_BASE + O_CACHE},
     {"x5u-ca-file", required_argument, NULL, OPT_BASE + O_X5U_CA_FILE},
     {"allow-http", no_argument, NULL, OPT_BASE + O_ALLOW_HTTP},
@@ -112,7 +122,7 @@ struct serve_opts {
     const char *val[O_COUNT]; /* NULL when unset; "yes" for a set flag */
     const char *config;
     struct cli_config *cfg;
-    long freshness, threads, max_body;
+    long freshness, threads, max_body, crl_refresh;
 };
 
 /* Returns 0, -1 after --help, or CLI_EXIT_USAGE. */
@@ -178,7 +188,8 @@ static int check_opts(struct serve_opts *o)
     const char *const *v = o->val;
 
     if (number(o, O_FRESHNESS, 60, 1, 86400, &o->freshness) != 0 ||
-        number(o, O_THREADS, 2, 1, 64, &o->threads) != 0 ||
+        number(o, O_THREADS, 8, 1, 64, &o->threads) != 0 ||
+        number(o, O_CRL_REFRESH, 300, 0, 7L * 86400, &o->crl_refresh) != 0 ||
         number(o, O_MAX_BODY, 65536, 1024, 16L * 1024 * 1024, &o->max_body) !=
             0)
         return CLI_EXIT_USAGE;
@@ -187,6 +198,8 @@ static int check_opts(struct serve_opts *o)
                                "sign, --ca-file or --ca-dir to verify");
     if ((v[O_KEY] == NULL) != (v[O_X5U] == NULL))
         return cli_usage_error("signing needs both --key and --x5u");
+    if (v[O_CRL_CA_FILE] != NULL && v[O_CRL] == NULL)
+        return cli_usage_error("--crl-ca-file needs --crl URL");
     if (v[O_PASS] != NULL && v[O_KEY] == NULL)
         return cli_usage_error("--pass needs --key");
     if ((v[O_TLS_CERT] == NULL) != (v[O_TLS_KEY] == NULL))
@@ -254,6 +267,7 @@ static int new_service(const struct serve_opts *o, struct sti_service **svc)
     sc.key = key;
     sc.x5u = o->val[O_X5U];
     sc.profile = o->val[O_PROFILE];
+    sc.crl_ca_file = o->val[O_CRL_CA_FILE];
     if (o->val[O_CA_FILE] != NULL || o->val[O_CA_DIR] != NULL)
         sc.verifier = &vc;
     rc = sti_service_new(&sc, svc, &err);
@@ -284,23 +298,64 @@ static int start_server(const struct serve_opts *o, struct sti_service *svc,
                            &err) != STI_OK)
             return cli_fail("cannot write the port file", &err);
     }
+    /* The host part of --listen with the bound port, not port 0. */
     sti_log(STI_LOG_INFO,
-            "listening on %s://%s (port %d); signing %s, "
-            "verification %s",
-            hc.tls_cert_file ? "https" : "http", hc.listen,
-            sti_httpd_port(*httpd), o->val[O_KEY] ? "on" : "off",
+            "listening on %s://%.*s:%d; signing %s, verification %s",
+            hc.tls_cert_file ? "https" : "http",
+            (int)(strrchr(hc.listen, ':') ? strrchr(hc.listen, ':') - hc.listen
+                                          : (long)strlen(hc.listen)),
+            hc.listen, sti_httpd_port(*httpd), o->val[O_KEY] ? "on" : "off",
             o->val[O_CA_FILE] || o->val[O_CA_DIR] ? "on" : "off");
     return 0;
 }
 
-static void wait_for_stop(void)
+static volatile sig_atomic_t reload_requested;
+
+static void on_sighup(int sig)
+{
+    (void)sig;
+    reload_requested = 1;
+}
+
+/* Reloads on SIGHUP (anchors and CRL) or when the CRL URL is due. */
+static void reload(struct sti_service *svc, int full)
+{
+    struct sti_error err;
+    int rc = full ? sti_service_reload(svc, &err)
+                  : sti_service_reload_crl(svc, &err);
+
+    if (rc == STI_OK)
+        sti_log(STI_LOG_INFO, "reloaded the %s",
+                full ? "trust anchors and CRL" : "CRL");
+    else
+        sti_log(STI_LOG_ERR, "reload failed, keeping the old %s: %s",
+                full ? "trust anchors and CRL" : "CRL", err.message);
+}
+
+/* Waits for SIGTERM or SIGINT; reloads on SIGHUP and refreshes a CRL
+ * URL every REFRESH seconds (0: never). */
+static void wait_for_stop(struct sti_service *svc, long refresh)
 {
     static volatile sig_atomic_t stop;
     struct timespec nap = {0, 200 * 1000 * 1000};
+    struct sigaction sa;
+    time_t due = time(NULL) + refresh;
 
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sighup;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
     cli_handle_stop_signals(&stop);
-    while (!stop)
+    while (!stop) {
         nanosleep(&nap, NULL);
+        if (reload_requested) {
+            reload_requested = 0;
+            reload(svc, 1);
+        } else if (refresh > 0 && time(NULL) >= due) {
+            reload(svc, 0);
+            due = time(NULL) + refresh;
+        }
+    }
 }
 
 int cmd_serve(int argc, char **argv)
@@ -325,7 +380,11 @@ int cmd_serve(int argc, char **argv)
         rc = start_server(&o, svc, &httpd);
     if (rc != 0)
         goto out;
-    wait_for_stop();
+    /* Only a CRL URL changes by itself; files change on SIGHUP. */
+    wait_for_stop(svc,
+                  o.val[O_CRL] != NULL && strstr(o.val[O_CRL], "://") != NULL
+                      ? o.crl_refresh
+                      : 0);
     sti_log(STI_LOG_INFO, "stopping");
 out:
     sti_httpd_stop(httpd);

@@ -218,6 +218,11 @@ int lab_status(struct lab *lab)
         print_tree(certs, n);
         print_services(svc);
     }
+    /* A service that is down makes the lab unusable, so scripts see it
+     * in the exit status. */
+    for (int i = 0; i < LAB_SERVICE_COUNT && rc == CLI_EXIT_OK; i++)
+        if (!svc[i].up)
+            rc = CLI_EXIT_FAIL;
     for (size_t i = 0; i < n; i++)
         row_free(&rows[i]);
     sti_crl_free(crl);

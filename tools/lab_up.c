@@ -494,7 +494,7 @@ int lab_start_serve(const struct lab *lab)
                                crl,
                                "--crl-signer",
                                signer,
-                               "--fetch-ca",
+                               "--x5u-ca-file",
                                tls,
                                "--allow-any-port",
                                NULL};

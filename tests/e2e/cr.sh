@@ -178,6 +178,10 @@ check_contains "list has the URL" "\"url\":\"$U/certs/sp1.pem\"" \
 check_eq "API info" 200 "$(http_status GET "$A/sp3" -H "$AUTH")"
 check_contains "API info has the times" "\"modified\":\"" \
     "$(cat "$T/body")"
+check_eq "API delete with a wrong token" 401 \
+    "$(http_status DELETE "$A/sp3" -H "Authorization: Bearer nope")"
+check_eq "chain kept after a rejected delete" 200 \
+    "$(http_status GET "$U/certs/sp3.pem")"
 check_eq "API delete" 200 "$(http_status DELETE "$A/sp3" -H "$AUTH")"
 check_eq "deleted chain is gone" 404 "$(http_status GET "$U/certs/sp3.pem")"
 check_eq "API delete again" 404 "$(http_status DELETE "$A/sp3" -H "$AUTH")"

@@ -52,6 +52,8 @@ check_eq "leaf chains to the approved root" "OK" \
         -untrusted "$L/ca/intermediate.pem" "$L/sp/1002/chain.pem" |
         sed 's/.*: //')"
 
+check_contains "serve gets --x5u-ca-file" "--x5u-ca-file" \
+    "$(ps -o args= -p "$(cat "$L/run/serve.pid")")"
 check_status "status" 0 sti lab status --dir "$L"
 check_contains "status tree has provider 1002" "sp 1002" "$(cat "$T/last.out")"
 check_contains "status shows the x5u" "x5u https://127.0.0.1:" "$(cat "$T/last.out")"
@@ -67,8 +69,33 @@ check_eq "every step ok" "$(grep -c ' ok$' "$T/test1.out")" \
     "$(sed -n 's/^\([0-9]*\) steps:.*/\1/p' "$T/test1.out")"
 check_contains "revocation caught" "certificate revoked at the PA" \
     "$(cat "$T/test1.out")"
+serve_pid=$(cat "$L/run/serve.pid")
 check_status "test again (JSON)" 0 sti lab test --dir "$L" --json
-check_contains "second test passes" '"failed": 0' "$(cat "$T/last.out")"
+cp "$T/last.out" "$T/test2.json"
+check_contains "second test passes" '"failed": 0' "$(cat "$T/test2.json")"
+# Every scenario that LAB.md promises appears, for each verifier.
+for via in "sti verify" "sti serve"; do
+    for name in "stale iat (1 h old)" "future iat (1 h ahead)" \
+        "tampered claims (orig changed)" "tampered signature" \
+        "unreachable x5u" "certificate from an unapproved CA" \
+        "delegate, orig in its TNs" "delegate, orig not in its TNs" \
+        "certificate revoked at the PA"; do
+        check_eq "step '$name' via $via" 1 "$(jq --arg n "$name" \
+            --arg v "$via" '[.steps[] | select(.name == $n and .via == $v)]
+            | length' "$T/test2.json")"
+    done
+done
+if [ -x /usr/bin/secsipidx ]; then
+    check_eq "tampered signature via secsipidx" fail "$(jq -r \
+        '.steps[] | select(.name == "tampered signature" and
+        .via == "secsipidx") | .actual' "$T/test2.json")"
+fi
+check_eq "no detail with trailing space" 0 \
+    "$(jq '[.steps[] | select(.detail != null and
+        (.detail | test(" $")))] | length' "$T/test2.json")"
+check_eq "serve reloaded, not restarted" "$serve_pid" "$(cat "$L/run/serve.pid")"
+check_contains "serve logs the CRL reload" \
+    "reloaded the trust anchors and CRL" "$(cat "$L/run/serve.log")"
 check_status "status after test" 0 sti lab status --dir "$L"
 check_contains "providers stay valid" "not revoked" "$(cat "$T/last.out")"
 if grep -q REVOKED "$T/last.out"; then
@@ -87,6 +114,8 @@ while kill -0 "$cr_pid" 2>/dev/null &&
     sleep 0.1
     i=$((i + 1))
 done
+check_status "status with cr down" 1 sti lab status --dir "$L"
+check_contains "status shows cr down" "down" "$(cat "$T/last.out")"
 serial1=$(openssl x509 -in "$L/sp/1001/chain.pem" -noout -serial)
 check_status "second up adds a provider" 0 sti lab up --dir "$L" --providers 3
 check_eq "certificate reused" "$serial1" \

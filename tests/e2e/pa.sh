@@ -119,7 +119,7 @@ check_status "sp add" 0 sti-pa sp add --dir "$D" --spc 1234 --name "Carrier A"
 check_status "sp add delegation" 0 sti-pa sp add --dir "$D" --spc 818H \
     --name "Carrier B" --delegation
 check_status "sp add 5678" 0 sti-pa sp add --dir "$D" --spc 5678 --name C
-check_status "sp add bad SPC" 1 sti-pa sp add --dir "$D" --spc 12-4 --name X
+check_status "sp add bad SPC" 2 sti-pa sp add --dir "$D" --spc 12-4 --name X
 check_status "sp disable" 0 sti-pa sp disable 5678 --dir "$D"
 printf 'alice password\n' >"$T/alice.pw"
 printf 'admin password\n' >"$T/admin.pw"
@@ -129,7 +129,7 @@ check_status "user add for 5678" 0 sti-pa user add --dir "$D" --spc 5678 \
     --name carol --password "file:$T/alice.pw"
 check_status "admin add" 0 sti-pa admin add --dir "$D" --name root \
     --password "file:$T/admin.pw"
-check_status "password on argv rejected" 1 sti-pa user add --dir "$D" \
+check_status "password on argv rejected" 2 sti-pa user add --dir "$D" \
     --spc 1234 --name bob --password secret12
 check_status "ca add" 0 sti-pa ca add "$T/root.pem" --dir "$D"
 check_status "ca add leaf rejected" 1 sti-pa ca add "$T/leaf1.pem" --dir "$D"
@@ -142,6 +142,57 @@ if grep -q "BEGIN PRIVATE KEY" "$D/pa.conf" || [ "$(stat -c %a "$D/pa.key")" != 
 else
     ok "key file is 0600"
 fi
+
+# Invalid option values exit 2 with a message that names the command, the
+# value and the fix; init leaves nothing behind.
+check_status "init bad base URL scheme" 2 sti-pa init --dir "$T/pb" \
+    --base-url ftp://x
+check_contains "bad base URL named" "sti-pa init: invalid base URL 'ftp://x'" \
+    "$(cat "$T/last.err")"
+check_status "init base URL with userinfo" 2 sti-pa init --dir "$T/pb" \
+    --base-url 'https://u:p@x/?q#f'
+check_status "init bad listen" 2 sti-pa init --dir "$T/pb" --listen nope
+check_contains "bad listen named" "'nope'; use HOST:PORT" "$(cat "$T/last.err")"
+check_contains "command help named" "Try 'sti-pa init --help'" \
+    "$(cat "$T/last.err")"
+check_status "init bad country" 2 sti-pa init --dir "$T/pb" --country usa
+check_status "init empty org" 2 sti-pa init --dir "$T/pb" --org ''
+check_status "init CN without SHAKEN" 2 sti-pa init --dir "$T/pb" --cn PA
+if [ -e "$T/pb" ]; then fail "a failed init left $T/pb"; else ok "failed init leaves nothing"; fi
+check_status "sp add non-UTF-8 name" 2 sti-pa sp add --dir "$D" --spc 7781 \
+    --name "$(printf '\377\376')"
+check_contains "bad name named" "sti-pa sp: cannot add the provider: invalid provider name" \
+    "$(cat "$T/last.err")"
+check_status "sp add ESC in name" 2 sti-pa sp add --dir "$D" --spc 7781 \
+    --name "$(printf 'a\033[31m')"
+check_status "user add non-UTF-8 name" 2 sti-pa user add --dir "$D" \
+    --spc 1234 --name "$(printf '\377')" --password "file:$T/alice.pw"
+check_status "sp list --json" 0 sti-pa sp list --dir "$D" --json
+check_status "ca remove short prefix" 2 sti-pa ca remove 1234567 --dir "$D"
+check_status "revoke bad serial" 2 sti-pa revoke --dir "$D" --issuer CN=X \
+    --serial zz
+check_status "revoke serial zero" 2 sti-pa revoke --dir "$D" --issuer CN=X \
+    --serial 00
+check_contains "serial zero named" "invalid serial '00'" "$(cat "$T/last.err")"
+check_status "revoke bad issuer" 2 sti-pa revoke --dir "$D" \
+    --issuer garbage --serial 01
+check_status "revoke removeFromCRL" 2 sti-pa revoke --dir "$D" \
+    --issuer CN=X --serial 01 --reason removeFromCRL
+check_contains "removeFromCRL named" "removeFromCRL, which only delta CRLs" \
+    "$(cat "$T/last.err")"
+check_status "serve bad listen" 2 sti-pa serve --dir "$D" --listen bogus
+check_status "token bad base URL" 2 sti-pa token --dir "$D" --spc 1234 \
+    --fingerprint "$FP" --base-url 'https://x/?q'
+check_status "token without base URL" 2 sti-pa token --dir "$D" --spc 1234 \
+    --fingerprint "$FP"
+check_contains "--base-url suggested" "--base-url" "$(cat "$T/last.err")"
+LOWER_FP="SHa256 $(printf %s "$FP" | cut -c8- | tr A-F a-f)"
+check_status "CLI token mixed-case fingerprint" 0 sti-pa token --dir "$D" \
+    --spc 1234 --fingerprint "$LOWER_FP" --base-url https://pa.example \
+    --out "$T/mixed.jwt"
+check_status "mixed-case token verifies" 0 sti-pa token --verify \
+    "$T/mixed.jwt" --pa-cert "$D/pa.crt" --account-key "$T/account.key"
+check_contains "fingerprint normalised" "fingerprint $FP" "$(cat "$T/last.out")"
 
 start_pa
 
@@ -338,7 +389,7 @@ sed -i 's/^access_token_lifetime = .*/access_token_lifetime = 1/' "$D/pa.conf"
 start_pa
 check_status "sp list after restart" 0 sti-pa sp list --dir "$D"
 check_contains "providers persist" "818H" "$(cat "$T/last.out")"
-check_contains "token count persists" "1     12  Carrier A" "$(cat "$T/last.out")"
+check_contains "token count persists" "1     13  Carrier A" "$(cat "$T/last.out")"
 expect "ca-list after restart" 200 GET /api/v1/ca-list
 cp "$T/body" "$T/calist2.json"
 check_status "ca-list verifies after restart" 0 sti-pa calist --verify \

@@ -29,6 +29,10 @@ check_contains "bad threads explained" "invalid --threads '0'" \
 check_status "bad profile" 2 sti serve --ca-file "$T/pki/root.pem" \
     --profile de
 check_status "stray argument" 2 sti serve --ca-file "$T/pki/root.pem" extra
+check_status "crl-ca-file without crl" 2 sti serve \
+    --ca-file "$T/pki/root.pem" --crl-ca-file "$T/pki/root.pem"
+check_status "bad crl-refresh" 2 sti serve --ca-file "$T/pki/root.pem" \
+    --crl-refresh -1
 check_status "missing key file" 1 sti serve --key "$T/nokey.pem" --x5u "$X5U"
 check_contains "missing key named" "$T/nokey.pem" "$(cat "$T/last.err")"
 check_status "missing CA file" 1 sti serve --ca-file "$T/none.pem"
@@ -103,6 +107,14 @@ check_eq "verify stale" 200 "$(post /stir/v1/verification "$(verify_body 1202555
 check_contains "stale reason code" '"reasoncode":403' "$(cat "$T/body")"
 check_eq "stale reason text" "Stale Date" "$(json_field reasontext)"
 
+# The request's "time" is the call's Date, which iat must be close to.
+check_eq "verify at an old call time" 200 "$(post /stir/v1/verification \
+    "$(verify_body 12025550100 12025550199 "$IDENTITY" | sed 's/"time":[0-9]*/"time":1000/')")"
+check_contains "old call time gives 403" '"reasoncode":403' "$(cat "$T/body")"
+check_contains "old call time named" "the call's time 1000" "$(cat "$T/body")"
+check_contains "log names the bound port" \
+    "listening on http://127.0.0.1:$(cat "$T/serve.port");" "$(cat "$T/serve.log")"
+
 # --- bad requests
 check_eq "malformed JSON" 400 "$(post /stir/v1/signing '{"signingRequest":')"
 check_contains "malformed JSON explained" "invalid JSON" "$(cat "$T/body")"
@@ -157,8 +169,23 @@ check_eq "signing off without a key" 503 "$(curl -s -o "$T/body" -w '%{http_code
     --cacert "$T/cr/tls-cert.pem" --data-binary "$(sign_body 1 2 "$NOW")" \
     "https://127.0.0.1:$PORT/stir/v1/signing")"
 
-# --- SIGTERM stops the service cleanly
+# --- SIGHUP reloads the trust anchors; the service keeps answering.
 pid=$(echo $service_pids | awk '{print $NF}')
+kill -HUP "$pid"
+i=0
+while ! grep -q "reloaded the trust anchors" "$T/tls.log" && [ $i -lt 50 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+check_contains "SIGHUP reload logged" "reloaded the trust anchors and CRL" \
+    "$(cat "$T/tls.log")"
+check_eq "verify after SIGHUP" 200 "$(curl -s -o "$T/body" -w '%{http_code}' \
+    --cacert "$T/cr/tls-cert.pem" \
+    --data-binary "$(verify_body 12025550100 12025550199 "$IDENTITY")" \
+    "https://127.0.0.1:$PORT/stir/v1/verification")"
+check_eq "verstat after SIGHUP" TN-Validation-Passed "$(json_field verstat)"
+
+# --- SIGTERM stops the service cleanly
 kill -TERM "$pid"
 wait "$pid"
 check_eq "SIGTERM exit status" 0 "$?"

@@ -189,6 +189,60 @@ static void base_url_rules(void **state)
     sti_pa_close(pa);
 }
 
+static void base_url_check_cases(void **state)
+{
+    static const char *const good[] = {
+        "http://h", "https://127.0.0.1:8443", "https://pa.example/sub/",
+        "http://[::1]:80", "https://a-b.example:65535/x"};
+    static const char *const bad[] = {"ftp://x",
+                                      "https://u:p@x/",
+                                      "https://x/?q",
+                                      "https://x/#f",
+                                      "https://",
+                                      "https://:80",
+                                      "https://x:0",
+                                      "https://x:65536",
+                                      "https://x:8a",
+                                      "https://x y/",
+                                      "https://x/a\tb",
+                                      "https://x_y",
+                                      "http://[::1",
+                                      "//x",
+                                      "",
+                                      NULL};
+    struct sti_error err;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        if (sti_pa_base_url_check(good[i], &err) != STI_OK)
+            fail_msg("%s rejected: %s", good[i], err.message);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (sti_pa_base_url_check(bad[i], &err) != STI_ERR_INVALID)
+            fail_msg("%s accepted", bad[i] ? bad[i] : "NULL");
+    assert_non_null(strstr(err.message, "(none)"));
+}
+
+static void base_url_no_userinfo(void **state)
+{
+    struct fixture *f = *state;
+    struct sti_pa *pa = open_pa(f->dir, NULL);
+    struct sti_pa_config c;
+    struct sti_pa *other = NULL;
+    struct sti_error err;
+
+    assert_int_equal(
+        sti_pa_set_default_base_url(pa, "https://u:p@x/?q#f", &err),
+        STI_ERR_INVALID);
+    assert_non_null(strstr(err.message, "https://u:p@x/?q#f"));
+    assert_null(sti_pa_cert_url(pa));
+    sti_pa_close(pa);
+    memset(&c, 0, sizeof(c));
+    c.dir = f->dir;
+    c.base_url = "https://x/?q";
+    assert_int_equal(sti_pa_open(&c, &other, &err), STI_ERR_INVALID);
+    assert_null(other);
+}
+
 /* Providers and users */
 
 static void providers_add_list_disable(void **state)
@@ -224,6 +278,87 @@ static void providers_add_list_disable(void **state)
     assert_non_null(strstr(json, "\"spc\": \"818H\""));
     assert_non_null(strstr(json, "\"delegation\": true"));
     free(json);
+}
+
+static const char *const bad_names[] = {
+    "\xff\xfe",     /* not UTF-8 */
+    "a\x1b[31mb",   /* ESC */
+    "line\nbreak",  /* newline */
+    "del\x7f",      /* DEL */
+    "\xc0\xae",     /* overlong '.' */
+    "\xc2\x85",     /* U+0085, a C1 control */
+    "\xed\xa0\x80", /* a UTF-16 surrogate */
+    "\xe2\x82",     /* truncated */
+    "",
+};
+
+static void provider_name_rules(void **state)
+{
+    struct fixture *f = *state;
+    struct sti_error err;
+    char longest[PA_NAME_MAX + 2];
+
+    for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+        if (sti_pa_sp_add(f->pa, "1234", bad_names[i], 0, &err) !=
+            STI_ERR_INVALID)
+            fail_msg("provider name %zu accepted", i);
+        assert_non_null(strstr(err.message, "provider name"));
+    }
+    assert_int_equal(sti_pa_sp_add(f->pa, "1234", NULL, 0, &err),
+                     STI_ERR_INVALID);
+    memset(longest, 'x', sizeof(longest) - 1);
+    longest[sizeof(longest) - 1] = '\0';
+    assert_int_equal(sti_pa_sp_add(f->pa, "1234", longest, 0, &err),
+                     STI_ERR_INVALID);
+    assert_non_null(strstr(err.message, "128 bytes"));
+    longest[PA_NAME_MAX] = '\0';
+    assert_int_equal(sti_pa_sp_add(f->pa, "1234", longest, 0, &err), STI_OK);
+    assert_int_equal(sti_pa_sp_add(f->pa, "5678",
+                                   "T\xc3\xa9l\xc3\xa9"
+                                   "com \xe2\x82\xac",
+                                   0, &err),
+                     STI_OK);
+}
+
+static void user_name_rules(void **state)
+{
+    struct fixture *f = *state;
+    struct sti_error err;
+
+    assert_int_equal(sti_pa_sp_add(f->pa, "1234", "A", 0, &err), STI_OK);
+    for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+        if (sti_pa_user_add(f->pa, bad_names[i], "1234", 0, "password1",
+                            &err) != STI_ERR_INVALID)
+            fail_msg("user name %zu accepted", i);
+        assert_non_null(strstr(err.message, "user name"));
+    }
+    assert_int_equal(
+        sti_pa_user_add(f->pa, "\xc3\xa9milie", "1234", 0, "password1", &err),
+        STI_OK);
+}
+
+/* Rows stored before names were checked must still list. */
+static void stored_bad_name_lists(void **state)
+{
+    struct fixture *f = *state;
+    struct sti_pa_provider *list = NULL;
+    struct sti_error err;
+    char *json = NULL;
+    size_t n = 0;
+
+    assert_int_equal(
+        sqlite3_exec(f->pa->db,
+                     "INSERT INTO providers(spc, name, delegation, created)"
+                     " VALUES('778', X'FFFE1B41', 0, 0)",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    assert_int_equal(sti_pa_sp_list_json(f->pa, &json, &err), STI_OK);
+    assert_non_null(strstr(json, "\"???A\""));
+    sti_free(json);
+    assert_int_equal(sti_pa_sp_list(f->pa, &list, &n, &err), STI_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].name, "???A");
+    sti_pa_sp_list_free(list, n);
 }
 
 static void users_and_passwords(void **state)
@@ -384,6 +519,29 @@ static void token_issue_rules(void **state)
     assert_int_equal(count, 2);
 }
 
+static void token_fingerprint_normalized(void **state)
+{
+    struct fixture *f = *state;
+    struct sti_spc_token *t = NULL;
+    struct sti_error err;
+    char *token = NULL;
+
+    assert_int_equal(sti_pa_sp_add(f->pa, "1234", "A", 0, &err), STI_OK);
+    assert_int_equal(
+        sti_pa_token_issue(f->pa, "1234",
+                           "SHa256 00:11:22:33:44:55:66:77:88:99:aa:bB:cc:dd:"
+                           "ee:ff:00112233445566778899aabbccddeeff",
+                           0, "cli", &token, &err),
+        STI_OK);
+    assert_int_equal(sti_spc_token_parse(token, &t, &err), STI_OK);
+    assert_string_equal(t->fingerprint, FP);
+    /* The default lifetime is 30 days, which bounds ACME certificates. */
+    assert_true(t->exp >= time(NULL) + STI_PA_TOKEN_LIFETIME - 60);
+    assert_true(t->exp <= time(NULL) + STI_PA_TOKEN_LIFETIME);
+    sti_spc_token_free(t);
+    free(token);
+}
+
 static void token_needs_base_url(void **state)
 {
     struct fixture *f = *state;
@@ -395,6 +553,7 @@ static void token_needs_base_url(void **state)
     assert_int_equal(sti_pa_token_issue(pa, "1234", FP, 0, "cli", &token, &err),
                      STI_ERR_INVALID);
     assert_non_null(strstr(err.message, "base_url"));
+    assert_non_null(strstr(err.message, "--base-url"));
     sti_pa_close(pa);
 }
 
@@ -521,6 +680,44 @@ static void revoke_regenerates_crl(void **state)
     sti_crl_free(crl);
 }
 
+static void revoke_names_bad_values(void **state)
+{
+    struct fixture *f = *state;
+    struct sti_error err;
+
+    assert_int_equal(sti_pa_revoke(f->pa, "CN=x", "00", 0, &err),
+                     STI_ERR_INVALID);
+    assert_non_null(strstr(err.message, "'00'"));
+    assert_null(strstr(err.message, "CRL entry"));
+    assert_int_equal(sti_pa_revoke(f->pa, "CN=x", "0:0", 0, &err),
+                     STI_ERR_INVALID);
+    assert_int_equal(sti_pa_revoke(f->pa, "CN=x", "01", 8, &err),
+                     STI_ERR_INVALID);
+    assert_non_null(strstr(err.message, "removeFromCRL"));
+    assert_non_null(strstr(err.message, "keyCompromise"));
+    assert_int_equal(sti_pa_revoke(f->pa, "CN=x", "01", 7, &err),
+                     STI_ERR_INVALID);
+    assert_int_equal(sti_pa_revoke(f->pa, "CN=x", "01", 1, &err), STI_OK);
+}
+
+static void init_bad_subject_creates_nothing(void **state)
+{
+    char *parent = test_tmpdir(), *dir = test_path(parent, "pa");
+    struct sti_pa_init_options o;
+    struct sti_error err;
+    struct stat sb;
+
+    (void)state;
+    memset(&o, 0, sizeof(o));
+    o.dir = dir;
+    o.country = "usa";
+    assert_int_not_equal(sti_pa_init(&o, &err), STI_OK);
+    assert_non_null(strstr(err.message, "usa"));
+    assert_int_not_equal(stat(dir, &sb), 0);
+    free(dir);
+    test_rmtree(parent);
+}
+
 static void revocations_persist(void **state)
 {
     struct fixture *f = *state;
@@ -592,16 +789,24 @@ int main(void)
         cmocka_unit_test(init_under_root),
         cmocka_unit_test(open_rejects_missing_dir),
         PA_TEST(base_url_rules),
+        cmocka_unit_test(base_url_check_cases),
+        PA_TEST(base_url_no_userinfo),
+        PA_TEST(provider_name_rules),
+        PA_TEST(user_name_rules),
+        PA_TEST(stored_bad_name_lists),
         PA_TEST(providers_add_list_disable),
         PA_TEST(users_and_passwords),
         cmocka_unit_test(password_hash_format),
         PA_TEST(access_tokens),
         PA_TEST(throttle_locks_and_resets),
         PA_TEST(token_issue_rules),
+        PA_TEST(token_fingerprint_normalized),
         PA_TEST(token_needs_base_url),
         PA_TEST(calist_add_remove_verify),
         PA_TEST(calist_rejects_bad_documents),
         PA_TEST(revoke_regenerates_crl),
+        PA_TEST(revoke_names_bad_values),
+        cmocka_unit_test(init_bad_subject_creates_nothing),
         PA_TEST(revocations_persist),
         cmocka_unit_test(serial_normalize),
         cmocka_unit_test(tls_cert_created),

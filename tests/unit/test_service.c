@@ -35,7 +35,7 @@ static int setup(void **state)
 
     (void)state;
     pki_init(&pki, 0, 0);
-    fx_route("/sp.pem", "200 OK", "", pki.chain_pem);
+    fx_route("/sp.pem", "200 OK", PEM_TYPE, pki.chain_pem);
     if (fx_start() != 0)
         return -1;
     dir = test_tmpdir();
@@ -188,6 +188,151 @@ static void stale_iat_fails_403(void **state)
     assert_non_null(strstr(body, "freshness"));
     free(body);
     free(identity);
+}
+
+/* Verifies IDENTITY on S with the request's "time" set to DATE. */
+static char *verify_at(struct sti_service *s, const char *identity,
+                       long long date)
+{
+    char body[2048];
+    struct sti_service_reply r;
+
+    snprintf(body, sizeof(body),
+             "{\"verificationRequest\":{\"from\":{\"tn\":\"12025550100\"},"
+             "\"to\":{\"tn\":[\"12025550199\"]},\"time\":%lld,"
+             "\"identity\":\"%s\"}}",
+             date, identity);
+    r = call_on(s, "POST", "/stir/v1/verification", body);
+    if (r.status != 200)
+        fail_msg("verification returned %d: %s", r.status, r.body);
+    return r.body;
+}
+
+static void call_time_checks_iat(void **state)
+{
+    long long now = (long long)time(NULL);
+    char *identity = sign_json("12025550100", "12025550199", now);
+    char *body;
+
+    (void)state;
+    body = verify_at(svc, identity, 1000);
+    assert_non_null(strstr(body, "\"reasoncode\":403"));
+    assert_non_null(strstr(body, "\"reasontext\":\"Stale Date\""));
+    assert_non_null(strstr(body, "ahead of the call's time 1000"));
+    free(body);
+    body = verify_at(svc, identity, now + 120);
+    assert_non_null(strstr(body, "\"reasoncode\":403"));
+    assert_non_null(strstr(body, "older than the call's time"));
+    free(body);
+    body = verify_at(svc, identity, now - 60);
+    assert_non_null(strstr(body, "ahead of the call's time"));
+    free(body);
+    body = verify_at(svc, identity, now + 30);
+    assert_non_null(strstr(body, "TN-Validation-Passed"));
+    free(body);
+    free(identity);
+}
+
+/* Writes a PEM CRL signed by the PA, listing the SP leaf when REVOKE. */
+static char *crl_pem(int revoke, uint64_t number)
+{
+    char *serial = sti_cert_serial_hex(pki.sp);
+    char *issuer = sti_cert_subject(pki.ca);
+    struct sti_crl_entry entry = {.serial_hex = serial,
+                                  .issuer_dn = issuer,
+                                  .revoked_at = time(NULL) - 3600,
+                                  .reason = STI_REASON_KEY_COMPROMISE};
+    struct sti_crl_request req = {.entries = &entry,
+                                  .count = revoke ? 1 : 0,
+                                  .crl_number = number,
+                                  .this_update = time(NULL) - 7200,
+                                  .next_update = time(NULL) + 86400,
+                                  .indirect = 1};
+    struct sti_crl *crl;
+    struct sti_error err;
+    char *pem;
+
+    assert_int_equal(sti_crl_build(&req, pki.pa, pki.pa_key, &crl, &err),
+                     STI_OK);
+    assert_int_equal(sti_crl_to_pem(crl, &pem, &err), STI_OK);
+    sti_crl_free(crl);
+    free(serial);
+    free(issuer);
+    return pem;
+}
+
+static char *write_pem(const char *name, const char *pem)
+{
+    char *path = test_path(dir, name);
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(pem, f);
+    fclose(f);
+    return path;
+}
+
+/* A service whose CRL comes from the fixture's /crl.pem. */
+static struct sti_service *crl_service(const char *signer_file,
+                                       struct sti_error *err)
+{
+    struct sti_verifier_config vc = lab_verifier();
+    struct sti_service_config sc = {.verifier = &vc};
+    struct sti_service *s = NULL;
+
+    vc.crl_url = fx_url("/crl.pem");
+    vc.crl_signer_file = signer_file;
+    (void)sti_service_new(&sc, &s, err);
+    return s;
+}
+
+static void reload_crl_from_url(void **state)
+{
+    char *good = crl_pem(0, 1), *revoked = crl_pem(1, 2), *pa_pem, *pa_file;
+    char *identity = sign_json("12025550100", "12025550199", time(NULL));
+    struct sti_service *s;
+    struct sti_error err;
+    char *body;
+
+    (void)state;
+    assert_int_equal(sti_cert_to_pem(pki.pa, &pa_pem, &err), STI_OK);
+    pa_file = write_pem("pa.pem", pa_pem);
+    fx_route("/crl.pem", "200 OK", "", good);
+    s = crl_service(pa_file, &err);
+    assert_non_null(s);
+    body = verify_at(s, identity, time(NULL));
+    assert_non_null(strstr(body, "TN-Validation-Passed"));
+    free(body);
+    /* The PA revokes the leaf; the reload brings the new CRL in. */
+    fx_route("/crl.pem", "200 OK", "", revoked);
+    assert_int_equal(sti_service_reload_crl(s, &err), STI_OK);
+    body = verify_at(s, identity, time(NULL));
+    assert_non_null(strstr(body, "\"reasoncode\":437"));
+    assert_non_null(strstr(body, "revoked"));
+    free(body);
+    /* A failed fetch keeps the CRL in use. */
+    fx_route("/crl.pem", "404 Not Found", "", "gone");
+    assert_int_not_equal(sti_service_reload(s, &err), STI_OK);
+    assert_non_null(strstr(err.message, "HTTP status 404"));
+    body = verify_at(s, identity, time(NULL));
+    assert_non_null(strstr(body, "\"reasoncode\":437"));
+    free(body);
+    fx_route("/crl.pem", "200 OK", "", good);
+    assert_int_equal(sti_service_reload(s, &err), STI_OK);
+    body = verify_at(s, identity, time(NULL));
+    assert_non_null(strstr(body, "TN-Validation-Passed"));
+    free(body);
+    sti_service_free(s);
+    /* The root did not sign the CRL, so it cannot be the signer. */
+    assert_null(crl_service(root_file, &err));
+    assert_non_null(strstr(err.message, "signed the CRL"));
+    assert_int_equal(sti_service_reload(NULL, &err), STI_ERR_INVALID);
+    assert_int_equal(sti_service_reload_crl(NULL, &err), STI_ERR_INVALID);
+    free(identity);
+    sti_free(pa_pem);
+    free(pa_file);
+    sti_free(good);
+    sti_free(revoked);
 }
 
 static void wrong_orig_fails_438(void **state)
@@ -546,6 +691,8 @@ int main(void)
         cmocka_unit_test(tampered_header_fails_438),
         cmocka_unit_test(stale_iat_fails_403),
         cmocka_unit_test(wrong_orig_fails_438),
+        cmocka_unit_test(call_time_checks_iat),
+        cmocka_unit_test(reload_crl_from_url),
         cmocka_unit_test(verification_fetches_x5u_once),
         cmocka_unit_test(verification_takes_tn_variants),
         cmocka_unit_test(verification_without_identity),

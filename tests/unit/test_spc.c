@@ -293,6 +293,41 @@ static void fingerprint_forms(void **state)
     free(thumb);
 }
 
+static void fingerprint_normalize_forms(void **state)
+{
+    struct fixture *f = *state;
+    struct sti_error err;
+    char out[STI_FINGERPRINT_LEN], mixed[STI_FINGERPRINT_LEN];
+    char *thumb = NULL;
+    size_t k = 0;
+
+    /* Mixed case without colons in the hex part. */
+    snprintf(mixed, sizeof(mixed), "sHa256 ");
+    k = strlen(mixed);
+    for (const char *p = f->fingerprint + 7; *p != '\0'; p++) {
+        if (*p == ':')
+            continue;
+        mixed[k] = k % 2 == 0 && *p >= 'A' && *p <= 'F' ? *p + 32 : *p;
+        k++;
+    }
+    mixed[k] = '\0';
+    assert_int_equal(sti_spc_fingerprint_normalize(mixed, out, &err), STI_OK);
+    assert_string_equal(out, f->fingerprint);
+    assert_int_equal(sti_spc_fingerprint_check(out, f->account, &err), STI_OK);
+    assert_int_equal(sti_spc_fingerprint_normalize(f->fingerprint, out, &err),
+                     STI_OK);
+    assert_string_equal(out, f->fingerprint);
+    assert_int_equal(sti_key_jwk_thumbprint(f->account, &thumb, &err), STI_OK);
+    assert_int_equal(sti_spc_fingerprint_normalize(thumb, out, &err), STI_OK);
+    assert_string_equal(out, thumb);
+    free(thumb);
+    assert_int_equal(sti_spc_fingerprint_normalize("SHA256 AB", out, &err),
+                     STI_ERR_INVALID);
+    assert_non_null(strstr(err.message, "SHA256 AB"));
+    assert_int_equal(sti_spc_fingerprint_normalize(NULL, out, &err),
+                     STI_ERR_INVALID);
+}
+
 static void fingerprint_bad_forms(void **state)
 {
     static const char *bad[] = {
@@ -413,6 +448,7 @@ int main(void)
         cmocka_unit_test(verify_rejects_future_nbf),
         cmocka_unit_test(verify_rejects_expired_pa_cert),
         cmocka_unit_test(fingerprint_forms),
+        cmocka_unit_test(fingerprint_normalize_forms),
         cmocka_unit_test(fingerprint_bad_forms),
         cmocka_unit_test(parse_rejects_bad_shapes),
         cmocka_unit_test(parse_rejects_garbage),

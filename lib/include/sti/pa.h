@@ -45,13 +45,18 @@ struct sti_pa_init_options {
 STI_API int sti_pa_init(const struct sti_pa_init_options *options,
                         struct sti_error *err);
 
+/* Default SPC token lifetime: 30 days.  sti-ca caps a certificate's
+ * notAfter at the exp of the SPC token it was issued with, so this is
+ * also the longest validity an ACME certificate can get by default. */
+#define STI_PA_TOKEN_LIFETIME (30L * 86400)
+
 /* Settings read from the PA's configuration file; 0 or NULL takes the
  * default named in the comment. */
 struct sti_pa_config {
     const char *dir;
     const char *base_url;    /* names the certificate and CRL URLs */
     const char *crl_url;     /* NULL: BASE_URL/api/v1/crl */
-    long token_lifetime;     /* SPC token seconds; 0: 86400 */
+    long token_lifetime;     /* SPC token seconds; 0: STI_PA_TOKEN_LIFETIME */
     long access_lifetime;    /* API access token seconds; 0: 3600 */
     long crl_lifetime;       /* CRL nextUpdate - thisUpdate; 0: 7 days */
     long calist_lifetime;    /* CA list validity; 0: 7 days */
@@ -64,6 +69,13 @@ struct sti_pa;
 STI_API int sti_pa_open(const struct sti_pa_config *config, struct sti_pa **out,
                         struct sti_error *err);
 STI_API void sti_pa_close(struct sti_pa *pa);
+
+/*
+ * Checks a base URL: http or https, a host with an optional port and an
+ * optional path, and no user name, query or fragment.  STI_ERR_INVALID
+ * names the URL and the accepted form.
+ */
+STI_API int sti_pa_base_url_check(const char *url, struct sti_error *err);
 
 /* Sets the base URL when the configuration has none (a server learns its
  * port only once it listens).  An URL from the configuration stays. */

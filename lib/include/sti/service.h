@@ -30,6 +30,9 @@ struct sti_service_config {
     /* Verification settings; NULL makes the verification endpoints
      * return 503. */
     const struct sti_verifier_config *verifier;
+    /* Trust for the HTTPS server of verifier->crl_url; NULL uses the
+     * system store. */
+    const char *crl_ca_file;
 };
 
 struct sti_service;
@@ -39,6 +42,18 @@ struct sti_service;
 STI_API int sti_service_new(const struct sti_service_config *config,
                             struct sti_service **out, struct sti_error *err);
 STI_API void sti_service_free(struct sti_service *service);
+
+/*
+ * Reads the CRL again from the verifier's crl_file or crl_url and hands
+ * it to the verifier.  Without a CRL configured it does nothing.  On
+ * failure the old CRL stays in use.
+ */
+STI_API int sti_service_reload_crl(struct sti_service *service,
+                                   struct sti_error *err);
+/* Reads the trust anchors (ca_file, ca_dir) and then the CRL again, as
+ * sti serve does on SIGHUP.  On failure the old ones stay in use. */
+STI_API int sti_service_reload(struct sti_service *service,
+                               struct sti_error *err);
 
 /* The sti_httpd_handler of the service; ARG is a struct sti_service. */
 STI_API void sti_service_handle(void *arg, const struct sti_httpd_request *req,

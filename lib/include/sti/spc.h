@@ -94,6 +94,14 @@ STI_API int sti_spc_fingerprint_check(const char *fingerprint,
  * colons, or a base64url thumbprint of 32 bytes). */
 STI_API int sti_spc_fingerprint_valid(const char *fingerprint,
                                       struct sti_error *err);
+/* Writes FINGERPRINT in its canonical form to OUT: "SHA256 " and 32
+ * uppercase hex bytes with colons, the form ATIS-1000080 uses, from any
+ * case and with or without colons.  A
+ * base64url thumbprint is copied unchanged.  STI_ERR_INVALID as
+ * sti_spc_fingerprint_valid(). */
+STI_API int sti_spc_fingerprint_normalize(const char *fingerprint,
+                                          char out[STI_FINGERPRINT_LEN],
+                                          struct sti_error *err);
 
 #ifdef __cplusplus
 }
