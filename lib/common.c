@@ -60,8 +60,7 @@ void sti_error_clear(struct sti_error *err)
     err->message[0] = '\0';
 }
 
-static int vseterr(struct sti_error *err, int code, const char *fmt,
-                   va_list ap)
+static int vseterr(struct sti_error *err, int code, const char *fmt, va_list ap)
 {
     if (err != NULL) {
         err->code = code;
@@ -102,6 +101,25 @@ int sti_seterr_ssl(struct sti_error *err, int code, const char *fmt, ...)
 char *sti_strdup(const char *s)
 {
     return s == NULL ? NULL : strdup(s);
+}
+
+const char *sti_escape(const char *text, size_t len, char *buf, size_t size)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; text != NULL && i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        int plain = c >= 0x20 && c < 0x7f && c != '\\';
+
+        if (n + (plain ? 1 : 4) >= size)
+            break;
+        if (plain)
+            buf[n++] = (char)c;
+        else
+            n += (size_t)snprintf(buf + n, size - n, "\\x%02x", c);
+    }
+    buf[n] = '\0';
+    return buf;
 }
 
 void sti_clear_free(void *ptr, size_t len)

@@ -148,12 +148,25 @@ static int set_param(struct sti_identity *id, char *name, char *value,
         return sti_seterr(err, STI_ERR_INVALID,
                           "the Identity header has two \"%s\" parameters",
                           name);
-    *slot = strdup(unquote(trim(value)));
+    value = unquote(trim(value));
+    /* RFC 8224 section 4.1 defines info as <absoluteURI>, so a quoted
+     * info="<URL>" is not in the grammar; deployed signers send it, and
+     * the URL inside is the same, so the brackets are stripped too. */
+    if (slot == &id->info)
+        value = unquote(value);
+    *slot = strdup(value);
     return *slot ? STI_OK : sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+}
+
+static const char *escape_param(const char *text, char shown[200])
+{
+    return sti_escape(text, strlen(text), shown, 200);
 }
 
 static int parse_params(struct sti_identity *id, char *s, struct sti_error *err)
 {
+    char shown[200];
+
     while (*s == ';') {
         char *end = next_separator(s + 1, ';'), *eq;
         char saved = *end;
@@ -165,7 +178,7 @@ static int parse_params(struct sti_identity *id, char *s, struct sti_error *err)
             return sti_seterr(err, STI_ERR_INVALID,
                               "Identity header parameter '%s' is not "
                               "name=value",
-                              trim(s + 1));
+                              escape_param(trim(s + 1), shown));
         *eq = '\0';
         rc = set_param(id, trim(s + 1), eq + 1, err);
         if (rc != STI_OK)
@@ -181,15 +194,16 @@ static int check_token(struct sti_identity *id, struct sti_error *err)
     static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
                                  "opqrstuvwxyz0123456789-_";
     const char *p = id->jws;
+    char shown[8];
     size_t dots = 0;
 
     for (p += strspn(p, b64url); *p != '\0'; p += 1 + strspn(p + 1, b64url)) {
         if (*p != '.')
             return sti_seterr(err, STI_ERR_INVALID,
-                              "the Identity header's JWS contains '%c'; "
+                              "the Identity header's JWS contains '%s'; "
                               "only base64url characters and '.' belong "
                               "there",
-                              *p);
+                              sti_escape(p, 1, shown, sizeof(shown)));
         dots++;
     }
     if (dots != 2)

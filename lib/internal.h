@@ -24,6 +24,12 @@ int sti_seterr_ssl(struct sti_error *err, int code, const char *fmt, ...)
 /* Duplicates a string; NULL in, NULL out. */
 char *sti_strdup(const char *s);
 
+/* Copies TEXT[0..LEN) into BUF (of SIZE bytes, at least 1) for an error
+ * message, writing each byte outside printable ASCII and each backslash as
+ * \xNN, so messages never carry raw control or non-UTF-8 bytes.  Cuts
+ * the copy short when BUF is full.  Returns BUF. */
+const char *sti_escape(const char *text, size_t len, char *buf, size_t size);
+
 /* Wipes and frees a buffer. */
 void sti_clear_free(void *ptr, size_t len);
 

@@ -500,16 +500,24 @@ static int parse_all(struct job *j, char **values, size_t n)
 
 /* Checks of one PASSporT */
 
+/* TEXT with bytes outside printable ASCII shown as \xNN. */
+static const char *escape(const char *text, char shown[256])
+{
+    return sti_escape(text, strlen(text), shown, 256);
+}
+
 static int check_params(struct job *j, const struct item *it)
 {
     const char *alg = sti_identity_alg(it->id), *ppt = sti_identity_ppt(it->id);
     const char *info = sti_identity_info(it->id);
 
+    char a[256], b[256];
+
     if (strcmp(alg, "ES256") != 0)
         return verdict(j->res, STI_VERIFY_FAIL, 437,
                        "Identity header alg '%s' is not supported; only "
                        "ES256 is",
-                       alg);
+                       escape(alg, a));
     if (info == NULL)
         return verdict(j->res, STI_VERIFY_FAIL, 436,
                        "the Identity header has no info parameter");
@@ -517,12 +525,13 @@ static int check_params(struct job *j, const struct item *it)
         return verdict(j->res, STI_VERIFY_FAIL, 436,
                        "the info parameter <%s> differs from the PASSporT "
                        "x5u %s",
-                       info, it->c->x5u);
+                       escape(info, a), escape(it->c->x5u, b));
     if (ppt != NULL && (it->c->ppt == NULL || strcmp(ppt, it->c->ppt) != 0))
         return verdict(j->res, STI_VERIFY_FAIL, 438,
                        "the ppt parameter '%s' differs from the PASSporT "
                        "ppt '%s'",
-                       ppt, it->c->ppt ? it->c->ppt : "(none)");
+                       escape(ppt, a),
+                       escape(it->c->ppt ? it->c->ppt : "(none)", b));
     return STI_VERIFY_PASS;
 }
 
@@ -639,10 +648,15 @@ static int check_entry(struct job *j, const struct item *it,
     struct sti_error err;
     int rc;
 
+    /* Content or a URL that breaks the x5u policy makes the header
+     * invalid; a failed transfer (network, TLS, timeout, HTTP error
+     * status) only leaves it unchecked, since a retry may succeed. */
     if (e->failed)
         return verdict(j->res,
-                       e->error_code == STI_ERR_NET ? STI_VERIFY_NOCHECK
-                                                    : STI_VERIFY_FAIL,
+                       e->error_code == STI_ERR_INVALID ||
+                               e->error_code == STI_ERR_POLICY
+                           ? STI_VERIFY_FAIL
+                           : STI_VERIFY_NOCHECK,
                        436, "x5u %s is unusable: %s", e->url, e->error);
     if (!e->key_p256)
         return verdict(j->res, STI_VERIFY_FAIL, 437,
@@ -739,15 +753,25 @@ static int check_orig(struct job *j, const struct sti_passport_claims *c)
                        "orig %s differs from the calling number %s", c->orig_tn,
                        r->orig_tn);
     }
+    /* RFC 3325 section 9.1: a P-Asserted-Identity with a TN is the
+     * identity the network asserts, so it alone decides; From counts
+     * only when no P-Asserted-Identity carries a number. */
     sti_sip_get_tn(r->sip, STI_SIP_PAI, j->v->profile, pai, NULL);
+    if (pai[0] != '\0') {
+        if (strcmp(want, pai) == 0)
+            return STI_VERIFY_PASS;
+        return verdict(j->res, STI_VERIFY_FAIL, 438,
+                       "orig %s differs from P-Asserted-Identity %s, which "
+                       "takes precedence over From",
+                       c->orig_tn, pai);
+    }
     sti_sip_get_tn(r->sip, STI_SIP_FROM, j->v->profile, from, NULL);
-    if (want[0] != '\0' && (!strcmp(want, pai) || !strcmp(want, from)))
+    if (want[0] != '\0' && strcmp(want, from) == 0)
         return STI_VERIFY_PASS;
     return verdict(j->res, STI_VERIFY_FAIL, 438,
-                   "orig %s matches neither P-Asserted-Identity (%s) nor "
-                   "From (%s)",
-                   c->orig_tn, pai[0] ? pai : "no number",
-                   from[0] ? from : "no number");
+                   "orig %s differs from From (%s) and there is no "
+                   "P-Asserted-Identity with a number",
+                   c->orig_tn, from[0] ? from : "no number");
 }
 
 /* dest (of the last diversion) against To or the Request-URI. */

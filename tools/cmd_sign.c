@@ -36,7 +36,9 @@ static void usage(FILE *out)
             "  --div TN           div PASSporT: the original called number\n"
             "  --claims JSON      extra claims object, such as rcd\n"
             "  --profile us|fr    how TNs are canonicalised (default: us)\n"
-            "  --compact          print the compact form (\"..signature\")\n"
+            "  --compact          print the compact form (\"..signature\");\n"
+            "                     only with --ppt none, because shaken and\n"
+            "                     div claims cannot be rebuilt from SIP\n"
             "  --invite FILE      add the header to this SIP message ('-' is\n"
             "                     stdin); orig and dest default to its\n"
             "                     P-Asserted-Identity or From, and To\n"
@@ -141,6 +143,26 @@ static int parse_args(int argc, char **argv, struct sign_opts *o)
         return cli_usage_error("unexpected argument '%s'", argv[optind]);
     if (o->key == NULL || o->x5u == NULL)
         return cli_usage_error("--key and --x5u are required");
+    if (strcmp(o->ppt, "div") == 0 && o->div == NULL)
+        return cli_usage_error("--ppt div needs --div TN, the called number "
+                               "before the diversion");
+    /* RFC 8224 section 7: a verifier rebuilds a compact PASSporT from
+     * the SIP message, which gives orig, dest and iat only.  SHAKEN's
+     * attest and origid (RFC 8588) and div's div claim (RFC 8946) would
+     * be lost, so those types need the full form. */
+    if (o->compact && strcmp(o->ppt, "none") != 0)
+        return cli_usage_error(
+            "--compact cannot be used with --ppt %s: verifiers rebuild a "
+            "compact PASSporT from SIP, which has no %s claims, so they "
+            "reject it; drop --compact, or use --ppt none",
+            o->ppt,
+            strcmp(o->ppt, "shaken") == 0 ? "attest or origid"
+            : strcmp(o->ppt, "div") == 0  ? "div"
+                                          : "ppt-specific");
+    if (o->compact && o->claims != NULL)
+        return cli_usage_error("--compact cannot be used with --claims: the "
+                               "compact form carries no claims beyond "
+                               "orig, dest and iat");
     if (strcmp(o->ppt, "none") == 0)
         o->ppt = NULL;
     return CLI_EXIT_OK;

@@ -147,6 +147,12 @@ static int parse_args(int argc, char **argv, struct verify_opts *o)
         o->value = argv[optind];
     if (o->value != NULL && o->file != NULL)
         return cli_usage_error("give a header value or --file, not both");
+    /* Without anchors every chain would be untrusted (437), which would
+     * blame the header for a setup mistake. */
+    if (cfg->ca_file == NULL && cfg->ca_dir == NULL)
+        return cli_usage_error("no trust anchors: give --ca-file FILE or "
+                               "--ca-dir DIR with the STI-PA's approved "
+                               "CA roots");
     return CLI_EXIT_OK;
 }
 

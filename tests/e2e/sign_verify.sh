@@ -18,6 +18,19 @@ check_status "sign without --key" 2 sti sign --x5u "$X5U"
 check_status "sign with a bad --identity" 2 sti sign $SIGN --identity drop
 check_status "verify with two values" 2 sti verify a b
 check_status "verify with a bad --freshness" 2 sti verify --freshness x a
+check_status "verify without trust anchors" 2 sti verify --allow-any-port a
+check_contains "anchor error names the options" "--ca-file FILE or --ca-dir" \
+    "$(cat "$T/last.err")"
+check_status "sign --ppt div without --div" 2 sti sign $SIGN --ppt div \
+    --orig 12025550100 --dest 12025550101
+check_contains "div error names --div" "--ppt div needs --div TN" \
+    "$(cat "$T/last.err")"
+check_status "sign --compact with ppt shaken" 2 sti sign $SIGN --compact \
+    --orig 12025550100 --dest 12025550101
+check_contains "compact error explains why" \
+    "--compact cannot be used with --ppt shaken" "$(cat "$T/last.err")"
+check_status "sign --compact with --claims" 2 sti sign $SIGN --ppt none \
+    --compact --claims '{"a":1}' --orig 12025550100 --dest 12025550101
 check_status "sign with attest D" 1 sti sign $SIGN --attest D \
     --orig 12025550100 --dest 12025550101
 check_contains "attest error names the value" "'D'" "$(cat "$T/last.err")"
@@ -79,7 +92,8 @@ F=$(sti sign $SIGN --profile fr --orig "+33 1 23 45 67 89" \
     --dest "01 98 76 54 32" --json)
 check_contains "fr profile keeps 33" '"orig":{"tn":"33123456789"}' "$F"
 check_contains "fr profile completes 0X" '"dest":{"tn":["33198765432"]}' "$F"
-C=$(sti sign $SIGN --orig 12025550100 --dest 12025550101 --compact)
+C=$(sti sign $SIGN --ppt none --orig 12025550100 --dest 12025550101 \
+    --compact)
 check_eq "compact form starts with .." ".." "$(printf %s "$C" | cut -c1-2)"
 
 # --- encrypted key with the passphrase from the environment

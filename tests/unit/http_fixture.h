@@ -18,8 +18,12 @@ struct route {
     char path[128];
     char status[32];
     char headers[256];
-    char *body; /* borrowed */
+    char *body;      /* borrowed */
+    size_t body_len; /* 0: strlen(body) */
 };
+
+/* The media type an x5u must be served with (RFC 8555 section 9.1). */
+#define PEM_TYPE "Content-Type: application/pem-certificate-chain\r\n"
 
 static struct {
     int fd, port;
@@ -31,8 +35,9 @@ static struct {
     int hits;
 } fx = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static void fx_route(const char *path, const char *status, const char *headers,
-                     char *body)
+/* Serves BODY[0..LEN) at PATH; a LEN of 0 serves strlen(BODY) bytes. */
+static void fx_route_bytes(const char *path, const char *status,
+                           const char *headers, char *body, size_t len)
 {
     pthread_mutex_lock(&fx.lock);
     for (int i = 0; i <= fx.count && i < 16; i++) {
@@ -41,12 +46,19 @@ static void fx_route(const char *path, const char *status, const char *headers,
             snprintf(fx.routes[i].status, 32, "%s", status);
             snprintf(fx.routes[i].headers, 256, "%s", headers);
             fx.routes[i].body = body;
+            fx.routes[i].body_len = len;
             if (i == fx.count)
                 fx.count++;
             break;
         }
     }
     pthread_mutex_unlock(&fx.lock);
+}
+
+static void fx_route(const char *path, const char *status, const char *headers,
+                     char *body)
+{
+    fx_route_bytes(path, status, headers, body, 0);
 }
 
 static inline int fx_hits(void)
@@ -99,7 +111,10 @@ static void fx_serve(int fd)
                        "Connection: close\r\n\r\n");
         fx_send(fd, head, (size_t)len);
     } else {
-        size_t blen = r->body ? strlen(r->body) : 0;
+        size_t blen = r->body_len;
+
+        if (blen == 0 && r->body != NULL)
+            blen = strlen(r->body);
 
         len = snprintf(head, sizeof(head),
                        "HTTP/1.1 %s\r\n%sContent-Length: %zu\r\n"

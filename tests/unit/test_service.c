@@ -35,7 +35,7 @@ static int setup(void **state)
 
     (void)state;
     pki_init(&pki, 0, 0);
-    fx_route("/sp.pem", "200 OK", "", pki.chain_pem);
+    fx_route("/sp.pem", "200 OK", PEM_TYPE, pki.chain_pem);
     if (fx_start() != 0)
         return -1;
     dir = test_tmpdir();

@@ -22,7 +22,7 @@ static int setup(void **state)
     assert_int_equal(sti_file_write(root_file, pki.root_pem,
                                     strlen(pki.root_pem), 0644, 0, &err),
                      STI_OK);
-    fx_route("/sp.pem", "200 OK", "", pki.chain_pem);
+    fx_route("/sp.pem", "200 OK", PEM_TYPE, pki.chain_pem);
     if (fx_start() != 0)
         return -1;
     sp_url = strdup(fx_url("/sp.pem"));
@@ -274,6 +274,19 @@ static void x5u_policy_and_fetch(void **state)
     v = lab_verifier(root_file);
     expect(v, value, NULL, STI_VERIFY_NOCHECK, 436, "404", &res);
     assert_string_equal(res.verstat, "No-TN-Validation");
+    free(value);
+    /* Content that breaks the x5u policy is invalid, not unchecked. */
+    fx_route("/moved.pem", "302 Found", "Location: /sp.pem\r\n", "");
+    fx_route("/html.pem", "200 OK", "Content-Type: text/html\r\n",
+             pki.chain_pem);
+    c.x5u = fx_url("/moved.pem");
+    value = sign(&c, pki.sp_key, 0);
+    expect(v, value, NULL, STI_VERIFY_FAIL, 436, "redirect", &res);
+    assert_string_equal(res.verstat, "TN-Validation-Failed");
+    free(value);
+    c.x5u = fx_url("/html.pem");
+    value = sign(&c, pki.sp_key, 0);
+    expect(v, value, NULL, STI_VERIFY_FAIL, 436, "'text/html'", &res);
     sti_verifier_free(v);
     free(value);
 }
@@ -300,6 +313,18 @@ static void header_parameter_faults(void **state)
     snprintf(buf, sizeof(buf), "%.*s;info=<%s>;ppt=div", (int)(semi - value),
              value, sp_url);
     expect(v, buf, NULL, STI_VERIFY_FAIL, 438, "ppt", &res);
+    /* A quoted info is outside RFC 8224's grammar, yet unambiguous. */
+    snprintf(buf, sizeof(buf), "%.*s;info=\"<%s>\"", (int)(semi - value), value,
+             sp_url);
+    expect(v, buf, NULL, STI_VERIFY_PASS, 0, NULL, &res);
+    snprintf(buf, sizeof(buf), "%.*s;info=\"<https://other/x.pem>\"",
+             (int)(semi - value), value);
+    expect(v, buf, NULL, STI_VERIFY_FAIL, 436, "<https://other/x.pem> differs",
+           &res);
+    snprintf(buf, sizeof(buf), "%.*s;info=<%s>;alg=E\xffS", (int)(semi - value),
+             value, sp_url);
+    expect(v, buf, NULL, STI_VERIFY_FAIL, 437, "'E\\xffS'", &res);
+    expect(v, "abc\x80.def.ghi", NULL, STI_VERIFY_FAIL, 438, "'\\x80'", &res);
     expect(v, "garbage", NULL, STI_VERIFY_FAIL, 438, NULL, &res);
     free(value);
     sti_verifier_free(v);
@@ -345,6 +370,12 @@ static void orig_dest_against_sip(void **state)
     s = invite("12025550199", "12025550101",
                "P-Asserted-Identity: <tel:+12025550100>\r\n");
     expect(v, value, s, STI_VERIFY_PASS, 0, NULL, &res);
+    sti_sip_free(s);
+    /* A P-Asserted-Identity with a TN decides, even when From matches. */
+    s = invite("12025550100", "12025550101",
+               "P-Asserted-Identity: <sip:12025550777@x>\r\n");
+    expect(v, value, s, STI_VERIFY_FAIL, 438, "P-Asserted-Identity 12025550777",
+           &res);
     sti_sip_free(s);
     s = invite("12025550100", "12025550111", "");
     expect(v, value, s, STI_VERIFY_FAIL, 438, "To (12025550111)", &res);
@@ -438,7 +469,7 @@ static void delegate_tn_coverage(void **state)
         free(a);
         free(b);
     }
-    fx_route("/delegate.pem", "200 OK", "", chain);
+    fx_route("/delegate.pem", "200 OK", PEM_TYPE, chain);
     c.x5u = fx_url("/delegate.pem");
     value = sign(&c, del_key, 0);
     expect(v, value, NULL, STI_VERIFY_PASS, 0, NULL, &res);
@@ -494,8 +525,8 @@ static void odd_leaves_are_437(void **state)
     char *big_key = odd_chain(p384), *value;
 
     (void)state;
-    fx_route("/no-tnauth.pem", "200 OK", "", no_tnauth);
-    fx_route("/p384.pem", "200 OK", "", big_key);
+    fx_route("/no-tnauth.pem", "200 OK", PEM_TYPE, no_tnauth);
+    fx_route("/p384.pem", "200 OK", PEM_TYPE, big_key);
     c.x5u = fx_url("/no-tnauth.pem");
     value = sign(&c, pki.sp_key, 0);
     expect(v, value, NULL, STI_VERIFY_FAIL, 437, "has no TNAuthList", &res);

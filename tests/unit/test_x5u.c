@@ -9,18 +9,33 @@
 #include "pki_fixture.h"
 
 static struct pki pki;
+static unsigned char *leaf_der;
 
 static int setup(void **state)
 {
+    size_t der_len;
+
     (void)state;
     pki_init(&pki, 0, 0);
-    fx_route("/sp.pem", "200 OK",
-             "Content-Type: application/pem-certificate-chain\r\n",
+    if (sti_cert_to_der(pki.sp, &leaf_der, &der_len, NULL) != STI_OK)
+        return -1;
+    fx_route("/sp.pem", "200 OK", PEM_TYPE, pki.chain_pem);
+    fx_route("/short.pem", "200 OK", PEM_TYPE "Cache-Control: max-age=10\r\n",
              pki.chain_pem);
-    fx_route("/short.pem", "200 OK", "Cache-Control: max-age=10\r\n",
-             pki.chain_pem);
-    fx_route("/junk.pem", "200 OK", "", "not a certificate");
+    fx_route("/junk.pem", "200 OK", PEM_TYPE, "not a certificate");
     fx_route("/moved.pem", "301 Moved", "Location: /sp.pem\r\n", "");
+    fx_route("/html.pem", "200 OK", "Content-Type: text/html\r\n",
+             pki.chain_pem);
+    fx_route("/untyped.pem", "200 OK", "", pki.chain_pem);
+    fx_route("/param.pem", "200 OK",
+             "Content-Type: Application/PEM-Certificate-Chain; x=1\r\n",
+             pki.chain_pem);
+    fx_route("/longer.pem", "200 OK",
+             "Content-Type: application/pem-certificate-chainx\r\n",
+             pki.chain_pem);
+    fx_route("/binary.pem", "200 OK", "Content-Type: text/\xff\x01\r\n",
+             pki.chain_pem);
+    fx_route_bytes("/leaf.der", "200 OK", PEM_TYPE, (char *)leaf_der, der_len);
     return fx_start();
 }
 
@@ -28,6 +43,7 @@ static int teardown(void **state)
 {
     (void)state;
     fx_stop();
+    sti_free(leaf_der);
     pki_free(&pki);
     return 0;
 }
@@ -200,8 +216,50 @@ static void failures_cached_briefly(void **state)
                      STI_OK);
     assert_true(e->failed);
     assert_non_null(strstr(e->error, "301"));
+    /* A redirect breaks the policy: the content is invalid, not missing. */
+    assert_int_equal(e->error_code, STI_ERR_INVALID);
     sti_x5u_entry_release(c, e);
     sti_x5u_cache_free(c);
+}
+
+/* Fetches PATH into a new cache and checks the failure or success. */
+static void expect_fetch(const char *path, int code, const char *why)
+{
+    struct sti_x5u_policy p = lab_policy();
+    struct sti_x5u_cache *c;
+    struct sti_x5u_entry *e;
+    struct sti_error err;
+    int hit;
+
+    assert_int_equal(sti_x5u_cache_new(&p, NULL, &c, &err), STI_OK);
+    assert_int_equal(sti_x5u_get(c, fx_url(path), time(NULL), &e, &hit, &err),
+                     STI_OK);
+    if (code == STI_OK) {
+        assert_false(e->failed);
+    } else {
+        assert_true(e->failed);
+        assert_int_equal(e->error_code, code);
+        assert_non_null(strstr(e->error, why));
+    }
+    sti_x5u_entry_release(c, e);
+    sti_x5u_cache_free(c);
+}
+
+static void content_type_required(void **state)
+{
+    (void)state;
+    expect_fetch("/html.pem", STI_ERR_INVALID, "Content-Type 'text/html'");
+    expect_fetch("/untyped.pem", STI_ERR_INVALID, "no Content-Type");
+    expect_fetch("/longer.pem", STI_ERR_INVALID, "chainx");
+    expect_fetch("/binary.pem", STI_ERR_INVALID, "'text/\\xff\\x01'");
+    /* Media types ignore case, and parameters may follow. */
+    expect_fetch("/param.pem", STI_OK, NULL);
+}
+
+static void der_body_rejected(void **state)
+{
+    (void)state;
+    expect_fetch("/leaf.der", STI_ERR_INVALID, "not a PEM certificate chain");
 }
 
 static void size_cap_enforced(void **state)
@@ -357,6 +415,15 @@ static void hot_keys_evicted_and_rebuilt(void **state)
     test_rmtree(dir);
 }
 
+/* Each entry costs about 0.7 ms of parsing, and about three times that
+ * under ASan, so the sanitized build, which CI runs as well, fills fewer
+ * (still well past STI_X5U_HOT_MAX). */
+#ifdef __SANITIZE_ADDRESS__
+#define FILL_COUNT 2000
+#else
+#define FILL_COUNT 10000
+#endif
+
 static void ten_thousand_entries(void **state)
 {
     struct sti_x5u_policy p = lab_policy();
@@ -367,7 +434,7 @@ static void ten_thousand_entries(void **state)
     char *dir = test_tmpdir(), *db = test_path(dir, "x5u.db");
     char want[65], got[65];
     time_t now = time(NULL);
-    int hit, count = 10000;
+    int hit, count = FILL_COUNT;
 
     (void)state;
     assert_int_equal(sti_x5u_cache_new(&p, db, &c, &err), STI_OK);
@@ -413,6 +480,8 @@ int main(void)
         cmocka_unit_test(expiry_capped_by_not_after),
         cmocka_unit_test(failures_cached_briefly),
         cmocka_unit_test(size_cap_enforced),
+        cmocka_unit_test(content_type_required),
+        cmocka_unit_test(der_body_rejected),
         cmocka_unit_test(sqlite_shared_between_caches),
         cmocka_unit_test(hot_keys_evicted_and_rebuilt),
         cmocka_unit_test(ten_thousand_entries),
