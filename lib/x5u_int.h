@@ -22,12 +22,13 @@ struct sti_x5u_policy {
 
 /*
  * One cached URL: the facts of a chain that verification needs, or a failed
- * fetch.  An entry keeps no parsed certificate, so that 10,000 entries fit
- * in a few megabytes: the leaf's public key is kept as its encoded EC point,
- * and each certificate as DER shared by fingerprint with every other entry
- * that carries it (the intermediates of one CA, or one chain under many
- * URLs).  The chain is parsed again only when its path must be validated
- * again (new trust anchors or CRL, or an iat outside the memo).
+ * fetch.  An entry keeps no parsed certificate after its first validation,
+ * so that 10,000 entries fit in a few megabytes.  The leaf's public key is
+ * kept as its encoded EC point.  Each certificate is kept as DER, shared by
+ * fingerprint with every entry that carries it (the intermediate of one
+ * CA, or one chain under many URLs).  The chain is parsed again only when
+ * its path must be validated again: new trust anchors or CRL, or an iat
+ * outside the memo's range.
  */
 struct sti_x5u_entry {
     char *url;
@@ -54,7 +55,7 @@ struct sti_x5u_entry {
      * mutex: valid for this trust generation at any time in the range. */
     unsigned long validated_gen;
     /* The ready key and its verification contexts while the entry is
-     * among the recently used ones; guarded by the cache's key mutex. */
+     * among the recently used ones; guarded by the cache's hot_lock. */
     struct sti_x5u_hot *hot;
     struct sti_x5u_entry *next;
 };
