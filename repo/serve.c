@@ -76,8 +76,9 @@ static int set_num(struct serve_opts *o, int i, const char *text,
                    const char *what)
 {
     if (cli_parse_long(text, num_keys[i].min, num_keys[i].max, &o->num[i]) != 0)
-        return cli_usage_error("invalid %s '%s'; use a number from %ld to %ld",
-                               what, text, num_keys[i].min, num_keys[i].max);
+        return cli_usage_error(
+            "invalid --%s '%s'; use a number from %ld to %ld", what, text,
+            num_keys[i].min, num_keys[i].max);
     o->num_set[i] = 1;
     return 0;
 }

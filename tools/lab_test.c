@@ -691,8 +691,8 @@ static int serve_reloads(const struct test *t)
     return n;
 }
 
-/* Sends SIGHUP to sti serve so it reads trust/crl.pem again, and waits
- * up to 5 s for its log to confirm; 0 once it did. */
+/* Sends SIGHUP to sti serve so that it fetches the PA's CRL again, and
+ * waits up to 5 s for its log to confirm; 0 once it did. */
 static int reload_serve(struct test *t)
 {
     pid_t pid = lab_service_pid(t->lab, LAB_SERVE);
@@ -710,8 +710,8 @@ static int reload_serve(struct test *t)
 }
 
 /* Revokes CHAIN's leaf at the PA and brings the CRL to both verifiers:
- * sti verify reads trust/crl.pem, and sti serve reloads it on SIGHUP
- * (or is restarted when the reload does not show in its log). */
+ * sti verify reads trust/crl.pem, and sti serve fetches the PA's CRL
+ * again on SIGHUP (or is restarted when its log does not confirm). */
 static int revoke_at_pa(struct test *t, const char *chain)
 {
     char pa[LAB_PATH_MAX];

@@ -462,7 +462,7 @@ int lab_provider_count(const struct lab *lab)
 
 int lab_start_serve(const struct lab *lab)
 {
-    char key[LAB_PATH_MAX], roots[LAB_PATH_MAX], crl[LAB_PATH_MAX];
+    char key[LAB_PATH_MAX], roots[LAB_PATH_MAX], crl[300], pa_url[256];
     char signer[LAB_PATH_MAX], tls[LAB_PATH_MAX], x5u_file[LAB_PATH_MAX];
     char spc[16], *x5u;
     int rc;
@@ -471,7 +471,10 @@ int lab_start_serve(const struct lab *lab)
     lab_path(lab, key, "sp/%s/cert.key", spc);
     lab_path(lab, x5u_file, "sp/%s/x5u", spc);
     lab_path(lab, roots, "trust/ca-roots.pem");
-    lab_path(lab, crl, "trust/crl.pem");
+    /* sti serve fetches the CRL from the PA over HTTPS, trusting the
+     * lab's TLS certificates, and fetches it again on SIGHUP. */
+    lab_service_url(lab, LAB_PA, pa_url);
+    snprintf(crl, sizeof(crl), "%s/api/v1/crl", pa_url);
     lab_path(lab, signer, "pa/pa.crt");
     lab_path(lab, tls, "trust/tls.pem");
     x5u = lab_read_text(x5u_file);
@@ -494,6 +497,8 @@ int lab_start_serve(const struct lab *lab)
                                crl,
                                "--crl-signer",
                                signer,
+                               "--crl-ca-file",
+                               tls,
                                "--x5u-ca-file",
                                tls,
                                "--allow-any-port",

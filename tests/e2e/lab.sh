@@ -52,8 +52,12 @@ check_eq "leaf chains to the approved root" "OK" \
         -untrusted "$L/ca/intermediate.pem" "$L/sp/1002/chain.pem" |
         sed 's/.*: //')"
 
-check_contains "serve gets --x5u-ca-file" "--x5u-ca-file" \
-    "$(ps -o args= -p "$(cat "$L/run/serve.pid")")"
+serve_args=$(ps -o args= -p "$(cat "$L/run/serve.pid")")
+check_contains "serve gets --x5u-ca-file" "--x5u-ca-file" "$serve_args"
+check_contains "serve fetches the PA's CRL" "--crl https://127.0.0.1:" \
+    "$serve_args"
+check_contains "serve trusts the lab TLS for the CRL" "--crl-ca-file" \
+    "$serve_args"
 check_status "status" 0 sti lab status --dir "$L"
 check_contains "status tree has provider 1002" "sp 1002" "$(cat "$T/last.out")"
 check_contains "status shows the x5u" "x5u https://127.0.0.1:" "$(cat "$T/last.out")"
