@@ -269,9 +269,19 @@ int sti_httpd_add_header(struct sti_httpd_response *resp, const char *name,
     return STI_OK;
 }
 
+static json_t *error_doc(int status, const char *problem_type,
+                         const char *message)
+{
+    if (problem_type != NULL)
+        return json_pack("{s:s,s:s,s:i}", "type", problem_type, "detail",
+                         message, "status", status);
+    return json_pack("{s:s,s:s}", "status", "error", "message", message);
+}
+
 int sti_httpd_send_error(struct sti_httpd_response *resp, int status,
                          const char *problem_type, const char *message)
 {
+    char safe[1024];
     json_t *doc;
     char *text;
     int rc;
@@ -280,11 +290,13 @@ int sti_httpd_send_error(struct sti_httpd_response *resp, int status,
         return STI_ERR_INVALID;
     if (message == NULL)
         message = "";
-    if (problem_type != NULL)
-        doc = json_pack("{s:s,s:s,s:i}", "type", problem_type, "detail",
-                        message, "status", status);
-    else
-        doc = json_pack("{s:s,s:s}", "status", "error", "message", message);
+    doc = error_doc(status, problem_type, message);
+    if (doc == NULL) {
+        /* jansson refuses strings that are not UTF-8: send the message
+         * escaped rather than no reply at all. */
+        sti_escape(message, strlen(message), safe, sizeof(safe));
+        doc = error_doc(status, problem_type, safe);
+    }
     text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     if (text == NULL)

@@ -29,12 +29,16 @@ static int count_pem_blocks(const char *data, size_t len, struct sti_error *err)
         if ((size_t)(end - p) < sizeof(begin_cert) - 1 ||
             memcmp(p, begin_cert, sizeof(begin_cert) - 1) != 0) {
             const char *eol = memchr(p, '\n', (size_t)(end - p));
-            int shown = (int)((eol ? eol : end) - p);
+            size_t shown = (size_t)((eol ? eol : end) - p);
+            char label[256];
 
+            /* The label may hold any bytes; the message goes into JSON
+             * replies and logs, so it carries them escaped. */
+            sti_escape(p, shown > 60 ? 60 : shown, label, sizeof(label));
             sti_seterr(err, STI_ERR_INVALID,
-                       "the chain contains '%.*s'; send only certificates%s",
-                       shown > 60 ? 60 : shown, p,
-                       memmem(p, (size_t)shown, "PRIVATE KEY", 11)
+                       "the chain contains '%s'; send only certificates%s",
+                       label,
+                       memmem(p, shown, "PRIVATE KEY", 11)
                            ? " and keep the private key secret"
                            : "");
             return -1;
@@ -123,6 +127,34 @@ static int check_link(const struct sti_chain *chain, size_t i,
     return rc;
 }
 
+/*
+ * Lint rules whose findings make the chain unusable: verifiers reject a
+ * leaf whose TNAuthList is marked critical (RFC 8226 section 9 leaves it
+ * non-critical), so sti-cr refuses to publish it.
+ */
+static const char *const fatal_rules[] = {"e_tnauth_critical"};
+
+static int check_lint(const struct sti_chain *chain, struct sti_error *err)
+{
+    struct sti_lint_report *report = NULL;
+    int rc = sti_lint_chain(chain, NULL, &report, err);
+
+    for (size_t i = 0; rc == STI_OK && i < sti_lint_report_count(report); i++) {
+        const struct sti_lint_finding *f = sti_lint_report_get0(report, i);
+
+        for (size_t j = 0; j < sizeof(fatal_rules) / sizeof(*fatal_rules); j++)
+            if (strcmp(f->rule, fatal_rules[j]) == 0) {
+                rc = sti_seterr(err, STI_ERR_POLICY,
+                                "certificate %d: %s (%s); verifiers reject "
+                                "this chain, so issue it again",
+                                f->cert_index + 1, f->message, f->rule);
+                break;
+            }
+    }
+    sti_lint_report_free(report);
+    return rc;
+}
+
 /* Names the misplaced leaf when the chain starts with a CA certificate. */
 static int check_order(const struct sti_chain *chain, struct sti_error *err)
 {
@@ -175,6 +207,8 @@ int sti_repo_check_chain(const void *data, size_t len, struct sti_chain **out,
         rc = check_leaf(sti_chain_get0(chain, 0), err);
     for (size_t i = 0; rc == STI_OK && i + 1 < sti_chain_count(chain); i++)
         rc = check_link(chain, i, err);
+    if (rc == STI_OK)
+        rc = check_lint(chain, err);
 out:
     if (rc == STI_OK && out != NULL)
         *out = chain;

@@ -212,7 +212,7 @@ static int request_chain(const struct sti_httpd_request *req, const char **name,
                      : sti_seterr(err, STI_ERR_INVALID,
                                   "POST needs a JSON body "
                                   "{\"name\":..,\"chain\":..}");
-    *doc = json_loadb((const char *)body, *len, 0, &jerr);
+    *doc = json_loadb((const char *)body, *len, JSON_REJECT_DUPLICATES, &jerr);
     if (*doc == NULL)
         return sti_seterr(err, STI_ERR_INVALID,
                           "invalid JSON body at line %d: %s", jerr.line,
@@ -249,8 +249,13 @@ static void api_publish(struct sti_repo *repo,
     if (rc == STI_OK)
         rc = sti_repo_publish(repo, name, pem, len, &replaced, &err);
     if (rc != STI_OK) {
+        char shown[STI_REPO_NAME_MAX * 4 + 1];
+
+        /* A rejected name may hold any bytes; keep them out of the log. */
+        sti_escape(name ? name : "-", name ? strlen(name) : 1, shown,
+                   sizeof(shown));
         sti_log(STI_LOG_WARNING, "api: %s rejected a chain for '%.128s': %s",
-                who, name ? name : "-", err.message);
+                who, shown, err.message);
         sti_httpd_send_error(resp, status_of(rc), NULL, err.message);
         json_decref(doc);
         return;
@@ -262,7 +267,7 @@ static void api_publish(struct sti_repo *repo,
     if (!replaced)
         sti_httpd_add_header(resp, "Location", url);
     send_json(resp, replaced ? 200 : 201,
-              json_pack("{s:s,s:s,s:s,s:b}", "status", "ok", "name", name,
+              json_pack("{s:s,s:s,s:s,s:b}", "status", "success", "name", name,
                         "url", url, "replaced", replaced));
     json_decref(doc);
 }
@@ -304,7 +309,8 @@ static void api_remove(struct sti_repo *repo, struct sti_httpd_response *resp,
         return;
     }
     sti_log(STI_LOG_INFO, "api: %s removed chain '%s'", who, name);
-    send_json(resp, 200, json_pack("{s:s,s:s}", "status", "ok", "name", name));
+    send_json(resp, 200,
+              json_pack("{s:s,s:s}", "status", "success", "name", name));
 }
 
 static void api_list(struct sti_repo *repo, const struct sti_httpd_request *req,

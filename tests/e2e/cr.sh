@@ -46,6 +46,12 @@ reject with-key.pem "PRIVATE KEY"
 reject garbage.pem "no PEM certificate"
 reject truncated.pem "malformed"
 reject leaf.der "binary, not PEM"
+# A critical TNAuthList makes verifiers reject the chain (RFC 8226).
+TNCRIT="$STI_ROOT/tests/data/lint/tnauth_critical/cert.pem"
+check_status "reject a critical TNAuthList" 1 \
+    sti-cr publish --dir "$D" "$TNCRIT" --name bad
+check_contains "reason for a critical TNAuthList" "e_tnauth_critical" \
+    "$(cat "$T/last.err")"
 check_status "reject a traversal name" 1 \
     sti-cr publish --dir "$D" "$DATA/good.pem" --name ../etc
 check_contains "name rule explained" "invalid chain name" "$(cat "$T/last.err")"
@@ -150,6 +156,13 @@ check_eq "API rejects a bad chain" 422 \
 check_contains "API reason" "leaf first" "$(cat "$T/body")"
 check_eq "API rejects a key" 400 \
     "$(http_status PUT "$A/sp2" -H "$AUTH" --data-binary @"$DATA/with-key.pem")"
+check_eq "API rejects a critical TNAuthList" 422 \
+    "$(http_status PUT "$A/sp2" -H "$AUTH" --data-binary @"$TNCRIT")"
+check_contains "API critical TNAuthList reason" "critical" "$(cat "$T/body")"
+printf -- '-----BEGIN CERTIFICATE\357----\n' >"$T/nonutf8"
+check_eq "API non-UTF-8 label" 400 \
+    "$(http_status PUT "$A/sp2" -H "$AUTH" --data-binary @"$T/nonutf8")"
+check_contains "non-UTF-8 bytes escaped" '\\xef' "$(cat "$T/body")"
 check_eq "failed replace keeps the chain" 200 \
     "$(http_status GET "$U/certs/sp2.pem")"
 
@@ -158,6 +171,7 @@ json=$(awk 'BEGIN{printf "{\"name\":\"sp3\",\"chain\":\""} {printf "%s\\n", $0}
 check_eq "API publish as JSON" 201 \
     "$(http_status POST "$A" -H "$AUTH" -H 'Content-Type: application/json' \
         --data-binary "$json")"
+check_contains "API success body" '"status":"success"' "$(cat "$T/body")"
 check_eq "JSON published chain served" 200 "$(http_status GET "$U/certs/sp3.pem")"
 check_eq "API bad JSON" 400 \
     "$(http_status POST "$A" -H "$AUTH" -H 'Content-Type: application/json' \
@@ -166,6 +180,10 @@ check_contains "bad JSON explained" "invalid JSON" "$(cat "$T/body")"
 check_eq "API JSON without chain" 400 \
     "$(http_status POST "$A" -H "$AUTH" -H 'Content-Type: application/json' \
         --data-binary '{"name":"x"}')"
+check_eq "API duplicate JSON keys" 400 \
+    "$(http_status POST "$A" -H "$AUTH" -H 'Content-Type: application/json' \
+        --data-binary "$(printf %s "$json" | sed 's/"name":"sp3"/"name":"sp9","name":"sp9"/')")"
+check_contains "duplicate key named" "duplicate" "$(cat "$T/body")"
 check_eq "API bad name" 400 \
     "$(http_status POST "$A" -H "$AUTH" -H 'Content-Type: application/json' \
         --data-binary '{"name":"../x","chain":"x"}')"
