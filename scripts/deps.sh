@@ -6,7 +6,7 @@ set -eu
 
 build_pkgs="make gcc pkg-config libssl-dev libsqlite3-dev libcurl4-openssl-dev
 libjansson-dev libmicrohttpd-dev libosip2-dev libcmocka-dev"
-check_pkgs="curl openssl sqlite3 secsipidx mandoc"
+check_pkgs="curl openssl sqlite3 secsipidx mandoc jq binutils"
 bench_pkgs="nginx-light wrk"
 
 groups="${*:-build check}"
