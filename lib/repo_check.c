@@ -1,6 +1,8 @@
 /* Chain checks before publishing, and the TLS certificate for sti-cr. */
 #include "repo_int.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,6 +236,63 @@ static int add_ext(X509 *x, int nid, const char *value)
     return ok;
 }
 
+static int is_ip(const char *h)
+{
+    unsigned char addr[16];
+
+    return inet_pton(AF_INET, h, addr) == 1 ||
+           inet_pton(AF_INET6, h, addr) == 1;
+}
+
+/* A host name of LDH labels (RFC 1123 section 2.1), not all digits. */
+static int is_dns_name(const char *h, size_t len)
+{
+    size_t label = 0;
+
+    if (len == 0 || len > 253 || strspn(h, "0123456789.") >= len)
+        return 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i == len || h[i] == '.') {
+            if (label == 0 || label > 63 || h[i - 1] == '-')
+                return 0;
+            label = 0;
+        } else if (isalnum((unsigned char)h[i]) || (h[i] == '-' && label > 0)) {
+            label++;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int sti_repo_hosts_check(const char *hosts, struct sti_error *err)
+{
+    const char *p = hosts;
+    char host[256], shown[128];
+
+    if (hosts == NULL || *hosts == '\0')
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "the host list is empty; give host names or IP "
+                          "addresses separated by commas");
+    for (;;) {
+        size_t n = strcspn(p, ",");
+
+        snprintf(host, sizeof(host), "%.*s", (int)(n < 255 ? n : 255), p);
+        if (n >= sizeof(host) || !(is_ip(host) || is_dns_name(host, n))) {
+            sti_escape(p, n > 60 ? 60 : n, shown, sizeof(shown));
+            return sti_seterr(err, STI_ERR_INVALID,
+                              "invalid host '%s' in '%.200s'; use host names "
+                              "(letters, digits, '-' and '.') or IP "
+                              "addresses separated by commas, without empty "
+                              "entries",
+                              shown, hosts);
+        }
+        if (p[n] == '\0')
+            return STI_OK;
+        p += n + 1;
+    }
+}
+
 /* Turns "127.0.0.1,localhost" into "IP:127.0.0.1,DNS:localhost". */
 static int san_value(const char *hosts, char *out, size_t size)
 {
@@ -245,9 +304,8 @@ static int san_value(const char *hosts, char *out, size_t size)
     out[0] = '\0';
     for (char *h = strtok_r(copy, ",", &save); h != NULL;
          h = strtok_r(NULL, ",", &save)) {
-        int is_ip = strspn(h, "0123456789.") == strlen(h) || strchr(h, ':');
         int n = snprintf(out + used, size - used, "%s%s:%s", used ? "," : "",
-                         is_ip ? "IP" : "DNS", h);
+                         is_ip(h) ? "IP" : "DNS", h);
 
         if (n < 0 || (size_t)n >= size - used || *h == '\0') {
             free(copy);
@@ -318,11 +376,13 @@ int sti_repo_make_tls_cert(const char *cert_path, const char *key_path,
     X509 *x = NULL;
     int rc;
 
-    if (cert_path == NULL || key_path == NULL || hosts == NULL ||
-        *hosts == '\0' || days <= 0)
+    if (cert_path == NULL || key_path == NULL || days <= 0)
         return sti_seterr(err, STI_ERR_INVALID,
-                          "a TLS certificate needs two paths, at least one "
-                          "host name and a positive number of days");
+                          "a TLS certificate needs two paths and a positive "
+                          "number of days");
+    rc = sti_repo_hosts_check(hosts, err);
+    if (rc != STI_OK)
+        return rc;
     pkey = EVP_EC_gen("P-256");
     x = X509_new();
     if (pkey == NULL || x == NULL || !fill_tls_cert(x, pkey, hosts, days)) {
@@ -335,6 +395,49 @@ int sti_repo_make_tls_cert(const char *cert_path, const char *key_path,
     if (rc == STI_OK)
         rc = write_pem(cert_path, 0, x, pkey, err);
 out:
+    X509_free(x);
+    EVP_PKEY_free(pkey);
+    return rc;
+}
+
+static int read_pem(const char *path, int is_key, X509 **x, EVP_PKEY **pkey,
+                    struct sti_error *err)
+{
+    BIO *bio = BIO_new_file(path, "r");
+
+    if (bio == NULL)
+        return sti_seterr_ssl(err, STI_ERR_NOTFOUND,
+                              "cannot read %s; check the path", path);
+    if (is_key)
+        *pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    else
+        *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    if (is_key ? *pkey == NULL : *x == NULL)
+        return sti_seterr_ssl(err, STI_ERR_INVALID, "%s holds no %s", path,
+                              is_key ? "unencrypted PEM private key"
+                                     : "PEM certificate");
+    return STI_OK;
+}
+
+int sti_repo_tls_files_check(const char *cert_path, const char *key_path,
+                             struct sti_error *err)
+{
+    EVP_PKEY *pkey = NULL;
+    X509 *x = NULL;
+    int rc;
+
+    if (cert_path == NULL || key_path == NULL)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "give both the TLS certificate and its key");
+    rc = read_pem(cert_path, 0, &x, NULL, err);
+    if (rc == STI_OK)
+        rc = read_pem(key_path, 1, NULL, &pkey, err);
+    if (rc == STI_OK && X509_check_private_key(x, pkey) != 1)
+        rc = sti_seterr_ssl(err, STI_ERR_INVALID,
+                            "the key in %s does not match the certificate "
+                            "in %s; give the key of that certificate",
+                            key_path, cert_path);
     X509_free(x);
     EVP_PKEY_free(pkey);
     return rc;

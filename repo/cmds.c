@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -90,7 +91,31 @@ static const char init_help[] =
 
 struct init_opts {
     const char *dir, *listen, *cert, *key, *hosts;
+    char cert_abs[PATH_MAX], key_abs[PATH_MAX];
 };
+
+/*
+ * Checks the TLS files given to init and keeps their absolute paths:
+ * serve resolves relative paths against DIR, not the working directory.
+ */
+static int check_tls_files(struct init_opts *o)
+{
+    struct sti_error err;
+
+    if (realpath(o->cert, o->cert_abs) == NULL)
+        return cli_usage_error("invalid --tls-cert '%s': %s; give an "
+                               "existing PEM certificate",
+                               o->cert, strerror(errno));
+    if (realpath(o->key, o->key_abs) == NULL)
+        return cli_usage_error("invalid --tls-key '%s': %s; give an "
+                               "existing PEM private key",
+                               o->key, strerror(errno));
+    if (sti_repo_tls_files_check(o->cert_abs, o->key_abs, &err) != STI_OK)
+        return cli_usage_error("%s", err.message);
+    o->cert = o->cert_abs;
+    o->key = o->key_abs;
+    return 0;
+}
 
 static int parse_init(int argc, char **argv, struct init_opts *o)
 {
@@ -103,6 +128,7 @@ static int parse_init(int argc, char **argv, struct init_opts *o)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    struct sti_error err;
     int c;
 
     o->listen = "127.0.0.1:8443";
@@ -137,6 +163,10 @@ static int parse_init(int argc, char **argv, struct init_opts *o)
         return cli_usage_error("missing --dir DIR");
     if ((o->cert == NULL) != (o->key == NULL))
         return cli_usage_error("--tls-cert and --tls-key go together");
+    if (o->cert != NULL)
+        return check_tls_files(o);
+    if (sti_repo_hosts_check(o->hosts, &err) != STI_OK)
+        return cli_usage_error("invalid --hosts: %s", err.message);
     return 0;
 }
 

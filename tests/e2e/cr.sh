@@ -29,6 +29,25 @@ check_eq "TLS key is private" 600 "$(stat -c %a "$D/tls-key.pem")"
 check_status "second init keeps the existing config" 1 sti-cr init --dir "$D"
 openssl x509 -in "$CA" -noout -ext subjectAltName >"$T/san" 2>&1
 check_contains "TLS cert names 127.0.0.1" "IP Address:127.0.0.1" "$(cat "$T/san")"
+check_status "init rejects bad host names" 2 \
+    sti-cr init --dir "$T/crh" --hosts 'a b,,$$$'
+check_contains "bad host named" "invalid host 'a b'" "$(cat "$T/last.err")"
+check_status "init rejects an empty host entry" 2 \
+    sti-cr init --dir "$T/crh" --hosts 'a,,b'
+check_status "init rejects a missing TLS cert" 2 \
+    sti-cr init --dir "$T/crh" --tls-cert /nonexist --tls-key "$D/tls-key.pem"
+check_contains "missing TLS cert named" "/nonexist" "$(cat "$T/last.err")"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+    -out "$T/other.key" 2>/dev/null
+check_status "init rejects a key of another cert" 2 \
+    sti-cr init --dir "$T/crh" --tls-cert "$CA" --tls-key "$T/other.key"
+check_contains "mismatched key named" "other.key does not match" \
+    "$(cat "$T/last.err")"
+check_status "failed inits create nothing" 1 test -e "$T/crh"
+(cd "$D" && sti-cr init --dir ../crrel --tls-cert tls-cert.pem \
+    --tls-key tls-key.pem >/dev/null)
+check_contains "relative TLS paths stored absolute" "tls_cert = /" \
+    "$(cat "$T/crrel/sti-cr.conf")"
 
 # --- publish checks
 check_status "publish a good chain" 0 \

@@ -453,9 +453,34 @@ static void tls_cert_for_hosts(void **state)
                      STI_ERR_INVALID);
     assert_int_equal(sti_repo_make_tls_cert(cert, key, "x", 0, &err),
                      STI_ERR_INVALID);
+    assert_int_equal(sti_repo_tls_files_check(cert, key, &err), STI_OK);
+    assert_int_equal(sti_repo_tls_files_check(cert, "/nonexist", &err),
+                     STI_ERR_NOTFOUND);
+    assert_non_null(strstr(err.message, "/nonexist"));
+    assert_int_equal(sti_repo_tls_files_check(key, key, &err), STI_ERR_INVALID);
+    assert_int_equal(sti_repo_tls_files_check(NULL, key, &err),
+                     STI_ERR_INVALID);
     free(cert);
     free(key);
     test_rmtree(dir);
+}
+
+static void hosts_checked(void **state)
+{
+    static const char *const good[] = {"127.0.0.1,localhost", "::1",
+                                       "a-b.example", "x1.y2"};
+    static const char *const bad[] = {"",   "a b",  "a,,b",  "$$$", "-a.b",
+                                      "a-", "a..b", "1.2.3", "a,",  ",a"};
+    struct sti_error err;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
+        assert_int_equal(sti_repo_hosts_check(good[i], &err), STI_OK);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+        assert_int_equal(sti_repo_hosts_check(bad[i], &err), STI_ERR_INVALID);
+    assert_int_equal(sti_repo_hosts_check(NULL, &err), STI_ERR_INVALID);
+    assert_int_equal(sti_repo_hosts_check("ok,a b", &err), STI_ERR_INVALID);
+    assert_non_null(strstr(err.message, "'a b'"));
 }
 
 static void pem_compact_round_trip(void **state)
@@ -516,6 +541,7 @@ int main(void)
         cmocka_unit_test(list_json_has_urls),
         cmocka_unit_test(export_tree_and_snippet),
         cmocka_unit_test(tls_cert_for_hosts),
+        cmocka_unit_test(hosts_checked),
         cmocka_unit_test(pem_compact_round_trip),
         cmocka_unit_test(http_dates_round_trip),
     };

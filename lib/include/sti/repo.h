@@ -156,6 +156,22 @@ STI_API void sti_repo_handle(void *arg, const struct sti_httpd_request *req,
                              struct sti_httpd_response *resp);
 
 /*
+ * Checks HOSTS, a comma-separated list of DNS host names (LDH labels) and
+ * IP addresses.  STI_ERR_INVALID, naming the bad entry, for an empty
+ * list, an empty entry or an entry that is neither.
+ */
+STI_API int sti_repo_hosts_check(const char *hosts, struct sti_error *err);
+
+/*
+ * Checks that CERT_PATH holds a PEM certificate and KEY_PATH an
+ * unencrypted PEM private key that matches it, naming the file that is
+ * missing, unreadable or wrong.
+ */
+STI_API int sti_repo_tls_files_check(const char *cert_path,
+                                     const char *key_path,
+                                     struct sti_error *err);
+
+/*
  * Writes a self-signed P-256 TLS server certificate and its key (mode
  * 0600) for the names in HOSTS, a comma-separated list of DNS names and IP
  * addresses such as "127.0.0.1,localhost", valid for DAYS days.  Fails
