@@ -31,16 +31,16 @@ static int count_pem_blocks(const char *data, size_t len, struct sti_error *err)
         if ((size_t)(end - p) < sizeof(begin_cert) - 1 ||
             memcmp(p, begin_cert, sizeof(begin_cert) - 1) != 0) {
             const char *eol = memchr(p, '\n', (size_t)(end - p));
-            size_t shown = (size_t)((eol ? eol : end) - p);
+            size_t line_len = (size_t)((eol ? eol : end) - p);
             char label[256];
 
             /* The label may hold any bytes; the message goes into JSON
              * replies and logs, so it carries them escaped. */
-            sti_escape(p, shown > 60 ? 60 : shown, label, sizeof(label));
+            sti_escape(p, line_len > 60 ? 60 : line_len, label, sizeof(label));
             sti_seterr(err, STI_ERR_INVALID,
                        "the chain contains '%s'; send only certificates%s",
                        label,
-                       memmem(p, shown, "PRIVATE KEY", 11)
+                       memmem(p, line_len, "PRIVATE KEY", 11)
                            ? " and keep the private key secret"
                            : "");
             return -1;
@@ -268,7 +268,7 @@ static int is_dns_name(const char *h, size_t len)
 int sti_repo_hosts_check(const char *hosts, struct sti_error *err)
 {
     const char *p = hosts;
-    char host[256], shown[128];
+    char host[256], bad_host[128];
 
     if (hosts == NULL || *hosts == '\0')
         return sti_seterr(err, STI_ERR_INVALID,
@@ -279,13 +279,13 @@ int sti_repo_hosts_check(const char *hosts, struct sti_error *err)
 
         snprintf(host, sizeof(host), "%.*s", (int)(n < 255 ? n : 255), p);
         if (n >= sizeof(host) || !(is_ip(host) || is_dns_name(host, n))) {
-            sti_escape(p, n > 60 ? 60 : n, shown, sizeof(shown));
+            sti_escape(p, n > 60 ? 60 : n, bad_host, sizeof(bad_host));
             return sti_seterr(err, STI_ERR_INVALID,
                               "invalid host '%s' in '%.200s'; use host names "
                               "(letters, digits, '-' and '.') or IP "
                               "addresses separated by commas, without empty "
                               "entries",
-                              shown, hosts);
+                              bad_host, hosts);
         }
         if (p[n] == '\0')
             return STI_OK;

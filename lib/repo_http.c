@@ -249,13 +249,13 @@ static void api_publish(struct sti_repo *repo,
     if (rc == STI_OK)
         rc = sti_repo_publish(repo, name, pem, len, &replaced, &err);
     if (rc != STI_OK) {
-        char shown[STI_REPO_NAME_MAX * 4 + 1];
+        char name_text[STI_REPO_NAME_MAX * 4 + 1];
 
         /* A rejected name may hold any bytes; keep them out of the log. */
-        sti_escape(name ? name : "-", name ? strlen(name) : 1, shown,
-                   sizeof(shown));
+        sti_escape(name ? name : "-", name ? strlen(name) : 1, name_text,
+                   sizeof(name_text));
         sti_log(STI_LOG_WARNING, "api: %s rejected a chain for '%.128s': %s",
-                who, shown, err.message);
+                who, name_text, err.message);
         sti_httpd_send_error(resp, status_of(rc), NULL, err.message);
         json_decref(doc);
         return;

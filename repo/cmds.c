@@ -313,6 +313,11 @@ int cr_publish(int argc, char **argv)
         return cli_usage_error("missing FILE");
     if (o.name != NULL && argc - optind != 1)
         return cli_usage_error("--name takes exactly one FILE");
+    if (o.name != NULL && !sti_repo_name_valid(o.name))
+        return cli_usage_error("invalid chain name '%.200s'; use 1 to %d "
+                               "letters, digits, '.', '_' or '-', starting "
+                               "with a letter or digit",
+                               o.name, STI_REPO_NAME_MAX);
     rc = open_store(o.dir, &dir, &repo);
     if (rc != 0)
         return rc;
@@ -338,8 +343,9 @@ static void print_list(const struct sti_repo_info *list, size_t n)
 
         gmtime_r(&list[i].not_after, &tm);
         strftime(when, sizeof(when), "%Y-%m-%d", &tm);
-        printf("%-24s until %s  %zu certs  %5zu bytes  %s\n", list[i].name,
-               when, list[i].certs, list[i].size, list[i].subject);
+        printf("%-24s until %s  %zu cert%s  %5zu bytes  %s\n", list[i].name,
+               when, list[i].certs, list[i].certs == 1 ? " " : "s",
+               list[i].size, list[i].subject);
     }
 }
 
@@ -450,12 +456,13 @@ int cr_export(int argc, char **argv)
 
 static const char token_help[] =
     "Usage: sti-cr token add --dir DIR --name NAME\n"
-    "       sti-cr token list --dir DIR\n"
+    "       sti-cr token list --dir DIR [--json]\n"
     "       sti-cr token remove --dir DIR NAME\n"
     "'add' prints a new API token once; only its SHA-256 is stored.\n"
     "Clients send it as 'Authorization: Bearer TOKEN'.\n";
 
-static int token_run(struct sti_repo *repo, const char *verb, const char *name)
+static int token_run(struct sti_repo *repo, const char *verb, const char *name,
+                     int json)
 {
     struct sti_error err;
     char *out = NULL;
@@ -467,9 +474,10 @@ static int token_run(struct sti_repo *repo, const char *verb, const char *name)
             printf("%s\n", out);
         sti_secret_free(out);
     } else if (strcmp(verb, "list") == 0) {
-        rc = sti_repo_token_list_json(repo, &out, &err);
+        rc = json ? sti_repo_token_list_json(repo, &out, &err)
+                  : sti_repo_token_list_text(repo, &out, &err);
         if (rc == STI_OK)
-            printf("%s\n", out);
+            printf("%s%s", out, json ? "\n" : "");
         sti_free(out);
     } else {
         rc = sti_repo_token_remove(repo, name, &err);
@@ -507,7 +515,7 @@ int cr_token(int argc, char **argv)
     rc = open_store(o.dir, &dir, &repo);
     if (rc != 0)
         return rc;
-    rc = token_run(repo, verb, name);
+    rc = token_run(repo, verb, name, o.json);
     close_store(&dir, repo);
     return rc;
 }

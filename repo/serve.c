@@ -83,6 +83,17 @@ static int set_num(struct serve_opts *o, int i, const char *text,
     return 0;
 }
 
+/* Checks the shape of HOST:PORT; the server reports a host it cannot
+ * bind, naming it. */
+static int listen_valid(const char *listen)
+{
+    const char *colon = strrchr(listen, ':');
+    long port;
+
+    return colon != NULL && colon != listen &&
+           cli_parse_long(colon + 1, 0, 65535, &port) == 0;
+}
+
 static int parse_opts(int argc, char **argv, struct serve_opts *o,
                       const char **dir)
 {
@@ -119,9 +130,6 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o,
         case 'd':
             *dir = optarg;
             break;
-        case 'l':
-            o->listen = optarg;
-            break;
         case 'p':
             o->port_file = optarg;
             break;
@@ -133,6 +141,14 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o,
             break;
         case 'L':
             o->no_access_log = 1;
+            break;
+        case 'l':
+            if (!listen_valid(optarg))
+                return cli_usage_error("invalid --listen '%s'; use HOST:PORT "
+                                       "with a port of 0 to 65535 (0 picks "
+                                       "a free port)",
+                                       optarg);
+            o->listen = optarg;
             break;
         case 's':
             if (cli_parse_long(optarg, 10, 60000, &o->sync_ms) != 0)
@@ -293,14 +309,20 @@ int cr_serve(int argc, char **argv)
         rc = write_port_file(o.port_file, sti_httpd_port(httpd));
     if (rc != 0)
         goto out;
-    sti_log(STI_LOG_INFO, "serving %zu chains on %s://%s (port %d)",
-            sti_repo_count(repo), o.plain ? "http" : "https", o.listen,
-            sti_httpd_port(httpd));
+    /* The bound address, not the configured port 0. */
+    sti_log(STI_LOG_INFO, "serving %zu chain%s on %s://%.*s:%d",
+            sti_repo_count(repo), sti_repo_count(repo) == 1 ? "" : "s",
+            o.plain ? "http" : "https",
+            (int)(strrchr(o.listen, ':') ? strrchr(o.listen, ':') - o.listen
+                                         : (long)strlen(o.listen)),
+            o.listen, sti_httpd_port(httpd));
     run_until_stopped(repo, o.sync_ms);
     sti_log(STI_LOG_INFO, "stopping");
 out:
     sti_httpd_stop(httpd);
     sti_repo_close(repo);
     cr_dir_free(&dir);
+    if (rc == 0)
+        sti_log(STI_LOG_INFO, "stopped");
     return rc == 0 ? CLI_EXIT_OK : rc;
 }

@@ -71,7 +71,7 @@ check_status "reject a critical TNAuthList" 1 \
     sti-cr publish --dir "$D" "$TNCRIT" --name bad
 check_contains "reason for a critical TNAuthList" "e_tnauth_critical" \
     "$(cat "$T/last.err")"
-check_status "reject a traversal name" 1 \
+check_status "reject a traversal name" 2 \
     sti-cr publish --dir "$D" "$DATA/good.pem" --name ../etc
 check_contains "name rule explained" "invalid chain name" "$(cat "$T/last.err")"
 check_eq "rejected chains are not listed" "sp1" \
@@ -81,7 +81,10 @@ check_eq "rejected chains are not listed" "sp1" \
 TOKEN=$(sti-cr token add --dir "$D" --name ci)
 check_eq "token is 43 base64url characters" 43 "$(printf %s "$TOKEN" | wc -c)"
 check_status "duplicate token name" 1 sti-cr token add --dir "$D" --name ci
-check_contains "token list names it" '"ci"' "$(sti-cr token list --dir "$D")"
+check_contains "token list is a table" "ci " \
+    "$(sti-cr token list --dir "$D" | sed -n 2p)"
+check_contains "token list --json" '"ci"' \
+    "$(sti-cr token list --dir "$D" --json)"
 if grep -q "$TOKEN" "$D/repo.db"* 2>/dev/null; then
     fail "the token is stored in clear"
 else
@@ -282,6 +285,9 @@ wait "$PID"
 check_eq "SIGTERM exit status" 0 "$?"
 service_pids=""
 check_contains "stop is logged" "stopping" "$(cat "$T/cr.log")"
+check_contains "clean stop is logged" "stopped" "$(tail -n 1 "$T/cr.log")"
+check_contains "start log names the bound port" \
+    "on https://127.0.0.1:$PORT" "$(cat "$T/cr.log")"
 check_contains "access log line" "GET /certs/sp1.pem 200 1478 bytes" \
     "$(cat "$T/cr.log")"
 start_service cr2 "$T/port2" sti-cr serve --dir "$D" --listen 127.0.0.1:0 \
@@ -305,6 +311,11 @@ check_eq "--no-api" 404 \
 stop_services
 
 # --- list and export
+check_status "serve rejects port 70000" 2 \
+    sti-cr serve --dir "$D" --listen 127.0.0.1:70000
+check_contains "bad listen named" "'127.0.0.1:70000'" "$(cat "$T/last.err")"
+check_contains "list counts certificates" " 2 certs " \
+    "$(sti-cr list --dir "$D" | grep '^sp1 ')"
 check_contains "list --json" '"name": "sp2"' "$(sti-cr list --dir "$D" --json)"
 check_status "export" 0 sti-cr export --dir "$D" "$T/out"
 if cmp -s "$T/out/certs/sp1.pem" "$DATA/good.pem"; then ok "exported chain"

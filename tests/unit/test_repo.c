@@ -363,6 +363,11 @@ static void tokens_hashed_and_checked(void **state)
     assert_non_null(strstr(json, "\"ci\""));
     assert_null(strstr(json, token));
     sti_free(json);
+    assert_int_equal(sti_repo_token_list_text(s.repo, &json, &err), STI_OK);
+    assert_int_equal(strncmp(json, "NAME", 4), 0);
+    assert_non_null(strstr(json, "\nci "));
+    assert_null(strstr(json, token));
+    sti_free(json);
     assert_int_equal(sti_repo_token_remove(s.repo, "ci", &err), STI_OK);
     assert_int_equal(sti_repo_token_check(s.repo, token, NULL, &err),
                      STI_ERR_AUTH);

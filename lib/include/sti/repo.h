@@ -43,7 +43,8 @@ STI_API int sti_repo_name_valid(const char *name);
  * Checks that DATA is a chain the repository may serve: PEM certificates
  * only (no keys or other blocks), at most STI_REPO_CHAIN_MAX of them, leaf
  * first, each one signed by the next, and a leaf that is an unexpired end
- * entity (not a CA) with a TNAuthList.  STI_ERR_INVALID or STI_ERR_POLICY
+ * entity (not a CA) with a non-critical TNAuthList.  STI_ERR_INVALID or
+ * STI_ERR_POLICY
  * name the reason.  On success *out (when non-NULL) receives the parsed
  * chain.
  */
@@ -125,6 +126,10 @@ STI_API int sti_repo_token_remove(struct sti_repo *repo, const char *name,
 /* Lists token names and creation times as JSON {"tokens":[..]}. */
 STI_API int sti_repo_token_list_json(struct sti_repo *repo, char **json,
                                      struct sti_error *err);
+/* The same list as a table: a "NAME  CREATED" header line, then one line
+ * per token.  Free with sti_free(). */
+STI_API int sti_repo_token_list_text(struct sti_repo *repo, char **text,
+                                     struct sti_error *err);
 /* Checks TOKEN; on success NAME_OUT (when non-NULL) receives its name. */
 STI_API int sti_repo_token_check(struct sti_repo *repo, const char *token,
                                  char name_out[STI_REPO_NAME_MAX + 1],
@@ -163,7 +168,7 @@ STI_API void sti_repo_handle(void *arg, const struct sti_httpd_request *req,
 STI_API int sti_repo_hosts_check(const char *hosts, struct sti_error *err);
 
 /*
- * Checks that CERT_PATH holds a PEM certificate and KEY_PATH an
+ * Checks that CERT_PATH contains a PEM certificate and KEY_PATH an
  * unencrypted PEM private key that matches it, naming the file that is
  * missing, unreadable or wrong.
  */
