@@ -138,8 +138,8 @@ int cli_config_load(const char *path, struct cli_config **out,
         eq = strchr(line, '=');
         if (eq == NULL) {
             snprintf(err->message, sizeof(err->message),
-                     "%s: line %zu: expected 'key = value', got '%.60s'",
-                     path, lineno, line);
+                     "%s: line %zu: expected 'key = value', got '%.60s'", path,
+                     lineno, line);
             err->code = STI_ERR_INVALID;
             free(data);
             cli_config_free(cfg);

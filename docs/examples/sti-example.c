@@ -102,7 +102,7 @@ static int verify(const char *ca_file, const char *value, const char *orig,
 
     memset(&config, 0, sizeof(config));
     config.ca_file = ca_file;
-    config.allow_http = 1;     /* lab repositories use http; drop in production */
+    config.allow_http = 1; /* lab repositories use http; drop in production */
     config.allow_any_port = 1;
     if (sti_verifier_new(&config, &verifier, &err) != STI_OK)
         return fail("cannot create the verifier", &err);
@@ -115,8 +115,8 @@ static int verify(const char *ca_file, const char *value, const char *orig,
         sti_verifier_free(verifier);
         return fail("cannot verify", &err);
     }
-    printf("%s %d %s: %s\n", sti_verify_outcome_name(res.outcome),
-           res.sip_code, res.verstat, res.reason);
+    printf("%s %d %s: %s\n", sti_verify_outcome_name(res.outcome), res.sip_code,
+           res.verstat, res.reason);
     sti_verifier_free(verifier);
     return res.outcome;
 }

@@ -11,7 +11,6 @@
 #include <openssl/ec.h>
 #include <openssl/param_build.h>
 
-
 /* RFC 7515 appendix A.3: the ES256 example and its key. */
 static const char a3_jws[] =
     "eyJhbGciOiJFUzI1NiJ9"

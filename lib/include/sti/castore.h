@@ -48,11 +48,11 @@ STI_API int sti_castore_revoke(struct sti_castore *store,
 
 /* One row of the database.  Strings belong to the record list. */
 struct sti_castore_record {
-    char *serial_hex;  /* uppercase hex, no leading zero octets */
-    char *issuer;      /* RFC 2253 */
+    char *serial_hex; /* uppercase hex, no leading zero octets */
+    char *issuer;     /* RFC 2253 */
     char *subject;
-    char *kind;        /* sti_cert_kind_name() */
-    char *tnauth;      /* sti_tnauth_to_spec() form; NULL without one */
+    char *kind;   /* sti_cert_kind_name() */
+    char *tnauth; /* sti_tnauth_to_spec() form; NULL without one */
     time_t not_before;
     time_t not_after;
     char *pem;
@@ -63,8 +63,8 @@ struct sti_castore_record {
 
 /* Every record in issuance order; free with sti_castore_records_free(). */
 STI_API int sti_castore_list(struct sti_castore *store,
-                             struct sti_castore_record **records,
-                             size_t *count, struct sti_error *err);
+                             struct sti_castore_record **records, size_t *count,
+                             struct sti_error *err);
 /* The record with SERIAL_HEX; STI_ERR_NOTFOUND when absent. */
 STI_API int sti_castore_find(struct sti_castore *store, const char *serial_hex,
                              struct sti_castore_record **record,
@@ -77,9 +77,10 @@ STI_API void sti_castore_records_free(struct sti_castore_record *records,
  * "not_before","not_after","revoked","revoked_at","reason"}, with times as
  * RFC 3339 UTC strings and "reason" as an RFC 5280 name or null.
  */
-STI_API int sti_castore_records_to_json(
-    const struct sti_castore_record *records, size_t count, int with_pem,
-    char **json, struct sti_error *err);
+STI_API int
+sti_castore_records_to_json(const struct sti_castore_record *records,
+                            size_t count, int with_pem, char **json,
+                            struct sti_error *err);
 
 #ifdef __cplusplus
 }

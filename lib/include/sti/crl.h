@@ -33,22 +33,22 @@ STI_API const char *sti_crl_reason_name(int reason);
  * (RFC 5280 section 5.3.3), and NULL for certificates of the CRL signer.
  */
 struct sti_crl_entry {
-    const char *serial_hex;  /* serial of the revoked certificate, hex */
-    const char *issuer_dn;   /* RFC 2253 issuer DN; NULL for the signer */
-    time_t revoked_at;       /* 0 takes the CRL's thisUpdate */
-    int reason;              /* enum sti_crl_reason; unspecified is left
-                                out of the encoding (RFC 5280 5.3.1) */
+    const char *serial_hex; /* serial of the revoked certificate, hex */
+    const char *issuer_dn;  /* RFC 2253 issuer DN; NULL for the signer */
+    time_t revoked_at;      /* 0 takes the CRL's thisUpdate */
+    int reason;             /* enum sti_crl_reason; unspecified is left
+                               out of the encoding (RFC 5280 5.3.1) */
 };
 
 struct sti_crl_request {
     const struct sti_crl_entry *entries;
     size_t count;
     uint64_t crl_number;
-    time_t this_update;      /* 0 means now */
-    time_t next_update;      /* required */
-    int indirect;            /* certificateIssuer entries + IDP indirectCRL;
-                                without it, entries may only name the
-                                signer as issuer */
+    time_t this_update; /* 0 means now */
+    time_t next_update; /* required */
+    int indirect;       /* certificateIssuer entries + IDP indirectCRL;
+                           without it, entries may only name the
+                           signer as issuer */
 };
 
 /* Builds and signs a v2 CRL (ecdsa-with-SHA256) with AKI and CRL number.

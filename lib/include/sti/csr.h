@@ -13,11 +13,11 @@ extern "C" {
 struct sti_csr;
 
 struct sti_csr_request {
-    const char *common_name;  /* NULL derives "SHAKEN <SPC>" */
+    const char *common_name; /* NULL derives "SHAKEN <SPC>" */
     const char *organization;
-    const char *country;      /* NULL means "US" */
+    const char *country;             /* NULL means "US" */
     const struct sti_tnauth *tnauth; /* required */
-    int is_ca;                /* basicConstraints CA:TRUE (SCA requests) */
+    int is_ca; /* basicConstraints CA:TRUE (SCA requests) */
 };
 
 /* Builds and signs a CSR with KEY (ES256). */

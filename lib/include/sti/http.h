@@ -12,21 +12,21 @@ extern "C" {
 #endif
 
 struct sti_http_options {
-    long connect_timeout_ms;  /* 0 means 2000 */
-    long timeout_ms;          /* whole transfer; 0 means 5000 */
-    size_t max_body;          /* 0 means 1 MiB; larger bodies fail */
-    int follow_redirects;     /* 0: a 3xx is returned as is */
-    const char *ca_file;      /* extra trust for HTTPS servers; NULL: system */
-    int insecure_tls;         /* lab only: skip HTTPS server verification */
+    long connect_timeout_ms; /* 0 means 2000 */
+    long timeout_ms;         /* whole transfer; 0 means 5000 */
+    size_t max_body;         /* 0 means 1 MiB; larger bodies fail */
+    int follow_redirects;    /* 0: a 3xx is returned as is */
+    const char *ca_file;     /* extra trust for HTTPS servers; NULL: system */
+    int insecure_tls;        /* lab only: skip HTTPS server verification */
     const char *const *headers; /* NULL-terminated "Name: value" lines */
 };
 
 struct sti_http_response {
     long status;
-    char *content_type;       /* NULL when absent */
-    unsigned char *body;      /* NUL-terminated */
+    char *content_type;  /* NULL when absent */
+    unsigned char *body; /* NUL-terminated */
     size_t body_len;
-    char **header_names;      /* lowercased */
+    char **header_names; /* lowercased */
     char **header_values;
     size_t header_count;
 };

@@ -36,11 +36,11 @@ struct sti_jws;
  * Parses a compact JWS: three strict base64url parts, header and payload
  * JSON objects, a 64-byte signature for ES256.  Nothing is verified yet.
  */
-STI_API int sti_jws_parse(const char *compact, size_t len,
-                          struct sti_jws **out, struct sti_error *err);
+STI_API int sti_jws_parse(const char *compact, size_t len, struct sti_jws **out,
+                          struct sti_error *err);
 /* Checks the ES256 signature over the received signing input. */
-STI_API int sti_jws_verify(const struct sti_jws *jws,
-                           const struct sti_key *key, struct sti_error *err);
+STI_API int sti_jws_verify(const struct sti_jws *jws, const struct sti_key *key,
+                           struct sti_error *err);
 STI_API void sti_jws_free(struct sti_jws *jws);
 
 /* Decoded header and payload JSON texts (NUL-terminated, owned by JWS). */

@@ -30,10 +30,10 @@ struct sti_lint_options {
 };
 
 struct sti_lint_finding {
-    const char *rule;    /* static, stable rule name */
-    int severity;        /* enum sti_lint_severity */
-    int cert_index;      /* 0 is the leaf; -1 for the chain as a whole */
-    char message[256];   /* names the offending value and the fix */
+    const char *rule;  /* static, stable rule name */
+    int severity;      /* enum sti_lint_severity */
+    int cert_index;    /* 0 is the leaf; -1 for the chain as a whole */
+    char message[256]; /* names the offending value and the fix */
 };
 
 /* The findings of one lint run, in certificate order. */
@@ -45,8 +45,7 @@ struct sti_lint_report;
  */
 STI_API int sti_lint_chain(const struct sti_chain *chain,
                            const struct sti_lint_options *options,
-                           struct sti_lint_report **out,
-                           struct sti_error *err);
+                           struct sti_lint_report **out, struct sti_error *err);
 /*
  * Parses DATA (one or more PEM certificates, or DER certificates one after
  * the other) and lints them as a chain.  STI_ERR_INVALID when DATA holds
@@ -54,8 +53,7 @@ STI_API int sti_lint_chain(const struct sti_chain *chain,
  */
 STI_API int sti_lint_data(const void *data, size_t len,
                           const struct sti_lint_options *options,
-                          struct sti_lint_report **out,
-                          struct sti_error *err);
+                          struct sti_lint_report **out, struct sti_error *err);
 STI_API void sti_lint_report_free(struct sti_lint_report *report);
 
 STI_API size_t sti_lint_report_count(const struct sti_lint_report *report);

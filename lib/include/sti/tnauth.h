@@ -17,9 +17,9 @@ enum sti_tn_entry_type {
 #define STI_TN_VALUE_MAX 32
 
 struct sti_tn_entry {
-    int type;                          /* enum sti_tn_entry_type */
-    char value[STI_TN_VALUE_MAX + 1];  /* SPC, TN, or range start */
-    uint64_t count;                    /* range only, at least 2 */
+    int type;                         /* enum sti_tn_entry_type */
+    char value[STI_TN_VALUE_MAX + 1]; /* SPC, TN, or range start */
+    uint64_t count;                   /* range only, at least 2 */
 };
 
 struct sti_tnauth {
@@ -36,9 +36,8 @@ STI_API struct sti_tnauth *sti_tnauth_dup(const struct sti_tnauth *list);
  * 1 to 15 characters from "0123456789#*"; a range count of at least 2.
  * The error names the bad entry.
  */
-STI_API int sti_tnauth_add(struct sti_tnauth *list, int type,
-                           const char *value, uint64_t count,
-                           struct sti_error *err);
+STI_API int sti_tnauth_add(struct sti_tnauth *list, int type, const char *value,
+                           uint64_t count, struct sti_error *err);
 
 /*
  * Parses a comma-separated specification such as
@@ -62,8 +61,7 @@ STI_API const char *sti_tnauth_get0_spc(const struct sti_tnauth *list);
 
 /* Returns 1 when TN (canonical digits) lies in a TN or range entry.  A
  * range covers START .. START+COUNT-1 with as many digits as START. */
-STI_API int sti_tnauth_covers_tn(const struct sti_tnauth *list,
-                                 const char *tn);
+STI_API int sti_tnauth_covers_tn(const struct sti_tnauth *list, const char *tn);
 /* Returns 1 when every entry of INNER is encompassed by OUTER: the same
  * SPC, or TNs and ranges inside OUTER's TNs and ranges. */
 STI_API int sti_tnauth_encompasses(const struct sti_tnauth *outer,
