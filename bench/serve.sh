@@ -11,7 +11,9 @@
 #
 # Usage: STI_BIN=build/bin sh bench/serve.sh  (make bench sets STI_BIN)
 # Environment: BENCH_SECONDS (default 10), BENCH_ROUNDS (default 3),
-# BENCH_CONNECTIONS (default 16), BENCH_FILL (default 10000).
+# BENCH_CONNECTIONS (default 16), BENCH_FILL (default 10000),
+# BENCH_STI_THREADS (sti serve worker threads, default 1: one per core it
+# is pinned to).
 set -u
 
 : "${STI_BIN:?set STI_BIN to the directory of the sti binaries}"
@@ -143,7 +145,8 @@ X5U="$CR/certs/sp.pem"
 # --- the two servers on CPU 0
 taskset -c 0 sti serve --key "$T/pki/sp.key" --x5u "$X5U" \
     --ca-file "$T/pki/root.pem" --allow-http --allow-any-port \
-    --freshness 3600 --listen 127.0.0.1:0 \
+    --freshness 3600 --threads "${BENCH_STI_THREADS:-1}" \
+    --listen 127.0.0.1:0 \
     --port-file "$T/sti.port" 2>"$T/sti.log" &
 STI_PID=$!
 pids="$pids $STI_PID"
