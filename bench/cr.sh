@@ -68,7 +68,7 @@ run_wrk() {
         >"$W/wrk.out" 2>&1
     c1=$(cpu_ticks "$2")
     if grep -q "Non-2xx" "$W/wrk.out"; then
-        echo "bench/cr.sh: non-2xx answers from $1" >&2
+        echo "bench/cr.sh: non-2xx responses from $1" >&2
         cat "$W/wrk.out" >&2
         exit 1
     fi

@@ -11,7 +11,7 @@
 #define ACME_ID_LEN 23 /* 16 random bytes in base64url, plus NUL */
 #define ACME_URL_MAX 1024
 
-/* A request as the server core sees it, independent of libmicrohttpd. */
+/* A request as the server core receives it, independent of libmicrohttpd. */
 struct acme_req {
     const char *method;
     const char *path;

@@ -201,7 +201,7 @@ static int load_kid_account(struct acme_ctx *ctx, const char *kid)
     return 0;
 }
 
-/* Which signer a resource accepts in the protected header. */
+/* The kind of signer a resource accepts in the protected header. */
 enum signer { SIGNER_KID, SIGNER_JWK, SIGNER_EITHER };
 
 /* Exactly one of "jwk" (newAccount) and "kid" (everything else); revokeCert

@@ -159,7 +159,11 @@ static json_t *jkey(EVP_PKEY *pk)
 
 static const char *tn_type_name(int type)
 {
-    return type == STI_TN_SPC ? "spc" : type == STI_TN_RANGE ? "range" : "tn";
+    if (type == STI_TN_SPC)
+        return "spc";
+    if (type == STI_TN_RANGE)
+        return "range";
+    return "tn";
 }
 
 static json_t *tnauth_model(const struct sti_tnauth *list)

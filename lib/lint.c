@@ -31,7 +31,7 @@ struct sti_lint_report {
 
 enum role { ROLE_ROOT, ROLE_CA, ROLE_SCA, ROLE_SP, ROLE_DELEGATE };
 
-/* What the checks of one certificate need about it and its issuer. */
+/* The facts about one certificate and its issuer that its checks use. */
 struct lint_ctx {
     struct sti_lint_report *report;
     const struct sti_profile *profile;

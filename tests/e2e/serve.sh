@@ -169,7 +169,7 @@ check_eq "signing off without a key" 503 "$(curl -s -o "$T/body" -w '%{http_code
     --cacert "$T/cr/tls-cert.pem" --data-binary "$(sign_body 1 2 "$NOW")" \
     "https://127.0.0.1:$PORT/stir/v1/signing")"
 
-# --- SIGHUP reloads the trust anchors; the service keeps answering.
+# --- SIGHUP reloads the trust anchors; the service keeps serving.
 pid=$(echo $service_pids | awk '{print $NF}')
 kill -HUP "$pid"
 i=0

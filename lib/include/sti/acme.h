@@ -49,7 +49,7 @@ extern "C" {
  * so that the CA's own store records what the server issues.
  */
 
-/* What the issue callback receives once finalize has checked the CSR. */
+/* The input of the issue callback, once finalize has checked the CSR. */
 struct sti_acme_issue_request {
     const struct sti_csr *csr;
     const struct sti_key *subject_key; /* the CSR's P-256 key */
@@ -205,7 +205,7 @@ STI_API int sti_acme_client_key_change(struct sti_acme_client *client,
                                        const struct sti_key *new_key,
                                        struct sti_error *err);
 
-/* What sti_acme_obtain() needs beyond the client. */
+/* The parameters of sti_acme_obtain() beyond the client. */
 struct sti_acme_obtain_request {
     const struct sti_tnauth *tnauth; /* the order identifier */
     const char *token;               /* SPC token for the challenge */
@@ -240,7 +240,7 @@ STI_API int sti_acme_obtain(struct sti_acme_client *client,
 
 /*
  * The STI-PA API as deployed PAs offer it: logs in with USER and PASSWORD
- * (POST /api/v1/auth/login), then asks for an SPC token for ACCOUNT_ID
+ * (POST /api/v1/auth/login), then requests an SPC token for ACCOUNT_ID
  * (POST /api/v1/account/{id}/token) bound to FINGERPRINT ("SHA256 AB:..")
  * for TNAUTH.  *token is freed with sti_free().
  */

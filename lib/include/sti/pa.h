@@ -166,7 +166,7 @@ struct sti_pa_calist {
 /*
  * Verifies a CA list document signed by PA_CERT at time NOW (0: now):
  * signature, shape and expiry.  DOC is the compact JWS, or the JSON body
- * of GET /api/v1/ca-list whose "caList" member holds it.
+ * of GET /api/v1/ca-list whose "caList" member contains it.
  */
 STI_API int sti_pa_calist_verify(const char *doc, size_t len,
                                  const struct sti_cert *pa_cert, time_t now,
