@@ -107,12 +107,7 @@ int sti_cert_load(const char *path, struct sti_cert **out,
         return rc;
     rc = sti_cert_parse(data, len, out, err);
     free(data);
-    if (rc != STI_OK && err != NULL) {
-        char msg[STI_ERROR_MAX];
-
-        snprintf(msg, sizeof(msg), "%.200s: %.300s", path, err->message);
-        sti_seterr(err, rc, "%s", msg);
-    }
+    sti_error_prefix(err, rc, path);
     return rc;
 }
 
@@ -447,12 +442,7 @@ int sti_chain_load(const char *path, struct sti_chain **out,
         return rc;
     rc = sti_chain_parse(data, len, out, err);
     free(data);
-    if (rc != STI_OK && err != NULL) {
-        char msg[STI_ERROR_MAX];
-
-        snprintf(msg, sizeof(msg), "%.200s: %.300s", path, err->message);
-        sti_seterr(err, rc, "%s", msg);
-    }
+    sti_error_prefix(err, rc, path);
     return rc;
 }
 

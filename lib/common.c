@@ -98,6 +98,16 @@ int sti_seterr_ssl(struct sti_error *err, int code, const char *fmt, ...)
     return code;
 }
 
+int sti_error_prefix(struct sti_error *err, int rc, const char *prefix)
+{
+    char msg[STI_ERROR_MAX];
+
+    if (rc == STI_OK || err == NULL)
+        return rc;
+    snprintf(msg, sizeof(msg), "%.200s: %.300s", prefix, err->message);
+    return sti_seterr(err, rc, "%s", msg);
+}
+
 char *sti_strdup(const char *s)
 {
     return s == NULL ? NULL : strdup(s);

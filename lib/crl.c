@@ -462,12 +462,7 @@ int sti_crl_load(const char *path, struct sti_crl **out, struct sti_error *err)
         return rc;
     rc = sti_crl_parse(data, len, out, err);
     free(data);
-    if (rc != STI_OK && err != NULL) {
-        char msg[STI_ERROR_MAX];
-
-        snprintf(msg, sizeof(msg), "%.200s: %.300s", path, err->message);
-        sti_seterr(err, rc, "%s", msg);
-    }
+    sti_error_prefix(err, rc, path);
     return rc;
 }
 

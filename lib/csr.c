@@ -263,12 +263,7 @@ int sti_csr_load(const char *path, struct sti_csr **out, struct sti_error *err)
         return rc;
     rc = sti_csr_parse(data, len, out, err);
     free(data);
-    if (rc != STI_OK && err != NULL) {
-        char msg[STI_ERROR_MAX];
-
-        snprintf(msg, sizeof(msg), "%.200s: %.300s", path, err->message);
-        sti_seterr(err, rc, "%s", msg);
-    }
+    sti_error_prefix(err, rc, path);
     return rc;
 }
 

@@ -21,6 +21,10 @@ int sti_seterr(struct sti_error *err, int code, const char *fmt, ...)
 int sti_seterr_ssl(struct sti_error *err, int code, const char *fmt, ...)
     STI_PRINTF(3, 4);
 
+/* Prefixes ERR's message with PREFIX and ": " when RC is a failure and ERR
+ * is non-NULL, as in "PATH: message"; returns RC. */
+int sti_error_prefix(struct sti_error *err, int rc, const char *prefix);
+
 /* Duplicates a string; NULL in, NULL out. */
 char *sti_strdup(const char *s);
 

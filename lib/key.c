@@ -175,12 +175,7 @@ int sti_key_load(const char *path, const char *passphrase, struct sti_key **out,
         return rc;
     rc = sti_key_parse(data, len, passphrase, out, err);
     sti_clear_free(data, len);
-    if (rc != STI_OK && err != NULL) {
-        char msg[STI_ERROR_MAX];
-
-        snprintf(msg, sizeof(msg), "%.200s: %.300s", path, err->message);
-        snprintf(err->message, sizeof(err->message), "%s", msg);
-    }
+    sti_error_prefix(err, rc, path);
     return rc;
 }
 

@@ -88,12 +88,7 @@ static int add_anchor_file(struct sti_trust *trust, const char *path,
 
     for (size_t i = 0; rc == STI_OK && i < sti_chain_count(chain); i++) {
         rc = sti_trust_add_anchor(trust, sti_chain_get0(chain, i), err);
-        if (rc != STI_OK && err != NULL) {
-            char msg[STI_ERROR_MAX];
-
-            snprintf(msg, sizeof(msg), "%.200s: %.300s", path, err->message);
-            sti_seterr(err, rc, "%s", msg);
-        }
+        sti_error_prefix(err, rc, path);
     }
     sti_chain_free(chain);
     return rc;
