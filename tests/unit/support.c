@@ -1,4 +1,5 @@
-/* Temporary directories and test data paths for the unit tests. */
+/* Temporary directories, test data paths and output checks for the unit
+ * tests. */
 #include "support.h"
 
 #include <stdio.h>
@@ -47,4 +48,25 @@ char *test_data_path(const char *name)
     const char *base = getenv("STI_TEST_DATA");
 
     return test_path(base ? base : "tests/data", name);
+}
+
+static void assert_bio_equal(BIO *bio, const void *data, size_t len)
+{
+    char *expected;
+    long n = BIO_get_mem_data(bio, &expected);
+
+    assert_true(n >= 0);
+    assert_int_equal((size_t)n, len);
+    assert_memory_equal(data, expected, len);
+}
+
+void test_assert_pem_der(BIO *pem_bio, char *pem, BIO *der_bio,
+                         unsigned char *der, size_t len)
+{
+    assert_bio_equal(pem_bio, pem, strlen(pem));
+    assert_bio_equal(der_bio, der, len);
+    free(pem);
+    free(der);
+    BIO_free(pem_bio);
+    BIO_free(der_bio);
 }

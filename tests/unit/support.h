@@ -20,4 +20,9 @@ char *test_path(const char *dir, const char *name);
 /* Returns the path of a file under tests/data (STI_TEST_DATA). */
 char *test_data_path(const char *name);
 
+/* Checks that PEM equals the contents of the memory BIO PEM_BIO and that
+ * DER[0..LEN) equals those of DER_BIO, then frees all four. */
+void test_assert_pem_der(BIO *pem_bio, char *pem, BIO *der_bio,
+                         unsigned char *der, size_t len);
+
 #endif

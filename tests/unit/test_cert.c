@@ -7,6 +7,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #define CRL_URL "http://127.0.0.1:8080/crl"
@@ -100,6 +101,24 @@ static int teardown_pki(void **state)
     sti_key_free(pki.leaf_key);
     sti_key_free(pki.sca_key);
     return 0;
+}
+
+/* PEM and DER output match OpenSSL's own X509 writers byte for byte. */
+static void output_matches_openssl(void **state)
+{
+    X509 *x = sti_cert_get0_x509(pki.leaf);
+    BIO *pem_bio = BIO_new(BIO_s_mem()), *der_bio = BIO_new(BIO_s_mem());
+    struct sti_error err;
+    unsigned char *der;
+    size_t len;
+    char *pem;
+
+    (void)state;
+    assert_int_equal(PEM_write_bio_X509(pem_bio, x), 1);
+    assert_int_equal(i2d_X509_bio(der_bio, x), 1);
+    assert_int_equal(sti_cert_to_pem(pki.leaf, &pem, &err), STI_OK);
+    assert_int_equal(sti_cert_to_der(pki.leaf, &der, &len, &err), STI_OK);
+    test_assert_pem_der(pem_bio, pem, der_bio, der, len);
 }
 
 static void parse_pem_and_der(void **state)
@@ -343,6 +362,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parse_pem_and_der),
+        cmocka_unit_test(output_matches_openssl),
         cmocka_unit_test(parse_rejects_garbage),
         cmocka_unit_test(load_from_files),
         cmocka_unit_test(accessors),

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #define CRL_URL "http://127.0.0.1:8080/crl"
@@ -377,6 +378,26 @@ static void pem_der_round_trip(void **state)
     sti_crl_free(crl);
 }
 
+/* PEM and DER output match OpenSSL's own X509_CRL writers byte for byte. */
+static void output_matches_openssl(void **state)
+{
+    struct sti_crl *crl = pa_crl(time(NULL));
+    X509_CRL *x = sti_crl_get0_x509_crl(crl);
+    BIO *pem_bio = BIO_new(BIO_s_mem()), *der_bio = BIO_new(BIO_s_mem());
+    struct sti_error err;
+    unsigned char *der;
+    size_t len;
+    char *pem;
+
+    (void)state;
+    assert_int_equal(PEM_write_bio_X509_CRL(pem_bio, x), 1);
+    assert_int_equal(i2d_X509_CRL_bio(der_bio, x), 1);
+    assert_int_equal(sti_crl_to_pem(crl, &pem, &err), STI_OK);
+    assert_int_equal(sti_crl_to_der(crl, &der, &len, &err), STI_OK);
+    test_assert_pem_der(pem_bio, pem, der_bio, der, len);
+    sti_crl_free(crl);
+}
+
 static void parse_rejects_garbage(void **state)
 {
     struct sti_crl *crl;
@@ -447,6 +468,7 @@ int main(void)
         cmocka_unit_test(build_rejects_bad_entries),
         cmocka_unit_test(build_rejects_bad_requests),
         cmocka_unit_test(pem_der_round_trip),
+        cmocka_unit_test(output_matches_openssl),
         cmocka_unit_test(parse_rejects_garbage),
         cmocka_unit_test(load_from_files),
     };
