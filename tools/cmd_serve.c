@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char usage[] =
     "Usage: sti serve [OPTION]...\n"
@@ -45,7 +46,8 @@ static const char usage[] =
     "  --port-file FILE      write the bound port to FILE once listening\n"
     "  --tls-cert FILE       serve HTTPS with this PEM certificate chain\n"
     "  --tls-key FILE        and this PEM private key\n"
-    "  --threads N           worker threads (default 8)\n"
+    "  --threads N           worker threads, 1 to 64 (default: the number\n"
+    "                        of online CPUs)\n"
     "  --max-body BYTES      request body limit (default 65536)\n"
     "  --no-access-log       do not log one line per request\n"
     "  --config FILE         read options from FILE: one 'name = value'\n"
@@ -183,12 +185,22 @@ static int number(const struct serve_opts *o, int id, long def, long min,
                            longs[id].name, o->val[id], min, max);
 }
 
+/* One worker per online CPU, within the 1 to 64 that --threads accepts. */
+static long default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (n < 1)
+        return 1;
+    return n > 64 ? 64 : n;
+}
+
 static int check_opts(struct serve_opts *o)
 {
     const char *const *v = o->val;
 
     if (number(o, O_FRESHNESS, 60, 1, 86400, &o->freshness) != 0 ||
-        number(o, O_THREADS, 8, 1, 64, &o->threads) != 0 ||
+        number(o, O_THREADS, default_threads(), 1, 64, &o->threads) != 0 ||
         number(o, O_CRL_REFRESH, 300, 0, 7L * 86400, &o->crl_refresh) != 0 ||
         number(o, O_MAX_BODY, 65536, 1024, 16L * 1024 * 1024, &o->max_body) !=
             0)
@@ -300,12 +312,13 @@ static int start_server(const struct serve_opts *o, struct sti_service *svc,
     }
     /* The host part of --listen with the bound port, not port 0. */
     sti_log(STI_LOG_INFO,
-            "listening on %s://%.*s:%d; signing %s, verification %s",
+            "listening on %s://%.*s:%d; signing %s, verification %s, "
+            "worker threads %u",
             hc.tls_cert_file ? "https" : "http",
             (int)(strrchr(hc.listen, ':') ? strrchr(hc.listen, ':') - hc.listen
                                           : (long)strlen(hc.listen)),
             hc.listen, sti_httpd_port(*httpd), o->val[O_KEY] ? "on" : "off",
-            o->val[O_CA_FILE] || o->val[O_CA_DIR] ? "on" : "off");
+            o->val[O_CA_FILE] || o->val[O_CA_DIR] ? "on" : "off", hc.threads);
     return 0;
 }
 

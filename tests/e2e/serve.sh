@@ -114,6 +114,9 @@ check_contains "old call time gives 403" '"reasoncode":403' "$(cat "$T/body")"
 check_contains "old call time named" "the call's time 1000" "$(cat "$T/body")"
 check_contains "log names the bound port" \
     "listening on http://127.0.0.1:$(cat "$T/serve.port");" "$(cat "$T/serve.log")"
+check_contains "one worker per online CPU by default" \
+    "verification on, worker threads $(getconf _NPROCESSORS_ONLN)" \
+    "$(cat "$T/serve.log")"
 
 # --- bad requests
 check_eq "malformed JSON" 400 "$(post /stir/v1/signing '{"signingRequest":')"
