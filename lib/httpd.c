@@ -680,23 +680,26 @@ static void log_access(const struct sti_httpd_request *req,
                        enum MHD_RequestTerminationCode toe)
 {
     struct timespec now;
-    double ms;
+    long long us;
     char path[201];
+    const char *method = req->log_method[0] ? req->log_method : "-";
 
+    /* Whole microseconds printed as integers: a %f costs more than the
+     * rest of the line. */
     clock_gettime(CLOCK_MONOTONIC, &now);
-    ms = (double)(now.tv_sec - req->start.tv_sec) * 1e3 +
-         (double)(now.tv_nsec - req->start.tv_nsec) / 1e6;
+    us = (long long)(now.tv_sec - req->start.tv_sec) * 1000000 +
+         (now.tv_nsec - req->start.tv_nsec) / 1000;
     log_safe(req->path ? req->path : "-", path, sizeof(path));
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        sti_log(STI_LOG_INFO, "access: %s %s %s %d %zu bytes %.3f ms",
-                req->peer, req->log_method[0] ? req->log_method : "-", path,
-                req->status, req->bytes, ms);
+        sti_log(STI_LOG_INFO, "access: %s %s %s %d %zu bytes %lld.%03lld ms",
+                req->peer, method, path, req->status, req->bytes, us / 1000,
+                us % 1000);
     else
         sti_log(STI_LOG_INFO,
-                "access: %s %s %s %d %zu bytes %.3f ms (connection closed "
-                "before the response was sent, reason %d)",
-                req->peer, req->log_method[0] ? req->log_method : "-", path,
-                req->status, req->bytes, ms, (int)toe);
+                "access: %s %s %s %d %zu bytes %lld.%03lld ms (connection "
+                "closed before the response was sent, reason %d)",
+                req->peer, method, path, req->status, req->bytes, us / 1000,
+                us % 1000, (int)toe);
 }
 
 /*
