@@ -24,7 +24,7 @@ B := build
 SAN_FLAGS :=
 endif
 
-PKGS := libcrypto libssl sqlite3 libcurl jansson libmicrohttpd libosip2
+PKGS := libcrypto libssl sqlite3 libcurl jansson libmicrohttpd libosip2 gnutls
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <gnutls/gnutls.h>
 #include <jansson.h>
 #include <microhttpd.h>
 
@@ -26,6 +27,8 @@
 #define DEFAULT_MAX_HEADER (16 * 1024)
 #define HOST_MAX 256
 #define DISCARD_MAX (1024 * 1024)
+/* Responses up to this size are corked into one TLS record (below). */
+#define CORK_MAX (12 * 1024)
 
 /* TLS 1.2 and 1.3 only: GnuTLS priority string syntax. */
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
@@ -84,6 +87,7 @@ struct sti_httpd_request {
     struct timespec start;
     char peer[INET6_ADDRSTRLEN];
     char *base_url;
+    gnutls_session_t corked; /* the TLS session held back, or NULL */
     struct sti_httpd_response resp;
 };
 
@@ -468,15 +472,58 @@ static void log_access(const struct sti_httpd_request *req,
                 req->status, req->bytes, ms, (int)toe);
 }
 
+/*
+ * Over TLS, libmicrohttpd 0.9.75 sends the headers and the body of a
+ * response as two records, with two sendmsg() calls and two trips down
+ * the TCP stack once the response passes 1400 bytes.  For a small body
+ * the server corks the GnuTLS session before queueing the response, so
+ * that both writes land in GnuTLS's buffer, and uncorks it when
+ * libmicrohttpd reports the response sent: one record, one sendmsg().
+ */
+static void cork(struct sti_httpd_request *req, size_t len)
+{
+    const union MHD_ConnectionInfo *ci;
+
+    if (!req->httpd->tls || len > CORK_MAX)
+        return;
+    ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (ci == NULL || ci->tls_session == NULL)
+        return;
+    req->corked = (gnutls_session_t)ci->tls_session;
+    gnutls_record_cork(req->corked);
+}
+
+/* Sends the record that the cork held back.  The socket is non-blocking,
+ * so a full send buffer (a client that leaves its responses unread) makes
+ * this fail, and the connection is then shut down: nothing else would
+ * send the rest of that response. */
+static void uncork(struct sti_httpd_request *req, struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci;
+    int rc = gnutls_record_uncork(req->corked, 0);
+
+    req->corked = NULL;
+    if (rc >= 0)
+        return;
+    sti_log(STI_LOG_WARNING,
+            "%s %s: sending the response failed (%s); closing the "
+            "connection",
+            req->peer, req->path ? req->path : "-", gnutls_strerror(rc));
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci != NULL)
+        shutdown(ci->connect_fd, SHUT_RDWR);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     struct sti_httpd *httpd = cls;
     struct sti_httpd_request *req = *req_cls;
 
-    (void)conn;
     if (req == NULL)
         return;
+    if (req->corked != NULL)
+        uncork(req, conn);
     if (httpd->access_log)
         log_access(req, toe);
     request_free(req);
@@ -541,6 +588,8 @@ static enum MHD_Result queue(struct sti_httpd_request *req)
         strcmp(req->method, "HEAD") == 0 || r->status == 204 || r->status == 304
             ? 0
             : r->len;
+    if (r->iov == NULL)
+        cork(req, r->len);
     ret = MHD_queue_response(req->conn, (unsigned int)r->status, m);
     MHD_destroy_response(m);
     return ret;

@@ -5,7 +5,7 @@
 set -eu
 
 build_pkgs="make gcc pkg-config libssl-dev libsqlite3-dev libcurl4-openssl-dev
-libjansson-dev libmicrohttpd-dev libosip2-dev libcmocka-dev"
+libjansson-dev libmicrohttpd-dev libgnutls28-dev libosip2-dev libcmocka-dev"
 check_pkgs="curl openssl sqlite3 secsipidx mandoc jq binutils"
 bench_pkgs="nginx-light wrk"
 
