@@ -114,37 +114,15 @@ int sti_cert_load(const char *path, struct sti_cert **out,
 int sti_cert_to_pem(const struct sti_cert *cert, char **pem,
                     struct sti_error *err)
 {
-    BIO *bio;
-    int rc;
-
-    *pem = NULL;
-    if (cert == NULL)
-        return sti_seterr(err, STI_ERR_INVALID, "no certificate given");
-    bio = BIO_new(BIO_s_mem());
-    if (bio == NULL)
-        return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
-    if (PEM_write_bio_X509(bio, cert->x509) != 1)
-        rc = sti_seterr_ssl(err, STI_ERR_CRYPTO, "cannot encode certificate");
-    else
-        rc = sti_bio_to_string(bio, pem, NULL, err);
-    BIO_free(bio);
-    return rc;
+    return sti_asn1_to_pem(ASN1_ITEM_rptr(X509), PEM_STRING_X509,
+                           cert ? cert->x509 : NULL, "certificate", pem, err);
 }
 
 int sti_cert_to_der(const struct sti_cert *cert, unsigned char **der,
                     size_t *len, struct sti_error *err)
 {
-    unsigned char *buf = NULL;
-    int n, rc;
-
-    *der = NULL;
-    *len = 0;
-    if (cert == NULL)
-        return sti_seterr(err, STI_ERR_INVALID, "no certificate given");
-    n = i2d_X509(cert->x509, &buf);
-    rc = sti_der_dup(buf, n, der, len, err);
-    OPENSSL_free(buf);
-    return rc;
+    return sti_asn1_to_der(ASN1_ITEM_rptr(X509), cert ? cert->x509 : NULL,
+                           "certificate", der, len, err);
 }
 
 /* Accessors */

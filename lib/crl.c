@@ -468,37 +468,15 @@ int sti_crl_load(const char *path, struct sti_crl **out, struct sti_error *err)
 
 int sti_crl_to_pem(const struct sti_crl *crl, char **pem, struct sti_error *err)
 {
-    BIO *bio;
-    int rc;
-
-    *pem = NULL;
-    if (crl == NULL)
-        return sti_seterr(err, STI_ERR_INVALID, "no CRL given");
-    bio = BIO_new(BIO_s_mem());
-    if (bio == NULL)
-        return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
-    if (PEM_write_bio_X509_CRL(bio, crl->crl) != 1)
-        rc = sti_seterr_ssl(err, STI_ERR_CRYPTO, "cannot encode the CRL");
-    else
-        rc = sti_bio_to_string(bio, pem, NULL, err);
-    BIO_free(bio);
-    return rc;
+    return sti_asn1_to_pem(ASN1_ITEM_rptr(X509_CRL), PEM_STRING_X509_CRL,
+                           crl ? crl->crl : NULL, "CRL", pem, err);
 }
 
 int sti_crl_to_der(const struct sti_crl *crl, unsigned char **der, size_t *len,
                    struct sti_error *err)
 {
-    unsigned char *buf = NULL;
-    int n, rc;
-
-    *der = NULL;
-    *len = 0;
-    if (crl == NULL)
-        return sti_seterr(err, STI_ERR_INVALID, "no CRL given");
-    n = i2d_X509_CRL(crl->crl, &buf);
-    rc = sti_der_dup(buf, n, der, len, err);
-    OPENSSL_free(buf);
-    return rc;
+    return sti_asn1_to_der(ASN1_ITEM_rptr(X509_CRL), crl ? crl->crl : NULL,
+                           "CRL", der, len, err);
 }
 
 /* Accessors */

@@ -269,37 +269,15 @@ int sti_csr_load(const char *path, struct sti_csr **out, struct sti_error *err)
 
 int sti_csr_to_pem(const struct sti_csr *csr, char **pem, struct sti_error *err)
 {
-    BIO *bio;
-    int rc;
-
-    *pem = NULL;
-    if (csr == NULL)
-        return sti_seterr(err, STI_ERR_INVALID, "no CSR given");
-    bio = BIO_new(BIO_s_mem());
-    if (bio == NULL)
-        return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
-    if (PEM_write_bio_X509_REQ(bio, csr->req) != 1)
-        rc = sti_seterr_ssl(err, STI_ERR_CRYPTO, "cannot encode the CSR");
-    else
-        rc = sti_bio_to_string(bio, pem, NULL, err);
-    BIO_free(bio);
-    return rc;
+    return sti_asn1_to_pem(ASN1_ITEM_rptr(X509_REQ), PEM_STRING_X509_REQ,
+                           csr ? csr->req : NULL, "CSR", pem, err);
 }
 
 int sti_csr_to_der(const struct sti_csr *csr, unsigned char **der, size_t *len,
                    struct sti_error *err)
 {
-    unsigned char *buf = NULL;
-    int n, rc;
-
-    *der = NULL;
-    *len = 0;
-    if (csr == NULL)
-        return sti_seterr(err, STI_ERR_INVALID, "no CSR given");
-    n = i2d_X509_REQ(csr->req, &buf);
-    rc = sti_der_dup(buf, n, der, len, err);
-    OPENSSL_free(buf);
-    return rc;
+    return sti_asn1_to_der(ASN1_ITEM_rptr(X509_REQ), csr ? csr->req : NULL,
+                           "CSR", der, len, err);
 }
 
 struct sti_key *sti_csr_get1_key(const struct sti_csr *csr)

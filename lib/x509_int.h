@@ -23,6 +23,18 @@ int sti_bio_to_string(BIO *bio, char **out, size_t *len, struct sti_error *err);
 int sti_der_dup(const unsigned char *der, int der_len, unsigned char **out,
                 size_t *len, struct sti_error *err);
 
+/* Encodes OBJ, an OpenSSL value of the ASN.1 template IT (for example
+ * ASN1_ITEM_rptr(X509)), as DER in a malloc() buffer.  WHAT names the
+ * object in the error message when OBJ is NULL ("no WHAT given"). */
+int sti_asn1_to_der(const ASN1_ITEM *it, const void *obj, const char *what,
+                    unsigned char **der, size_t *len, struct sti_error *err);
+
+/* Encodes OBJ like sti_asn1_to_der(), then as a NUL-terminated PEM block
+ * under LABEL (a PEM_STRING_* name such as "CERTIFICATE").  The output
+ * matches the PEM_write_bio_TYPE() function of that type. */
+int sti_asn1_to_pem(const ASN1_ITEM *it, const char *label, const void *obj,
+                    const char *what, char **pem, struct sti_error *err);
+
 /* Returns 1 when DATA starts (after whitespace) with "-----BEGIN ". */
 int sti_looks_like_pem(const void *data, size_t len);
 

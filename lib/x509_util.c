@@ -7,6 +7,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 
 int sti_bio_to_string(BIO *bio, char **out, size_t *len, struct sti_error *err)
 {
@@ -41,6 +42,47 @@ int sti_der_dup(const unsigned char *der, int der_len, unsigned char **out,
     memcpy(*out, der, (size_t)der_len);
     *len = (size_t)der_len;
     return STI_OK;
+}
+
+int sti_asn1_to_der(const ASN1_ITEM *it, const void *obj, const char *what,
+                    unsigned char **der, size_t *len, struct sti_error *err)
+{
+    unsigned char *buf = NULL;
+    int n, rc;
+
+    *der = NULL;
+    *len = 0;
+    if (obj == NULL)
+        return sti_seterr(err, STI_ERR_INVALID, "no %s given", what);
+    n = ASN1_item_i2d(obj, &buf, it);
+    rc = sti_der_dup(buf, n, der, len, err);
+    OPENSSL_free(buf);
+    return rc;
+}
+
+int sti_asn1_to_pem(const ASN1_ITEM *it, const char *label, const void *obj,
+                    const char *what, char **pem, struct sti_error *err)
+{
+    unsigned char *der;
+    size_t len;
+    BIO *bio;
+    int rc;
+
+    *pem = NULL;
+    rc = sti_asn1_to_der(it, obj, what, &der, &len, err);
+    if (rc != STI_OK)
+        return rc;
+    bio = BIO_new(BIO_s_mem());
+    if (bio == NULL)
+        rc = sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    else if (PEM_write_bio(bio, label, "", der, (long)len) <= 0)
+        rc = sti_seterr_ssl(err, STI_ERR_CRYPTO, "cannot encode the %s as PEM",
+                            what);
+    else
+        rc = sti_bio_to_string(bio, pem, NULL, err);
+    BIO_free(bio);
+    free(der);
+    return rc;
 }
 
 int sti_looks_like_pem(const void *data, size_t len)

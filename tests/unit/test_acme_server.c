@@ -280,6 +280,31 @@ static void assert_problem(const struct sti_acme_reply *reply, const char *type)
     assert_non_null(reply->replay_nonce);
 }
 
+/* Checks that REPLY carries the problem TYPE and, when DETAIL is non-NULL,
+ * that its detail contains DETAIL.  Frees REPLY. */
+static void expect_problem(struct sti_acme_reply *reply, const char *type,
+                           const char *detail)
+{
+    assert_problem(reply, type);
+    if (detail != NULL) {
+        assert_non_null(reply->problem_detail);
+        if (strstr(reply->problem_detail, detail) == NULL)
+            fail_msg("detail '%s' lacks '%s'", reply->problem_detail, detail);
+    }
+    sti_acme_reply_free(reply);
+}
+
+/* Fetches a fresh nonce from the server's newNonce resource. */
+static char *new_nonce(void)
+{
+    char *nonce = NULL;
+    struct sti_error err;
+
+    assert_int_equal(sti_acme_client_new_nonce(fx.client, &nonce, &err),
+                     STI_OK);
+    return nonce;
+}
+
 /* An order for SPEC ("spc:1234") and the URLs the tests need. */
 struct order_urls {
     char order[256], authz[256], chall[256], finalize[256];
@@ -379,15 +404,17 @@ static struct sti_acme_reply *finalize_b64(const struct order_urls *u,
     return reply;
 }
 
-static struct sti_acme_reply *finalize_with(const struct order_urls *u,
-                                            const struct sti_key *key,
-                                            const char *spc, int is_ca)
+/* Returns a base64url CSR for SPC and "ca":IS_CA signed by a new key. */
+static char *new_key_csr_b64(const char *spc, int is_ca)
 {
-    char *b64 = csr_b64(key, spc, is_ca);
-    struct sti_acme_reply *reply = finalize_b64(u, b64);
+    struct sti_key *key = NULL;
+    struct sti_error err;
+    char *b64;
 
-    free(b64);
-    return reply;
+    assert_int_equal(sti_key_generate(&key, &err), STI_OK);
+    b64 = csr_b64(key, spc, is_ca);
+    sti_key_free(key);
+    return b64;
 }
 
 /* An order whose challenge passed with a token for "ca":IS_CA. */
@@ -405,6 +432,16 @@ static void ready_order(struct order_urls *u, int is_ca)
     free(token);
 }
 
+/* Finalizes an order whose token had "ca":TOKEN_CA with the base64url CSR
+ * B64 and expects badCSR with DETAIL (when non-NULL) in the detail. */
+static void expect_bad_csr(int token_ca, const char *b64, const char *detail)
+{
+    struct order_urls u;
+
+    ready_order(&u, token_ca);
+    expect_problem(finalize_b64(&u, b64), STI_ACME_ERR_BAD_CSR, detail);
+}
+
 /* Crafts a request with any nonce and url, signed by the account key. */
 static struct sti_acme_reply *send_crafted(const char *nonce, const char *url,
                                            const char *target)
@@ -420,6 +457,25 @@ static struct sti_acme_reply *send_crafted(const char *nonce, const char *url,
     assert_int_equal(
         sti_acme_client_send(fx.client, target, body, &reply, &err), STI_OK);
     free(body);
+    return reply;
+}
+
+/* Sends PAYLOAD to URL in a JWS that KEY signs with a fresh nonce and KID
+ * (NULL: KEY's "jwk") in the protected header. */
+static struct sti_acme_reply *send_jws(const struct sti_key *key,
+                                       const char *kid, const char *url,
+                                       const char *payload)
+{
+    struct sti_acme_reply *reply = NULL;
+    char *nonce = new_nonce(), *body = NULL;
+    struct sti_error err;
+
+    assert_int_equal(
+        sti_acme_jws_build(key, kid, nonce, url, payload, &body, &err), STI_OK);
+    assert_int_equal(sti_acme_client_send(fx.client, url, body, &reply, &err),
+                     STI_OK);
+    free(body);
+    free(nonce);
     return reply;
 }
 
@@ -616,20 +672,16 @@ static void get_on_resource_not_allowed(void **state)
 static void reused_nonce_is_bad_nonce(void **state)
 {
     const char *url = sti_acme_client_kid(fx.client);
+    char *nonce = new_nonce();
     struct sti_acme_reply *reply;
-    char *nonce = NULL;
-    struct sti_error err;
 
     (void)state;
-    assert_int_equal(sti_acme_client_new_nonce(fx.client, &nonce, &err),
-                     STI_OK);
     reply = send_crafted(nonce, url, url);
     assert_int_equal(reply->status, 200);
     sti_acme_reply_free(reply);
     reply = send_crafted(nonce, url, url);
     assert_int_equal(reply->status, 400);
-    assert_problem(reply, STI_ACME_ERR_BAD_NONCE);
-    sti_acme_reply_free(reply);
+    expect_problem(reply, STI_ACME_ERR_BAD_NONCE, NULL);
     free(nonce);
 }
 
@@ -655,28 +707,21 @@ static void client_retries_bad_nonce(void **state)
 static void unknown_nonce_is_bad_nonce(void **state)
 {
     const char *url = sti_acme_client_kid(fx.client);
-    struct sti_acme_reply *reply = send_crafted("bm90LWEtbm9uY2U", url, url);
 
     (void)state;
-    assert_problem(reply, STI_ACME_ERR_BAD_NONCE);
-    sti_acme_reply_free(reply);
+    expect_problem(send_crafted("bm90LWEtbm9uY2U", url, url),
+                   STI_ACME_ERR_BAD_NONCE, NULL);
 }
 
 static void wrong_url_is_unauthorized(void **state)
 {
     const char *url = sti_acme_client_kid(fx.client);
     const char *other = sti_acme_client_resource(fx.client, "newOrder");
-    struct sti_acme_reply *reply;
-    char *nonce = NULL;
-    struct sti_error err;
+    char *nonce = new_nonce();
 
     (void)state;
-    assert_int_equal(sti_acme_client_new_nonce(fx.client, &nonce, &err),
-                     STI_OK);
-    reply = send_crafted(nonce, other, url);
-    assert_problem(reply, STI_ACME_ERR_UNAUTHORIZED);
-    assert_non_null(strstr(reply->problem_detail, "url"));
-    sti_acme_reply_free(reply);
+    expect_problem(send_crafted(nonce, other, url), STI_ACME_ERR_UNAUTHORIZED,
+                   "url");
     free(nonce);
 }
 
@@ -684,12 +729,10 @@ static void non_es256_alg_rejected(void **state)
 {
     const char *url = sti_acme_client_kid(fx.client);
     struct sti_acme_reply *reply = NULL;
-    char *nonce = NULL, *hdr = NULL, *body = NULL;
+    char *nonce = new_nonce(), *hdr = NULL, *body = NULL;
     struct sti_error err;
 
     (void)state;
-    assert_int_equal(sti_acme_client_new_nonce(fx.client, &nonce, &err),
-                     STI_OK);
     assert_true(asprintf(&hdr,
                          "{\"alg\":\"RS256\",\"kid\":\"%s\",\"nonce\":\"%s\","
                          "\"url\":\"%s\"}",
@@ -698,9 +741,8 @@ static void non_es256_alg_rejected(void **state)
                      STI_OK);
     assert_int_equal(sti_acme_client_send(fx.client, url, body, &reply, &err),
                      STI_OK);
-    assert_problem(reply, STI_ACME_ERR_BAD_SIGNATURE_ALGORITHM);
     assert_non_null(strstr(reply->body, "\"algorithms\""));
-    sti_acme_reply_free(reply);
+    expect_problem(reply, STI_ACME_ERR_BAD_SIGNATURE_ALGORITHM, NULL);
     free(body);
     free(hdr);
     free(nonce);
@@ -709,46 +751,22 @@ static void non_es256_alg_rejected(void **state)
 static void unknown_kid_is_account_does_not_exist(void **state)
 {
     const char *url = sti_acme_client_resource(fx.client, "newOrder");
-    struct sti_acme_reply *reply = NULL;
-    char *nonce = NULL, *body = NULL, kid[512];
-    struct sti_error err;
+    char kid[512];
 
     (void)state;
     snprintf(kid, sizeof(kid), "%s", sti_acme_client_kid(fx.client));
     strcpy(strrchr(kid, '/') + 1, "AAAAAAAAAAAAAAAAAAAAAA");
-    assert_int_equal(sti_acme_client_new_nonce(fx.client, &nonce, &err),
-                     STI_OK);
-    assert_int_equal(
-        sti_acme_jws_build(fx.acct_key, kid, nonce, url, "{}", &body, &err),
-        STI_OK);
-    assert_int_equal(sti_acme_client_send(fx.client, url, body, &reply, &err),
-                     STI_OK);
-    assert_problem(reply, STI_ACME_ERR_ACCOUNT_DOES_NOT_EXIST);
-    sti_acme_reply_free(reply);
-    free(body);
-    free(nonce);
+    expect_problem(send_jws(fx.acct_key, kid, url, "{}"),
+                   STI_ACME_ERR_ACCOUNT_DOES_NOT_EXIST, NULL);
 }
 
 static void signature_by_other_key_rejected(void **state)
 {
     const char *url = sti_acme_client_kid(fx.client);
-    struct sti_acme_reply *reply = NULL;
-    char *nonce = NULL, *body = NULL;
-    struct sti_error err;
 
     (void)state;
-    assert_int_equal(sti_acme_client_new_nonce(fx.client, &nonce, &err),
-                     STI_OK);
-    assert_int_equal(
-        sti_acme_jws_build(fx.rogue_key, url, nonce, url, "", &body, &err),
-        STI_OK);
-    assert_int_equal(sti_acme_client_send(fx.client, url, body, &reply, &err),
-                     STI_OK);
-    assert_problem(reply, STI_ACME_ERR_MALFORMED);
-    assert_non_null(strstr(reply->problem_detail, "signature"));
-    sti_acme_reply_free(reply);
-    free(body);
-    free(nonce);
+    expect_problem(send_jws(fx.rogue_key, url, url, ""), STI_ACME_ERR_MALFORMED,
+                   "signature");
 }
 
 static void wrong_content_type_rejected(void **state)
@@ -790,18 +808,13 @@ static void order_rejects_bad_identifiers(void **state)
 
 static void finalize_before_challenge_not_ready(void **state)
 {
+    char *b64 = new_key_csr_b64("spc:" SPC, 0);
     struct order_urls u;
-    struct sti_key *key = NULL;
-    struct sti_acme_reply *reply;
-    struct sti_error err;
 
     (void)state;
     new_order("spc:" SPC, &u);
-    assert_int_equal(sti_key_generate(&key, &err), STI_OK);
-    reply = finalize_with(&u, key, "spc:" SPC, 0);
-    assert_problem(reply, STI_ACME_ERR_ORDER_NOT_READY);
-    sti_acme_reply_free(reply);
-    sti_key_free(key);
+    expect_problem(finalize_b64(&u, b64), STI_ACME_ERR_ORDER_NOT_READY, NULL);
+    free(b64);
 }
 
 static void challenge_without_token_malformed(void **state)
@@ -829,10 +842,7 @@ static void expect_token_rejected(const struct token_spec *spec,
     new_order("spc:" SPC, &u);
     reply = answer(&u, "tkauth", token);
     assert_int_equal(reply->status, 403);
-    assert_problem(reply, STI_ACME_ERR_UNAUTHORIZED);
-    if (strstr(reply->problem_detail, detail) == NULL)
-        fail_msg("detail '%s' lacks '%s'", reply->problem_detail, detail);
-    sti_acme_reply_free(reply);
+    expect_problem(reply, STI_ACME_ERR_UNAUTHORIZED, detail);
     reply = post(u.authz, "");
     authz = reply_json(reply);
     assert_string_equal(json_string_value(json_object_get(authz, "status")),
@@ -906,49 +916,29 @@ static void replayed_jti_rejected(void **state)
 
 static void ca_mismatch_is_bad_csr(void **state)
 {
-    struct order_urls u;
-    struct sti_key *key = NULL;
-    struct sti_acme_reply *reply;
-    struct sti_error err;
+    char *b64 = new_key_csr_b64("spc:" SPC, 0);
 
     (void)state;
-    ready_order(&u, 1);
-    assert_int_equal(sti_key_generate(&key, &err), STI_OK);
-    reply = finalize_with(&u, key, "spc:" SPC, 0);
-    assert_problem(reply, STI_ACME_ERR_BAD_CSR);
-    assert_non_null(strstr(reply->problem_detail, "basicConstraints"));
-    sti_acme_reply_free(reply);
-    sti_key_free(key);
+    expect_bad_csr(1, b64, "basicConstraints");
+    free(b64);
 }
 
 static void account_key_csr_is_bad_csr(void **state)
 {
-    struct order_urls u;
-    struct sti_acme_reply *reply;
+    char *b64 = csr_b64(fx.acct_key, "spc:" SPC, 0);
 
     (void)state;
-    ready_order(&u, 0);
-    reply = finalize_with(&u, fx.acct_key, "spc:" SPC, 0);
-    assert_problem(reply, STI_ACME_ERR_BAD_CSR);
-    assert_non_null(strstr(reply->problem_detail, "account key"));
-    sti_acme_reply_free(reply);
+    expect_bad_csr(0, b64, "account key");
+    free(b64);
 }
 
 static void other_tnauth_csr_is_bad_csr(void **state)
 {
-    struct order_urls u;
-    struct sti_key *key = NULL;
-    struct sti_acme_reply *reply;
-    struct sti_error err;
+    char *b64 = new_key_csr_b64("spc:" OTHER_SPC, 0);
 
     (void)state;
-    ready_order(&u, 0);
-    assert_int_equal(sti_key_generate(&key, &err), STI_OK);
-    reply = finalize_with(&u, key, "spc:" OTHER_SPC, 0);
-    assert_problem(reply, STI_ACME_ERR_BAD_CSR);
-    assert_non_null(strstr(reply->problem_detail, "TNAuthList"));
-    sti_acme_reply_free(reply);
-    sti_key_free(key);
+    expect_bad_csr(0, b64, "TNAuthList");
+    free(b64);
 }
 
 static void rsa_csr_is_bad_csr(void **state)
@@ -957,18 +947,12 @@ static void rsa_csr_is_bad_csr(void **state)
     unsigned char *der = NULL;
     size_t len = 0;
     char *b64;
-    struct order_urls u;
-    struct sti_acme_reply *reply;
     struct sti_error err;
 
     (void)state;
     assert_int_equal(sti_file_read(path, &der, &len, &err), STI_OK);
     b64 = sti_b64url_encode(der, len);
-    ready_order(&u, 0);
-    reply = finalize_b64(&u, b64);
-    assert_problem(reply, STI_ACME_ERR_BAD_CSR);
-    assert_non_null(strstr(reply->problem_detail, "RSA"));
-    sti_acme_reply_free(reply);
+    expect_bad_csr(0, b64, "RSA");
     free(b64);
     free(der);
     free(path);
@@ -976,25 +960,51 @@ static void rsa_csr_is_bad_csr(void **state)
 
 static void garbage_csr_is_bad_csr(void **state)
 {
-    struct order_urls u;
-    struct sti_acme_reply *reply;
-
     (void)state;
-    ready_order(&u, 0);
-    reply = finalize_b64(&u, "bm90LWEtY3Ny");
-    assert_problem(reply, STI_ACME_ERR_BAD_CSR);
-    sti_acme_reply_free(reply);
+    expect_bad_csr(0, "bm90LWEtY3Ny", NULL);
 }
 
 /* The whole flow */
 
-static void obtain_issues_and_revokes(void **state)
+/* Runs sti_acme_obtain() for "spc:" SPC with TOKEN, KEY and IS_CA, and
+ * returns the issued chain.  *RES gets the result when RES is non-NULL. */
+static struct sti_chain *obtain_chain(const char *token,
+                                      const struct sti_key *key, int is_ca,
+                                      struct sti_acme_result **res)
 {
     struct sti_acme_obtain_request req;
+    struct sti_acme_result *result = NULL;
+    struct sti_tnauth *list = NULL;
+    struct sti_chain *chain = NULL;
+    struct sti_error err;
+
+    assert_int_equal(sti_tnauth_parse_spec("spc:" SPC, &list, &err), STI_OK);
+    memset(&req, 0, sizeof(req));
+    req.tnauth = list;
+    req.token = token;
+    req.is_ca = is_ca;
+    req.cert_key = key;
+    req.organization = "Test Provider";
+    req.timeout_s = 20;
+    if (sti_acme_obtain(fx.client, &req, &result, &err) != STI_OK)
+        fail_msg("obtain: %s", err.message);
+    assert_int_equal(sti_chain_parse(result->chain_pem,
+                                     strlen(result->chain_pem), &chain, &err),
+                     STI_OK);
+    sti_tnauth_free(list);
+    if (res != NULL)
+        *res = result;
+    else
+        sti_acme_result_free(result);
+    return chain;
+}
+
+static void obtain_issues_and_revokes(void **state)
+{
     struct sti_acme_result *res = NULL;
     struct sti_tnauth *list = NULL, *got = NULL;
     struct sti_key *key = NULL, *leaf_key;
-    struct sti_chain *chain = NULL;
+    struct sti_chain *chain;
     struct sti_cert *leaf;
     struct sti_acme_reply *reply;
     unsigned char *der = NULL;
@@ -1005,19 +1015,9 @@ static void obtain_issues_and_revokes(void **state)
     (void)state;
     assert_int_equal(sti_tnauth_parse_spec("spc:" SPC, &list, &err), STI_OK);
     assert_int_equal(sti_key_generate(&key, &err), STI_OK);
-    memset(&req, 0, sizeof(req));
-    req.tnauth = list;
-    req.token = token;
-    req.cert_key = key;
-    req.organization = "Test Provider";
-    req.timeout_s = 20;
-    if (sti_acme_obtain(fx.client, &req, &res, &err) != STI_OK)
-        fail_msg("obtain: %s", err.message);
+    chain = obtain_chain(token, key, 0, &res);
     assert_non_null(res->x5u);
     assert_non_null(strstr(res->x5u, "https://127.0.0.1/certs/"));
-    assert_int_equal(
-        sti_chain_parse(res->chain_pem, strlen(res->chain_pem), &chain, &err),
-        STI_OK);
     assert_int_equal(sti_chain_count(chain), 2);
     leaf = sti_chain_get0(chain, 0);
     leaf_key = sti_cert_get1_key(leaf);
@@ -1057,32 +1057,16 @@ static void obtain_issues_and_revokes(void **state)
 static void obtain_sca_with_ca_token(void **state)
 {
     struct token_spec spec = {"spc:" SPC, 86400 * 30, NULL, 1, NULL, NULL, 0};
-    struct sti_acme_obtain_request req;
-    struct sti_acme_result *res = NULL;
-    struct sti_tnauth *list = NULL;
     struct sti_key *key = NULL;
-    struct sti_chain *chain = NULL;
+    struct sti_chain *chain;
     char *token = make_token(&spec);
     struct sti_error err;
 
     (void)state;
-    assert_int_equal(sti_tnauth_parse_spec("spc:" SPC, &list, &err), STI_OK);
     assert_int_equal(sti_key_generate(&key, &err), STI_OK);
-    memset(&req, 0, sizeof(req));
-    req.tnauth = list;
-    req.token = token;
-    req.is_ca = 1;
-    req.cert_key = key;
-    req.organization = "Test Provider";
-    if (sti_acme_obtain(fx.client, &req, &res, &err) != STI_OK)
-        fail_msg("obtain: %s", err.message);
-    assert_int_equal(
-        sti_chain_parse(res->chain_pem, strlen(res->chain_pem), &chain, &err),
-        STI_OK);
+    chain = obtain_chain(token, key, 1, NULL);
     assert_true(sti_cert_is_ca(sti_chain_get0(chain, 0)));
     sti_chain_free(chain);
-    sti_acme_result_free(res);
-    sti_tnauth_free(list);
     sti_key_free(key);
     free(token);
 }
@@ -1090,33 +1074,17 @@ static void obtain_sca_with_ca_token(void **state)
 /* Obtains a certificate for KEY and returns its DER in base64url. */
 static char *obtain_cert_b64(const struct sti_key *key)
 {
-    struct sti_acme_obtain_request req;
-    struct sti_acme_result *res = NULL;
-    struct sti_tnauth *list = NULL;
-    struct sti_chain *chain = NULL;
+    char *token = good_token(), *b64;
+    struct sti_chain *chain = obtain_chain(token, key, 0, NULL);
     unsigned char *der = NULL;
     size_t len = 0;
-    char *token = good_token(), *b64;
     struct sti_error err;
 
-    assert_int_equal(sti_tnauth_parse_spec("spc:" SPC, &list, &err), STI_OK);
-    memset(&req, 0, sizeof(req));
-    req.tnauth = list;
-    req.token = token;
-    req.cert_key = key;
-    req.organization = "Test Provider";
-    if (sti_acme_obtain(fx.client, &req, &res, &err) != STI_OK)
-        fail_msg("obtain: %s", err.message);
-    assert_int_equal(
-        sti_chain_parse(res->chain_pem, strlen(res->chain_pem), &chain, &err),
-        STI_OK);
     assert_int_equal(
         sti_cert_to_der(sti_chain_get0(chain, 0), &der, &len, &err), STI_OK);
     b64 = sti_b64url_encode(der, len);
     free(der);
     sti_chain_free(chain);
-    sti_acme_result_free(res);
-    sti_tnauth_free(list);
     free(token);
     return b64;
 }
@@ -1126,20 +1094,11 @@ static struct sti_acme_reply *revoke_by_jwk(const struct sti_key *key,
                                             const char *cert_b64)
 {
     const char *url = sti_acme_client_resource(fx.client, "revokeCert");
-    struct sti_acme_reply *reply = NULL;
-    char *nonce = NULL, *payload, *body = NULL;
-    struct sti_error err;
+    struct sti_acme_reply *reply;
+    char *payload;
 
     assert_true(asprintf(&payload, "{\"certificate\":\"%s\"}", cert_b64) > 0);
-    assert_int_equal(sti_acme_client_new_nonce(fx.client, &nonce, &err),
-                     STI_OK);
-    assert_int_equal(
-        sti_acme_jws_build(key, NULL, nonce, url, payload, &body, &err),
-        STI_OK);
-    assert_int_equal(sti_acme_client_send(fx.client, url, body, &reply, &err),
-                     STI_OK);
-    free(body);
-    free(nonce);
+    reply = send_jws(key, NULL, url, payload);
     free(payload);
     return reply;
 }
@@ -1171,32 +1130,17 @@ static void revoke_with_certificate_key(void **state)
 static void short_token_caps_not_after(void **state)
 {
     struct token_spec spec = {"spc:" SPC, 7200, NULL, 0, NULL, NULL, 0};
-    struct sti_acme_obtain_request req;
-    struct sti_acme_result *res = NULL;
-    struct sti_tnauth *list = NULL;
     struct sti_key *key = NULL;
-    struct sti_chain *chain = NULL;
+    struct sti_chain *chain;
     char *token = make_token(&spec);
     time_t exp = time(NULL) + 7200;
     struct sti_error err;
 
     (void)state;
-    assert_int_equal(sti_tnauth_parse_spec("spc:" SPC, &list, &err), STI_OK);
     assert_int_equal(sti_key_generate(&key, &err), STI_OK);
-    memset(&req, 0, sizeof(req));
-    req.tnauth = list;
-    req.token = token;
-    req.cert_key = key;
-    req.organization = "Test Provider";
-    if (sti_acme_obtain(fx.client, &req, &res, &err) != STI_OK)
-        fail_msg("obtain: %s", err.message);
-    assert_int_equal(
-        sti_chain_parse(res->chain_pem, strlen(res->chain_pem), &chain, &err),
-        STI_OK);
+    chain = obtain_chain(token, key, 0, NULL);
     assert_true(sti_cert_not_after(sti_chain_get0(chain, 0)) <= exp + 5);
     sti_chain_free(chain);
-    sti_acme_result_free(res);
-    sti_tnauth_free(list);
     sti_key_free(key);
     free(token);
 }

@@ -7,99 +7,25 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#define CRL_URL "http://127.0.0.1:8080/crl"
-
-/* One SHAKEN hierarchy shared by the tests (built once, read only). */
-struct pki {
-    struct sti_key *pa_key, *root_key, *inter_key, *leaf_key, *sca_key;
-    struct sti_cert *pa, *root, *inter, *leaf, *sca;
-};
-static struct pki pki;
-
-static struct sti_key *new_key(void)
+/* PEM and DER output match OpenSSL's own X509 writers byte for byte. */
+static void output_matches_openssl(void **state)
 {
-    struct sti_key *key;
+    X509 *x = sti_cert_get0_x509(test_pki.leaf);
+    BIO *pem_bio = BIO_new(BIO_s_mem()), *der_bio = BIO_new(BIO_s_mem());
     struct sti_error err;
-
-    if (sti_key_generate(&key, &err) != STI_OK)
-        return NULL;
-    return key;
-}
-
-static struct sti_cert_request base_request(int kind, struct sti_key *key)
-{
-    struct sti_cert_request req;
-
-    memset(&req, 0, sizeof(req));
-    req.kind = kind;
-    req.organization = "Example Telecom";
-    req.subject_key = key;
-    if (kind != STI_CERT_PA_ROOT && kind != STI_CERT_CA_ROOT) {
-        req.crl_url = CRL_URL;
-        req.crl_issuer = pki.pa;
-    }
-    return req;
-}
-
-static int issue(const struct sti_cert_request *req, struct sti_cert *issuer,
-                 struct sti_key *issuer_key, struct sti_cert **out)
-{
-    struct sti_error err;
-    int rc = sti_cert_issue(req, issuer, issuer_key, out, &err);
-
-    if (rc != STI_OK)
-        print_message("issue: %s\n", err.message);
-    return rc;
-}
-
-static int setup_pki(void **state)
-{
-    struct sti_cert_request req;
-    struct sti_tnauth *spc = NULL, *range = NULL;
-    int rc;
+    unsigned char *der;
+    size_t len;
+    char *pem;
 
     (void)state;
-    pki.pa_key = new_key();
-    pki.root_key = new_key();
-    pki.inter_key = new_key();
-    pki.leaf_key = new_key();
-    pki.sca_key = new_key();
-    req = base_request(STI_CERT_PA_ROOT, pki.pa_key);
-    req.organization = "Test PA";
-    rc = issue(&req, NULL, NULL, &pki.pa);
-    req = base_request(STI_CERT_CA_ROOT, pki.root_key);
-    rc |= issue(&req, NULL, NULL, &pki.root);
-    req = base_request(STI_CERT_CA_INTERMEDIATE, pki.inter_key);
-    rc |= issue(&req, pki.root, pki.root_key, &pki.inter);
-    sti_tnauth_parse_spec("spc:1234", &spc, NULL);
-    req = base_request(STI_CERT_SP, pki.leaf_key);
-    req.tnauth = spc;
-    rc |= issue(&req, pki.inter, pki.inter_key, &pki.leaf);
-    sti_tnauth_parse_spec("range:12025550100+100,tn:12025550999", &range, NULL);
-    req = base_request(STI_CERT_SCA, pki.sca_key);
-    req.tnauth = range;
-    rc |= issue(&req, pki.inter, pki.inter_key, &pki.sca);
-    sti_tnauth_free(spc);
-    sti_tnauth_free(range);
-    return rc == STI_OK ? 0 : -1;
-}
-
-static int teardown_pki(void **state)
-{
-    (void)state;
-    sti_cert_free(pki.pa);
-    sti_cert_free(pki.root);
-    sti_cert_free(pki.inter);
-    sti_cert_free(pki.leaf);
-    sti_cert_free(pki.sca);
-    sti_key_free(pki.pa_key);
-    sti_key_free(pki.root_key);
-    sti_key_free(pki.inter_key);
-    sti_key_free(pki.leaf_key);
-    sti_key_free(pki.sca_key);
-    return 0;
+    assert_int_equal(PEM_write_bio_X509(pem_bio, x), 1);
+    assert_int_equal(i2d_X509_bio(der_bio, x), 1);
+    assert_int_equal(sti_cert_to_pem(test_pki.leaf, &pem, &err), STI_OK);
+    assert_int_equal(sti_cert_to_der(test_pki.leaf, &der, &len, &err), STI_OK);
+    test_assert_pem_der(pem_bio, pem, der_bio, der, len);
 }
 
 static void parse_pem_and_der(void **state)
@@ -111,15 +37,15 @@ static void parse_pem_and_der(void **state)
     char *pem, fa[65], fb[65];
 
     (void)state;
-    assert_int_equal(sti_cert_to_pem(pki.leaf, &pem, &err), STI_OK);
+    assert_int_equal(sti_cert_to_pem(test_pki.leaf, &pem, &err), STI_OK);
     assert_int_equal(sti_cert_parse(pem, strlen(pem), &back, &err), STI_OK);
-    assert_int_equal(sti_cert_fingerprint(pki.leaf, fa), STI_OK);
+    assert_int_equal(sti_cert_fingerprint(test_pki.leaf, fa), STI_OK);
     assert_int_equal(sti_cert_fingerprint(back, fb), STI_OK);
     assert_string_equal(fa, fb);
     assert_int_equal(strlen(fa), 64);
     sti_cert_free(back);
     free(pem);
-    assert_int_equal(sti_cert_to_der(pki.leaf, &der, &len, &err), STI_OK);
+    assert_int_equal(sti_cert_to_der(test_pki.leaf, &der, &len, &err), STI_OK);
     assert_int_equal(sti_cert_parse(der, len, &back, &err), STI_OK);
     assert_int_equal(sti_cert_fingerprint(back, fb), STI_OK);
     assert_string_equal(fa, fb);
@@ -144,7 +70,7 @@ static void parse_rejects_garbage(void **state)
     assert_int_equal(sti_cert_parse(bad_pem, strlen(bad_pem), &cert, &err),
                      STI_ERR_INVALID);
     assert_int_equal(sti_cert_parse(NULL, 0, &cert, &err), STI_ERR_INVALID);
-    assert_int_equal(sti_cert_to_der(pki.leaf, &der, &len, &err), STI_OK);
+    assert_int_equal(sti_cert_to_der(test_pki.leaf, &der, &len, &err), STI_OK);
     longer = malloc(len + 1);
     memcpy(longer, der, len);
     longer[len] = 0;
@@ -165,11 +91,11 @@ static void load_from_files(void **state)
     struct sti_error err;
 
     (void)state;
-    assert_int_equal(sti_cert_to_pem(pki.leaf, &pem, &err), STI_OK);
+    assert_int_equal(sti_cert_to_pem(test_pki.leaf, &pem, &err), STI_OK);
     assert_int_equal(sti_file_write(path, pem, strlen(pem), 0644, 1, &err),
                      STI_OK);
     assert_int_equal(sti_cert_load(path, &cert, &err), STI_OK);
-    assert_true(sti_cert_signed_by(cert, pki.inter));
+    assert_true(sti_cert_signed_by(cert, test_pki.inter));
     sti_cert_free(cert);
     assert_int_equal(sti_file_write(junk, "junk", 4, 0644, 1, &err), STI_OK);
     assert_int_equal(sti_cert_load(junk, &cert, &err), STI_ERR_INVALID);
@@ -185,21 +111,22 @@ static void load_from_files(void **state)
 
 static void accessors(void **state)
 {
-    struct sti_key *key = sti_cert_get1_key(pki.leaf);
-    char *issuer = sti_cert_issuer(pki.leaf);
-    char *inter_subject = sti_cert_subject(pki.inter);
+    struct sti_key *key = sti_cert_get1_key(test_pki.leaf);
+    char *issuer = sti_cert_issuer(test_pki.leaf);
+    char *inter_subject = sti_cert_subject(test_pki.inter);
     char fp[65];
 
     (void)state;
-    assert_true(sti_key_public_equal(key, pki.leaf_key));
+    assert_true(sti_key_public_equal(key, test_pki.leaf_key));
     assert_false(sti_key_has_private(key));
     assert_string_equal(issuer, inter_subject);
-    assert_true(sti_cert_signed_by(pki.leaf, pki.inter));
-    assert_false(sti_cert_signed_by(pki.leaf, pki.root));
-    assert_false(sti_cert_signed_by(NULL, pki.root));
-    assert_false(sti_cert_is_ca(pki.leaf));
-    assert_false(sti_cert_is_self_signed(pki.leaf));
-    assert_true(sti_cert_not_after(pki.leaf) > sti_cert_not_before(pki.leaf));
+    assert_true(sti_cert_signed_by(test_pki.leaf, test_pki.inter));
+    assert_false(sti_cert_signed_by(test_pki.leaf, test_pki.root));
+    assert_false(sti_cert_signed_by(NULL, test_pki.root));
+    assert_false(sti_cert_is_ca(test_pki.leaf));
+    assert_false(sti_cert_is_self_signed(test_pki.leaf));
+    assert_true(sti_cert_not_after(test_pki.leaf) >
+                sti_cert_not_before(test_pki.leaf));
     assert_null(sti_cert_serial_hex(NULL));
     assert_null(sti_cert_subject(NULL));
     assert_null(sti_cert_issuer(NULL));
@@ -210,8 +137,8 @@ static void accessors(void **state)
     assert_false(sti_cert_is_self_signed(NULL));
     assert_null(sti_cert_get1_key(NULL));
     assert_int_equal(sti_cert_fingerprint(NULL, fp), STI_ERR_CRYPTO);
-    assert_ptr_equal(sti_cert_up_ref(pki.leaf), pki.leaf);
-    sti_cert_free(pki.leaf);
+    assert_ptr_equal(sti_cert_up_ref(test_pki.leaf), test_pki.leaf);
+    sti_cert_free(test_pki.leaf);
     sti_cert_free(NULL);
     free(issuer);
     free(inter_subject);
@@ -222,7 +149,7 @@ static void accessors(void **state)
 static struct sti_cert *leaf_with_tnauth(const unsigned char *der, int len,
                                          int copies)
 {
-    X509 *x = X509_dup(sti_cert_get0_x509(pki.leaf));
+    X509 *x = X509_dup(sti_cert_get0_x509(test_pki.leaf));
     ASN1_OBJECT *obj = OBJ_txt2obj("1.3.6.1.5.5.7.1.26", 1);
     ASN1_OCTET_STRING *value = ASN1_OCTET_STRING_new();
     int i = X509_get_ext_by_OBJ(x, obj, -1);
@@ -235,7 +162,7 @@ static struct sti_cert *leaf_with_tnauth(const unsigned char *der, int len,
         X509_add_ext(x, ext, -1);
         X509_EXTENSION_free(ext);
     }
-    X509_sign(x, sti_key_get0_pkey(pki.inter_key), EVP_sha256());
+    X509_sign(x, sti_key_get0_pkey(test_pki.inter_key), EVP_sha256());
     ASN1_OBJECT_free(obj);
     ASN1_OCTET_STRING_free(value);
     return sti_cert_from_x509(x);
@@ -268,10 +195,10 @@ static void chain_round_trip(void **state)
     char *pem, fa[65], fb[65];
 
     (void)state;
-    assert_int_equal(sti_chain_push(chain, pki.leaf), STI_OK);
-    assert_int_equal(sti_chain_push(chain, pki.inter), STI_OK);
+    assert_int_equal(sti_chain_push(chain, test_pki.leaf), STI_OK);
+    assert_int_equal(sti_chain_push(chain, test_pki.inter), STI_OK);
     assert_int_equal(sti_chain_push(chain, NULL), STI_ERR_INVALID);
-    assert_int_equal(sti_chain_push(NULL, pki.leaf), STI_ERR_INVALID);
+    assert_int_equal(sti_chain_push(NULL, test_pki.leaf), STI_ERR_INVALID);
     assert_int_equal(sti_chain_count(chain), 2);
     assert_int_equal(sti_chain_to_pem(chain, &pem, &err), STI_OK);
     assert_int_equal(sti_chain_parse(pem, strlen(pem), &back, &err), STI_OK);
@@ -300,8 +227,8 @@ static void chain_parse_bad_input(void **state)
 
     (void)state;
     assert_int_equal(sti_chain_to_pem(chain, &pem, &err), STI_ERR_INVALID);
-    sti_chain_push(chain, pki.leaf);
-    sti_chain_push(chain, pki.inter);
+    sti_chain_push(chain, test_pki.leaf);
+    sti_chain_push(chain, test_pki.inter);
     assert_int_equal(sti_chain_to_pem(chain, &pem, &err), STI_OK);
     /* Corrupt the second certificate's base64 body. */
     broken = strdup(pem);
@@ -314,7 +241,7 @@ static void chain_parse_bad_input(void **state)
                                      &back, &err),
                      STI_ERR_INVALID);
     assert_int_equal(sti_chain_parse(NULL, 0, &back, &err), STI_ERR_INVALID);
-    assert_int_equal(sti_cert_to_der(pki.leaf, &der, &len, &err), STI_OK);
+    assert_int_equal(sti_cert_to_der(test_pki.leaf, &der, &len, &err), STI_OK);
     assert_int_equal(sti_chain_parse(der, len, &back, &err), STI_OK);
     assert_int_equal(sti_chain_count(back), 1);
     sti_chain_free(back);
@@ -343,6 +270,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parse_pem_and_der),
+        cmocka_unit_test(output_matches_openssl),
         cmocka_unit_test(parse_rejects_garbage),
         cmocka_unit_test(load_from_files),
         cmocka_unit_test(accessors),
@@ -352,5 +280,5 @@ int main(void)
         cmocka_unit_test(chain_load_file),
     };
 
-    return cmocka_run_group_tests(tests, setup_pki, teardown_pki);
+    return cmocka_run_group_tests(tests, test_pki_setup, test_pki_teardown);
 }

@@ -10,25 +10,6 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
-#define CRL_URL "http://127.0.0.1:8080/crl"
-
-/* One SHAKEN hierarchy shared by the tests (built once, read only). */
-struct pki {
-    struct sti_key *pa_key, *root_key, *inter_key, *leaf_key, *sca_key;
-    struct sti_cert *pa, *root, *inter, *leaf, *sca;
-};
-static struct pki pki;
-
-static struct sti_key *new_key(void)
-{
-    struct sti_key *key;
-    struct sti_error err;
-
-    if (sti_key_generate(&key, &err) != STI_OK)
-        return NULL;
-    return key;
-}
-
 static struct sti_tnauth *spec(const char *text)
 {
     struct sti_tnauth *list;
@@ -36,80 +17,6 @@ static struct sti_tnauth *spec(const char *text)
 
     assert_int_equal(sti_tnauth_parse_spec(text, &list, &err), STI_OK);
     return list;
-}
-
-static struct sti_cert_request base_request(int kind, struct sti_key *key)
-{
-    struct sti_cert_request req;
-
-    memset(&req, 0, sizeof(req));
-    req.kind = kind;
-    req.organization = "Example Telecom";
-    req.subject_key = key;
-    if (kind != STI_CERT_PA_ROOT && kind != STI_CERT_CA_ROOT) {
-        req.crl_url = CRL_URL;
-        req.crl_issuer = pki.pa;
-    }
-    return req;
-}
-
-static int issue(const struct sti_cert_request *req, struct sti_cert *issuer,
-                 struct sti_key *issuer_key, struct sti_cert **out)
-{
-    struct sti_error err;
-    int rc = sti_cert_issue(req, issuer, issuer_key, out, &err);
-
-    if (rc != STI_OK)
-        print_message("issue: %s\n", err.message);
-    return rc;
-}
-
-static int setup_pki(void **state)
-{
-    struct sti_cert_request req;
-    struct sti_tnauth *spc = NULL, *range = NULL;
-    int rc;
-
-    (void)state;
-    pki.pa_key = new_key();
-    pki.root_key = new_key();
-    pki.inter_key = new_key();
-    pki.leaf_key = new_key();
-    pki.sca_key = new_key();
-    req = base_request(STI_CERT_PA_ROOT, pki.pa_key);
-    req.organization = "Test PA";
-    rc = issue(&req, NULL, NULL, &pki.pa);
-    req = base_request(STI_CERT_CA_ROOT, pki.root_key);
-    rc |= issue(&req, NULL, NULL, &pki.root);
-    req = base_request(STI_CERT_CA_INTERMEDIATE, pki.inter_key);
-    rc |= issue(&req, pki.root, pki.root_key, &pki.inter);
-    sti_tnauth_parse_spec("spc:1234", &spc, NULL);
-    req = base_request(STI_CERT_SP, pki.leaf_key);
-    req.tnauth = spc;
-    rc |= issue(&req, pki.inter, pki.inter_key, &pki.leaf);
-    sti_tnauth_parse_spec("range:12025550100+100,tn:12025550999", &range, NULL);
-    req = base_request(STI_CERT_SCA, pki.sca_key);
-    req.tnauth = range;
-    rc |= issue(&req, pki.inter, pki.inter_key, &pki.sca);
-    sti_tnauth_free(spc);
-    sti_tnauth_free(range);
-    return rc == STI_OK ? 0 : -1;
-}
-
-static int teardown_pki(void **state)
-{
-    (void)state;
-    sti_cert_free(pki.pa);
-    sti_cert_free(pki.root);
-    sti_cert_free(pki.inter);
-    sti_cert_free(pki.leaf);
-    sti_cert_free(pki.sca);
-    sti_key_free(pki.pa_key);
-    sti_key_free(pki.root_key);
-    sti_key_free(pki.inter_key);
-    sti_key_free(pki.leaf_key);
-    sti_key_free(pki.sca_key);
-    return 0;
 }
 
 /* Helpers reading extensions through OpenSSL directly, independent of the
@@ -175,9 +82,9 @@ static void kind_names(void **state)
 
 static void sp_leaf_basic_fields(void **state)
 {
-    X509 *x = sti_cert_get0_x509(pki.leaf);
+    X509 *x = sti_cert_get0_x509(test_pki.leaf);
     const ASN1_INTEGER *serial = X509_get0_serialNumber(x);
-    char *cn = sti_cert_subject_cn(pki.leaf), *subject;
+    char *cn = sti_cert_subject_cn(test_pki.leaf), *subject;
 
     (void)state;
     assert_int_equal(X509_get_version(x), X509_VERSION_3);
@@ -185,7 +92,7 @@ static void sp_leaf_basic_fields(void **state)
     assert_int_equal(ASN1_STRING_type(serial), V_ASN1_INTEGER); /* positive */
     assert_int_equal(ASN1_STRING_length(serial), 16);
     assert_string_equal(cn, "SHAKEN 1234");
-    subject = sti_cert_subject(pki.leaf);
+    subject = sti_cert_subject(test_pki.leaf);
     assert_string_equal(subject, "CN=SHAKEN 1234,O=Example Telecom,C=US");
     free(cn);
     free(subject);
@@ -193,20 +100,20 @@ static void sp_leaf_basic_fields(void **state)
 
 static void sp_leaf_extensions(void **state)
 {
-    X509 *x = sti_cert_get0_x509(pki.leaf);
+    X509 *x = sti_cert_get0_x509(test_pki.leaf);
     unsigned char md[20];
     unsigned int n;
     const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(x);
     const ASN1_OCTET_STRING *aki = X509_get0_authority_key_id(x);
     const ASN1_OCTET_STRING *inter_ski =
-        X509_get0_subject_key_id(sti_cert_get0_x509(pki.inter));
+        X509_get0_subject_key_id(sti_cert_get0_x509(test_pki.inter));
     int count;
-    char *oid = policy_oid(pki.leaf, &count);
+    char *oid = policy_oid(test_pki.leaf, &count);
 
     (void)state;
-    assert_int_equal(ext_critical(pki.leaf, NID_basic_constraints), 1);
+    assert_int_equal(ext_critical(test_pki.leaf, NID_basic_constraints), 1);
     assert_false(X509_get_extension_flags(x) & EXFLAG_CA);
-    assert_int_equal(ext_critical(pki.leaf, NID_key_usage), 1);
+    assert_int_equal(ext_critical(test_pki.leaf, NID_key_usage), 1);
     assert_int_equal(X509_get_key_usage(x), KU_DIGITAL_SIGNATURE);
     assert_non_null(ski);
     assert_int_equal(X509_pubkey_digest(x, EVP_sha1(), md, &n), 1);
@@ -216,18 +123,19 @@ static void sp_leaf_extensions(void **state)
     assert_int_equal(ASN1_OCTET_STRING_cmp(aki, inter_ski), 0);
     assert_int_equal(count, 1);
     assert_string_equal(oid, "2.16.840.1.114569.1.1.4");
-    assert_int_equal(ext_critical(pki.leaf, NID_certificate_policies), 0);
-    assert_int_equal(tnauth_critical(pki.leaf), 0);
-    assert_int_equal(ext_critical(pki.leaf, NID_info_access), -1);
-    assert_int_equal(ext_critical(pki.leaf, NID_issuer_alt_name), -1);
+    assert_int_equal(ext_critical(test_pki.leaf, NID_certificate_policies), 0);
+    assert_int_equal(tnauth_critical(test_pki.leaf), 0);
+    assert_int_equal(ext_critical(test_pki.leaf, NID_info_access), -1);
+    assert_int_equal(ext_critical(test_pki.leaf, NID_issuer_alt_name), -1);
     assert_int_equal(X509_get_ext_count(x), 7);
     free(oid);
 }
 
 static void sp_leaf_crl_point(void **state)
 {
-    CRL_DIST_POINTS *dps = X509_get_ext_d2i(
-        sti_cert_get0_x509(pki.leaf), NID_crl_distribution_points, NULL, NULL);
+    CRL_DIST_POINTS *dps =
+        X509_get_ext_d2i(sti_cert_get0_x509(test_pki.leaf),
+                         NID_crl_distribution_points, NULL, NULL);
     DIST_POINT *dp;
     GENERAL_NAME *gn;
 
@@ -241,13 +149,13 @@ static void sp_leaf_crl_point(void **state)
     assert_int_equal(gn->type, GEN_URI);
     assert_string_equal(
         (const char *)ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier),
-        CRL_URL);
+        TEST_CRL_URL);
     assert_int_equal(sk_GENERAL_NAME_num(dp->CRLissuer), 1);
     gn = sk_GENERAL_NAME_value(dp->CRLissuer, 0);
     assert_int_equal(gn->type, GEN_DIRNAME);
     assert_int_equal(
         X509_NAME_cmp(gn->d.directoryName,
-                      X509_get_subject_name(sti_cert_get0_x509(pki.pa))),
+                      X509_get_subject_name(sti_cert_get0_x509(test_pki.pa))),
         0);
     CRL_DIST_POINTS_free(dps);
 }
@@ -258,10 +166,10 @@ static void sp_leaf_tnauth(void **state)
     struct sti_error err;
 
     (void)state;
-    assert_int_equal(sti_cert_get_tnauth(pki.leaf, &list, &err), STI_OK);
+    assert_int_equal(sti_cert_get_tnauth(test_pki.leaf, &list, &err), STI_OK);
     assert_string_equal(sti_tnauth_get0_spc(list), "1234");
     sti_tnauth_free(list);
-    assert_int_equal(sti_cert_get_tnauth(pki.inter, &list, &err),
+    assert_int_equal(sti_cert_get_tnauth(test_pki.inter, &list, &err),
                      STI_ERR_NOTFOUND);
     assert_null(list);
     assert_int_equal(sti_cert_get_tnauth(NULL, &list, &err), STI_ERR_INVALID);
@@ -298,7 +206,7 @@ static void long_utf8_org_in_cn(void **state)
 
 static void roots_profile(void **state)
 {
-    struct sti_cert *roots[] = {pki.pa, pki.root};
+    struct sti_cert *roots[] = {test_pki.pa, test_pki.root};
 
     (void)state;
     for (size_t i = 0; i < 2; i++) {
@@ -321,28 +229,29 @@ static void roots_profile(void **state)
         free(cn);
     }
     /* The PA also signs SPC tokens with its key. */
-    assert_true(X509_get_key_usage(sti_cert_get0_x509(pki.pa)) &
+    assert_true(X509_get_key_usage(sti_cert_get0_x509(test_pki.pa)) &
                 KU_DIGITAL_SIGNATURE);
-    assert_false(X509_get_key_usage(sti_cert_get0_x509(pki.root)) &
+    assert_false(X509_get_key_usage(sti_cert_get0_x509(test_pki.root)) &
                  KU_DIGITAL_SIGNATURE);
 }
 
 static void intermediate_profile(void **state)
 {
-    X509 *x = sti_cert_get0_x509(pki.inter);
-    char *cn = sti_cert_subject_cn(pki.inter);
+    X509 *x = sti_cert_get0_x509(test_pki.inter);
+    char *cn = sti_cert_subject_cn(test_pki.inter);
     int count;
-    char *oid = policy_oid(pki.inter, &count);
+    char *oid = policy_oid(test_pki.inter, &count);
 
     (void)state;
     assert_non_null(strstr(cn, "SHAKEN"));
-    assert_true(sti_cert_is_ca(pki.inter));
-    assert_false(sti_cert_is_self_signed(pki.inter));
+    assert_true(sti_cert_is_ca(test_pki.inter));
+    assert_false(sti_cert_is_self_signed(test_pki.inter));
     assert_int_equal(X509_get_key_usage(x), KU_KEY_CERT_SIGN | KU_CRL_SIGN);
     assert_int_equal(count, 1);
     assert_non_null(X509_get0_authority_key_id(x));
-    assert_int_equal(ext_critical(pki.inter, NID_crl_distribution_points), 0);
-    assert_int_equal(tnauth_critical(pki.inter), -1);
+    assert_int_equal(ext_critical(test_pki.inter, NID_crl_distribution_points),
+                     0);
+    assert_int_equal(tnauth_critical(test_pki.inter), -1);
     free(cn);
     free(oid);
 }
@@ -350,7 +259,8 @@ static void intermediate_profile(void **state)
 static void fr_profile(void **state)
 {
     struct sti_tnauth *list = spec("spc:818H");
-    struct sti_cert_request req = base_request(STI_CERT_SP, pki.leaf_key);
+    struct sti_cert_request req =
+        test_cert_request(STI_CERT_SP, test_pki.leaf_key);
     struct sti_cert *cert;
     struct sti_error err;
     char *subject, *oid;
@@ -361,11 +271,13 @@ static void fr_profile(void **state)
     req.profile = "fr";
     req.validity_days = 366;
     assert_int_equal(
-        sti_cert_issue(&req, pki.inter, pki.inter_key, &cert, &err),
+        sti_cert_issue(&req, test_pki.inter, test_pki.inter_key, &cert, &err),
         STI_ERR_POLICY);
     assert_non_null(strstr(err.message, "365"));
     req.validity_days = 0;
-    assert_int_equal(issue(&req, pki.inter, pki.inter_key, &cert), STI_OK);
+    assert_int_equal(
+        test_pki_issue(&req, test_pki.inter, test_pki.inter_key, &cert),
+        STI_OK);
     assert_int_equal(sti_cert_not_after(cert) - sti_cert_not_before(cert),
                      365 * 86400);
     subject = sti_cert_subject(cert);
@@ -381,7 +293,8 @@ static void fr_profile(void **state)
 static void us_validity_and_times(void **state)
 {
     struct sti_tnauth *list = spec("spc:1234");
-    struct sti_cert_request req = base_request(STI_CERT_SP, pki.leaf_key);
+    struct sti_cert_request req =
+        test_cert_request(STI_CERT_SP, test_pki.leaf_key);
     struct sti_cert *cert;
     time_t nb = time(NULL) - 3600;
 
@@ -390,7 +303,9 @@ static void us_validity_and_times(void **state)
     req.not_before = nb;
     req.validity_days = 730;
     req.policy_oid = "2.16.840.1.114569.1.1.3";
-    assert_int_equal(issue(&req, pki.inter, pki.inter_key, &cert), STI_OK);
+    assert_int_equal(
+        test_pki_issue(&req, test_pki.inter, test_pki.inter_key, &cert),
+        STI_OK);
     assert_int_equal(sti_cert_not_before(cert), nb);
     assert_int_equal(sti_cert_not_after(cert), nb + 730 * 86400);
     sti_cert_free(cert);
@@ -399,18 +314,20 @@ static void us_validity_and_times(void **state)
 
 static void default_validity_ends_with_issuer(void **state)
 {
-    struct sti_key *key = new_key();
+    struct sti_key *key = test_new_key();
     struct sti_tnauth *range = spec("range:12025550100+10");
-    struct sti_cert_request req = base_request(STI_CERT_SCA, key);
+    struct sti_cert_request req = test_cert_request(STI_CERT_SCA, key);
     struct sti_cert *sca;
 
     (void)state;
     req.tnauth = range;
     /* Starting a day after the intermediate, the default CA validity
      * would outlive it, so the certificate ends with it. */
-    req.not_before = sti_cert_not_before(pki.inter) + 86400;
-    assert_int_equal(issue(&req, pki.inter, pki.inter_key, &sca), STI_OK);
-    assert_int_equal(sti_cert_not_after(sca), sti_cert_not_after(pki.inter));
+    req.not_before = sti_cert_not_before(test_pki.inter) + 86400;
+    assert_int_equal(
+        test_pki_issue(&req, test_pki.inter, test_pki.inter_key, &sca), STI_OK);
+    assert_int_equal(sti_cert_not_after(sca),
+                     sti_cert_not_after(test_pki.inter));
     sti_cert_free(sca);
     sti_tnauth_free(range);
     sti_key_free(key);
@@ -433,17 +350,21 @@ static void sp_rejects_bad_tnauth(void **state)
 {
     struct sti_tnauth *two = spec("spc:1234,spc:5678");
     struct sti_tnauth *tn = spec("tn:12025550100");
-    struct sti_cert_request req = base_request(STI_CERT_SP, pki.leaf_key);
+    struct sti_cert_request req =
+        test_cert_request(STI_CERT_SP, test_pki.leaf_key);
 
     (void)state;
-    expect_issue_fails(&req, pki.inter, pki.inter_key, STI_ERR_POLICY, "SPC");
+    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key, STI_ERR_POLICY,
+                       "SPC");
     req.tnauth = two;
-    expect_issue_fails(&req, pki.inter, pki.inter_key, STI_ERR_POLICY, "SPC");
+    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key, STI_ERR_POLICY,
+                       "SPC");
     req.tnauth = tn;
-    expect_issue_fails(&req, pki.inter, pki.inter_key, STI_ERR_POLICY, "SPC");
-    req = base_request(STI_CERT_CA_INTERMEDIATE, pki.inter_key);
+    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key, STI_ERR_POLICY,
+                       "SPC");
+    req = test_cert_request(STI_CERT_CA_INTERMEDIATE, test_pki.inter_key);
     req.tnauth = tn;
-    expect_issue_fails(&req, pki.root, pki.root_key, STI_ERR_POLICY,
+    expect_issue_fails(&req, test_pki.root, test_pki.root_key, STI_ERR_POLICY,
                        "no TNAuthList");
     sti_tnauth_free(two);
     sti_tnauth_free(tn);
@@ -452,20 +373,21 @@ static void sp_rejects_bad_tnauth(void **state)
 static void rejects_wrong_key_types(void **state)
 {
     struct sti_tnauth *list = spec("spc:1234");
-    struct sti_cert_request req = base_request(STI_CERT_SP, NULL);
+    struct sti_cert_request req = test_cert_request(STI_CERT_SP, NULL);
     EVP_PKEY *p384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
     struct sti_key *key = sti_key_from_pkey(p384);
 
     (void)state;
     req.tnauth = list;
     req.subject_key = key;
-    expect_issue_fails(&req, pki.inter, pki.inter_key, STI_ERR_POLICY,
+    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key, STI_ERR_POLICY,
                        "EC P-384");
     req.subject_key = NULL;
-    expect_issue_fails(&req, pki.inter, pki.inter_key, STI_ERR_POLICY, "P-256");
+    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key, STI_ERR_POLICY,
+                       "P-256");
     /* The issuer key must be a private key. */
-    req.subject_key = pki.leaf_key;
-    expect_issue_fails(&req, pki.inter, key, STI_ERR_INVALID, "P-256");
+    req.subject_key = test_pki.leaf_key;
+    expect_issue_fails(&req, test_pki.inter, key, STI_ERR_INVALID, "P-256");
     sti_key_free(key);
     sti_tnauth_free(list);
 }
@@ -473,18 +395,20 @@ static void rejects_wrong_key_types(void **state)
 static void rejects_wrong_issuer(void **state)
 {
     struct sti_tnauth *list = spec("spc:1234");
-    struct sti_cert_request req = base_request(STI_CERT_SP, pki.leaf_key);
-    struct sti_cert_request root = base_request(STI_CERT_CA_ROOT, pki.root_key);
+    struct sti_cert_request req =
+        test_cert_request(STI_CERT_SP, test_pki.leaf_key);
+    struct sti_cert_request root =
+        test_cert_request(STI_CERT_CA_ROOT, test_pki.root_key);
 
     (void)state;
     req.tnauth = list;
     expect_issue_fails(&req, NULL, NULL, STI_ERR_INVALID, "needs an issuer");
-    expect_issue_fails(&req, pki.inter, NULL, STI_ERR_INVALID, NULL);
-    expect_issue_fails(&req, pki.inter, pki.root_key, STI_ERR_INVALID,
+    expect_issue_fails(&req, test_pki.inter, NULL, STI_ERR_INVALID, NULL);
+    expect_issue_fails(&req, test_pki.inter, test_pki.root_key, STI_ERR_INVALID,
                        "does not match");
-    expect_issue_fails(&req, pki.leaf, pki.leaf_key, STI_ERR_POLICY,
+    expect_issue_fails(&req, test_pki.leaf, test_pki.leaf_key, STI_ERR_POLICY,
                        "not a CA");
-    expect_issue_fails(&root, pki.root, pki.root_key, STI_ERR_INVALID,
+    expect_issue_fails(&root, test_pki.root, test_pki.root_key, STI_ERR_INVALID,
                        "self-signed");
     sti_tnauth_free(list);
 }
@@ -492,30 +416,32 @@ static void rejects_wrong_issuer(void **state)
 static void rejects_bad_names(void **state)
 {
     struct sti_tnauth *list = spec("spc:1234");
-    struct sti_cert_request req = base_request(STI_CERT_SP, pki.leaf_key);
+    struct sti_cert_request req =
+        test_cert_request(STI_CERT_SP, test_pki.leaf_key);
     struct sti_cert_request inter =
-        base_request(STI_CERT_CA_INTERMEDIATE, pki.inter_key);
-    struct sti_cert_request root = base_request(STI_CERT_CA_ROOT, pki.root_key);
+        test_cert_request(STI_CERT_CA_INTERMEDIATE, test_pki.inter_key);
+    struct sti_cert_request root =
+        test_cert_request(STI_CERT_CA_ROOT, test_pki.root_key);
 
     (void)state;
     req.tnauth = list;
     req.organization = NULL;
-    expect_issue_fails(&req, pki.inter, pki.inter_key, STI_ERR_INVALID,
-                       "organization");
+    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key,
+                       STI_ERR_INVALID, "organization");
     req.organization = "Example";
     req.country = "usa";
-    expect_issue_fails(&req, pki.inter, pki.inter_key, STI_ERR_INVALID,
-                       "'usa'");
+    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key,
+                       STI_ERR_INVALID, "'usa'");
     req.country = NULL;
     req.common_name = "SHAKEN 9999";
-    expect_issue_fails(&req, pki.inter, pki.inter_key, STI_ERR_POLICY,
+    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key, STI_ERR_POLICY,
                        "SHAKEN 1234");
     req.common_name = NULL;
     req.policy_oid = "not-an-oid";
-    expect_issue_fails(&req, pki.inter, pki.inter_key, STI_ERR_INVALID,
-                       "not-an-oid");
+    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key,
+                       STI_ERR_INVALID, "not-an-oid");
     inter.common_name = "Example Issuing CA";
-    expect_issue_fails(&inter, pki.root, pki.root_key, STI_ERR_POLICY,
+    expect_issue_fails(&inter, test_pki.root, test_pki.root_key, STI_ERR_POLICY,
                        "SHAKEN");
     root.common_name = "Example SHAKEN CA";
     expect_issue_fails(&root, NULL, NULL, STI_ERR_POLICY, "ROOT");
@@ -525,71 +451,78 @@ static void rejects_bad_names(void **state)
 static void rejects_bad_crl_and_validity(void **state)
 {
     struct sti_tnauth *list = spec("spc:1234");
-    struct sti_cert_request req = base_request(STI_CERT_SP, pki.leaf_key);
+    struct sti_cert_request req =
+        test_cert_request(STI_CERT_SP, test_pki.leaf_key);
 
     (void)state;
     req.tnauth = list;
     req.crl_url = NULL;
-    expect_issue_fails(&req, pki.inter, pki.inter_key, STI_ERR_INVALID, "CRL");
+    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key,
+                       STI_ERR_INVALID, "CRL");
     req.crl_url = "ftp://pa.example/crl";
-    expect_issue_fails(&req, pki.inter, pki.inter_key, STI_ERR_INVALID,
-                       "ftp://");
-    req.crl_url = CRL_URL;
+    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key,
+                       STI_ERR_INVALID, "ftp://");
+    req.crl_url = TEST_CRL_URL;
     req.validity_days = -1;
-    expect_issue_fails(&req, pki.inter, pki.inter_key, STI_ERR_INVALID,
-                       "negative");
+    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key,
+                       STI_ERR_INVALID, "negative");
     req.validity_days = 1097;
-    expect_issue_fails(&req, pki.inter, pki.inter_key, STI_ERR_POLICY, "1096");
+    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key, STI_ERR_POLICY,
+                       "1096");
     req.validity_days = 365;
-    req.not_before = sti_cert_not_after(pki.inter) - 86400;
-    expect_issue_fails(&req, pki.inter, pki.inter_key, STI_ERR_POLICY,
+    req.not_before = sti_cert_not_after(test_pki.inter) - 86400;
+    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key, STI_ERR_POLICY,
                        "issuer");
     req.not_before = 0;
     req.profile = "xx";
-    expect_issue_fails(&req, pki.inter, pki.inter_key, STI_ERR_INVALID, "'xx'");
+    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key,
+                       STI_ERR_INVALID, "'xx'");
     req.profile = NULL;
     req.kind = 42;
-    expect_issue_fails(&req, pki.inter, pki.inter_key, STI_ERR_INVALID, "kind");
-    expect_issue_fails(NULL, pki.inter, pki.inter_key, STI_ERR_INVALID, NULL);
+    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key,
+                       STI_ERR_INVALID, "kind");
+    expect_issue_fails(NULL, test_pki.inter, test_pki.inter_key,
+                       STI_ERR_INVALID, NULL);
     sti_tnauth_free(list);
 }
 
 static void sca_profile(void **state)
 {
-    X509 *x = sti_cert_get0_x509(pki.sca);
+    X509 *x = sti_cert_get0_x509(test_pki.sca);
     BASIC_CONSTRAINTS *bc =
         X509_get_ext_d2i(x, NID_basic_constraints, NULL, NULL);
     struct sti_tnauth *list;
     struct sti_error err;
 
     (void)state;
-    assert_true(sti_cert_is_ca(pki.sca));
+    assert_true(sti_cert_is_ca(test_pki.sca));
     assert_non_null(bc);
     assert_int_equal(ASN1_INTEGER_get(bc->pathlen), 0);
     BASIC_CONSTRAINTS_free(bc);
-    assert_int_equal(sti_cert_get_tnauth(pki.sca, &list, &err), STI_OK);
+    assert_int_equal(sti_cert_get_tnauth(test_pki.sca, &list, &err), STI_OK);
     assert_int_equal(list->count, 2);
     sti_tnauth_free(list);
-    assert_int_equal(tnauth_critical(pki.sca), 0);
+    assert_int_equal(tnauth_critical(test_pki.sca), 0);
 }
 
 static void delegate_encompassed(void **state)
 {
-    struct sti_key *key = new_key();
+    struct sti_key *key = test_new_key();
     struct sti_tnauth *inside = spec("range:12025550150+10,tn:12025550999");
-    struct sti_cert_request req = base_request(STI_CERT_DELEGATE, key);
+    struct sti_cert_request req = test_cert_request(STI_CERT_DELEGATE, key);
     struct sti_cert *cert;
     char *cn;
 
     (void)state;
     req.tnauth = inside;
-    assert_int_equal(issue(&req, pki.sca, pki.sca_key, &cert), STI_OK);
+    assert_int_equal(
+        test_pki_issue(&req, test_pki.sca, test_pki.sca_key, &cert), STI_OK);
     cn = sti_cert_subject_cn(cert);
     assert_string_equal(cn, "SHAKEN 12025550150");
     assert_false(sti_cert_is_ca(cert));
     assert_int_equal(X509_get_key_usage(sti_cert_get0_x509(cert)),
                      KU_DIGITAL_SIGNATURE);
-    assert_true(sti_cert_signed_by(cert, pki.sca));
+    assert_true(sti_cert_signed_by(cert, test_pki.sca));
     free(cn);
     sti_cert_free(cert);
     sti_tnauth_free(inside);
@@ -600,19 +533,21 @@ static void delegate_outside_rejected(void **state)
 {
     struct sti_tnauth *outside = spec("range:12025550190+20");
     struct sti_tnauth *spc = spec("spc:1234");
-    struct sti_cert_request req = base_request(STI_CERT_DELEGATE, pki.leaf_key);
+    struct sti_cert_request req =
+        test_cert_request(STI_CERT_DELEGATE, test_pki.leaf_key);
 
     (void)state;
     req.tnauth = outside;
-    expect_issue_fails(&req, pki.sca, pki.sca_key, STI_ERR_POLICY,
+    expect_issue_fails(&req, test_pki.sca, test_pki.sca_key, STI_ERR_POLICY,
                        "not encompassed");
     /* A plain intermediate has no TNAuthList to delegate from. */
-    expect_issue_fails(&req, pki.inter, pki.inter_key, STI_ERR_POLICY, "SCA");
+    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key, STI_ERR_POLICY,
+                       "SCA");
     req.tnauth = NULL;
-    expect_issue_fails(&req, pki.sca, pki.sca_key, STI_ERR_INVALID,
+    expect_issue_fails(&req, test_pki.sca, test_pki.sca_key, STI_ERR_INVALID,
                        "TNAuthList");
     req.tnauth = spc;
-    expect_issue_fails(&req, pki.sca, pki.sca_key, STI_ERR_POLICY,
+    expect_issue_fails(&req, test_pki.sca, test_pki.sca_key, STI_ERR_POLICY,
                        "not encompassed");
     sti_tnauth_free(outside);
     sti_tnauth_free(spc);
@@ -620,18 +555,19 @@ static void delegate_outside_rejected(void **state)
 
 static void sp_under_sca_needs_its_spc(void **state)
 {
-    struct sti_key *key = new_key(), *sp_key = new_key();
+    struct sti_key *key = test_new_key(), *sp_key = test_new_key();
     struct sti_tnauth *spc_sca = spec("spc:1234,range:12025550100+100");
     struct sti_tnauth *same = spec("spc:1234"), *other = spec("spc:5678");
-    struct sti_cert_request req = base_request(STI_CERT_SCA, key);
+    struct sti_cert_request req = test_cert_request(STI_CERT_SCA, key);
     struct sti_cert *sca, *cert;
 
     (void)state;
     req.tnauth = spc_sca;
-    assert_int_equal(issue(&req, pki.inter, pki.inter_key, &sca), STI_OK);
-    req = base_request(STI_CERT_SP, sp_key);
+    assert_int_equal(
+        test_pki_issue(&req, test_pki.inter, test_pki.inter_key, &sca), STI_OK);
+    req = test_cert_request(STI_CERT_SP, sp_key);
     req.tnauth = same;
-    assert_int_equal(issue(&req, sca, key, &cert), STI_OK);
+    assert_int_equal(test_pki_issue(&req, sca, key, &cert), STI_OK);
     sti_cert_free(cert);
     req.tnauth = other;
     expect_issue_fails(&req, sca, key, STI_ERR_POLICY, "not encompassed");
@@ -646,13 +582,16 @@ static void sp_under_sca_needs_its_spc(void **state)
 static void critical_tnauth_flag(void **state)
 {
     struct sti_tnauth *list = spec("spc:1234");
-    struct sti_cert_request req = base_request(STI_CERT_SP, pki.leaf_key);
+    struct sti_cert_request req =
+        test_cert_request(STI_CERT_SP, test_pki.leaf_key);
     struct sti_cert *cert;
 
     (void)state;
     req.tnauth = list;
     req.tnauth_critical = 1;
-    assert_int_equal(issue(&req, pki.inter, pki.inter_key, &cert), STI_OK);
+    assert_int_equal(
+        test_pki_issue(&req, test_pki.inter, test_pki.inter_key, &cert),
+        STI_OK);
     assert_int_equal(tnauth_critical(cert), 1);
     sti_cert_free(cert);
     sti_tnauth_free(list);
@@ -661,14 +600,17 @@ static void critical_tnauth_flag(void **state)
 static void serials_are_unique(void **state)
 {
     struct sti_tnauth *list = spec("spc:1234");
-    struct sti_cert_request req = base_request(STI_CERT_SP, pki.leaf_key);
+    struct sti_cert_request req =
+        test_cert_request(STI_CERT_SP, test_pki.leaf_key);
     struct sti_cert *a, *b;
     char *sa, *sb;
 
     (void)state;
     req.tnauth = list;
-    assert_int_equal(issue(&req, pki.inter, pki.inter_key, &a), STI_OK);
-    assert_int_equal(issue(&req, pki.inter, pki.inter_key, &b), STI_OK);
+    assert_int_equal(
+        test_pki_issue(&req, test_pki.inter, test_pki.inter_key, &a), STI_OK);
+    assert_int_equal(
+        test_pki_issue(&req, test_pki.inter, test_pki.inter_key, &b), STI_OK);
     sa = sti_cert_serial_hex(a);
     sb = sti_cert_serial_hex(b);
     assert_int_equal(strlen(sa), 32);
@@ -704,7 +646,7 @@ static int run_openssl_verify(const char *dir, struct sti_cert *leaf,
     char *leaf_path = test_path(dir, "leaf.pem");
     int rc;
 
-    write_pem(root, &pki.root, 1);
+    write_pem(root, &test_pki.root, 1);
     write_pem(inter, untrusted, n);
     write_pem(leaf_path, &leaf, 1);
     snprintf(cmd, sizeof(cmd),
@@ -720,18 +662,22 @@ static int run_openssl_verify(const char *dir, struct sti_cert *leaf,
 static void openssl_verify_accepts(void **state)
 {
     char *dir = test_tmpdir();
-    struct sti_key *key = new_key();
+    struct sti_key *key = test_new_key();
     struct sti_tnauth *tn = spec("tn:12025550120");
-    struct sti_cert_request req = base_request(STI_CERT_DELEGATE, key);
-    struct sti_cert *delegate, *both[2] = {pki.inter, pki.sca};
+    struct sti_cert_request req = test_cert_request(STI_CERT_DELEGATE, key);
+    struct sti_cert *delegate, *both[2] = {test_pki.inter, test_pki.sca};
 
     (void)state;
-    assert_int_equal(run_openssl_verify(dir, pki.leaf, &pki.inter, 1), 0);
+    assert_int_equal(run_openssl_verify(dir, test_pki.leaf, &test_pki.inter, 1),
+                     0);
     req.tnauth = tn;
-    assert_int_equal(issue(&req, pki.sca, pki.sca_key, &delegate), STI_OK);
+    assert_int_equal(
+        test_pki_issue(&req, test_pki.sca, test_pki.sca_key, &delegate),
+        STI_OK);
     assert_int_equal(run_openssl_verify(dir, delegate, both, 2), 0);
     /* The chain must not verify without its intermediate. */
-    assert_int_not_equal(run_openssl_verify(dir, pki.leaf, &pki.pa, 1), 0);
+    assert_int_not_equal(
+        run_openssl_verify(dir, test_pki.leaf, &test_pki.pa, 1), 0);
     sti_cert_free(delegate);
     sti_tnauth_free(tn);
     sti_key_free(key);
@@ -742,14 +688,17 @@ static void openssl_rejects_critical_tnauth(void **state)
 {
     char *dir = test_tmpdir();
     struct sti_tnauth *list = spec("spc:1234");
-    struct sti_cert_request req = base_request(STI_CERT_SP, pki.leaf_key);
+    struct sti_cert_request req =
+        test_cert_request(STI_CERT_SP, test_pki.leaf_key);
     struct sti_cert *cert;
 
     (void)state;
     req.tnauth = list;
     req.tnauth_critical = 1;
-    assert_int_equal(issue(&req, pki.inter, pki.inter_key, &cert), STI_OK);
-    assert_int_not_equal(run_openssl_verify(dir, cert, &pki.inter, 1), 0);
+    assert_int_equal(
+        test_pki_issue(&req, test_pki.inter, test_pki.inter_key, &cert),
+        STI_OK);
+    assert_int_not_equal(run_openssl_verify(dir, cert, &test_pki.inter, 1), 0);
     sti_cert_free(cert);
     sti_tnauth_free(list);
     test_rmtree(dir);
@@ -763,13 +712,13 @@ static void openssl_text_shows_fields(void **state)
     FILE *p;
 
     (void)state;
-    write_pem(path, &pki.leaf, 1);
+    write_pem(path, &test_pki.leaf, 1);
     snprintf(cmd, sizeof(cmd), "openssl x509 -in '%s' -noout -text", path);
     p = popen(cmd, "r");
     assert_non_null(p);
     while (fgets(line, sizeof(line), p) != NULL) {
         policy += strstr(line, "Policy: 2.16.840.1.114569.1.1.4") != NULL;
-        crl += strstr(line, "URI:" CRL_URL) != NULL;
+        crl += strstr(line, "URI:" TEST_CRL_URL) != NULL;
         tnauth += strstr(line, "1.3.6.1.5.5.7.1.26") != NULL;
     }
     assert_int_equal(pclose(p), 0);
@@ -811,5 +760,5 @@ int main(void)
         cmocka_unit_test(openssl_text_shows_fields),
     };
 
-    return cmocka_run_group_tests(tests, setup_pki, teardown_pki);
+    return cmocka_run_group_tests(tests, test_pki_setup, test_pki_teardown);
 }

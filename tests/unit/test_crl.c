@@ -6,87 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
-
-#define CRL_URL "http://127.0.0.1:8080/crl"
-
-struct pki {
-    struct sti_key *pa_key, *root_key, *inter_key, *leaf_key;
-    struct sti_cert *pa, *root, *inter, *leaf, *other;
-};
-static struct pki pki;
-
-static int issue(int kind, const char *org, const char *tn, struct sti_key *key,
-                 struct sti_cert *issuer, struct sti_key *issuer_key,
-                 struct sti_cert **out)
-{
-    struct sti_cert_request req = {0};
-    struct sti_tnauth *list = NULL;
-    struct sti_error err;
-    int rc;
-
-    if (tn != NULL && sti_tnauth_parse_spec(tn, &list, &err) != STI_OK)
-        return -1;
-    req.kind = kind;
-    req.organization = org;
-    req.subject_key = key;
-    req.tnauth = list;
-    if (issuer != NULL) {
-        req.crl_url = CRL_URL;
-        req.crl_issuer = pki.pa;
-    }
-    rc = sti_cert_issue(&req, issuer, issuer_key, out, &err);
-    if (rc != STI_OK)
-        print_message("issue: %s\n", err.message);
-    sti_tnauth_free(list);
-    return rc;
-}
-
-static int setup_pki(void **state)
-{
-    int rc;
-
-    (void)state;
-    rc = sti_key_generate(&pki.pa_key, NULL) |
-         sti_key_generate(&pki.root_key, NULL) |
-         sti_key_generate(&pki.inter_key, NULL) |
-         sti_key_generate(&pki.leaf_key, NULL);
-    rc |= issue(STI_CERT_PA_ROOT, "Test PA", NULL, pki.pa_key, NULL, NULL,
-                &pki.pa);
-    rc |= issue(STI_CERT_CA_ROOT, "Example, Inc.", NULL, pki.root_key, NULL,
-                NULL, &pki.root);
-    rc |= issue(STI_CERT_CA_INTERMEDIATE, "Example, Inc.", NULL, pki.inter_key,
-                pki.root, pki.root_key, &pki.inter);
-    rc |= issue(STI_CERT_SP, "Example, Inc.", "spc:1234", pki.leaf_key,
-                pki.inter, pki.inter_key, &pki.leaf);
-    rc |= issue(STI_CERT_SP, "Example, Inc.", "spc:5678", pki.leaf_key,
-                pki.inter, pki.inter_key, &pki.other);
-    return rc == STI_OK ? 0 : -1;
-}
-
-static int teardown_pki(void **state)
-{
-    (void)state;
-    sti_cert_free(pki.pa);
-    sti_cert_free(pki.root);
-    sti_cert_free(pki.inter);
-    sti_cert_free(pki.leaf);
-    sti_cert_free(pki.other);
-    sti_key_free(pki.pa_key);
-    sti_key_free(pki.root_key);
-    sti_key_free(pki.inter_key);
-    sti_key_free(pki.leaf_key);
-    return 0;
-}
 
 /* Builds the PA's indirect CRL revoking the leaf (keyCompromise) and the
  * intermediate (unspecified). */
 static struct sti_crl *pa_crl(time_t now)
 {
-    char *leaf_serial = sti_cert_serial_hex(pki.leaf);
-    char *leaf_issuer = sti_cert_issuer(pki.leaf);
-    char *inter_serial = sti_cert_serial_hex(pki.inter);
-    char *inter_issuer = sti_cert_issuer(pki.inter);
+    char *leaf_serial = sti_cert_serial_hex(test_pki.leaf);
+    char *leaf_issuer = sti_cert_issuer(test_pki.leaf);
+    char *inter_serial = sti_cert_serial_hex(test_pki.inter);
+    char *inter_issuer = sti_cert_issuer(test_pki.inter);
     struct sti_crl_entry entries[2] = {
         {leaf_serial, leaf_issuer, now - 60, STI_REASON_KEY_COMPROMISE},
         {inter_serial, inter_issuer, 0, STI_REASON_UNSPECIFIED},
@@ -95,8 +25,8 @@ static struct sti_crl *pa_crl(time_t now)
     struct sti_crl *crl;
     struct sti_error err;
 
-    assert_int_equal(sti_crl_build(&req, pki.pa, pki.pa_key, &crl, &err),
-                     STI_OK);
+    assert_int_equal(
+        sti_crl_build(&req, test_pki.pa, test_pki.pa_key, &crl, &err), STI_OK);
     free(leaf_serial);
     free(leaf_issuer);
     free(inter_serial);
@@ -127,9 +57,10 @@ static void indirect_crl_fields(void **state)
 {
     time_t now = time(NULL);
     struct sti_crl *crl = pa_crl(now);
-    char *issuer = sti_crl_issuer(crl), *pa_subject = sti_cert_subject(pki.pa);
-    char *inter_subject = sti_cert_subject(pki.inter);
-    char *leaf_serial = sti_cert_serial_hex(pki.leaf);
+    char *issuer = sti_crl_issuer(crl),
+         *pa_subject = sti_cert_subject(test_pki.pa);
+    char *inter_subject = sti_cert_subject(test_pki.inter);
+    char *leaf_serial = sti_cert_serial_hex(test_pki.leaf);
     struct sti_crl_entry e;
 
     (void)state;
@@ -162,7 +93,7 @@ static void indirect_crl_extensions(void **state)
     X509_CRL *x = sti_crl_get0_x509_crl(crl);
     STACK_OF(X509_REVOKED) *revs = X509_CRL_get_REVOKED(x);
     const ASN1_OCTET_STRING *pa_ski =
-        X509_get0_subject_key_id(sti_cert_get0_x509(pki.pa));
+        X509_get0_subject_key_id(sti_cert_get0_x509(test_pki.pa));
     AUTHORITY_KEYID *akid;
     int i;
 
@@ -210,39 +141,39 @@ static void lists_and_signature(void **state)
     struct sti_crl *crl = pa_crl(time(NULL));
 
     (void)state;
-    assert_true(sti_crl_lists(crl, pki.leaf));
-    assert_true(sti_crl_lists(crl, pki.inter));
-    assert_false(sti_crl_lists(crl, pki.other));
-    assert_false(sti_crl_lists(crl, pki.root));
-    assert_false(sti_crl_lists(NULL, pki.leaf));
+    assert_true(sti_crl_lists(crl, test_pki.leaf));
+    assert_true(sti_crl_lists(crl, test_pki.inter));
+    assert_false(sti_crl_lists(crl, test_pki.other));
+    assert_false(sti_crl_lists(crl, test_pki.root));
+    assert_false(sti_crl_lists(NULL, test_pki.leaf));
     assert_false(sti_crl_lists(crl, NULL));
-    assert_true(sti_crl_signed_by(crl, pki.pa));
-    assert_false(sti_crl_signed_by(crl, pki.root));
+    assert_true(sti_crl_signed_by(crl, test_pki.pa));
+    assert_false(sti_crl_signed_by(crl, test_pki.root));
     assert_false(sti_crl_signed_by(crl, NULL));
     sti_crl_free(crl);
 }
 
 static void same_serial_other_issuer(void **state)
 {
-    char *serial = sti_cert_serial_hex(pki.leaf);
+    char *serial = sti_cert_serial_hex(test_pki.leaf);
     struct sti_crl_entry entry = {serial, "CN=Someone Else,O=X,C=US", 0, 1};
     struct sti_crl_request req = {&entry, 1, 1, 0, time(NULL) + 3600, 1};
     struct sti_crl *crl;
     struct sti_error err;
 
     (void)state;
-    assert_int_equal(sti_crl_build(&req, pki.pa, pki.pa_key, &crl, &err),
-                     STI_OK);
+    assert_int_equal(
+        sti_crl_build(&req, test_pki.pa, test_pki.pa_key, &crl, &err), STI_OK);
     /* Same serial, but another issuer: not a match (RFC 5280 5.3.3). */
-    assert_false(sti_crl_lists(crl, pki.leaf));
+    assert_false(sti_crl_lists(crl, test_pki.leaf));
     sti_crl_free(crl);
     free(serial);
 }
 
 static void direct_crl(void **state)
 {
-    char *serial = sti_cert_serial_hex(pki.leaf);
-    char *issuer = sti_cert_issuer(pki.leaf);
+    char *serial = sti_cert_serial_hex(test_pki.leaf);
+    char *issuer = sti_cert_issuer(test_pki.leaf);
     struct sti_crl_entry entry = {serial, NULL, 0, STI_REASON_SUPERSEDED};
     struct sti_crl_request req = {&entry, 1, 5, 0, time(NULL) + 3600, 0};
     struct sti_crl *crl;
@@ -250,22 +181,25 @@ static void direct_crl(void **state)
     struct sti_error err;
 
     (void)state;
-    assert_int_equal(sti_crl_build(&req, pki.inter, pki.inter_key, &crl, &err),
-                     STI_OK);
+    assert_int_equal(
+        sti_crl_build(&req, test_pki.inter, test_pki.inter_key, &crl, &err),
+        STI_OK);
     assert_false(sti_crl_is_indirect(crl));
-    assert_true(sti_crl_lists(crl, pki.leaf));
+    assert_true(sti_crl_lists(crl, test_pki.leaf));
     assert_int_equal(sti_crl_get_entry(crl, 0, &e), STI_OK);
     assert_null(e.issuer_dn);
     assert_int_equal(e.reason, STI_REASON_SUPERSEDED);
     sti_crl_free(crl);
     /* Naming the signer itself is fine in a direct CRL. */
     entry.issuer_dn = issuer;
-    assert_int_equal(sti_crl_build(&req, pki.inter, pki.inter_key, &crl, &err),
-                     STI_OK);
+    assert_int_equal(
+        sti_crl_build(&req, test_pki.inter, test_pki.inter_key, &crl, &err),
+        STI_OK);
     sti_crl_free(crl);
     entry.issuer_dn = "CN=Other,O=X,C=US";
-    assert_int_equal(sti_crl_build(&req, pki.inter, pki.inter_key, &crl, &err),
-                     STI_ERR_INVALID);
+    assert_int_equal(
+        sti_crl_build(&req, test_pki.inter, test_pki.inter_key, &crl, &err),
+        STI_ERR_INVALID);
     assert_non_null(strstr(err.message, "indirect"));
     free(serial);
     free(issuer);
@@ -279,12 +213,12 @@ static void empty_crl(void **state)
     struct sti_error err;
 
     (void)state;
-    assert_int_equal(sti_crl_build(&req, pki.pa, pki.pa_key, &crl, &err),
-                     STI_OK);
+    assert_int_equal(
+        sti_crl_build(&req, test_pki.pa, test_pki.pa_key, &crl, &err), STI_OK);
     assert_int_equal(sti_crl_entry_count(crl), 0);
     assert_int_equal(sti_crl_get_entry(crl, 0, &e), STI_ERR_NOTFOUND);
     assert_int_equal(sti_crl_number(crl), 0);
-    assert_false(sti_crl_lists(crl, pki.leaf));
+    assert_false(sti_crl_lists(crl, test_pki.leaf));
     sti_crl_free(crl);
 }
 
@@ -318,8 +252,9 @@ static void build_rejects_bad_entries(void **state)
                                       bad[i].reason};
         struct sti_crl_request req = {&entry, 1, 1, 0, time(NULL) + 3600, 1};
 
-        assert_int_equal(sti_crl_build(&req, pki.pa, pki.pa_key, &crl, &err),
-                         STI_ERR_INVALID);
+        assert_int_equal(
+            sti_crl_build(&req, test_pki.pa, test_pki.pa_key, &crl, &err),
+            STI_ERR_INVALID);
         assert_null(crl);
         if (strstr(err.message, bad[i].word) == NULL)
             fail_msg("case %zu: '%s' lacks '%s'", i, err.message, bad[i].word);
@@ -334,20 +269,24 @@ static void build_rejects_bad_requests(void **state)
     struct sti_error err;
 
     (void)state;
-    assert_int_equal(sti_crl_build(&req, pki.pa, pki.pa_key, &crl, &err),
-                     STI_ERR_INVALID);
+    assert_int_equal(
+        sti_crl_build(&req, test_pki.pa, test_pki.pa_key, &crl, &err),
+        STI_ERR_INVALID);
     assert_non_null(strstr(err.message, "nextUpdate"));
     req.next_update = now + 60;
-    assert_int_equal(sti_crl_build(&req, pki.pa, pki.root_key, &crl, &err),
-                     STI_ERR_INVALID);
+    assert_int_equal(
+        sti_crl_build(&req, test_pki.pa, test_pki.root_key, &crl, &err),
+        STI_ERR_INVALID);
     assert_non_null(strstr(err.message, "does not match"));
-    assert_int_equal(sti_crl_build(&req, NULL, pki.pa_key, &crl, &err),
+    assert_int_equal(sti_crl_build(&req, NULL, test_pki.pa_key, &crl, &err),
                      STI_ERR_INVALID);
-    assert_int_equal(sti_crl_build(NULL, pki.pa, pki.pa_key, &crl, &err),
-                     STI_ERR_INVALID);
+    assert_int_equal(
+        sti_crl_build(NULL, test_pki.pa, test_pki.pa_key, &crl, &err),
+        STI_ERR_INVALID);
     req.count = 1;
-    assert_int_equal(sti_crl_build(&req, pki.pa, pki.pa_key, &crl, &err),
-                     STI_ERR_INVALID);
+    assert_int_equal(
+        sti_crl_build(&req, test_pki.pa, test_pki.pa_key, &crl, &err),
+        STI_ERR_INVALID);
 }
 
 static void pem_der_round_trip(void **state)
@@ -363,7 +302,7 @@ static void pem_der_round_trip(void **state)
     assert_non_null(strstr(pem, "BEGIN X509 CRL"));
     assert_int_equal(sti_crl_parse(pem, strlen(pem), &back, &err), STI_OK);
     assert_int_equal(sti_crl_entry_count(back), 2);
-    assert_true(sti_crl_lists(back, pki.leaf));
+    assert_true(sti_crl_lists(back, test_pki.leaf));
     assert_true(sti_crl_is_indirect(back));
     sti_crl_free(back);
     assert_int_equal(sti_crl_to_der(crl, &der, &len, &err), STI_OK);
@@ -374,6 +313,26 @@ static void pem_der_round_trip(void **state)
     assert_null(back);
     free(der);
     free(pem);
+    sti_crl_free(crl);
+}
+
+/* PEM and DER output match OpenSSL's own X509_CRL writers byte for byte. */
+static void output_matches_openssl(void **state)
+{
+    struct sti_crl *crl = pa_crl(time(NULL));
+    X509_CRL *x = sti_crl_get0_x509_crl(crl);
+    BIO *pem_bio = BIO_new(BIO_s_mem()), *der_bio = BIO_new(BIO_s_mem());
+    struct sti_error err;
+    unsigned char *der;
+    size_t len;
+    char *pem;
+
+    (void)state;
+    assert_int_equal(PEM_write_bio_X509_CRL(pem_bio, x), 1);
+    assert_int_equal(i2d_X509_CRL_bio(der_bio, x), 1);
+    assert_int_equal(sti_crl_to_pem(crl, &pem, &err), STI_OK);
+    assert_int_equal(sti_crl_to_der(crl, &der, &len, &err), STI_OK);
+    test_assert_pem_der(pem_bio, pem, der_bio, der, len);
     sti_crl_free(crl);
 }
 
@@ -447,9 +406,10 @@ int main(void)
         cmocka_unit_test(build_rejects_bad_entries),
         cmocka_unit_test(build_rejects_bad_requests),
         cmocka_unit_test(pem_der_round_trip),
+        cmocka_unit_test(output_matches_openssl),
         cmocka_unit_test(parse_rejects_garbage),
         cmocka_unit_test(load_from_files),
     };
 
-    return cmocka_run_group_tests(tests, setup_pki, teardown_pki);
+    return cmocka_run_group_tests(tests, test_pki_setup, test_pki_teardown);
 }

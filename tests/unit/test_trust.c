@@ -8,81 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CRL_URL "http://127.0.0.1:8080/crl"
 #define DAY 86400
-
-struct pki {
-    struct sti_key *pa_key, *root_key, *inter_key, *leaf_key, *sca_key;
-    struct sti_cert *pa, *root, *inter, *leaf, *other, *sca, *delegate;
-};
-static struct pki pki;
-
-static int issue(int kind, const char *tn, struct sti_key *key,
-                 struct sti_cert *issuer, struct sti_key *issuer_key,
-                 int critical, struct sti_cert **out)
-{
-    struct sti_cert_request req = {0};
-    struct sti_tnauth *list = NULL;
-    struct sti_error err;
-    int rc;
-
-    if (tn != NULL && sti_tnauth_parse_spec(tn, &list, &err) != STI_OK)
-        return -1;
-    req.kind = kind;
-    req.organization = "Example Telecom";
-    req.subject_key = key;
-    req.tnauth = list;
-    req.tnauth_critical = critical;
-    if (issuer != NULL) {
-        req.crl_url = CRL_URL;
-        req.crl_issuer = pki.pa;
-    }
-    rc = sti_cert_issue(&req, issuer, issuer_key, out, &err);
-    if (rc != STI_OK)
-        print_message("issue: %s\n", err.message);
-    sti_tnauth_free(list);
-    return rc;
-}
-
-static int setup_pki(void **state)
-{
-    int rc;
-
-    (void)state;
-    rc = sti_key_generate(&pki.pa_key, NULL) |
-         sti_key_generate(&pki.root_key, NULL) |
-         sti_key_generate(&pki.inter_key, NULL) |
-         sti_key_generate(&pki.leaf_key, NULL) |
-         sti_key_generate(&pki.sca_key, NULL);
-    rc |= issue(STI_CERT_PA_ROOT, NULL, pki.pa_key, NULL, NULL, 0, &pki.pa);
-    rc |= issue(STI_CERT_CA_ROOT, NULL, pki.root_key, NULL, NULL, 0, &pki.root);
-    rc |= issue(STI_CERT_CA_INTERMEDIATE, NULL, pki.inter_key, pki.root,
-                pki.root_key, 0, &pki.inter);
-    rc |= issue(STI_CERT_SP, "spc:1234", pki.leaf_key, pki.inter, pki.inter_key,
-                0, &pki.leaf);
-    rc |= issue(STI_CERT_SP, "spc:5678", pki.leaf_key, pki.inter, pki.inter_key,
-                0, &pki.other);
-    rc |= issue(STI_CERT_SCA, "range:12025550100+100", pki.sca_key, pki.inter,
-                pki.inter_key, 0, &pki.sca);
-    rc |= issue(STI_CERT_DELEGATE, "tn:12025550142", pki.leaf_key, pki.sca,
-                pki.sca_key, 0, &pki.delegate);
-    return rc == STI_OK ? 0 : -1;
-}
-
-static int teardown_pki(void **state)
-{
-    struct sti_cert *certs[] = {pki.pa,    pki.root, pki.inter,   pki.leaf,
-                                pki.other, pki.sca,  pki.delegate};
-    struct sti_key *keys[] = {pki.pa_key, pki.root_key, pki.inter_key,
-                              pki.leaf_key, pki.sca_key};
-
-    (void)state;
-    for (size_t i = 0; i < sizeof(certs) / sizeof(certs[0]); i++)
-        sti_cert_free(certs[i]);
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        sti_key_free(keys[i]);
-    return 0;
-}
 
 static struct sti_chain *chain_of(struct sti_cert *a, struct sti_cert *b,
                                   struct sti_cert *c)
@@ -103,7 +29,7 @@ static struct sti_trust *root_trust(void)
     struct sti_error err;
 
     assert_non_null(trust);
-    assert_int_equal(sti_trust_add_anchor(trust, pki.root, &err), STI_OK);
+    assert_int_equal(sti_trust_add_anchor(trust, test_pki.root, &err), STI_OK);
     return trust;
 }
 
@@ -144,17 +70,20 @@ static void valid_chain_passes(void **state)
     int revoked = -1;
 
     (void)state;
-    assert_int_equal(verify(trust, pki.leaf, pki.inter, 0, &revoked, &err),
-                     STI_OK);
+    assert_int_equal(
+        verify(trust, test_pki.leaf, test_pki.inter, 0, &revoked, &err),
+        STI_OK);
     assert_int_equal(revoked, 0);
-    assert_int_equal(verify(trust, pki.leaf, pki.inter, 0, NULL, &err), STI_OK);
+    assert_int_equal(
+        verify(trust, test_pki.leaf, test_pki.inter, 0, NULL, &err), STI_OK);
     sti_trust_free(trust);
 }
 
 static void delegate_chain_passes(void **state)
 {
     struct sti_trust *trust = root_trust();
-    struct sti_chain *chain = chain_of(pki.delegate, pki.sca, pki.inter);
+    struct sti_chain *chain =
+        chain_of(test_pki.delegate, test_pki.sca, test_pki.inter);
     struct sti_error err;
 
     (void)state;
@@ -170,7 +99,7 @@ static void missing_intermediate_fails(void **state)
     int revoked = -1;
 
     (void)state;
-    assert_int_equal(verify(trust, pki.leaf, NULL, 0, &revoked, &err),
+    assert_int_equal(verify(trust, test_pki.leaf, NULL, 0, &revoked, &err),
                      STI_ERR_POLICY);
     assert_int_equal(revoked, 0);
     assert_non_null(strstr(err.message, "local issuer"));
@@ -183,45 +112,56 @@ static void untrusted_root_fails(void **state)
     struct sti_error err;
 
     (void)state;
-    assert_int_equal(verify(trust, pki.leaf, pki.inter, 0, NULL, &err),
-                     STI_ERR_POLICY);
+    assert_int_equal(
+        verify(trust, test_pki.leaf, test_pki.inter, 0, NULL, &err),
+        STI_ERR_POLICY);
     assert_non_null(strstr(err.message, "no trust anchors"));
-    assert_int_equal(sti_trust_add_anchor(trust, pki.pa, &err), STI_OK);
-    assert_int_equal(verify(trust, pki.leaf, pki.inter, 0, NULL, &err),
-                     STI_ERR_POLICY);
+    assert_int_equal(sti_trust_add_anchor(trust, test_pki.pa, &err), STI_OK);
+    assert_int_equal(
+        verify(trust, test_pki.leaf, test_pki.inter, 0, NULL, &err),
+        STI_ERR_POLICY);
     sti_trust_free(trust);
 }
 
 static void time_outside_validity_fails(void **state)
 {
     struct sti_trust *trust = root_trust();
-    time_t nb = sti_cert_not_before(pki.leaf);
-    time_t na = sti_cert_not_after(pki.leaf);
+    time_t nb = sti_cert_not_before(test_pki.leaf);
+    time_t na = sti_cert_not_after(test_pki.leaf);
     struct sti_error err;
 
     (void)state;
-    assert_int_equal(verify(trust, pki.leaf, pki.inter, na + DAY, NULL, &err),
-                     STI_ERR_POLICY);
+    assert_int_equal(
+        verify(trust, test_pki.leaf, test_pki.inter, na + DAY, NULL, &err),
+        STI_ERR_POLICY);
     assert_non_null(strstr(err.message, "expired"));
-    assert_int_equal(verify(trust, pki.leaf, pki.inter, nb - DAY, NULL, &err),
-                     STI_ERR_POLICY);
+    assert_int_equal(
+        verify(trust, test_pki.leaf, test_pki.inter, nb - DAY, NULL, &err),
+        STI_ERR_POLICY);
     assert_non_null(strstr(err.message, "not yet valid"));
-    assert_int_equal(verify(trust, pki.leaf, pki.inter, nb + 60, NULL, &err),
-                     STI_OK);
+    assert_int_equal(
+        verify(trust, test_pki.leaf, test_pki.inter, nb + 60, NULL, &err),
+        STI_OK);
     sti_trust_free(trust);
 }
 
 static void critical_tnauth_fails(void **state)
 {
     struct sti_trust *trust = root_trust();
+    struct sti_cert_request req =
+        test_cert_request(STI_CERT_SP, test_pki.leaf_key);
+    struct sti_tnauth *spc;
     struct sti_cert *bad;
     struct sti_error err;
 
     (void)state;
-    assert_int_equal(issue(STI_CERT_SP, "spc:1234", pki.leaf_key, pki.inter,
-                           pki.inter_key, 1, &bad),
-                     STI_OK);
-    assert_int_equal(verify(trust, bad, pki.inter, 0, NULL, &err),
+    assert_int_equal(sti_tnauth_parse_spec("spc:1234", &spc, &err), STI_OK);
+    req.tnauth = spc;
+    req.tnauth_critical = 1;
+    assert_int_equal(
+        test_pki_issue(&req, test_pki.inter, test_pki.inter_key, &bad), STI_OK);
+    sti_tnauth_free(spc);
+    assert_int_equal(verify(trust, bad, test_pki.inter, 0, NULL, &err),
                      STI_ERR_POLICY);
     assert_non_null(strstr(err.message, "critical"));
     sti_cert_free(bad);
@@ -232,26 +172,30 @@ static void revoked_leaf_fails(void **state)
 {
     time_t now = time(NULL);
     struct sti_trust *trust = root_trust();
-    struct sti_crl *crl =
-        make_crl(pki.pa, pki.pa_key, pki.leaf, now - 60, now + DAY);
+    struct sti_crl *crl = make_crl(test_pki.pa, test_pki.pa_key, test_pki.leaf,
+                                   now - 60, now + DAY);
     struct sti_error err;
     int revoked = -1;
 
     (void)state;
     assert_int_equal(sti_trust_set_crl(trust, crl, &err), STI_OK);
-    assert_int_equal(sti_trust_add_crl_signer(trust, pki.pa, &err), STI_OK);
-    assert_int_equal(verify(trust, pki.leaf, pki.inter, 0, &revoked, &err),
-                     STI_ERR_POLICY);
+    assert_int_equal(sti_trust_add_crl_signer(trust, test_pki.pa, &err),
+                     STI_OK);
+    assert_int_equal(
+        verify(trust, test_pki.leaf, test_pki.inter, 0, &revoked, &err),
+        STI_ERR_POLICY);
     assert_int_equal(revoked, 1);
     assert_non_null(strstr(err.message, "revoked"));
     /* Another certificate of the same CA is not on the CRL. */
-    assert_int_equal(verify(trust, pki.other, pki.inter, 0, &revoked, &err),
-                     STI_OK);
+    assert_int_equal(
+        verify(trust, test_pki.other, test_pki.inter, 0, &revoked, &err),
+        STI_OK);
     assert_int_equal(revoked, 0);
     /* Without the CRL, the revoked leaf verifies again. */
     assert_int_equal(sti_trust_set_crl(trust, NULL, &err), STI_OK);
-    assert_int_equal(verify(trust, pki.leaf, pki.inter, 0, &revoked, &err),
-                     STI_OK);
+    assert_int_equal(
+        verify(trust, test_pki.leaf, test_pki.inter, 0, &revoked, &err),
+        STI_OK);
     sti_crl_free(crl);
     sti_trust_free(trust);
 }
@@ -260,15 +204,16 @@ static void revoked_delegate_fails(void **state)
 {
     time_t now = time(NULL);
     struct sti_trust *trust = root_trust();
-    struct sti_crl *crl =
-        make_crl(pki.pa, pki.pa_key, pki.delegate, now - 60, now + DAY);
-    struct sti_chain *chain = chain_of(pki.delegate, pki.sca, pki.inter);
+    struct sti_crl *crl = make_crl(test_pki.pa, test_pki.pa_key,
+                                   test_pki.delegate, now - 60, now + DAY);
+    struct sti_chain *chain =
+        chain_of(test_pki.delegate, test_pki.sca, test_pki.inter);
     struct sti_error err;
     int revoked = -1;
 
     (void)state;
     sti_trust_set_crl(trust, crl, &err);
-    sti_trust_add_crl_signer(trust, pki.pa, &err);
+    sti_trust_add_crl_signer(trust, test_pki.pa, &err);
     assert_int_equal(sti_chain_verify(trust, chain, 0, &revoked, &err),
                      STI_ERR_POLICY);
     assert_int_equal(revoked, 1);
@@ -281,18 +226,19 @@ static void crl_for_intermediate_only(void **state)
 {
     time_t now = time(NULL);
     struct sti_trust *trust = root_trust();
-    struct sti_crl *crl =
-        make_crl(pki.pa, pki.pa_key, pki.inter, now - 60, now + DAY);
+    struct sti_crl *crl = make_crl(test_pki.pa, test_pki.pa_key, test_pki.inter,
+                                   now - 60, now + DAY);
     struct sti_error err;
     int revoked = -1;
 
     (void)state;
     sti_trust_set_crl(trust, crl, &err);
-    sti_trust_add_crl_signer(trust, pki.pa, &err);
+    sti_trust_add_crl_signer(trust, test_pki.pa, &err);
     /* Only the end entity is checked against the CRL
      * (X509_V_FLAG_CRL_CHECK without CRL_CHECK_ALL). */
-    assert_int_equal(verify(trust, pki.leaf, pki.inter, 0, &revoked, &err),
-                     STI_OK);
+    assert_int_equal(
+        verify(trust, test_pki.leaf, test_pki.inter, 0, &revoked, &err),
+        STI_OK);
     assert_int_equal(revoked, 0);
     sti_crl_free(crl);
     sti_trust_free(trust);
@@ -302,21 +248,23 @@ static void expired_crl_fails(void **state)
 {
     time_t now = time(NULL);
     struct sti_trust *trust = root_trust();
-    struct sti_crl *crl = make_crl(pki.pa, pki.pa_key, NULL, now, now + 60);
+    struct sti_crl *crl =
+        make_crl(test_pki.pa, test_pki.pa_key, NULL, now, now + 60);
     struct sti_error err;
     int revoked = -1;
 
     (void)state;
     sti_trust_set_crl(trust, crl, &err);
-    sti_trust_add_crl_signer(trust, pki.pa, &err);
-    assert_int_equal(
-        verify(trust, pki.other, pki.inter, now + 120, &revoked, &err),
-        STI_ERR_POLICY);
+    sti_trust_add_crl_signer(trust, test_pki.pa, &err);
+    assert_int_equal(verify(trust, test_pki.other, test_pki.inter, now + 120,
+                            &revoked, &err),
+                     STI_ERR_POLICY);
     assert_int_equal(revoked, 0);
     assert_non_null(strstr(err.message, "CRL has expired"));
     /* At a time inside the CRL's validity the same chain passes. */
     assert_int_equal(
-        verify(trust, pki.other, pki.inter, now + 30, &revoked, &err), STI_OK);
+        verify(trust, test_pki.other, test_pki.inter, now + 30, &revoked, &err),
+        STI_OK);
     sti_crl_free(crl);
     sti_trust_free(trust);
 }
@@ -325,6 +273,7 @@ static void crl_from_wrong_signer_fails(void **state)
 {
     time_t now = time(NULL);
     struct sti_trust *trust = root_trust();
+    struct sti_cert_request req;
     struct sti_key *key;
     struct sti_cert *impostor;
     struct sti_crl *crl;
@@ -334,26 +283,30 @@ static void crl_from_wrong_signer_fails(void **state)
     (void)state;
     assert_int_equal(sti_key_generate(&key, &err), STI_OK);
     /* Same subject DN as the PA (same organization and kind), other key. */
-    assert_int_equal(
-        issue(STI_CERT_PA_ROOT, NULL, key, NULL, NULL, 0, &impostor), STI_OK);
+    req = test_cert_request(STI_CERT_PA_ROOT, key);
+    assert_int_equal(test_pki_issue(&req, NULL, NULL, &impostor), STI_OK);
     crl = make_crl(impostor, key, NULL, now - 60, now + DAY);
     sti_trust_set_crl(trust, crl, &err);
-    sti_trust_add_crl_signer(trust, pki.pa, &err);
-    assert_int_equal(verify(trust, pki.other, pki.inter, 0, &revoked, &err),
-                     STI_ERR_POLICY);
+    sti_trust_add_crl_signer(trust, test_pki.pa, &err);
+    assert_int_equal(
+        verify(trust, test_pki.other, test_pki.inter, 0, &revoked, &err),
+        STI_ERR_POLICY);
     assert_int_equal(revoked, 0);
     /* Once the caller configures the impostor as a signer, its CRL is
      * used, which shows that the signer check caused the failure. */
     assert_int_equal(sti_trust_add_crl_signer(trust, impostor, &err), STI_OK);
-    assert_int_equal(verify(trust, pki.other, pki.inter, 0, &revoked, &err),
-                     STI_OK);
+    assert_int_equal(
+        verify(trust, test_pki.other, test_pki.inter, 0, &revoked, &err),
+        STI_OK);
     sti_crl_free(crl);
     /* A CRL from a signer with another DN is out of the leaf's scope. */
-    crl = make_crl(pki.root, pki.root_key, NULL, now - 60, now + DAY);
+    crl = make_crl(test_pki.root, test_pki.root_key, NULL, now - 60, now + DAY);
     sti_trust_set_crl(trust, crl, &err);
-    assert_int_equal(sti_trust_add_crl_signer(trust, pki.root, &err), STI_OK);
-    assert_int_equal(verify(trust, pki.other, pki.inter, 0, &revoked, &err),
-                     STI_ERR_POLICY);
+    assert_int_equal(sti_trust_add_crl_signer(trust, test_pki.root, &err),
+                     STI_OK);
+    assert_int_equal(
+        verify(trust, test_pki.other, test_pki.inter, 0, &revoked, &err),
+        STI_ERR_POLICY);
     assert_int_equal(revoked, 0);
     sti_crl_free(crl);
     sti_cert_free(impostor);
@@ -365,29 +318,28 @@ static void expired_crl_signer_fails(void **state)
 {
     time_t now = time(NULL);
     struct sti_trust *trust = root_trust();
-    struct sti_cert_request req = {0};
+    struct sti_cert_request req =
+        test_cert_request(STI_CERT_PA_ROOT, test_pki.pa_key);
     struct sti_cert *old_pa;
     struct sti_crl *crl;
     struct sti_error err;
 
     (void)state;
     /* The PA's key in a certificate that ended yesterday. */
-    req.kind = STI_CERT_PA_ROOT;
-    req.organization = "Example Telecom";
-    req.subject_key = pki.pa_key;
     req.not_before = now - 10 * DAY;
     req.validity_days = 9;
     assert_int_equal(sti_cert_issue(&req, NULL, NULL, &old_pa, &err), STI_OK);
-    crl = make_crl(pki.pa, pki.pa_key, NULL, now - 60, now + DAY);
+    crl = make_crl(test_pki.pa, test_pki.pa_key, NULL, now - 60, now + DAY);
     sti_trust_set_crl(trust, crl, &err);
     sti_trust_add_crl_signer(trust, old_pa, &err);
-    assert_int_equal(verify(trust, pki.other, pki.inter, 0, NULL, &err),
-                     STI_ERR_POLICY);
+    assert_int_equal(
+        verify(trust, test_pki.other, test_pki.inter, 0, NULL, &err),
+        STI_ERR_POLICY);
     assert_non_null(strstr(err.message, "CRL path validation"));
     /* The current certificate for the same key is accepted. */
-    sti_trust_add_crl_signer(trust, pki.pa, &err);
-    assert_int_equal(verify(trust, pki.other, pki.inter, 0, NULL, &err),
-                     STI_OK);
+    sti_trust_add_crl_signer(trust, test_pki.pa, &err);
+    assert_int_equal(
+        verify(trust, test_pki.other, test_pki.inter, 0, NULL, &err), STI_OK);
     sti_crl_free(crl);
     sti_cert_free(old_pa);
     sti_trust_free(trust);
@@ -398,13 +350,14 @@ static void crl_signer_required(void **state)
     time_t now = time(NULL);
     struct sti_trust *trust = root_trust();
     struct sti_crl *crl =
-        make_crl(pki.pa, pki.pa_key, NULL, now - 60, now + DAY);
+        make_crl(test_pki.pa, test_pki.pa_key, NULL, now - 60, now + DAY);
     struct sti_error err;
 
     (void)state;
     sti_trust_set_crl(trust, crl, &err);
-    assert_int_equal(verify(trust, pki.other, pki.inter, 0, NULL, &err),
-                     STI_ERR_POLICY);
+    assert_int_equal(
+        verify(trust, test_pki.other, test_pki.inter, 0, NULL, &err),
+        STI_ERR_POLICY);
     assert_non_null(strstr(err.message, "CRL"));
     assert_non_null(strstr(err.message, "CRL signer"));
     sti_crl_free(crl);
@@ -418,14 +371,14 @@ static void anchors_add_and_count(void **state)
 
     (void)state;
     assert_int_equal(sti_trust_anchor_count(trust), 0);
-    assert_int_equal(sti_trust_add_anchor(trust, pki.root, &err), STI_OK);
-    assert_int_equal(sti_trust_add_anchor(trust, pki.root, &err), STI_OK);
+    assert_int_equal(sti_trust_add_anchor(trust, test_pki.root, &err), STI_OK);
+    assert_int_equal(sti_trust_add_anchor(trust, test_pki.root, &err), STI_OK);
     assert_int_equal(sti_trust_anchor_count(trust), 1);
-    assert_int_equal(sti_trust_add_anchor(trust, pki.leaf, &err),
+    assert_int_equal(sti_trust_add_anchor(trust, test_pki.leaf, &err),
                      STI_ERR_INVALID);
     assert_non_null(strstr(err.message, "SHAKEN 1234"));
     assert_int_equal(sti_trust_add_anchor(trust, NULL, &err), STI_ERR_INVALID);
-    assert_int_equal(sti_trust_add_anchor(NULL, pki.root, &err),
+    assert_int_equal(sti_trust_add_anchor(NULL, test_pki.root, &err),
                      STI_ERR_INVALID);
     assert_int_equal(sti_trust_add_crl_signer(trust, NULL, &err),
                      STI_ERR_INVALID);
@@ -457,13 +410,14 @@ static void load_anchors_file_and_dir(void **state)
     (void)state;
     assert_int_equal(mkdir(sub, 0700), 0);
     assert_int_equal(mkdir(empty, 0700), 0);
-    write_cert(root, pki.root);
-    write_cert(pa, pki.pa);
+    write_cert(root, test_pki.root);
+    write_cert(pa, test_pki.pa);
     assert_int_equal(sti_file_write(note, "not a cert", 10, 0644, 1, &err),
                      STI_OK);
     assert_int_equal(sti_trust_load_anchors(trust, sub, &err), STI_OK);
     assert_int_equal(sti_trust_anchor_count(trust), 2);
-    assert_int_equal(verify(trust, pki.leaf, pki.inter, 0, NULL, &err), STI_OK);
+    assert_int_equal(
+        verify(trust, test_pki.leaf, test_pki.inter, 0, NULL, &err), STI_OK);
     sti_trust_free(trust);
     trust = sti_trust_new();
     assert_int_equal(sti_trust_load_anchors(trust, root, &err), STI_OK);
@@ -500,7 +454,7 @@ static void load_anchors_rejects_bad_files(void **state)
     assert_int_equal(sti_trust_load_anchors(trust, dir, &err), STI_ERR_INVALID);
     assert_non_null(strstr(err.message, "bad.pem"));
     unlink(bad);
-    write_cert(leaf, pki.leaf);
+    write_cert(leaf, test_pki.leaf);
     assert_int_equal(sti_trust_load_anchors(trust, dir, &err), STI_ERR_INVALID);
     assert_non_null(strstr(err.message, "not a CA"));
     sti_trust_free(trust);
@@ -550,5 +504,5 @@ int main(void)
         cmocka_unit_test(verify_rejects_bad_arguments),
     };
 
-    return cmocka_run_group_tests(tests, setup_pki, teardown_pki);
+    return cmocka_run_group_tests(tests, test_pki_setup, test_pki_teardown);
 }
