@@ -1,5 +1,6 @@
 #!/bin/sh
-# Runs every benchmark script bench/*.sh (except this one) in turn.
+# Runs every benchmark script bench/*.sh (except this one) in turn, and
+# bench/serve.sh a second time with nothing pinned (BENCH_PIN=0).
 # Usage: bench/run.sh BUILD_DIR
 set -eu
 : "${1:?usage: bench/run.sh BUILD_DIR}"
@@ -11,4 +12,6 @@ for b in bench/*.sh; do
     echo "== $b"
     sh "$b" || status=1
 done
+echo "== bench/serve.sh, BENCH_PIN=0"
+BENCH_PIN=0 sh bench/serve.sh || status=1
 exit $status

@@ -1,8 +1,10 @@
 #!/bin/sh
 # sti serve against the secsipidx HTTP server on this machine, with wrk.
 #
-# Both servers get the same key, x5u and request bodies and run pinned to
-# CPU 0 with taskset; wrk runs on CPU 1.  For each of signing
+# Both servers get the same key, x5u and request bodies.  With BENCH_PIN=1
+# (the default) they run pinned to CPU 0 with taskset and wrk runs on
+# CPU 1; with BENCH_PIN=0 nothing is pinned, so each server may use every
+# core, beside wrk.  For each of signing
 # (/v1/sign-csv) and verifying (/v1/check, warm cache) the two servers take
 # turns for BENCH_ROUNDS rounds of BENCH_SECONDS each, and the medians of
 # requests/s and p99 latency are compared.  Then sti serve verifies
@@ -12,8 +14,8 @@
 # Usage: STI_BIN=build/bin sh bench/serve.sh  (make bench sets STI_BIN)
 # Environment: BENCH_SECONDS (default 10), BENCH_ROUNDS (default 3),
 # BENCH_CONNECTIONS (default 16), BENCH_FILL (default 10000),
-# BENCH_STI_THREADS (sti serve worker threads, default 1: one per core it
-# is pinned to).
+# BENCH_PIN (1 or 0, above), BENCH_STI_THREADS (sti serve worker threads;
+# default 1 when pinned, one per online CPU when not).
 set -u
 
 : "${STI_BIN:?set STI_BIN to the directory of the sti binaries}"
@@ -22,6 +24,16 @@ SECONDS_PER_RUN=${BENCH_SECONDS:-10}
 ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=${BENCH_CONNECTIONS:-16}
 FILL=${BENCH_FILL:-10000}
+PIN=${BENCH_PIN:-1}
+if [ "$PIN" = 1 ]; then
+    ON_SERVER="taskset -c 0"
+    ON_CLIENT="taskset -c 1"
+    STI_THREADS=${BENCH_STI_THREADS:-1}
+else
+    ON_SERVER=""
+    ON_CLIENT=""
+    STI_THREADS=${BENCH_STI_THREADS:-$(nproc)}
+fi
 ROOT=$(pwd)
 BENCH="$ROOT/bench"
 PATH="$STI_BIN:$PATH"
@@ -81,13 +93,13 @@ to_ms() {
 # cpu_ticks PID: user plus system CPU time of PID, in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
-# run_wrk URL BODY_FILE OUT PID: one bounded wrk run on CPU 1; appends
+# run_wrk URL BODY_FILE OUT PID: one bounded wrk run; appends
 # "requests/s p99_ms errors cpu_us_per_request" to OUT, the last being the
 # CPU time that server PID used per request, which the other load on a
 # shared machine does not inflate the way it does wall-clock figures.
 run_wrk() {
     before=$(cpu_ticks "$4")
-    BENCH_BODY_FILE=$2 taskset -c 1 wrk -t1 -c"$CONNS" \
+    BENCH_BODY_FILE=$2 $ON_CLIENT wrk -t1 -c"$CONNS" \
         -d"${SECONDS_PER_RUN}s" --timeout 5s --latency \
         -s "$BENCH/serve_post.lua" "$1" >"$T/wrk.out" 2>&1
     after=$(cpu_ticks "$4")
@@ -142,10 +154,10 @@ wait_file "$T/cr.port" || { echo "sti-cr did not start"; exit 1; }
 CR="http://127.0.0.1:$(cat "$T/cr.port")"
 X5U="$CR/certs/sp.pem"
 
-# --- the two servers on CPU 0
-taskset -c 0 sti serve --key "$T/pki/sp.key" --x5u "$X5U" \
+# --- the two servers (on CPU 0 when pinned)
+$ON_SERVER sti serve --key "$T/pki/sp.key" --x5u "$X5U" \
     --ca-file "$T/pki/root.pem" --allow-http --allow-any-port \
-    --freshness 3600 --threads "${BENCH_STI_THREADS:-1}" \
+    --freshness 3600 --threads "$STI_THREADS" \
     --listen 127.0.0.1:0 \
     --port-file "$T/sti.port" 2>"$T/sti.log" &
 STI_PID=$!
@@ -154,7 +166,7 @@ wait_file "$T/sti.port" || { echo "sti serve did not start"; exit 1; }
 STI="http://127.0.0.1:$(cat "$T/sti.port")"
 
 mkdir "$T/ssx-cache"
-taskset -c 0 secsipidx -http-srv 127.0.0.1:0 -fprvkey "$T/pki/sp.key" \
+$ON_SERVER secsipidx -http-srv 127.0.0.1:0 -fprvkey "$T/pki/sp.key" \
     -x5u "$X5U" -expire 3600 -cert-verify 5 -ca-file "$T/pki/root.pem" \
     -cache-dir "$T/ssx-cache" -cache-expire 3600 >"$T/ssx.log" 2>&1 &
 SSX_PID=$!
@@ -180,8 +192,12 @@ printf '{"verificationRequest":{"from":{"tn":"12025550100"},"to":{"tn":["1202555
 
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo |
     head -n 1); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "runs: ${ROUNDS} x ${SECONDS_PER_RUN} s per server and endpoint," \
-    "wrk -t1 -c${CONNS} on CPU 1, servers on CPU 0"
+if [ "$PIN" = 1 ]; then
+    where="wrk -t1 -c${CONNS} on CPU 1, servers on CPU 0, sti serve --threads $STI_THREADS"
+else
+    where="wrk -t1 -c${CONNS}, nothing pinned, sti serve --threads $STI_THREADS"
+fi
+echo "runs: ${ROUNDS} x ${SECONDS_PER_RUN} s per server and endpoint, $where"
 
 compare sign /v1/sign-csv "$T/sign.body"
 compare check /v1/check "$T/check.body"
@@ -195,7 +211,7 @@ SSX_RSS=$(awk '/^VmRSS/ { print $2 }' "/proc/$SSX_PID/status")
 # --- BENCH_FILL distinct x5u URLs into the verifier's cache
 FILL_OUT="$T/fill.txt"
 export FILL_OUT
-FILL_COUNT=$FILL FILL_X5U_PREFIX="$CR/certs/c" taskset -c 1 wrk -t1 -c1 \
+FILL_COUNT=$FILL FILL_X5U_PREFIX="$CR/certs/c" $ON_CLIENT wrk -t1 -c1 \
     -d600s -s "$BENCH/serve_fill_sign.lua" "$STI" >"$T/fill-sign.out" 2>&1 &
 wrk_pid=$!
 i=0
@@ -206,7 +222,7 @@ while [ "$(wc -l 2>/dev/null <"$FILL_OUT" || echo 0)" -lt "$FILL" ] &&
 done
 kill "$wrk_pid" 2>/dev/null
 wait "$wrk_pid" 2>/dev/null
-FILL_DONE="$T/fill.done" FILL_BAD="$T/fill.bad" taskset -c 1 wrk -t1 -c1 \
+FILL_DONE="$T/fill.done" FILL_BAD="$T/fill.bad" $ON_CLIENT wrk -t1 -c1 \
     -d600s -s "$BENCH/serve_fill_check.lua" "$STI" >"$T/fill-check.out" 2>&1 &
 wrk_pid=$!
 i=0

@@ -215,3 +215,54 @@ char *cli_path_join(const char *dir, const char *name)
         snprintf(p, n, "%s/%s", dir, name);
     return p;
 }
+
+static void print_usage(FILE *out, const struct cli_program *prog)
+{
+    int width = 0;
+
+    /* The name column is one wider than the longest name, so that at least
+     * two spaces separate the columns. */
+    for (size_t i = 0; i < prog->count; i++) {
+        int len = (int)strlen(prog->commands[i].name) + 1;
+
+        width = len > width ? len : width;
+    }
+    fprintf(out, "usage: %s %s\n\nCommands:\n", prog->name, prog->synopsis);
+    for (size_t i = 0; i < prog->count; i++)
+        fprintf(out, "  %-*s %s\n", width, prog->commands[i].name,
+                prog->commands[i].summary);
+    fprintf(out,
+            "\nRun '%s COMMAND --help' for a command's options; "
+            "see %s(1).\n",
+            prog->name, prog->name);
+}
+
+int cli_run_command(const struct cli_program *prog, int argc, char **argv)
+{
+    static char name[64];
+
+    cli_prog = prog->name;
+    if (argc < 2) {
+        print_usage(stderr, prog);
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        print_usage(stdout, prog);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("%s %s\n", prog->name, sti_version());
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < prog->count; i++) {
+        if (strcmp(argv[1], prog->commands[i].name) == 0) {
+            snprintf(name, sizeof(name), "%s %s", prog->name,
+                     prog->commands[i].name);
+            cli_prog = name;
+            /* getopt_long prefixes its messages with argv[0]. */
+            argv[1] = name;
+            return prog->commands[i].run(argc - 1, argv + 1);
+        }
+    }
+    return cli_usage_error("unknown command '%s'", argv[1]);
+}

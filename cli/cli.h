@@ -51,4 +51,28 @@ void cli_handle_stop_signals(volatile sig_atomic_t *flag);
 /* Joins DIR and NAME into a new string ("DIR/NAME"). */
 char *cli_path_join(const char *dir, const char *name);
 
+/* A subcommand of a program, such as "issue" of sti-ca. */
+struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv); /* ARGV[0] is "sti-ca issue" */
+    const char *summary;               /* one line for the usage text */
+};
+
+/* A program made of subcommands. */
+struct cli_program {
+    const char *name;     /* "sti-ca"; also the man page's name */
+    const char *synopsis; /* what follows the name: "COMMAND [OPTIONS]" */
+    const struct cli_command *commands;
+    size_t count;
+};
+
+/*
+ * Runs the command of PROG that ARGV[1] names and returns its exit code.
+ * Sets cli_prog and ARGV[1] to "NAME COMMAND" first, so that messages,
+ * getopt_long's included, name the command.  Handles --help, -h and
+ * --version itself, and prints the usage text on stderr with exit code 2
+ * when no command is given.
+ */
+int cli_run_command(const struct cli_program *prog, int argc, char **argv);
+
 #endif

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -564,6 +565,48 @@ int sti_random_bytes(unsigned char *buf, size_t len)
 {
     if (len > INT_MAX || RAND_bytes(buf, (int)len) != 1)
         return STI_ERR_CRYPTO;
+    return STI_OK;
+}
+
+/*
+ * Public identifiers such as origid come from a per-thread pool that one
+ * RAND_bytes() call fills.  A call costs about 2 us here in OpenSSL 3.0,
+ * as much as the rest of building a PASSporT (perf, December 2026).  A
+ * fork() empties the pools, so a child never repeats its parent's bytes.
+ */
+#define ID_POOL_SIZE 512
+
+static unsigned int id_pool_generation;
+static pthread_once_t id_pool_once = PTHREAD_ONCE_INIT;
+
+static void id_pool_after_fork(void)
+{
+    id_pool_generation++;
+}
+
+static void id_pool_register(void)
+{
+    pthread_atfork(NULL, NULL, id_pool_after_fork);
+}
+
+int sti_random_id_bytes(unsigned char *buf, size_t len)
+{
+    static _Thread_local unsigned char pool[ID_POOL_SIZE];
+    static _Thread_local size_t left;
+    static _Thread_local unsigned int generation;
+
+    pthread_once(&id_pool_once, id_pool_register);
+    if (len > ID_POOL_SIZE / 4)
+        return sti_random_bytes(buf, len);
+    if (generation != id_pool_generation || left < len) {
+        if (sti_random_bytes(pool, sizeof(pool)) != STI_OK)
+            return STI_ERR_CRYPTO;
+        left = sizeof(pool);
+        generation = id_pool_generation;
+    }
+    memcpy(buf, pool + sizeof(pool) - left, len);
+    OPENSSL_cleanse(pool + sizeof(pool) - left, len);
+    left -= len;
     return STI_OK;
 }
 

@@ -2,7 +2,9 @@
  * HTTP(S) server for the stilab services on libmicrohttpd.  Each request
  * gets a context from the URI log callback (which sees the raw URI), its
  * body is collected up to max_body, the handler runs once on a worker
- * thread, and the completion callback writes the access-log line.
+ * thread, and the completion callback writes the access-log line.  A
+ * sweeper thread closes connections whose request is not complete by its
+ * deadline (request_timeout_s).
  */
 #include "internal.h"
 
@@ -10,7 +12,9 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +29,10 @@
 #define DEFAULT_MAX_BODY (64 * 1024)
 #define DEFAULT_THREADS 2
 #define DEFAULT_MAX_HEADER (16 * 1024)
+#define DEFAULT_REQUEST_TIMEOUT_S 30
+/* Interval between the sweeper's checks, so a connection closes at most
+ * this long after its deadline. */
+#define SWEEP_INTERVAL_MS 200
 #define HOST_MAX 256
 #define DISCARD_MAX (1024 * 1024)
 /* Responses up to this size are corked into one TLS record (below). */
@@ -32,6 +40,19 @@
 
 /* TLS 1.2 and 1.3 only: GnuTLS priority string syntax. */
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+/*
+ * An open connection, tracked from libmicrohttpd's STARTED notification to
+ * its CLOSED one.  deadline_ms is in CLOCK_MONOTONIC_COARSE milliseconds.
+ * 0 means no deadline because a handler runs or a response is being sent,
+ * and -1 means that the sweeper has shut the socket down.
+ */
+struct httpd_conn {
+    struct httpd_conn *prev, *next; /* guarded by sti_httpd.conns_lock */
+    int fd;
+    atomic_llong deadline_ms;
+    char peer[INET6_ADDRSTRLEN];
+};
 
 struct sti_httpd {
     struct MHD_Daemon *daemon;
@@ -47,6 +68,14 @@ struct sti_httpd {
     char *cert_pem;
     char *key_pem;
     size_t key_len;
+
+    long long request_timeout_ms;
+    pthread_mutex_t conns_lock;
+    struct httpd_conn *conns; /* open connections, under conns_lock */
+    pthread_cond_t sweeper_wake;
+    int sweeper_stop; /* under conns_lock */
+    int sweeper_running;
+    pthread_t sweeper;
 };
 
 struct httpd_header {
@@ -73,9 +102,10 @@ struct sti_httpd_response {
 struct sti_httpd_request {
     struct sti_httpd *httpd;
     struct MHD_Connection *conn;
-    const char *method;  /* MHD's copy, valid while the handler runs */
-    char log_method[16]; /* a copy for the access log */
-    char *path;          /* raw path, without the query string */
+    struct httpd_conn *tracked; /* the connection's deadline, or NULL */
+    const char *method;         /* MHD's copy, valid while the handler runs */
+    char log_method[16];        /* a copy for the access log */
+    char *path;                 /* raw path, without the query string */
     unsigned char *body;
     size_t body_len;
     size_t body_cap;
@@ -407,6 +437,202 @@ static void peer_text(struct MHD_Connection *conn, char *out, size_t size)
                   (socklen_t)size);
 }
 
+/* Connections and request deadlines */
+
+/* On Linux, CLOCK_MONOTONIC_COARSE is read from the vDSO without a system
+ * call, and its few milliseconds of resolution suit deadlines in seconds. */
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Clears the deadline while the server works on a complete request,
+ * unless the sweeper has closed the connection already. */
+static void deadline_clear(struct httpd_conn *c)
+{
+    long long d;
+
+    if (c == NULL)
+        return;
+    d = atomic_load(&c->deadline_ms);
+    while (d > 0 && !atomic_compare_exchange_weak(&c->deadline_ms, &d, 0))
+        ;
+}
+
+/* Starts the deadline of the next request on the connection. */
+static void deadline_start(struct sti_httpd *httpd, struct httpd_conn *c)
+{
+    long long d, next = now_ms() + httpd->request_timeout_ms;
+
+    if (c == NULL)
+        return;
+    d = atomic_load(&c->deadline_ms);
+    while (d != -1 && !atomic_compare_exchange_weak(&c->deadline_ms, &d, next))
+        ;
+}
+
+static struct httpd_conn *conn_track(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+static void conn_started(struct sti_httpd *httpd, struct MHD_Connection *conn,
+                         void **socket_context)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct httpd_conn *c;
+
+    /* Without a record the connection has no deadline but still the idle
+     * timeout and the memory limit. */
+    if (ci == NULL || (c = calloc(1, sizeof(*c))) == NULL)
+        return;
+    c->fd = ci->connect_fd;
+    atomic_init(&c->deadline_ms, now_ms() + httpd->request_timeout_ms);
+    peer_text(conn, c->peer, sizeof(c->peer));
+    pthread_mutex_lock(&httpd->conns_lock);
+    c->next = httpd->conns;
+    if (c->next != NULL)
+        c->next->prev = c;
+    httpd->conns = c;
+    pthread_mutex_unlock(&httpd->conns_lock);
+    *socket_context = c;
+}
+
+/*
+ * MHD_OPTION_NOTIFY_CONNECTION.  libmicrohttpd 0.9.75 sends CLOSED before
+ * it closes the socket (MHD_cleanup_connections() in daemon.c), and the
+ * sweeper calls shutdown() only under conns_lock, so it never touches a
+ * descriptor that was closed and reused for another file.
+ */
+static void on_connection(void *cls, struct MHD_Connection *conn,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct sti_httpd *httpd = cls;
+    struct httpd_conn *c = *socket_context;
+
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        conn_started(httpd, conn, socket_context);
+        return;
+    }
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&httpd->conns_lock);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        httpd->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    pthread_mutex_unlock(&httpd->conns_lock);
+    free(c);
+    *socket_context = NULL;
+}
+
+/* Shuts down the sockets of overdue requests, so that libmicrohttpd's next
+ * read fails and it closes the connection.  Returns how many it shut. */
+static unsigned int sweep(struct sti_httpd *httpd, char *first, size_t size)
+{
+    long long now = now_ms();
+    unsigned int n = 0;
+
+    for (struct httpd_conn *c = httpd->conns; c != NULL; c = c->next) {
+        long long d = atomic_load(&c->deadline_ms);
+
+        /* The exchange loses to a handler that starts at the same time. */
+        if (d <= 0 || d > now ||
+            !atomic_compare_exchange_strong(&c->deadline_ms, &d, -1))
+            continue;
+        shutdown(c->fd, SHUT_RDWR);
+        if (n++ == 0)
+            snprintf(first, size, "%s", c->peer);
+    }
+    return n;
+}
+
+static void log_timeouts(const struct sti_httpd *httpd, unsigned int n,
+                         const char *first)
+{
+    long long seconds = httpd->request_timeout_ms / 1000;
+
+    if (n == 1)
+        sti_log(STI_LOG_WARNING,
+                "request timed out: closed the connection from %s, which "
+                "did not send a complete request within %lld s",
+                first, seconds);
+    else
+        sti_log(STI_LOG_WARNING,
+                "request timed out: closed %u connections (the first from "
+                "%s) that did not send a complete request within %lld s",
+                n, first, seconds);
+}
+
+static void *sweeper_main(void *arg)
+{
+    struct sti_httpd *httpd = arg;
+    char first[INET6_ADDRSTRLEN];
+    struct timespec until;
+    unsigned int n;
+
+    pthread_mutex_lock(&httpd->conns_lock);
+    while (!httpd->sweeper_stop) {
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += SWEEP_INTERVAL_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&httpd->sweeper_wake, &httpd->conns_lock,
+                               &until);
+        n = httpd->sweeper_stop ? 0 : sweep(httpd, first, sizeof(first));
+        if (n == 0)
+            continue;
+        /* Logging without the lock keeps a slow stderr from stalling the
+         * workers.  One line per sweep bounds the log under a flood. */
+        pthread_mutex_unlock(&httpd->conns_lock);
+        log_timeouts(httpd, n, first);
+        pthread_mutex_lock(&httpd->conns_lock);
+    }
+    pthread_mutex_unlock(&httpd->conns_lock);
+    return NULL;
+}
+
+static int sweeper_start(struct sti_httpd *httpd)
+{
+    pthread_condattr_t attr;
+    int rc;
+
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&httpd->sweeper_wake, &attr);
+    pthread_condattr_destroy(&attr);
+    rc = pthread_create(&httpd->sweeper, NULL, sweeper_main, httpd);
+    if (rc != 0)
+        pthread_cond_destroy(&httpd->sweeper_wake);
+    httpd->sweeper_running = rc == 0;
+    return rc;
+}
+
+static void sweeper_stop(struct sti_httpd *httpd)
+{
+    if (!httpd->sweeper_running)
+        return;
+    pthread_mutex_lock(&httpd->conns_lock);
+    httpd->sweeper_stop = 1;
+    pthread_cond_signal(&httpd->sweeper_wake);
+    pthread_mutex_unlock(&httpd->conns_lock);
+    pthread_join(httpd->sweeper, NULL);
+    pthread_cond_destroy(&httpd->sweeper_wake);
+    httpd->sweeper_running = 0;
+}
+
 /* MHD_OPTION_URI_LOG_CALLBACK: runs once per request with the raw URI,
  * before MHD decodes it; the return value becomes the request context. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
@@ -419,6 +645,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     clock_gettime(CLOCK_MONOTONIC, &req->start);
     req->httpd = cls;
     req->conn = conn;
+    req->tracked = conn_track(conn);
     req->resp.tail = &req->resp.headers;
     n = strcspn(uri, "?");
     req->path = malloc(n + 1);
@@ -453,23 +680,26 @@ static void log_access(const struct sti_httpd_request *req,
                        enum MHD_RequestTerminationCode toe)
 {
     struct timespec now;
-    double ms;
+    long long us;
     char path[201];
+    const char *method = req->log_method[0] ? req->log_method : "-";
 
+    /* Whole microseconds printed as integers: a %f costs more than the
+     * rest of the line. */
     clock_gettime(CLOCK_MONOTONIC, &now);
-    ms = (double)(now.tv_sec - req->start.tv_sec) * 1e3 +
-         (double)(now.tv_nsec - req->start.tv_nsec) / 1e6;
+    us = (long long)(now.tv_sec - req->start.tv_sec) * 1000000 +
+         (now.tv_nsec - req->start.tv_nsec) / 1000;
     log_safe(req->path ? req->path : "-", path, sizeof(path));
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        sti_log(STI_LOG_INFO, "access: %s %s %s %d %zu bytes %.3f ms",
-                req->peer, req->log_method[0] ? req->log_method : "-", path,
-                req->status, req->bytes, ms);
+        sti_log(STI_LOG_INFO, "access: %s %s %s %d %zu bytes %lld.%03lld ms",
+                req->peer, method, path, req->status, req->bytes, us / 1000,
+                us % 1000);
     else
         sti_log(STI_LOG_INFO,
-                "access: %s %s %s %d %zu bytes %.3f ms (connection closed "
-                "before the response was sent, reason %d)",
-                req->peer, req->log_method[0] ? req->log_method : "-", path,
-                req->status, req->bytes, ms, (int)toe);
+                "access: %s %s %s %d %zu bytes %lld.%03lld ms (connection "
+                "closed before the response was sent, reason %d)",
+                req->peer, method, path, req->status, req->bytes, us / 1000,
+                us % 1000, (int)toe);
 }
 
 /*
@@ -520,6 +750,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     struct sti_httpd *httpd = cls;
     struct sti_httpd_request *req = *req_cls;
 
+    deadline_start(httpd, req != NULL ? req->tracked : conn_track(conn));
     if (req == NULL)
         return;
     if (req->corked != NULL)
@@ -582,6 +813,7 @@ static enum MHD_Result queue(struct sti_httpd_request *req)
     m = build_mhd_response(r);
     if (m == NULL)
         return MHD_NO;
+    deadline_clear(req->tracked);
     req->status = r->status;
     /* HEAD, 204 and 304 responses carry no body (RFC 9110 section 6.4.1). */
     req->bytes =
@@ -701,6 +933,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     }
     if (req->too_large)
         return queue_too_large(req);
+    deadline_clear(req->tracked);
     httpd->handler(httpd->arg, req, &req->resp);
     return queue(req);
 }
@@ -802,6 +1035,7 @@ static void httpd_free(struct sti_httpd *httpd)
 {
     if (httpd == NULL)
         return;
+    pthread_mutex_destroy(&httpd->conns_lock);
     free(httpd->cert_pem);
     if (httpd->key_pem != NULL)
         sti_clear_free(httpd->key_pem, httpd->key_len);
@@ -849,7 +1083,8 @@ static struct MHD_Daemon *start_daemon(const struct sti_httpd_config *c,
     return MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, httpd, MHD_OPTION_SOCK_ADDR, ss,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, httpd, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, httpd, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, httpd,
+        on_completed, httpd, MHD_OPTION_NOTIFY_CONNECTION, on_connection, httpd,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, httpd,
         MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_CONNECTION_TIMEOUT,
         or_default(c->timeout_s, DEFAULT_TIMEOUT_S),
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem, MHD_OPTION_ARRAY, opts,
@@ -874,8 +1109,11 @@ int sti_httpd_start(const struct sti_httpd_config *config,
     httpd = calloc(1, sizeof(*httpd));
     if (httpd == NULL)
         return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&httpd->conns_lock, NULL);
     httpd->handler = handler;
     httpd->arg = arg;
+    httpd->request_timeout_ms = 1000LL * or_default(config->request_timeout_s,
+                                                    DEFAULT_REQUEST_TIMEOUT_S);
     httpd->max_body = config->max_body ? config->max_body : DEFAULT_MAX_BODY;
     httpd->access_log = config->access_log;
     rc = parse_listen(config->listen ? config->listen : "127.0.0.1:0", httpd,
@@ -892,6 +1130,14 @@ int sti_httpd_start(const struct sti_httpd_config *config,
             err, STI_ERR_IO, "cannot start the HTTP server on %s: %s",
             config->listen ? config->listen : "127.0.0.1:0",
             httpd->start_msg[0] ? httpd->start_msg : "libmicrohttpd failed");
+        goto fail;
+    }
+    rc = sweeper_start(httpd);
+    if (rc != 0) {
+        MHD_stop_daemon(httpd->daemon);
+        rc = sti_seterr(err, STI_ERR_INTERNAL,
+                        "cannot start the request deadline thread: %s",
+                        strerror(rc));
         goto fail;
     }
     info = MHD_get_daemon_info(httpd->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -912,6 +1158,7 @@ void sti_httpd_stop(struct sti_httpd *httpd)
 {
     if (httpd == NULL)
         return;
+    sweeper_stop(httpd);
     if (httpd->daemon != NULL)
         MHD_stop_daemon(httpd->daemon);
     httpd_free(httpd);

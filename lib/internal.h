@@ -37,6 +37,10 @@ const char *sti_escape(const char *text, size_t len, char *buf, size_t size);
 /* Wipes and frees a buffer. */
 void sti_clear_free(void *ptr, size_t len);
 
+/* Fills BUF with LEN random bytes for a public identifier (an origid),
+ * from a per-thread pool; never for keys, nonces or tokens. */
+int sti_random_id_bytes(unsigned char *buf, size_t len);
+
 /*
  * SQLite helpers.  sti_sqlite_open() opens or creates PATH with WAL
  * journaling, foreign keys and a 5 s busy timeout, then runs SCHEMA (a

@@ -203,7 +203,7 @@ static int make_origid(char out[37])
     unsigned char b[16];
     size_t n = 0;
 
-    if (sti_random_bytes(b, sizeof(b)) != STI_OK)
+    if (sti_random_id_bytes(b, sizeof(b)) != STI_OK)
         return STI_ERR_CRYPTO;
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);

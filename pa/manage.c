@@ -161,6 +161,27 @@ static int parse_args(int argc, char **argv, int allowed, const char *usage,
     return CLI_EXIT_OK;
 }
 
+/* Parses like parse_args() for a command that takes no operands. */
+static int parse_options(int argc, char **argv, int allowed, const char *usage,
+                         struct args *a)
+{
+    int rc = parse_args(argc, argv, allowed, usage, a);
+
+    if (rc == CLI_EXIT_OK && a->nargs != 0)
+        return cli_usage_error("unexpected argument '%s'", a->rest[0]);
+    return rc;
+}
+
+/* Parses like parse_args() for a command whose ARGV[1] names a subcommand,
+ * unless ARGV[1] is an option such as --help. */
+static int parse_subcommand(int argc, char **argv, int allowed,
+                            const char *usage, struct args *a)
+{
+    int skip = argv[1][0] != '-';
+
+    return parse_args(argc - skip, argv + skip, allowed, usage, a);
+}
+
 static int require(const char *value, const char *option)
 {
     if (value == NULL || value[0] == '\0') {
@@ -181,6 +202,40 @@ static int emit(const struct args *a, const void *data, size_t len)
     }
     if (sti_file_write(a->out, data, len, 0644, 0, &err) != STI_OK)
         return cli_fail("cannot write the output", &err);
+    return CLI_EXIT_OK;
+}
+
+/* Writes TEXT to --out, or to stdout followed by a newline. */
+static int emit_line(const struct args *a, const char *text)
+{
+    int rc = emit(a, text, strlen(text));
+
+    if (rc == CLI_EXIT_OK && (a->out == NULL || strcmp(a->out, "-") == 0))
+        putchar('\n');
+    return rc;
+}
+
+/* Prints JSON, the output of a *_json() call that returned RC, or reports
+ * the failure with ERR as WHAT.  Frees JSON. */
+static int print_json(int rc, char *json, const struct sti_error *err,
+                      const char *what)
+{
+    if (rc != STI_OK)
+        return cli_fail(what, err);
+    printf("%s\n", json);
+    sti_free(json);
+    return CLI_EXIT_OK;
+}
+
+/* Loads the certificate that --pa-cert names into *PA_CERT. */
+static int load_pa_cert(const struct args *a, struct sti_cert **pa_cert)
+{
+    struct sti_error err;
+
+    if (require(a->pa_cert, "--pa-cert"))
+        return CLI_EXIT_USAGE;
+    if (sti_cert_load(a->pa_cert, pa_cert, &err) != STI_OK)
+        return cli_fail("cannot read the PA certificate", &err);
     return CLI_EXIT_OK;
 }
 
@@ -237,15 +292,13 @@ static int sp_list(const struct args *a, struct sti_pa *pa)
 {
     struct sti_pa_provider *list;
     struct sti_error err;
-    char *json;
+    char *json = NULL;
     size_t n;
+    int rc;
 
     if (a->json) {
-        if (sti_pa_sp_list_json(pa, &json, &err) != STI_OK)
-            return cli_fail("cannot list providers", &err);
-        printf("%s\n", json);
-        sti_free(json);
-        return CLI_EXIT_OK;
+        rc = sti_pa_sp_list_json(pa, &json, &err);
+        return print_json(rc, json, &err, "cannot list providers");
     }
     if (sti_pa_sp_list(pa, &list, &n, &err) != STI_OK)
         return cli_fail("cannot list providers", &err);
@@ -274,9 +327,9 @@ int pa_cmd_sp(int argc, char **argv)
     if (sub == NULL)
         return cli_usage_error("sp needs a subcommand: add, list, disable "
                                "or enable");
-    rc = parse_args(argc - (sub[0] != '-'), argv + (sub[0] != '-'),
-                    OPT_DIR | OPT_SPC | OPT_NAME | OPT_DELEGATION | OPT_JSON,
-                    sp_usage, &a);
+    rc = parse_subcommand(
+        argc, argv, OPT_DIR | OPT_SPC | OPT_NAME | OPT_DELEGATION | OPT_JSON,
+        sp_usage, &a);
     if (rc != CLI_EXIT_OK)
         return rc < 0 ? CLI_EXIT_OK : rc;
     if (strcmp(sub, "add") == 0 && a.nargs == 0) {
@@ -341,11 +394,9 @@ static int cmd_user_common(int argc, char **argv, int admin)
         }
         return cli_usage_error("%s needs the subcommand 'add'", argv[0]);
     }
-    rc = parse_args(argc - 1, argv + 1, allowed, user_usage, &a);
+    rc = parse_options(argc - 1, argv + 1, allowed, user_usage, &a);
     if (rc != CLI_EXIT_OK)
         return rc < 0 ? CLI_EXIT_OK : rc;
-    if (a.nargs != 0)
-        return cli_usage_error("unexpected argument '%s'", a.rest[0]);
     if ((!admin && require(a.spc, "--spc")) || require(a.name, "--name") ||
         require(a.password, "--password (file:PATH, env:VAR or fd:N)"))
         return CLI_EXIT_USAGE;
@@ -389,9 +440,7 @@ static int token_issue(const struct args *a, struct sti_pa *pa)
 
     if (rc != STI_OK)
         return pa_fail("cannot issue the token", rc, &err);
-    rc = emit(a, token, strlen(token));
-    if (rc == CLI_EXIT_OK && (a->out == NULL || strcmp(a->out, "-") == 0))
-        putchar('\n');
+    rc = emit_line(a, token);
     sti_free(token);
     return rc;
 }
@@ -453,12 +502,10 @@ static int token_verify(const struct args *a)
     struct sti_cert *pa_cert = NULL;
     struct sti_key *account = NULL;
     struct sti_error err;
-    int rc;
+    int rc = load_pa_cert(a, &pa_cert);
 
-    if (require(a->pa_cert, "--pa-cert"))
-        return CLI_EXIT_USAGE;
-    if (sti_cert_load(a->pa_cert, &pa_cert, &err) != STI_OK)
-        return cli_fail("cannot read the PA certificate", &err);
+    if (rc != CLI_EXIT_OK)
+        return rc;
     if (a->account_key != NULL &&
         sti_key_load(a->account_key, NULL, &account, &err) != STI_OK)
         rc = cli_fail("cannot read the account key", &err);
@@ -472,16 +519,14 @@ static int token_verify(const struct args *a)
 int pa_cmd_token(int argc, char **argv)
 {
     struct args a;
-    int rc = parse_args(argc, argv,
-                        OPT_DIR | OPT_BASE_URL | OPT_SPC | OPT_FINGERPRINT |
-                            OPT_CA | OPT_OUT | OPT_VERIFY | OPT_PA_CERT |
-                            OPT_ACCOUNT_KEY | OPT_X5U,
-                        token_usage, &a);
+    int rc = parse_options(argc, argv,
+                           OPT_DIR | OPT_BASE_URL | OPT_SPC | OPT_FINGERPRINT |
+                               OPT_CA | OPT_OUT | OPT_VERIFY | OPT_PA_CERT |
+                               OPT_ACCOUNT_KEY | OPT_X5U,
+                           token_usage, &a);
 
     if (rc != CLI_EXIT_OK)
         return rc < 0 ? CLI_EXIT_OK : rc;
-    if (a.nargs != 0)
-        return cli_usage_error("unexpected argument '%s'", a.rest[0]);
     if (a.verify != NULL)
         return token_verify(&a);
     if (require(a.spc, "--spc") || require(a.fingerprint, "--fingerprint"))
@@ -545,15 +590,13 @@ static int ca_list(const struct args *a, struct sti_pa *pa)
 {
     struct sti_pa_ca *list;
     struct sti_error err;
-    char *json;
+    char *json = NULL;
     size_t n;
+    int rc;
 
     if (a->json) {
-        if (sti_pa_ca_list_json(pa, &json, &err) != STI_OK)
-            return cli_fail("cannot list CA roots", &err);
-        printf("%s\n", json);
-        sti_free(json);
-        return CLI_EXIT_OK;
+        rc = sti_pa_ca_list_json(pa, &json, &err);
+        return print_json(rc, json, &err, "cannot list CA roots");
     }
     if (sti_pa_ca_list(pa, &list, &n, &err) != STI_OK)
         return cli_fail("cannot list CA roots", &err);
@@ -571,8 +614,7 @@ int pa_cmd_ca(int argc, char **argv)
 
     if (sub == NULL)
         return cli_usage_error("ca needs a subcommand: add, remove or list");
-    rc = parse_args(argc - (sub[0] != '-'), argv + (sub[0] != '-'),
-                    OPT_DIR | OPT_JSON, ca_usage, &a);
+    rc = parse_subcommand(argc, argv, OPT_DIR | OPT_JSON, ca_usage, &a);
     if (rc != CLI_EXIT_OK)
         return rc < 0 ? CLI_EXIT_OK : rc;
     if (strcmp(sub, "add") == 0 && a.nargs == 1)
@@ -606,9 +648,7 @@ static int calist_print(const struct args *a, struct sti_pa *pa)
 
     if (sti_pa_calist_document(pa, &jws, &err) != STI_OK)
         return cli_fail("cannot build the CA list", &err);
-    rc = emit(a, jws, strlen(jws));
-    if (rc == CLI_EXIT_OK && (a->out == NULL || strcmp(a->out, "-") == 0))
-        putchar('\n');
+    rc = emit_line(a, jws);
     sti_free(jws);
     return rc;
 }
@@ -649,13 +689,10 @@ static int calist_check(const struct args *a, struct sti_cert *pa_cert)
 static int calist_verify(const struct args *a)
 {
     struct sti_cert *pa_cert = NULL;
-    struct sti_error err;
-    int rc;
+    int rc = load_pa_cert(a, &pa_cert);
 
-    if (require(a->pa_cert, "--pa-cert"))
-        return CLI_EXIT_USAGE;
-    if (sti_cert_load(a->pa_cert, &pa_cert, &err) != STI_OK)
-        return cli_fail("cannot read the PA certificate", &err);
+    if (rc != CLI_EXIT_OK)
+        return rc;
     rc = calist_check(a, pa_cert);
     sti_cert_free(pa_cert);
     return rc;
@@ -664,14 +701,12 @@ static int calist_verify(const struct args *a)
 int pa_cmd_calist(int argc, char **argv)
 {
     struct args a;
-    int rc = parse_args(
+    int rc = parse_options(
         argc, argv, OPT_DIR | OPT_BASE_URL | OPT_OUT | OPT_VERIFY | OPT_PA_CERT,
         calist_usage, &a);
 
     if (rc != CLI_EXIT_OK)
         return rc < 0 ? CLI_EXIT_OK : rc;
-    if (a.nargs != 0)
-        return cli_usage_error("unexpected argument '%s'", a.rest[0]);
     if (a.verify != NULL)
         return calist_verify(&a);
     return with_pa(&a, calist_print);
@@ -719,14 +754,12 @@ static int revoke_run(const struct args *a, struct sti_pa *pa)
 int pa_cmd_revoke(int argc, char **argv)
 {
     struct args a;
-    int rc = parse_args(
+    int rc = parse_options(
         argc, argv, OPT_DIR | OPT_CERT | OPT_ISSUER | OPT_SERIAL | OPT_REASON,
         revoke_usage, &a);
 
     if (rc != CLI_EXIT_OK)
         return rc < 0 ? CLI_EXIT_OK : rc;
-    if (a.nargs != 0)
-        return cli_usage_error("unexpected argument '%s'", a.rest[0]);
     if ((a.cert != NULL) == (a.issuer != NULL || a.serial != NULL))
         return cli_usage_error("give either --cert FILE or --issuer DN "
                                "with --serial HEX");
@@ -769,11 +802,10 @@ static int crl_print(const struct args *a, struct sti_pa *pa)
 int pa_cmd_crl(int argc, char **argv)
 {
     struct args a;
-    int rc = parse_args(argc, argv, OPT_DIR | OPT_PEM | OPT_OUT, crl_usage, &a);
+    int rc =
+        parse_options(argc, argv, OPT_DIR | OPT_PEM | OPT_OUT, crl_usage, &a);
 
     if (rc != CLI_EXIT_OK)
         return rc < 0 ? CLI_EXIT_OK : rc;
-    if (a.nargs != 0)
-        return cli_usage_error("unexpected argument '%s'", a.rest[0]);
     return with_pa(&a, crl_print);
 }

@@ -188,6 +188,8 @@ static int write_config(const struct init_opts *o)
                  "threads = 2\n"
                  "max_connections = 1024\n"
                  "timeout = 10\n"
+                 "# Seconds in which a request's head and body must arrive.\n"
+                 "request_timeout = 30\n"
                  "max_body = 65536\n"
                  "# Memory for the request line and headers, per connection.\n"
                  "max_header = 8192\n",

@@ -22,6 +22,10 @@ static const char usage[] =
     "  --per-ip N            connections per client address (default 0,\n"
     "                        no limit)\n"
     "  --timeout SECONDS     idle connection timeout (default 10)\n"
+    "  --request-timeout SECONDS\n"
+    "                        time in which a request's head and body must\n"
+    "                        arrive, from the connection opening or the\n"
+    "                        previous response (default 30)\n"
     "  --max-body BYTES      request body limit (default 65536)\n"
     "  --max-header BYTES    request line and header limit (default 8192)\n"
     "  --flat-budget BYTES   memory for ready PEM copies of the chains\n"
@@ -40,6 +44,7 @@ enum {
     N_BODY,
     N_HDR,
     N_FLAT,
+    N_REQUEST_TIMEOUT,
     N_COUNT
 };
 
@@ -68,6 +73,7 @@ static const struct {
     {"max_body", 1024, 64L * 1024 * 1024},
     {"max_header", 4096, 1024L * 1024},
     {"flat_budget", 1, 1024L * 1024 * 1024},
+    {"request_timeout", 1, 3600},
 };
 /* getopt values of the numeric options, above every character. */
 #define NUM_OPT 256
@@ -110,6 +116,8 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o,
         {"max-body", required_argument, NULL, NUM_OPT + N_BODY},
         {"max-header", required_argument, NULL, NUM_OPT + N_HDR},
         {"flat-budget", required_argument, NULL, NUM_OPT + N_FLAT},
+        {"request-timeout", required_argument, NULL,
+         NUM_OPT + N_REQUEST_TIMEOUT},
         {"sync-ms", required_argument, NULL, 's'},
         {"no-api", no_argument, NULL, 'A'},
         {"no-access-log", no_argument, NULL, 'L'},
@@ -216,6 +224,7 @@ static int start_server(const struct cr_dir *dir, const struct serve_opts *o,
         .max_connections = (unsigned int)o->num[N_MAXCONN],
         .per_ip_connections = (unsigned int)o->num[N_PERIP],
         .timeout_s = (unsigned int)o->num[N_TIMEOUT],
+        .request_timeout_s = (unsigned int)o->num[N_REQUEST_TIMEOUT],
         .max_body = (size_t)o->num[N_BODY],
         .max_header = (size_t)o->num[N_HDR],
         .threads = (unsigned int)o->num[N_THREADS],

@@ -124,6 +124,11 @@ for c in init issue revoke list serve; do
     check_status "$c --help" 0 sti-ca "$c" --help
 done
 check_status "sti-ca --help" 0 sti-ca --help
+check_contains "sti-ca --help lists commands" \
+    "  revoke  mark a certificate revoked" "$(cat "$T/last.out")"
+check_status "sti-ca without command" 2 sti-ca
+check_contains "usage on stderr" "usage: sti-ca COMMAND" "$(cat "$T/last.err")"
+check_contains "sti-ca --version" "sti-ca " "$(sti-ca --version)"
 
 # Encrypted keys
 PW=correct-horse

@@ -302,12 +302,21 @@ stop_services
 
 # --- plain HTTP only on request
 start_service cr3 "$T/port3" sti-cr serve --dir "$D" --listen 127.0.0.1:0 \
-    --port-file "$T/port3" --plain-http --max-age 172800 --no-api
+    --port-file "$T/port3" --plain-http --max-age 172800 --no-api \
+    --request-timeout 1
 check_eq "plain HTTP with --plain-http" 200 \
     "$(http_status GET "http://127.0.0.1:$PORT/certs/sp1.pem")"
 check_eq "--max-age" "public, max-age=172800" "$(header Cache-Control)"
 check_eq "--no-api" 404 \
     "$(http_status GET "http://127.0.0.1:$PORT/api/v1/chains" -H "$AUTH")"
+# A 3000-byte body at 500 bytes per second needs 6 s; the server closes
+# the connection after 1 s, and curl notices at its next write.
+head -c 3000 /dev/zero | tr '\0' 'A' >"$T/slow"
+check_status "--request-timeout cuts a slow upload" 1 sh -c \
+    "curl -s -o /dev/null --max-time 8 --limit-rate 500 -X PUT \
+        --data-binary @$T/slow http://127.0.0.1:$PORT/certs/x.pem || exit 1"
+check_contains "request deadline logged" \
+    "did not send a complete request within 1 s" "$(cat "$T/cr3.log")"
 stop_services
 
 # --- list and export

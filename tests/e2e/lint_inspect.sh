@@ -110,4 +110,17 @@ check_contains "inspect garbage message" "not a certificate" \
 check_status "inspect without file" 2 sti inspect
 check_status "inspect --help" 0 sti inspect --help
 
+# The sti command table: usage, unknown commands, option messages.
+check_status "sti --help" 0 sti --help
+check_contains "sti --help lists commands" \
+    "  inspect  describe certificates" "$(cat "$T/last.out")"
+check_contains "sti --help names the man page" "see sti(1)" \
+    "$(cat "$T/last.out")"
+check_status "sti unknown command" 2 sti frobnicate
+check_contains "unknown command message" "sti: unknown command 'frobnicate'" \
+    "$(cat "$T/last.err")"
+check_status "sti acme bad option" 2 sti acme --bogus
+check_contains "bad option names the command" \
+    "sti acme: unrecognized option '--bogus'" "$(cat "$T/last.err")"
+
 finish

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void escape_shows_raw_bytes(void **state)
@@ -175,6 +176,46 @@ static void uuid4_format(void **state)
     assert_string_not_equal(a, b);
 }
 
+/* 40 draws of 16 bytes cross a refill of the 512-byte pool. */
+static void id_bytes_distinct(void **state)
+{
+    unsigned char ids[40][16];
+
+    (void)state;
+    for (int i = 0; i < 40; i++)
+        assert_int_equal(sti_random_id_bytes(ids[i], 16), STI_OK);
+    for (int i = 0; i < 40; i++)
+        for (int j = i + 1; j < 40; j++)
+            assert_memory_not_equal(ids[i], ids[j], 16);
+}
+
+/* A forked child must not hand out the bytes left in its parent's pool. */
+static void id_bytes_differ_after_fork(void **state)
+{
+    unsigned char first[16], parent[16], child[16];
+    int fds[2], status;
+    pid_t pid;
+
+    (void)state;
+    assert_int_equal(sti_random_id_bytes(first, 16), STI_OK);
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int ok = sti_random_id_bytes(child, 16) == STI_OK &&
+                 write(fds[1], child, 16) == 16;
+
+        _exit(ok ? 0 : 1);
+    }
+    close(fds[1]);
+    assert_int_equal(sti_random_id_bytes(parent, 16), STI_OK);
+    assert_int_equal(read(fds[0], child, 16), 16);
+    close(fds[0]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_memory_not_equal(parent, child, 16);
+}
+
 static void sqlite_open_uses_wal(void **state)
 {
     struct sti_error err;
@@ -250,6 +291,8 @@ int main(void)
         cmocka_unit_test(secret_bad_sources),
         cmocka_unit_test(file_write_mode_and_exclusive),
         cmocka_unit_test(uuid4_format),
+        cmocka_unit_test(id_bytes_distinct),
+        cmocka_unit_test(id_bytes_differ_after_fork),
         cmocka_unit_test(sqlite_open_uses_wal),
         cmocka_unit_test(status_names),
         cmocka_unit_test(log_escapes_control_bytes),

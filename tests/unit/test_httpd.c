@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -469,6 +470,128 @@ static void slow_client_times_out(void **state)
     sti_httpd_stop(h);
 }
 
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) +
+           (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/*
+ * Sends TEXT one byte every 200 ms and returns the seconds until the
+ * server closed the connection, or -1 when it was still open after the
+ * text or 5 s.
+ */
+static double trickle_until_closed(int fd, const char *text)
+{
+    struct timespec t0;
+    char buf[512];
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (size_t i = 0; text[i] != '\0' && seconds_since(&t0) < 5; i++) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+
+        if (send(fd, text + i, 1, MSG_NOSIGNAL) != 1)
+            return seconds_since(&t0);
+        if (poll(&p, 1, 200) > 0 && read(fd, buf, sizeof(buf)) <= 0)
+            return seconds_since(&t0);
+    }
+    return -1;
+}
+
+static void trickled_head_cut_at_deadline(void **state)
+{
+    struct sti_httpd_config cfg = {.timeout_s = 10, .request_timeout_s = 1};
+    struct sti_httpd *h;
+    char base[64], *dir = test_tmpdir();
+    char *path = test_path(dir, "log");
+    unsigned char *log;
+    size_t len;
+    int saved = dup(2), logfd = open(path, O_WRONLY | O_CREAT, 0600);
+    int fd, before = atomic_load(&handler_calls);
+    double t;
+
+    (void)state;
+    dup2(logfd, 2);
+    h = start(&cfg, base, sizeof(base));
+    fd = connect_port(sti_httpd_port(h));
+    /* These 160 bytes at 5 per second take 32 s.  Each byte resets the
+     * idle timeout, so only the request deadline can end the connection. */
+    t = trickle_until_closed(fd, "GET /slow HTTP/1.1\r\nX-Pad: "
+                                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                                 "\r\n\r\n");
+    close(fd);
+    sti_httpd_stop(h);
+    dup2(saved, 2);
+    close(saved);
+    close(logfd);
+    assert_true(t >= 0.8);
+    assert_true(t < 2.0);
+    assert_int_equal(atomic_load(&handler_calls), before);
+    assert_int_equal(sti_file_read(path, &log, &len, NULL), STI_OK);
+    assert_non_null(strstr((char *)log,
+                           "request timed out: closed the connection from "
+                           "127.0.0.1, which did not send a complete request "
+                           "within 1 s"));
+    free(log);
+    free(path);
+    test_rmtree(dir);
+}
+
+static void trickled_body_cut_at_deadline(void **state)
+{
+    struct sti_httpd_config cfg = {.timeout_s = 10, .request_timeout_s = 1};
+    struct sti_httpd *h;
+    char base[64];
+    const char head[] = "PUT /echo HTTP/1.1\r\nHost: x\r\n"
+                        "Content-Length: 40\r\n\r\n";
+    int fd, before = atomic_load(&handler_calls);
+    double t;
+
+    (void)state;
+    h = start(&cfg, base, sizeof(base));
+    fd = connect_port(sti_httpd_port(h));
+    assert_int_equal(send(fd, head, sizeof(head) - 1, MSG_NOSIGNAL),
+                     (ssize_t)sizeof(head) - 1);
+    t = trickle_until_closed(fd, "0123456789012345678901234567890123456789");
+    close(fd);
+    sti_httpd_stop(h);
+    assert_true(t >= 0.8);
+    assert_true(t < 2.0);
+    assert_int_equal(atomic_load(&handler_calls), before);
+}
+
+static void keep_alive_requests_not_cut(void **state)
+{
+    struct sti_httpd_config cfg = {.timeout_s = 10, .request_timeout_s = 1};
+    struct sti_httpd *h;
+    struct reply r;
+    char base[64], url[160];
+    CURL *c = curl_easy_init();
+    long connects = -1;
+    struct timespec pause = {0, 300 * 1000000L};
+
+    (void)state;
+    h = start(&cfg, base, sizeof(base));
+    snprintf(url, sizeof(url), "%s/again", base);
+    assert_int_equal(request_on(c, "GET", url, NULL, NULL, &r), CURLE_OK);
+    /* 8 requests 300 ms apart span 2.4 s, more than twice the deadline,
+     * but each response starts the deadline again. */
+    for (int i = 0; i < 8; i++) {
+        nanosleep(&pause, NULL);
+        assert_int_equal(request_on(c, "GET", url, NULL, NULL, &r), CURLE_OK);
+        assert_int_equal(r.status, 201);
+        curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+        assert_int_equal(connects, 0);
+    }
+    curl_easy_cleanup(c);
+    sti_httpd_stop(h);
+}
+
 static void huge_headers_rejected(void **state)
 {
     struct sti_httpd_config cfg = {.max_header = 4096};
@@ -537,6 +660,9 @@ int main(void)
         cmocka_unit_test(response_setters_validate),
         cmocka_unit_test(header_injection_rejected),
         cmocka_unit_test(slow_client_times_out),
+        cmocka_unit_test(trickled_head_cut_at_deadline),
+        cmocka_unit_test(trickled_body_cut_at_deadline),
+        cmocka_unit_test(keep_alive_requests_not_cut),
         cmocka_unit_test(huge_headers_rejected),
         cmocka_unit_test(access_log_line),
     };

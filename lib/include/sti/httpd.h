@@ -29,6 +29,10 @@ struct sti_httpd_config {
     int access_log;                  /* non-zero: one log line per request */
     size_t max_header;               /* per-connection memory for the request
                                         line and headers; 0 means 16 KiB */
+    /* Seconds in which a request's head and body must arrive, counted from
+     * the connection opening or from the end of the previous response.
+     * The server closes connections past it.  0 means 30. */
+    unsigned int request_timeout_s;
 };
 
 /*
