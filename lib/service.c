@@ -487,8 +487,8 @@ struct verify_input {
     int64_t time;
 };
 
-/* Reads KEY.uri of OBJ (the object at PATH): a string, or an array of
- * strings whose first is compared.  *OUT stays NULL when it is absent. */
+/* Reads the "uri" member of OBJ (the object at PATH): a string, or an
+ * array of strings whose first is compared.  *OUT stays NULL without it. */
 static int party_uri(json_t *obj, const char *path, const char **out,
                      struct sti_error *err)
 {
