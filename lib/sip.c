@@ -188,8 +188,11 @@ static osip_from_t *pai_value(const struct sti_sip *s, size_t index)
     osip_header_t *h = NULL;
     size_t seen = 0;
 
-    for (int pos = 0; osip_message_header_get_byname(
-                          s->msg, "p-asserted-identity", pos, &h) >= 0;
+    /* osip_message_header_get_byname() searches from POS and returns the
+     * position found, and libosip2 splits comma-joined values of this
+     * header into separate headers, so the next search starts after it. */
+    for (int pos = 0; (pos = osip_message_header_get_byname(
+                           s->msg, "p-asserted-identity", pos, &h)) >= 0;
          pos++) {
         char **values;
         size_t n;
@@ -235,6 +238,12 @@ static osip_uri_t *field_uri(const struct sti_sip *s, int field, size_t index,
 int sti_sip_get_uri(const struct sti_sip *s, int field, char **uri,
                     struct sti_error *err)
 {
+    return sti_sip_get_uri_at(s, field, 0, uri, err);
+}
+
+int sti_sip_get_uri_at(const struct sti_sip *s, int field, size_t index,
+                       char **uri, struct sti_error *err)
+{
     osip_from_t *owned;
     osip_uri_t *u;
     char *text = NULL;
@@ -242,11 +251,12 @@ int sti_sip_get_uri(const struct sti_sip *s, int field, char **uri,
     *uri = NULL;
     if (s == NULL)
         return sti_seterr(err, STI_ERR_INVALID, "no SIP message given");
-    u = field_uri(s, field, 0, &owned);
+    u = field_uri(s, field, index, &owned);
     if (u == NULL || osip_uri_to_str(u, &text) != 0) {
         osip_from_free(owned);
         return sti_seterr(err, STI_ERR_NOTFOUND,
-                          "the SIP message has no %s URI", field_name(field));
+                          "the SIP message has no %s URI at position %zu",
+                          field_name(field), index);
     }
     *uri = strdup(text);
     osip_free(text);
@@ -331,6 +341,93 @@ int sti_sip_get_tn(const struct sti_sip *s, int field, const char *profile,
     return sti_seterr(err, STI_ERR_NOTFOUND,
                       "the SIP message's %s carries no telephone number",
                       field_name(field));
+}
+
+/* URI comparison */
+
+static int is_tel_separator(char c)
+{
+    return c == '-' || c == '.' || c == '(' || c == ')';
+}
+
+static const char *skip_tel_separators(const char *p)
+{
+    while (is_tel_separator(*p))
+        p++;
+    return p;
+}
+
+/* Compares two tel numbers up to their first parameter, ignoring the
+ * visual separators "-", ".", "(" and ")" and the case of hex digits. */
+static int tel_equal(const char *a, const char *b)
+{
+    a = skip_tel_separators(a);
+    b = skip_tel_separators(b);
+    while (*a != '\0' && *a != ';' &&
+           tolower((unsigned char)*a) == tolower((unsigned char)*b)) {
+        a = skip_tel_separators(a + 1);
+        b = skip_tel_separators(b + 1);
+    }
+    return (*a == '\0' || *a == ';') && (*b == '\0' || *b == ';');
+}
+
+static int text_equal(const char *a, const char *b, int ignore_case)
+{
+    if (a == NULL || b == NULL)
+        return a == b;
+    return ignore_case ? strcasecmp(a, b) == 0 : strcmp(a, b) == 0;
+}
+
+/*
+ * Compares the addr-specs of two parsed URIs.  RFC 3261 section 19.1.4
+ * compares the userinfo of SIP and SIPS URIs exactly and the scheme and
+ * host in any case.  libosip2 has already decoded %XX escapes in the user.
+ * The port, URI parameters and headers are left out because an identity
+ * is a user at a host.  Other schemes compare their text before the first
+ * ';', and tel numbers also ignore visual separators.
+ */
+static int addr_spec_equal(const osip_uri_t *a, const osip_uri_t *b)
+{
+    size_t n;
+
+    if (a->scheme == NULL || !text_equal(a->scheme, b->scheme, 1))
+        return 0;
+    if (strcasecmp(a->scheme, "sip") == 0 || strcasecmp(a->scheme, "sips") == 0)
+        return text_equal(a->username, b->username, 0) &&
+               text_equal(a->host, b->host, 1);
+    if (a->string == NULL || b->string == NULL)
+        return 0;
+    if (strcasecmp(a->scheme, "tel") == 0)
+        return tel_equal(a->string, b->string);
+    n = strcspn(a->string, ";");
+    return n == strcspn(b->string, ";") && memcmp(a->string, b->string, n) == 0;
+}
+
+static osip_uri_t *parse_uri(const char *text)
+{
+    osip_uri_t *u = NULL;
+
+    if (text == NULL || osip_uri_init(&u) != 0)
+        return NULL;
+    if (osip_uri_parse(u, text) != 0) {
+        osip_uri_free(u);
+        return NULL;
+    }
+    return u;
+}
+
+int sti_sip_uri_equal(const char *a, const char *b)
+{
+    osip_uri_t *x, *y;
+    int equal;
+
+    pthread_once(&osip_once, osip_init_once);
+    x = parse_uri(a);
+    y = parse_uri(b);
+    equal = x != NULL && y != NULL && addr_spec_equal(x, y);
+    osip_uri_free(x);
+    osip_uri_free(y);
+    return equal;
 }
 
 int sti_sip_get_date(const struct sti_sip *s, time_t *out,

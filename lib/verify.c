@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_PASSPORTS 16
 
@@ -735,68 +736,229 @@ static int dest_has(const struct job *j, const struct sti_passport_claims *c,
     return 0;
 }
 
-/* RFC 8224 section 6.2 step 1: orig against P-Asserted-Identity or From
- * (or the caller's number without a SIP message). */
-static int check_orig(struct job *j, const struct sti_passport_claims *c)
+static int dest_has_uri(const struct sti_passport_claims *c, const char *uri)
 {
-    char want[STI_TN_MAX + 1], pai[STI_TN_MAX + 1], from[STI_TN_MAX + 1];
-    const struct sti_verify_request *r = j->req;
+    for (size_t i = 0; uri != NULL && i < c->dest_uri_count; i++)
+        if (sti_sip_uri_equal(c->dest_uri[i], uri))
+            return 1;
+    return 0;
+}
 
-    /* NOTE: an orig uri is not compared with the SIP message. */
-    if (c->orig_tn == NULL || (r->orig_tn == NULL && r->sip == NULL))
-        return STI_VERIFY_PASS;
-    canon(j, c->orig_tn, want);
-    if (r->orig_tn != NULL) {
-        if (strcmp(canon(j, r->orig_tn, from), want) == 0)
+/* orig against the calling party that the caller gave instead of SIP. */
+static int orig_against_request(struct job *j,
+                                const struct sti_passport_claims *c)
+{
+    const struct sti_verify_request *r = j->req;
+    char want[STI_TN_MAX + 1], given[STI_TN_MAX + 1], a[256], b[256];
+
+    if (c->orig_tn != NULL && r->orig_tn != NULL) {
+        if (canon(j, c->orig_tn, want)[0] != '\0' &&
+            strcmp(canon(j, r->orig_tn, given), want) == 0)
             return STI_VERIFY_PASS;
         return verdict(j->res, STI_VERIFY_FAIL, 438,
                        "orig %s differs from the calling number %s", c->orig_tn,
                        r->orig_tn);
     }
-    /* RFC 3325 section 9.1: a P-Asserted-Identity with a TN is the
-     * identity the network asserts, so it alone decides; From counts
-     * only when no P-Asserted-Identity carries a number. */
-    sti_sip_get_tn(r->sip, STI_SIP_PAI, j->v->profile, pai, NULL);
+    if (c->orig_uri != NULL && r->orig_uri != NULL) {
+        if (sti_sip_uri_equal(c->orig_uri, r->orig_uri))
+            return STI_VERIFY_PASS;
+        return verdict(j->res, STI_VERIFY_FAIL, 438,
+                       "orig uri %s differs from the calling URI %s",
+                       escape(c->orig_uri, a), escape(r->orig_uri, b));
+    }
+    return verdict(j->res, STI_VERIFY_FAIL, 438,
+                   "orig %s %s cannot match the calling %s %s",
+                   c->orig_tn ? "tn" : "uri",
+                   escape(c->orig_tn ? c->orig_tn : c->orig_uri, a),
+                   r->orig_tn ? "number" : "URI",
+                   escape(r->orig_tn ? r->orig_tn : r->orig_uri, b));
+}
+
+/* RFC 3325 section 9.1: a P-Asserted-Identity with a TN is the identity
+ * the network asserts, so it alone decides; From counts only when no
+ * P-Asserted-Identity carries a number. */
+static int orig_tn_against_sip(struct job *j, const char *orig)
+{
+    char want[STI_TN_MAX + 1], pai[STI_TN_MAX + 1], from[STI_TN_MAX + 1];
+    char *from_uri = NULL, shown[256];
+    const struct sti_sip *sip = j->req->sip;
+    int rc;
+
+    canon(j, orig, want);
+    sti_sip_get_tn(sip, STI_SIP_PAI, j->v->profile, pai, NULL);
     if (pai[0] != '\0') {
         if (strcmp(want, pai) == 0)
             return STI_VERIFY_PASS;
         return verdict(j->res, STI_VERIFY_FAIL, 438,
                        "orig %s differs from P-Asserted-Identity %s, which "
                        "takes precedence over From",
-                       c->orig_tn, pai);
+                       orig, pai);
     }
-    sti_sip_get_tn(r->sip, STI_SIP_FROM, j->v->profile, from, NULL);
+    sti_sip_get_tn(sip, STI_SIP_FROM, j->v->profile, from, NULL);
     if (want[0] != '\0' && strcmp(want, from) == 0)
         return STI_VERIFY_PASS;
-    return verdict(j->res, STI_VERIFY_FAIL, 438,
-                   "orig %s differs from From (%s) and there is no "
-                   "P-Asserted-Identity with a number",
-                   c->orig_tn, from[0] ? from : "no number");
+    if (from[0] != '\0')
+        return verdict(j->res, STI_VERIFY_FAIL, 438,
+                       "orig %s differs from From (%s) and there is no "
+                       "P-Asserted-Identity with a number",
+                       orig, from);
+    sti_sip_get_uri(sip, STI_SIP_FROM, &from_uri, NULL);
+    rc = verdict(j->res, STI_VERIFY_FAIL, 438,
+                 "orig %s differs from From %s, which carries no number, "
+                 "and there is no P-Asserted-Identity with a number",
+                 orig, from_uri ? escape(from_uri, shown) : "(none)");
+    sti_free(from_uri);
+    return rc;
 }
 
-/* dest (of the last diversion) against To or the Request-URI. */
-static int check_dest(struct job *j, const struct sti_passport_claims *c)
+/*
+ * As for TNs, a P-Asserted-Identity decides when it has a value that can
+ * carry a URI identity: any value but a tel URI, which only carries a
+ * number.  *ASSERTED gets the first such value, or NULL.  Returns 1 when
+ * one of them has the addr-spec of ORIG.
+ */
+static int pai_has_uri(const struct sti_sip *sip, const char *orig,
+                       char **asserted)
 {
-    char to[STI_TN_MAX + 1], ruri[STI_TN_MAX + 1];
+    char *uri = NULL;
+    int match = 0;
+
+    *asserted = NULL;
+    for (size_t i = 0; !match && sti_sip_get_uri_at(sip, STI_SIP_PAI, i, &uri,
+                                                    NULL) == STI_OK;
+         i++) {
+        if (strncasecmp(uri, "tel:", 4) != 0) {
+            match = sti_sip_uri_equal(orig, uri);
+            if (*asserted == NULL) {
+                *asserted = uri;
+                uri = NULL;
+            }
+        }
+        sti_free(uri);
+        uri = NULL;
+    }
+    return match;
+}
+
+/* RFC 8224 section 6.2 step 1 for an orig uri: its addr-spec against
+ * P-Asserted-Identity, or against From when no P-Asserted-Identity has a
+ * value other than a tel URI. */
+static int orig_uri_against_sip(struct job *j, const char *orig)
+{
+    const struct sti_sip *sip = j->req->sip;
+    char *asserted, *from = NULL, a[256], b[256];
+    int rc = STI_VERIFY_PASS;
+
+    if (pai_has_uri(sip, orig, &asserted)) {
+        sti_free(asserted);
+        return STI_VERIFY_PASS;
+    }
+    if (asserted != NULL) {
+        rc = verdict(j->res, STI_VERIFY_FAIL, 438,
+                     "orig uri %s differs from P-Asserted-Identity %s, which "
+                     "takes precedence over From",
+                     escape(orig, a), escape(asserted, b));
+        sti_free(asserted);
+        return rc;
+    }
+    sti_sip_get_uri(sip, STI_SIP_FROM, &from, NULL);
+    if (!sti_sip_uri_equal(orig, from))
+        rc = verdict(j->res, STI_VERIFY_FAIL, 438,
+                     "orig uri %s differs from From %s and there is no "
+                     "P-Asserted-Identity with a URI",
+                     escape(orig, a), from ? escape(from, b) : "(none)");
+    sti_free(from);
+    return rc;
+}
+
+/* RFC 8224 section 6.2 step 1: orig against P-Asserted-Identity or From,
+ * or against the calling party given in the request. */
+static int check_orig(struct job *j, const struct sti_passport_claims *c)
+{
     const struct sti_verify_request *r = j->req;
 
-    if (c->dest_tn_count == 0 || (r->dest_tn == NULL && r->sip == NULL))
+    if (c->orig_tn == NULL && c->orig_uri == NULL)
         return STI_VERIFY_PASS;
-    if (r->dest_tn != NULL) {
-        if (dest_has(j, c, canon(j, r->dest_tn, to)))
-            return STI_VERIFY_PASS;
+    if (r->orig_tn != NULL || r->orig_uri != NULL)
+        return orig_against_request(j, c);
+    if (r->sip == NULL)
+        return STI_VERIFY_PASS;
+    if (c->orig_tn != NULL)
+        return orig_tn_against_sip(j, c->orig_tn);
+    return orig_uri_against_sip(j, c->orig_uri);
+}
+
+static const char *first_dest(const struct sti_passport_claims *c)
+{
+    return c->dest_tn_count > 0 ? c->dest_tn[0] : c->dest_uri[0];
+}
+
+/* dest against the called party that the caller gave instead of SIP. */
+static int dest_against_request(struct job *j,
+                                const struct sti_passport_claims *c)
+{
+    const struct sti_verify_request *r = j->req;
+    char tn[STI_TN_MAX + 1], a[256], b[256];
+
+    if (r->dest_tn != NULL && dest_has(j, c, canon(j, r->dest_tn, tn)))
+        return STI_VERIFY_PASS;
+    if (dest_has_uri(c, r->dest_uri))
+        return STI_VERIFY_PASS;
+    if (r->dest_uri == NULL)
         return verdict(j->res, STI_VERIFY_FAIL, 438,
                        "dest %s does not contain the called number %s",
-                       c->dest_tn[0], r->dest_tn);
-    }
-    sti_sip_get_tn(r->sip, STI_SIP_TO, j->v->profile, to, NULL);
-    sti_sip_get_tn(r->sip, STI_SIP_RURI, j->v->profile, ruri, NULL);
+                       escape(first_dest(c), a), r->dest_tn);
+    return verdict(j->res, STI_VERIFY_FAIL, 438,
+                   "dest %s does not contain the called %s %s",
+                   escape(first_dest(c), a), r->dest_tn ? "number" : "URI",
+                   escape(r->dest_tn ? r->dest_tn : r->dest_uri, b));
+}
+
+/* Shows a field for a message: its number, else its URI, else "none". */
+static const char *shown_party(const char *tn, const char *uri, char shown[256])
+{
+    if (tn[0] != '\0')
+        return tn;
+    return uri != NULL ? escape(uri, shown) : "none";
+}
+
+/* dest (of the last diversion) against To or the Request-URI: a dest tn
+ * against their numbers, a dest uri against their addr-specs. */
+static int dest_against_sip(struct job *j, const struct sti_passport_claims *c)
+{
+    char to[STI_TN_MAX + 1], ruri[STI_TN_MAX + 1], a[256], b[256], d[256];
+    const struct sti_sip *sip = j->req->sip;
+    char *to_uri = NULL, *ruri_uri = NULL;
+    int rc = STI_VERIFY_PASS;
+
+    sti_sip_get_tn(sip, STI_SIP_TO, j->v->profile, to, NULL);
+    sti_sip_get_tn(sip, STI_SIP_RURI, j->v->profile, ruri, NULL);
     if (dest_has(j, c, to) || dest_has(j, c, ruri))
         return STI_VERIFY_PASS;
-    return verdict(j->res, STI_VERIFY_FAIL, 438,
-                   "dest %s matches neither To (%s) nor the Request-URI (%s)",
-                   c->dest_tn[0], to[0] ? to : "no number",
-                   ruri[0] ? ruri : "no number");
+    sti_sip_get_uri(sip, STI_SIP_TO, &to_uri, NULL);
+    sti_sip_get_uri(sip, STI_SIP_RURI, &ruri_uri, NULL);
+    if (!dest_has_uri(c, to_uri) && !dest_has_uri(c, ruri_uri))
+        rc = verdict(j->res, STI_VERIFY_FAIL, 438,
+                     "dest %s matches neither To (%s) nor the Request-URI "
+                     "(%s)",
+                     escape(first_dest(c), d), shown_party(to, to_uri, a),
+                     shown_party(ruri, ruri_uri, b));
+    sti_free(to_uri);
+    sti_free(ruri_uri);
+    return rc;
+}
+
+static int check_dest(struct job *j, const struct sti_passport_claims *c)
+{
+    const struct sti_verify_request *r = j->req;
+
+    if (c->dest_tn_count + c->dest_uri_count == 0)
+        return STI_VERIFY_PASS;
+    if (r->dest_tn != NULL || r->dest_uri != NULL)
+        return dest_against_request(j, c);
+    if (r->sip == NULL)
+        return STI_VERIFY_PASS;
+    return dest_against_sip(j, c);
 }
 
 static int is_div(const struct item *it)

@@ -4,6 +4,7 @@
 #include "x509_int.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -35,6 +36,16 @@ struct sti_x5u_hot {
     struct sti_x5u_hot *prev, *next;
 };
 
+/* A fetch in progress.  Requests for the same URL wait for its result
+ * instead of fetching it again.  All fields are under the cache mutex. */
+struct x5u_flight {
+    char *url;
+    struct sti_x5u_entry *entry; /* the result, with a reference, once done */
+    int done;
+    int waiters;
+    struct x5u_flight *next;
+};
+
 /* Lock order: lock, then der_lock or hot_lock; never both of those. */
 struct sti_x5u_cache {
     struct sti_x5u_policy policy;
@@ -42,7 +53,9 @@ struct sti_x5u_cache {
     pthread_mutex_t lock;
     struct sti_x5u_entry *buckets[BUCKETS];
     size_t count;
-    sqlite3 *db; /* NULL without a database */
+    struct x5u_flight *flights; /* fetches in progress */
+    pthread_cond_t flight_done; /* broadcast when any of them finishes */
+    sqlite3 *db;                /* NULL without a database */
     pthread_mutex_t der_lock;
     struct sti_x5u_der *der_buckets[DER_BUCKETS];
     size_t der_count;
@@ -829,44 +842,173 @@ static void insert_locked(struct sti_x5u_cache *c, struct sti_x5u_entry *e,
     c->count++;
 }
 
+/* Fetches in progress, always used under c->lock */
+
+static struct x5u_flight *flight_find_locked(struct sti_x5u_cache *c,
+                                             const char *url)
+{
+    for (struct x5u_flight *f = c->flights; f != NULL; f = f->next)
+        if (strcmp(f->url, url) == 0)
+            return f;
+    return NULL;
+}
+
+/* Registers a fetch of URL.  Returns NULL when out of memory, and then
+ * the caller fetches without letting others wait for it. */
+static struct x5u_flight *flight_start_locked(struct sti_x5u_cache *c,
+                                              const char *url)
+{
+    struct x5u_flight *f = calloc(1, sizeof(*f));
+
+    if (f == NULL || (f->url = strdup(url)) == NULL) {
+        free(f);
+        return NULL;
+    }
+    f->next = c->flights;
+    c->flights = f;
+    return f;
+}
+
+/* Frees F once its fetch has finished and no request waits for it. */
+static void flight_put_locked(struct sti_x5u_cache *c, struct x5u_flight *f)
+{
+    if (!f->done || f->waiters > 0)
+        return;
+    if (f->entry != NULL)
+        unref_locked(c, f->entry);
+    free(f->url);
+    free(f);
+}
+
+/* Publishes the result E (NULL when out of memory) to the waiters. */
+static void flight_finish_locked(struct sti_x5u_cache *c, struct x5u_flight *f,
+                                 struct sti_x5u_entry *e)
+{
+    struct x5u_flight **pp = &c->flights;
+
+    while (*pp != f)
+        pp = &(*pp)->next;
+    *pp = f->next;
+    f->entry = e;
+    if (e != NULL)
+        e->refs++;
+    f->done = 1;
+    pthread_cond_broadcast(&c->flight_done);
+    flight_put_locked(c, f);
+}
+
+/*
+ * Waits for another request's fetch F and returns its entry with a
+ * reference for the caller.  The wait is bounded by the fetch timeout,
+ * plus a second for parsing and storing the chain, since that fetch
+ * started before this request.
+ */
+static int flight_wait_locked(struct sti_x5u_cache *c, struct x5u_flight *f,
+                              struct sti_x5u_entry **out, struct sti_error *err)
+{
+    long wait_ms = c->policy.timeout_ms + 1000;
+    struct timespec deadline;
+    int rc = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += wait_ms / 1000;
+    deadline.tv_nsec += (wait_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    f->waiters++;
+    while (!f->done && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&c->flight_done, &c->lock, &deadline);
+    *out = f->done ? f->entry : NULL;
+    if (*out != NULL)
+        (*out)->refs++;
+    else if (f->done)
+        rc = sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    else
+        rc = sti_seterr(err, STI_ERR_NET,
+                        "x5u %s: the fetch that another request started did "
+                        "not finish within %ld ms",
+                        f->url, wait_ms);
+    f->waiters--;
+    flight_put_locked(c, f);
+    return *out != NULL ? STI_OK : rc;
+}
+
+/* Returns the entry for URL with a reference when it is fresh. */
+static struct sti_x5u_entry *find_fresh_locked(struct sti_x5u_cache *c,
+                                               const char *url, time_t now)
+{
+    struct sti_x5u_entry *e = find_locked(c, url);
+
+    if (e == NULL || e->expires <= now)
+        return NULL;
+    e->refs++;
+    return e;
+}
+
+/* Loads URL from SQLite or fetches it, then caches it and ends flight F
+ * (which may be NULL).  Called without the lock. */
+static struct sti_x5u_entry *load_entry(struct sti_x5u_cache *c,
+                                        const char *url, time_t now,
+                                        struct x5u_flight *f, int *hit)
+{
+    struct sti_x5u_entry *e;
+
+    if (!db_load(c, url, now, &e)) {
+        *hit = 0;
+        e = fetch_entry(c, url, now);
+    }
+    pthread_mutex_lock(&c->lock);
+    if (e != NULL) {
+        insert_locked(c, e, now);
+        e->refs++; /* the caller's reference */
+    }
+    if (f != NULL)
+        flight_finish_locked(c, f, e);
+    pthread_mutex_unlock(&c->lock);
+    return e;
+}
+
 /* Public to the library */
 
 int sti_x5u_get_cached(struct sti_x5u_cache *c, const char *url, time_t now,
                        struct sti_x5u_entry **out)
 {
-    struct sti_x5u_entry *e;
-
     pthread_mutex_lock(&c->lock);
-    e = find_locked(c, url);
-    if (e != NULL && e->expires > now)
-        e->refs++;
-    else
-        e = NULL;
+    *out = find_fresh_locked(c, url, now);
     pthread_mutex_unlock(&c->lock);
-    *out = e;
-    return e != NULL;
+    return *out != NULL;
 }
 
+/* A request that finds URL neither fresh in memory nor being fetched
+ * starts the fetch.  The others wait for it, so that concurrent requests
+ * for one uncached x5u cause one fetch. */
 int sti_x5u_get(struct sti_x5u_cache *c, const char *url, time_t now,
                 struct sti_x5u_entry **out, int *hit, struct sti_error *err)
 {
-    struct sti_x5u_entry *e;
+    struct x5u_flight *f;
+    int rc;
 
-    *out = NULL;
     *hit = 1;
-    if (sti_x5u_get_cached(c, url, now, out))
-        return STI_OK;
-    if (!db_load(c, url, now, &e)) {
-        *hit = 0;
-        e = fetch_entry(c, url, now);
-    }
-    if (e == NULL)
-        return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
     pthread_mutex_lock(&c->lock);
-    insert_locked(c, e, now);
-    e->refs++; /* the caller's reference */
+    *out = find_fresh_locked(c, url, now);
+    if (*out != NULL) {
+        pthread_mutex_unlock(&c->lock);
+        return STI_OK;
+    }
+    f = flight_find_locked(c, url);
+    if (f != NULL) {
+        *hit = 0;
+        rc = flight_wait_locked(c, f, out, err);
+        pthread_mutex_unlock(&c->lock);
+        return rc;
+    }
+    f = flight_start_locked(c, url);
     pthread_mutex_unlock(&c->lock);
-    *out = e;
+    *out = load_entry(c, url, now, f, hit);
+    if (*out == NULL)
+        return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
     return STI_OK;
 }
 
@@ -963,6 +1105,18 @@ void sti_x5u_memo_set(struct sti_x5u_cache *c, struct sti_x5u_entry *e,
     pthread_mutex_unlock(&c->lock);
 }
 
+/* Waiting for a fetch uses the monotonic clock, which steps of the wall
+ * clock do not move. */
+static void init_flight_cond(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cond, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
 int sti_x5u_cache_new(const struct sti_x5u_policy *policy, const char *db_path,
                       struct sti_x5u_cache **out, struct sti_error *err)
 {
@@ -978,6 +1132,7 @@ int sti_x5u_cache_new(const struct sti_x5u_policy *policy, const char *db_path,
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->der_lock, NULL);
     pthread_mutex_init(&c->hot_lock, NULL);
+    init_flight_cond(&c->flight_done);
     if (db_path != NULL) {
         rc = sti_sqlite_open(db_path, schema, &c->db, err);
         if (rc != STI_OK) {
@@ -999,6 +1154,7 @@ void sti_x5u_cache_free(struct sti_x5u_cache *c)
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->der_lock);
     pthread_mutex_destroy(&c->hot_lock);
+    pthread_cond_destroy(&c->flight_done);
     EVP_PKEY_free(c->p256_template);
     sqlite3_close(c->db);
     free(c->ca_file);

@@ -75,9 +75,12 @@ void sti_x5u_cache_free(struct sti_x5u_cache *cache);
 
 /*
  * Returns the entry for URL, fetching it when it is absent or expired.
- * *HIT is 1 when it came from memory or SQLite.  A failed entry is
- * returned too (entry->failed), so that callers report its error.
- * Release the entry with sti_x5u_entry_release().
+ * Concurrent calls for one URL make one fetch: the others wait for its
+ * result, at most the fetch timeout plus a second, and then fail with
+ * STI_ERR_NET.  *HIT is 1 when the entry came from memory or SQLite
+ * without waiting.  A failed entry is returned too (entry->failed), so
+ * that callers report its error.  Release the entry with
+ * sti_x5u_entry_release().
  */
 int sti_x5u_get(struct sti_x5u_cache *cache, const char *url, time_t now,
                 struct sti_x5u_entry **out, int *hit, struct sti_error *err);

@@ -10,7 +10,7 @@
 
 struct verify_opts {
     struct sti_verifier_config cfg;
-    const char *file, *value, *orig, *dest;
+    const char *file, *value, *orig, *dest, *orig_uri, *dest_uri;
     long now;
     int json;
 };
@@ -38,6 +38,10 @@ static void usage(FILE *out)
             "  --profile us|fr    TN canonicalisation (default: us)\n"
             "  --orig TN          calling number to compare with orig\n"
             "  --dest TN          called number to compare with dest\n"
+            "  --orig-uri URI     calling party URI to compare with an orig "
+            "uri\n"
+            "  --dest-uri URI     called party URI to compare with a dest "
+            "uri\n"
             "  --now SECONDS      verify as of this time (default: now)\n"
             "  --json             print the result as JSON\n"
             "  --help             show this help\n\n"
@@ -69,6 +73,8 @@ static int parse_args(int argc, char **argv, struct verify_opts *o)
                                              {"profile", 1, NULL, 'p'},
                                              {"orig", 1, NULL, 'o'},
                                              {"dest", 1, NULL, 'D'},
+                                             {"orig-uri", 1, NULL, 'u'},
+                                             {"dest-uri", 1, NULL, 'U'},
                                              {"now", 1, NULL, 'n'},
                                              {"json", 0, NULL, 'j'},
                                              {"help", 0, NULL, 'h'},
@@ -113,6 +119,12 @@ static int parse_args(int argc, char **argv, struct verify_opts *o)
             break;
         case 'D':
             o->dest = optarg;
+            break;
+        case 'u':
+            o->orig_uri = optarg;
+            break;
+        case 'U':
+            o->dest_uri = optarg;
             break;
         case 'j':
             o->json = 1;
@@ -209,8 +221,11 @@ static int print_result(const struct verify_opts *o,
 
 static int run_verify(const struct verify_opts *o, char *input)
 {
-    struct sti_verify_request req = {
-        .orig_tn = o->orig, .dest_tn = o->dest, .now = (time_t)o->now};
+    struct sti_verify_request req = {.orig_tn = o->orig,
+                                     .dest_tn = o->dest,
+                                     .orig_uri = o->orig_uri,
+                                     .dest_uri = o->dest_uri,
+                                     .now = (time_t)o->now};
     struct sti_verify_result res;
     struct sti_verifier *v = NULL;
     struct sti_sip *sip = NULL;

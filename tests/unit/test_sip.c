@@ -143,6 +143,78 @@ static void date_header(void **state)
     sti_sip_free(s);
 }
 
+static void uri_at_walks_pai_values(void **state)
+{
+    struct sti_sip *s = parse(invite);
+    struct sti_error err;
+    char *uri;
+
+    (void)state;
+    assert_int_equal(sti_sip_get_uri_at(s, STI_SIP_PAI, 0, &uri, &err), STI_OK);
+    assert_string_equal(uri, "sip:alice@example.org");
+    free(uri);
+    assert_int_equal(sti_sip_get_uri_at(s, STI_SIP_PAI, 1, &uri, &err), STI_OK);
+    assert_string_equal(uri, "tel:+1-202-555-0100");
+    free(uri);
+    assert_int_equal(sti_sip_get_uri_at(s, STI_SIP_PAI, 2, &uri, &err),
+                     STI_ERR_NOTFOUND);
+    assert_null(uri);
+    assert_non_null(strstr(err.message, "P-Asserted-Identity"));
+    assert_int_equal(sti_sip_get_uri_at(s, STI_SIP_FROM, 1, &uri, &err),
+                     STI_ERR_NOTFOUND);
+    assert_int_equal(sti_sip_get_uri_at(NULL, STI_SIP_FROM, 0, &uri, &err),
+                     STI_ERR_INVALID);
+    sti_sip_free(s);
+}
+
+/* Pairs of URIs and whether they name the same identity. */
+static const struct {
+    const char *a, *b;
+    int equal;
+} uri_pairs[] = {
+    {"sip:alice@example.com", "sip:alice@example.com", 1},
+    /* Scheme and host compare in any case, the user exactly. */
+    {"sip:alice@example.com", "SIP:alice@EXAMPLE.com", 1},
+    {"sip:alice@example.com", "sip:Alice@example.com", 0},
+    /* %XX escapes in the user are decoded. */
+    {"sip:alice@example.com", "sip:%61lice@example.com", 1},
+    /* Port, parameters and headers are not part of the identity. */
+    {"sip:alice@example.com", "sip:alice@example.com:5061;transport=tcp", 1},
+    {"sip:alice@example.com", "sip:alice@example.com?subject=x", 1},
+    {"sip:+12025550100@example.com;user=phone", "sip:+12025550100@example.com",
+     1},
+    /* SIP and SIPS URIs never name the same resource. */
+    {"sip:alice@example.com", "sips:alice@example.com", 0},
+    {"sip:alice@example.com", "sip:alice@example.org", 0},
+    {"sip:alice@example.com", "sip:example.com", 0},
+    {"sip:example.com", "sip:example.com", 1},
+    {"tel:+1-202-555-0100", "tel:+12025550100;phone-context=x", 1},
+    {"tel:+12025550100", "tel:+12025550101", 0},
+    {"tel:+12025550100", "tel:+120255501000", 0},
+    {"tel:+12025550100", "sip:+12025550100@example.com", 0},
+    {"urn:service:sos", "urn:service:sos", 1},
+    {"urn:service:sos", "urn:service:police", 0},
+    {"sip:alice@example.com", "not a uri", 0},
+    {"sip:alice@example.com", NULL, 0},
+    {NULL, NULL, 0},
+};
+
+static void uri_equal_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(uri_pairs) / sizeof(*uri_pairs); i++) {
+        const char *a = uri_pairs[i].a, *b = uri_pairs[i].b;
+
+        if (sti_sip_uri_equal(a, b) != uri_pairs[i].equal)
+            fail_msg("%s vs %s: expected %s", a ? a : "NULL", b ? b : "NULL",
+                     uri_pairs[i].equal ? "equal" : "different");
+        if (sti_sip_uri_equal(b, a) != uri_pairs[i].equal)
+            fail_msg("%s vs %s (swapped): expected %s", b ? b : "NULL",
+                     a ? a : "NULL",
+                     uri_pairs[i].equal ? "equal" : "different");
+    }
+}
+
 static void parse_rejects_garbage(void **state)
 {
     struct sti_sip *s;
@@ -165,6 +237,8 @@ int main(void)
         cmocka_unit_test(add_identity_keep_and_replace),
         cmocka_unit_test(from_tel_and_user_phone),
         cmocka_unit_test(date_header),
+        cmocka_unit_test(uri_at_walks_pai_values),
+        cmocka_unit_test(uri_equal_table),
         cmocka_unit_test(parse_rejects_garbage),
     };
 

@@ -389,6 +389,158 @@ static void orig_dest_against_sip(void **state)
     sti_verifier_free(v);
 }
 
+static const char *const bob_uri[] = {"sip:bob@example.org"};
+
+/* SHAKEN claims with an orig uri and a dest uri, no TNs. */
+static struct sti_passport_claims uri_claims(void)
+{
+    struct sti_passport_claims c = claims("shaken");
+
+    c.orig_tn = NULL;
+    c.orig_uri = "sip:alice@example.org";
+    c.dest_tn = NULL;
+    c.dest_tn_count = 0;
+    c.dest_uri = bob_uri;
+    c.dest_uri_count = 1;
+    return c;
+}
+
+static void uri_orig_against_sip(void **state)
+{
+    struct sti_passport_claims c = uri_claims();
+    struct sti_verifier *v = lab_verifier(root_file);
+    struct sti_verify_result res;
+    char *value = sign(&c, pki.sp_key, 0);
+    struct sti_sip *s;
+
+    (void)state;
+    s = invite("alice", "bob", "");
+    expect(v, value, s, STI_VERIFY_PASS, 0, NULL, &res);
+    assert_string_equal(res.orig, "sip:alice@example.org");
+    sti_sip_free(s);
+    /* The user part compares exactly (RFC 3261 section 19.1.4). */
+    s = invite("Alice", "bob", "");
+    expect(v, value, s, STI_VERIFY_FAIL, 438,
+           "orig uri sip:alice@example.org differs from From "
+           "sip:Alice@example.org;user=phone",
+           &res);
+    sti_sip_free(s);
+    s = invite("anonymous", "bob",
+               "P-Asserted-Identity: <sip:alice@EXAMPLE.org>\r\n");
+    expect(v, value, s, STI_VERIFY_PASS, 0, NULL, &res);
+    sti_sip_free(s);
+    /* A P-Asserted-Identity with a URI decides, even when From matches. */
+    s = invite("alice", "bob",
+               "P-Asserted-Identity: <sip:mallory@example.org>\r\n");
+    expect(v, value, s, STI_VERIFY_FAIL, 438,
+           "differs from P-Asserted-Identity sip:mallory@example.org", &res);
+    sti_sip_free(s);
+    /* A tel P-Asserted-Identity carries only a number, so From decides. */
+    s = invite("alice", "bob", "P-Asserted-Identity: <tel:+12025550100>\r\n");
+    expect(v, value, s, STI_VERIFY_PASS, 0, NULL, &res);
+    sti_sip_free(s);
+    free(value);
+    sti_verifier_free(v);
+}
+
+static void uri_dest_against_sip(void **state)
+{
+    struct sti_passport_claims c = uri_claims();
+    struct sti_verifier *v = lab_verifier(root_file);
+    struct sti_verify_result res;
+    char *value = sign(&c, pki.sp_key, 0);
+    struct sti_sip *s;
+
+    (void)state;
+    s = invite("alice", "carol", "");
+    expect(v, value, s, STI_VERIFY_FAIL, 438,
+           "dest sip:bob@example.org matches neither To "
+           "(sip:carol@example.org) nor the Request-URI "
+           "(sip:carol@example.org)",
+           &res);
+    sti_sip_free(s);
+    free(value);
+    /* An orig tn against a From URI without a number names that URI. */
+    c = claims("shaken");
+    value = sign(&c, pki.sp_key, 0);
+    s = invite("alice", "12025550101", "");
+    expect(v, value, s, STI_VERIFY_FAIL, 438,
+           "orig 12025550100 differs from From "
+           "sip:alice@example.org;user=phone, which carries no number",
+           &res);
+    sti_sip_free(s);
+    free(value);
+    sti_verifier_free(v);
+}
+
+/* Verifies VALUE against the calling and called parties of a request. */
+static void expect_parties(struct sti_verifier *v, const char *value,
+                           const struct sti_verify_request *parties,
+                           int outcome, int code, const char *needle)
+{
+    struct sti_verify_request req = *parties;
+    const char *values[1] = {value};
+    struct sti_verify_result res;
+    struct sti_error err;
+
+    req.identities = values;
+    req.identity_count = 1;
+    assert_int_equal(sti_verify(v, &req, &res, &err), STI_OK);
+    if (res.outcome != outcome || res.sip_code != code)
+        fail_msg("expected %d/%d, got %d/%d: %s", outcome, code, res.outcome,
+                 res.sip_code, res.reason);
+    if (needle != NULL && strstr(res.reason, needle) == NULL)
+        fail_msg("reason '%s' lacks '%s'", res.reason, needle);
+}
+
+static void request_uri_fields(void **state)
+{
+    struct sti_passport_claims c = uri_claims();
+    struct sti_verifier *v = lab_verifier(root_file);
+    char *value = sign(&c, pki.sp_key, 0);
+
+    (void)state;
+    expect_parties(v, value,
+                   &(struct sti_verify_request){
+                       .orig_uri = "sip:alice@example.org;transport=tls",
+                       .dest_uri = "SIP:bob@Example.org"},
+                   STI_VERIFY_PASS, 0, NULL);
+    expect_parties(
+        v, value,
+        &(struct sti_verify_request){.orig_uri = "sip:eve@example.org"},
+        STI_VERIFY_FAIL, 438,
+        "orig uri sip:alice@example.org differs from the calling URI "
+        "sip:eve@example.org");
+    expect_parties(v, value,
+                   &(struct sti_verify_request){.orig_tn = "12025550100"},
+                   STI_VERIFY_FAIL, 438,
+                   "orig uri sip:alice@example.org cannot match the calling "
+                   "number 12025550100");
+    expect_parties(v, value,
+                   &(struct sti_verify_request){.dest_uri = "sip:carol@x.org"},
+                   STI_VERIFY_FAIL, 438,
+                   "dest sip:bob@example.org does not contain the called URI "
+                   "sip:carol@x.org");
+    free(value);
+    /* TN claims: dest passes on either kind of called party. */
+    c = claims("shaken");
+    value = sign(&c, pki.sp_key, 0);
+    expect_parties(v, value,
+                   &(struct sti_verify_request){.dest_tn = "12025550101",
+                                                .dest_uri = "sip:carol@x.org"},
+                   STI_VERIFY_PASS, 0, NULL);
+    expect_parties(v, value,
+                   &(struct sti_verify_request){.dest_uri = "sip:carol@x.org"},
+                   STI_VERIFY_FAIL, 438,
+                   "does not contain the called URI sip:carol@x.org");
+    expect_parties(
+        v, value, &(struct sti_verify_request){.orig_uri = "sip:alice@x.org"},
+        STI_VERIFY_FAIL, 438,
+        "orig tn 12025550100 cannot match the calling URI sip:alice@x.org");
+    free(value);
+    sti_verifier_free(v);
+}
+
 static void div_chain_links(void **state)
 {
     static const char *const new_dest[] = {"12025550177"};
@@ -613,6 +765,9 @@ int main(void)
         cmocka_unit_test(x5u_policy_and_fetch),
         cmocka_unit_test(header_parameter_faults),
         cmocka_unit_test(orig_dest_against_sip),
+        cmocka_unit_test(uri_orig_against_sip),
+        cmocka_unit_test(uri_dest_against_sip),
+        cmocka_unit_test(request_uri_fields),
         cmocka_unit_test(div_chain_links),
         cmocka_unit_test(compact_form),
         cmocka_unit_test(delegate_tn_coverage),

@@ -41,6 +41,20 @@ enum sti_sip_field {
  */
 STI_API int sti_sip_get_uri(const struct sti_sip *msg, int field, char **uri,
                             struct sti_error *err);
+/* The INDEX-th URI of FIELD, counted from 0: only P-Asserted-Identity
+ * can have more than one.  STI_ERR_NOTFOUND past the last one. */
+STI_API int sti_sip_get_uri_at(const struct sti_sip *msg, int field,
+                               size_t index, char **uri, struct sti_error *err);
+
+/*
+ * Returns 1 when URIs A and B name the same identity, comparing scheme,
+ * user and host as RFC 3261 section 19.1.4 does (user exactly, scheme and
+ * host in any case) and ignoring the port, parameters and headers.  For
+ * other schemes the text before the first ';' must be equal, and tel
+ * numbers ignore the separators "-.()".  Returns 0 when they differ or
+ * either does not parse.
+ */
+STI_API int sti_sip_uri_equal(const char *a, const char *b);
 
 /*
  * The telephone number in FIELD, canonicalised under PROFILE ("us" or

@@ -74,11 +74,18 @@ struct sti_verify_request {
      * and its To or Request-URI dest.  May be NULL. */
     const struct sti_sip *sip;
     /* Without a SIP message: the calling and called numbers to compare
-     * with orig and dest (NULL skips that check). */
+     * with orig and dest (NULL skips that check).  These take precedence
+     * over the SIP message. */
     const char *orig_tn;
     const char *dest_tn;
     time_t date; /* the call's Date for compact forms; 0 takes SIP's */
     time_t now;  /* 0 means the current time */
+    /* Or the calling and called parties as URIs, compared by addr-spec
+     * (see sti_sip_uri_equal()).  An orig tn is compared with orig_tn and
+     * an orig uri with orig_uri, and fails when only the other kind is
+     * given.  dest passes when it contains dest_tn or dest_uri. */
+    const char *orig_uri;
+    const char *dest_uri;
 };
 
 /* Outcomes; the values are also the exit codes of `sti verify`. */
