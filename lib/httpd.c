@@ -6,7 +6,7 @@
  * sweeper thread closes connections whose request is not complete by its
  * deadline (request_timeout_s).
  */
-#include "internal.h"
+#include "httpd_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -68,6 +68,8 @@ struct sti_httpd {
     char *cert_pem;
     char *key_pem;
     size_t key_len;
+    X509_STORE *client_store; /* CAs of client certificates, or NULL */
+    char *client_ca_pem;      /* the same, for libmicrohttpd */
 
     long long request_timeout_ms;
     pthread_mutex_t conns_lock;
@@ -97,6 +99,7 @@ struct sti_httpd_response {
     void *release_arg;
     struct httpd_header *headers;
     struct httpd_header **tail;
+    char log_note[96]; /* appended to the access-log line, or "" */
 };
 
 struct sti_httpd_request {
@@ -118,6 +121,9 @@ struct sti_httpd_request {
     char peer[INET6_ADDRSTRLEN];
     char *base_url;
     gnutls_session_t corked; /* the TLS session held back, or NULL */
+    int client_checked;      /* the client certificate fields are set */
+    char client_sha256[65];  /* of a verified client certificate, or "" */
+    char client_error[HTTPD_REASON_MAX]; /* why it failed, or "" */
     struct sti_httpd_response resp;
 };
 
@@ -303,6 +309,20 @@ int sti_httpd_add_header(struct sti_httpd_response *resp, const char *name,
     return STI_OK;
 }
 
+int sti_httpd_set_log_note(struct sti_httpd_response *resp, const char *note)
+{
+    size_t i = 0;
+
+    if (resp == NULL || note == NULL)
+        return STI_ERR_INVALID;
+    /* Control bytes would let a note forge log lines. */
+    for (; note[i] != '\0' && i + 1 < sizeof(resp->log_note); i++)
+        resp->log_note[i] =
+            (unsigned char)note[i] < 0x20 || note[i] == 0x7f ? '?' : note[i];
+    resp->log_note[i] = '\0';
+    return STI_OK;
+}
+
 static json_t *error_doc(int status, const char *problem_type,
                          const char *message)
 {
@@ -378,6 +398,64 @@ const unsigned char *sti_httpd_body(const struct sti_httpd_request *req,
 const char *sti_httpd_peer(const struct sti_httpd_request *req)
 {
     return req->peer;
+}
+
+/* Verifies the certificates the client sent in the TLS handshake, once per
+ * request.  Only the DER comes from GnuTLS; OpenSSL does the verification
+ * in httpd_client_verify(). */
+static void client_cert_check(struct sti_httpd_request *req)
+{
+    const union MHD_ConnectionInfo *ci;
+    const gnutls_datum_t *peers;
+    const unsigned char *der[8];
+    size_t len[8];
+    unsigned int count = 0;
+
+    req->client_checked = 1;
+    if (req->httpd->client_store == NULL)
+        return;
+    ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    peers = ci && ci->tls_session
+                ? gnutls_certificate_get_peers(ci->tls_session, &count)
+                : NULL;
+    if (peers == NULL || count == 0)
+        return;
+    if (count > sizeof(der) / sizeof(der[0])) {
+        snprintf(req->client_error, sizeof(req->client_error),
+                 "the client sent %u certificates, more than the limit of %zu",
+                 count, sizeof(der) / sizeof(der[0]));
+        return;
+    }
+    for (unsigned int i = 0; i < count; i++) {
+        der[i] = peers[i].data;
+        len[i] = peers[i].size;
+    }
+    httpd_client_verify(req->httpd->client_store, der, len, count,
+                        req->client_sha256, req->client_error);
+}
+
+/* The request is const for handlers; the certificate fields are a cache
+ * that the handler's thread alone fills. */
+const char *sti_httpd_client_cert_sha256(const struct sti_httpd_request *req)
+{
+    struct sti_httpd_request *r = (struct sti_httpd_request *)req;
+
+    if (r == NULL)
+        return NULL;
+    if (!r->client_checked)
+        client_cert_check(r);
+    return r->client_sha256[0] != '\0' ? r->client_sha256 : NULL;
+}
+
+const char *sti_httpd_client_cert_error(const struct sti_httpd_request *req)
+{
+    struct sti_httpd_request *r = (struct sti_httpd_request *)req;
+
+    if (r == NULL)
+        return NULL;
+    if (!r->client_checked)
+        client_cert_check(r);
+    return r->client_error[0] != '\0' ? r->client_error : NULL;
 }
 
 /* A Host header is used only when it looks like host[:port]. */
@@ -683,6 +761,8 @@ static void log_access(const struct sti_httpd_request *req,
     long long us;
     char path[201];
     const char *method = req->log_method[0] ? req->log_method : "-";
+    const char *note = req->resp.log_note;
+    const char *sep = note[0] != '\0' ? " " : "";
 
     /* Whole microseconds printed as integers: a %f costs more than the
      * rest of the line. */
@@ -691,15 +771,16 @@ static void log_access(const struct sti_httpd_request *req,
          (now.tv_nsec - req->start.tv_nsec) / 1000;
     log_safe(req->path ? req->path : "-", path, sizeof(path));
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        sti_log(STI_LOG_INFO, "access: %s %s %s %d %zu bytes %lld.%03lld ms",
-                req->peer, method, path, req->status, req->bytes, us / 1000,
-                us % 1000);
+        sti_log(STI_LOG_INFO,
+                "access: %s %s %s %d %zu bytes %lld.%03lld ms%s%s", req->peer,
+                method, path, req->status, req->bytes, us / 1000, us % 1000,
+                sep, note);
     else
         sti_log(STI_LOG_INFO,
-                "access: %s %s %s %d %zu bytes %lld.%03lld ms (connection "
+                "access: %s %s %s %d %zu bytes %lld.%03lld ms%s%s (connection "
                 "closed before the response was sent, reason %d)",
                 req->peer, method, path, req->status, req->bytes, us / 1000,
-                us % 1000, (int)toe);
+                us % 1000, sep, note, (int)toe);
 }
 
 /*
@@ -1007,6 +1088,12 @@ static int load_tls(const struct sti_httpd_config *config,
     size_t len;
     int rc;
 
+    if (config->tls_cert_file == NULL && config->tls_key_file == NULL &&
+        config->tls_client_ca_file != NULL)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "client certificates (%s) need TLS; give a "
+                          "certificate file and a key file too",
+                          config->tls_client_ca_file);
     if (config->tls_cert_file == NULL && config->tls_key_file == NULL)
         return STI_OK;
     if (config->tls_cert_file == NULL || config->tls_key_file == NULL)
@@ -1028,7 +1115,11 @@ static int load_tls(const struct sti_httpd_config *config,
     httpd->key_pem = (char *)data;
     httpd->key_len = len;
     httpd->tls = 1;
-    return STI_OK;
+    if (config->tls_client_ca_file == NULL)
+        return STI_OK;
+    return httpd_client_ca_load(config->tls_client_ca_file,
+                                &httpd->client_store, &httpd->client_ca_pem,
+                                err);
 }
 
 static void httpd_free(struct sti_httpd *httpd)
@@ -1037,6 +1128,8 @@ static void httpd_free(struct sti_httpd *httpd)
         return;
     pthread_mutex_destroy(&httpd->conns_lock);
     free(httpd->cert_pem);
+    X509_STORE_free(httpd->client_store);
+    free(httpd->client_ca_pem);
     if (httpd->key_pem != NULL)
         sti_clear_free(httpd->key_pem, httpd->key_len);
     free(httpd);
@@ -1056,7 +1149,7 @@ static struct MHD_Daemon *start_daemon(const struct sti_httpd_config *c,
     unsigned int max_conn =
         or_default(c->max_connections, DEFAULT_MAX_CONNECTIONS);
     size_t mem = c->max_header ? c->max_header : DEFAULT_MAX_HEADER;
-    struct MHD_OptionItem opts[8];
+    struct MHD_OptionItem opts[10];
     size_t n = 0;
 
     if (ss->ss_family == AF_INET6)
@@ -1069,6 +1162,13 @@ static struct MHD_Daemon *start_daemon(const struct sti_httpd_config *c,
                                             httpd->key_pem};
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
                                             (void *)TLS_PRIORITIES};
+    }
+    /* With trusted CAs, libmicrohttpd 0.9.75 makes GnuTLS request a client
+     * certificate without requiring one, as client_certs_verified in
+     * tests/unit/test_httpd.c checks. */
+    if (httpd->client_ca_pem != NULL) {
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
+                                            httpd->client_ca_pem};
     }
     if (threads > 1)
         opts[n++] =

@@ -29,6 +29,12 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS tokens("
     " name TEXT PRIMARY KEY,"
     " sha256 TEXT NOT NULL UNIQUE,"
+    " created INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS clients("
+    " name TEXT PRIMARY KEY,"
+    " sha256 TEXT NOT NULL UNIQUE," /* of the certificate's DER, hex */
+    " subject TEXT NOT NULL,"
+    " not_after INTEGER NOT NULL,"
     " created INTEGER NOT NULL);";
 
 static const char pem_end[] = "-----END CERTIFICATE-----";

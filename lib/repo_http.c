@@ -168,29 +168,103 @@ static int status_of(int code)
     }
 }
 
-/* Returns 1 when the request carries a valid bearer token (RFC 6750). */
+/* Size of the description of who made an API request, such as
+ * "client certificate NAME". */
+#define WHO_MAX (STI_REPO_NAME_MAX + 32)
+
+/* Accepts a bearer token (RFC 6750) that sti-cr issued.  Fills WHO and the
+ * access-log note; never logs the token itself. */
+static int token_valid(struct sti_repo *repo, const char *auth,
+                       struct sti_httpd_response *resp, char *who)
+{
+    char name[STI_REPO_NAME_MAX + 1], note[STI_REPO_NAME_MAX + 16];
+    struct sti_error err;
+
+    if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 ||
+        sti_repo_token_check(repo, auth + 7 + strspn(auth + 7, " "), name,
+                             &err) != STI_OK)
+        return 0;
+    snprintf(who, WHO_MAX, "token %s", name);
+    snprintf(note, sizeof(note), "auth=token:%s", name);
+    sti_httpd_set_log_note(resp, note);
+    return 1;
+}
+
+/* Accepts a client certificate that the server verified and that is
+ * registered with 'sti-cr client add'. */
+static int client_cert_valid(struct sti_repo *repo,
+                             const struct sti_httpd_request *req,
+                             struct sti_httpd_response *resp, char *who)
+{
+    const char *sha = sti_httpd_client_cert_sha256(req);
+    char name[STI_REPO_NAME_MAX + 1], note[STI_REPO_NAME_MAX + 16];
+    struct sti_error err;
+
+    if (sha == NULL || sti_repo_client_check(repo, sha, name, &err) != STI_OK)
+        return 0;
+    snprintf(who, WHO_MAX, "client certificate %s", name);
+    snprintf(note, sizeof(note), "auth=cert:%s", name);
+    sti_httpd_set_log_note(resp, note);
+    return 1;
+}
+
+/* Sends 401, or 403 for a verified but unregistered certificate, naming
+ * the reason.  A certificate problem is reported only without a token,
+ * because a client that sends a token means to use it. */
+static void reject(const struct sti_httpd_request *req,
+                   struct sti_httpd_response *resp, const char *auth)
+{
+    const char *sha = sti_httpd_client_cert_sha256(req);
+    const char *reason = sti_httpd_client_cert_error(req);
+    char msg[400];
+
+    if (auth == NULL && sha != NULL) {
+        snprintf(msg, sizeof(msg),
+                 "the client certificate with SHA-256 %s is not registered; "
+                 "register it with 'sti-cr client add --cert FILE'",
+                 sha);
+        sti_log(STI_LOG_WARNING, "api: rejected %s: %s", sti_httpd_peer(req),
+                msg);
+        sti_httpd_set_log_note(resp, "auth=cert-unregistered");
+        sti_httpd_send_error(resp, 403, NULL, msg);
+        return;
+    }
+    sti_httpd_add_header(resp, "WWW-Authenticate",
+                         auth ? "Bearer realm=\"sti-cr\", "
+                                "error=\"invalid_token\""
+                              : "Bearer realm=\"sti-cr\"");
+    if (auth == NULL && reason != NULL) {
+        snprintf(msg, sizeof(msg),
+                 "the client certificate is not valid: %s; use a current "
+                 "certificate issued by the server's client CA",
+                 reason);
+        sti_log(STI_LOG_WARNING, "api: rejected %s: %s", sti_httpd_peer(req),
+                msg);
+        sti_httpd_set_log_note(resp, "auth=cert-invalid");
+    } else {
+        snprintf(msg, sizeof(msg), "%s",
+                 auth ? "the bearer token is not valid"
+                      : "missing 'Authorization: Bearer TOKEN'; create a "
+                        "token with 'sti-cr token add'");
+        if (auth != NULL)
+            sti_log(STI_LOG_WARNING, "api: rejected a token from %s",
+                    sti_httpd_peer(req));
+    }
+    sti_httpd_send_error(resp, 401, NULL, msg);
+}
+
+/* Returns 1 when the request carries a valid bearer token or a verified,
+ * registered client certificate.  Otherwise sends the error and returns 0. */
 static int authorized(struct sti_repo *repo,
                       const struct sti_httpd_request *req,
                       struct sti_httpd_response *resp, char *who)
 {
     const char *auth = sti_httpd_header(req, "Authorization");
-    struct sti_error err;
 
-    if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0 &&
-        sti_repo_token_check(repo, auth + 7 + strspn(auth + 7, " "), who,
-                             &err) == STI_OK)
+    if (token_valid(repo, auth, resp, who) ||
+        client_cert_valid(repo, req, resp, who))
         return 1;
-    sti_httpd_add_header(resp, "WWW-Authenticate",
-                         auth ? "Bearer realm=\"sti-cr\", "
-                                "error=\"invalid_token\""
-                              : "Bearer realm=\"sti-cr\"");
-    sti_httpd_send_error(resp, 401, NULL,
-                         auth ? "the bearer token is not valid"
-                              : "missing 'Authorization: Bearer TOKEN'; "
-                                "create a token with 'sti-cr token add'");
-    if (auth != NULL)
-        sti_log(STI_LOG_WARNING, "api: rejected a token from %s",
-                sti_httpd_peer(req));
+    reject(req, resp, auth);
     return 0;
 }
 
@@ -254,8 +328,10 @@ static void api_publish(struct sti_repo *repo,
         /* A rejected name may hold any bytes; keep them out of the log. */
         sti_escape(name ? name : "-", name ? strlen(name) : 1, name_text,
                    sizeof(name_text));
-        sti_log(STI_LOG_WARNING, "api: %s rejected a chain for '%.128s': %s",
-                who, name_text, err.message);
+        sti_log(STI_LOG_WARNING,
+                "api: rejected the chain for '%.128s' from "
+                "%s: %s",
+                name_text, who, err.message);
         sti_httpd_send_error(resp, status_of(rc), NULL, err.message);
         json_decref(doc);
         return;
@@ -333,7 +409,7 @@ static void serve_api(struct sti_repo *repo,
                       struct sti_httpd_response *resp, const char *rest)
 {
     const char *m = sti_httpd_method(req);
-    char who[STI_REPO_NAME_MAX + 1];
+    char who[WHO_MAX];
 
     if (rest[0] == '/' && !sti_repo_name_valid(rest + 1)) {
         not_found(resp);

@@ -31,5 +31,6 @@ int cr_list(int argc, char **argv);
 int cr_remove(int argc, char **argv);
 int cr_export(int argc, char **argv);
 int cr_token(int argc, char **argv);
+int cr_client(int argc, char **argv);
 
 #endif

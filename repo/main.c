@@ -20,6 +20,8 @@ static const char usage[] =
     "  export     write the chains and an nginx snippet: export OUTDIR\n"
     "  token      API tokens: token add --name NAME | token list |\n"
     "             token remove NAME\n"
+    "  client     client certificates for the API: client add --cert FILE\n"
+    "             [--name NAME] | client list | client remove NAME\n"
     "\n"
     "Run 'sti-cr COMMAND --help' for the options of a command.\n"
     "Exit status: 0 success, 1 failure, 2 usage error.\n";
@@ -101,7 +103,7 @@ int main(int argc, char **argv)
     } commands[] = {
         {"init", cr_init},   {"serve", cr_serve},   {"publish", cr_publish},
         {"list", cr_list},   {"remove", cr_remove}, {"export", cr_export},
-        {"token", cr_token},
+        {"token", cr_token}, {"client", cr_client},
     };
 
     cli_prog = "sti-cr";

@@ -16,6 +16,9 @@ static const char usage[] =
     "                        port 0 picks a free port)\n"
     "  --port-file FILE      write the bound port to FILE once listening\n"
     "  --plain-http          serve plain HTTP instead of HTTPS\n"
+    "  --client-ca FILE      PEM CA certificates of client certificates; the\n"
+    "                        API then also accepts a registered client\n"
+    "                        certificate (see 'sti-cr client')\n"
     "  --max-age SECONDS     Cache-Control max-age (default 86400)\n"
     "  --threads N           worker threads (default 2)\n"
     "  --max-connections N   concurrent connections (default 1024)\n"
@@ -51,6 +54,7 @@ enum {
 struct serve_opts {
     const char *listen;
     const char *port_file;
+    const char *client_ca;
     int plain;
     int no_api;
     int no_access_log;
@@ -121,6 +125,7 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o,
         {"sync-ms", required_argument, NULL, 's'},
         {"no-api", no_argument, NULL, 'A'},
         {"no-access-log", no_argument, NULL, 'L'},
+        {"client-ca", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -143,6 +148,9 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o,
             break;
         case 'P':
             o->plain = 1;
+            break;
+        case 'C':
+            o->client_ca = optarg;
             break;
         case 'A':
             o->no_api = 1;
@@ -173,6 +181,8 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o,
     }
     if (optind != argc)
         return cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (o->plain && o->client_ca != NULL)
+        return cli_usage_error("--client-ca needs HTTPS; drop --plain-http");
     return 0;
 }
 
@@ -232,12 +242,16 @@ static int start_server(const struct cr_dir *dir, const struct serve_opts *o,
     };
     char *cert = o->plain ? NULL : cr_conf_path(dir, "tls_cert");
     char *key = o->plain ? NULL : cr_conf_path(dir, "tls_key");
+    char *client_ca = o->plain       ? NULL
+                      : o->client_ca ? strdup(o->client_ca)
+                                     : cr_conf_path(dir, "client_ca");
     struct sti_error err;
     int rc;
 
     if (!o->plain && (cert == NULL || key == NULL)) {
         free(cert);
         free(key);
+        free(client_ca);
         cli_errorf("%s/%s sets no tls_cert and tls_key; add them or use "
                    "--plain-http",
                    dir->path, CR_CONFIG);
@@ -245,9 +259,16 @@ static int start_server(const struct cr_dir *dir, const struct serve_opts *o,
     }
     cfg.tls_cert_file = cert;
     cfg.tls_key_file = key;
+    cfg.tls_client_ca_file = client_ca;
     rc = sti_httpd_start(&cfg, sti_repo_handle, repo, httpd, &err);
+    if (rc == STI_OK && client_ca != NULL)
+        sti_log(STI_LOG_INFO,
+                "the API accepts registered client certificates "
+                "issued by the CAs in %s",
+                client_ca);
     free(cert);
     free(key);
+    free(client_ca);
     return rc == STI_OK ? 0 : cli_fail("cannot start the server", &err);
 }
 

@@ -118,6 +118,20 @@ static void handler(void *arg, const struct sti_httpd_request *req,
                              "bad JWS");
         return;
     }
+    if (strcmp(path, "/whoami") == 0) {
+        const char *sha = sti_httpd_client_cert_sha256(req);
+        const char *reason = sti_httpd_client_cert_error(req);
+
+        snprintf(text, sizeof(text), "cert=%s error=%s", sha ? sha : "-",
+                 reason ? reason : "-");
+        sti_httpd_set_body(resp, "text/plain", text, strlen(text));
+        return;
+    }
+    if (strcmp(path, "/note") == 0) {
+        sti_httpd_set_log_note(resp, "auth=token:ci\nforged");
+        sti_httpd_set_body(resp, "text/plain", "noted", 5);
+        return;
+    }
     if (strcmp(path, "/iov") == 0) {
         static const struct sti_httpd_iovec parts[] = {
             {"one ", 4}, {"two ", 4}, {"three", 5}};
@@ -319,6 +333,111 @@ static void tls_from_pem_files(void **state)
     /* A client that does not trust the certificate fails the handshake. */
     assert_int_not_equal(request("GET", url, NULL, NULL, &r), CURLE_OK);
     sti_httpd_stop(h);
+    free(cert);
+    free(key);
+}
+
+/* Requests /whoami with the client certificate NAME from tests/data/httpd
+ * (NULL for none) and returns the body. */
+static void whoami(const char *base, const char *name, struct reply *r)
+{
+    char *ca = test_data_path("repo/tls-cert.pem");
+    char url[160], file[64];
+    char *cert = NULL, *key = NULL;
+    CURL *c = curl_easy_init();
+
+    snprintf(url, sizeof(url), "%s/whoami", base);
+    curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+    if (name != NULL) {
+        snprintf(file, sizeof(file), "httpd/%s.pem", name);
+        cert = test_data_path(file);
+        snprintf(file, sizeof(file), "httpd/%s.key", name);
+        key = test_data_path(file);
+        curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
+        curl_easy_setopt(c, CURLOPT_SSLKEY, key);
+    }
+    assert_int_equal(request_on(c, "GET", url, NULL, NULL, r), CURLE_OK);
+    assert_int_equal(r->status, 200);
+    curl_easy_cleanup(c);
+    free(cert);
+    free(key);
+    free(ca);
+}
+
+static void client_certs_verified(void **state)
+{
+    char *cert = test_data_path("repo/tls-cert.pem");
+    char *key = test_data_path("repo/tls-key.pem");
+    char *client_ca = test_data_path("httpd/client-ca.pem");
+    char *client = test_data_path("httpd/client.pem");
+    struct sti_httpd_config cfg = {.tls_cert_file = cert,
+                                   .tls_key_file = key,
+                                   .tls_client_ca_file = client_ca};
+    struct sti_httpd *h;
+    struct sti_cert *leaf;
+    struct reply r;
+    char base[64], sha[65], expect[128];
+
+    (void)state;
+    assert_int_equal(sti_cert_load(client, &leaf, NULL), STI_OK);
+    assert_int_equal(sti_cert_fingerprint(leaf, sha), STI_OK);
+    sti_cert_free(leaf);
+    h = start(&cfg, base, sizeof(base));
+    whoami(base, "client", &r);
+    snprintf(expect, sizeof(expect), "cert=%s error=-", sha);
+    assert_string_equal(r.body, expect);
+    /* The certificate is optional: no certificate is no error. */
+    whoami(base, NULL, &r);
+    assert_string_equal(r.body, "cert=- error=-");
+    /* GnuTLS accepts these handshakes; OpenSSL rejects the chains. */
+    whoami(base, "other", &r);
+    assert_string_equal(r.body,
+                        "cert=- error=unable to get local issuer certificate");
+    whoami(base, "expired", &r);
+    assert_string_equal(r.body, "cert=- error=certificate has expired");
+    sti_httpd_stop(h);
+    /* Without a client CA the server requests no certificate. */
+    cfg.tls_client_ca_file = NULL;
+    h = start(&cfg, base, sizeof(base));
+    whoami(base, "client", &r);
+    assert_string_equal(r.body, "cert=- error=-");
+    sti_httpd_stop(h);
+    free(client);
+    free(client_ca);
+    free(cert);
+    free(key);
+}
+
+static void client_ca_configs_rejected(void **state)
+{
+    char *cert = test_data_path("repo/tls-cert.pem");
+    char *key = test_data_path("repo/tls-key.pem");
+    char *client_ca = test_data_path("httpd/client-ca.pem");
+    struct sti_httpd_config cfg = {.tls_client_ca_file = client_ca};
+    struct sti_httpd *h;
+    struct sti_error err;
+
+    (void)state;
+    /* Plain HTTP has no handshake to carry a certificate. */
+    assert_int_equal(sti_httpd_start(&cfg, handler, NULL, &h, &err),
+                     STI_ERR_INVALID);
+    assert_non_null(strstr(err.message, "need TLS"));
+    cfg.tls_cert_file = cert;
+    cfg.tls_key_file = key;
+    cfg.tls_client_ca_file = "/nonexistent/ca.pem";
+    assert_int_equal(sti_httpd_start(&cfg, handler, NULL, &h, &err),
+                     STI_ERR_NOTFOUND);
+    assert_non_null(strstr(err.message, "/nonexistent/ca.pem"));
+    /* A key is not a CA certificate. */
+    cfg.tls_client_ca_file = key;
+    assert_int_equal(sti_httpd_start(&cfg, handler, NULL, &h, &err),
+                     STI_ERR_INVALID);
+    assert_non_null(strstr(err.message, "no PEM certificate"));
+    assert_null(h);
+    assert_null(sti_httpd_client_cert_sha256(NULL));
+    assert_null(sti_httpd_client_cert_error(NULL));
+    assert_int_equal(sti_httpd_set_log_note(NULL, "x"), STI_ERR_INVALID);
+    free(client_ca);
     free(cert);
     free(key);
 }
@@ -633,6 +752,8 @@ static void access_log_line(void **state)
     h = start(&cfg, base, sizeof(base));
     snprintf(url, sizeof(url), "%s/error?token=secret", base);
     request("GET", url, NULL, NULL, &r);
+    snprintf(url, sizeof(url), "%s/note", base);
+    request("GET", url, NULL, NULL, &r);
     sti_httpd_stop(h);
     dup2(saved, 2);
     close(saved);
@@ -640,6 +761,9 @@ static void access_log_line(void **state)
     assert_int_equal(sti_file_read(path, &log, &len, NULL), STI_OK);
     assert_non_null(strstr((char *)log, "access: 127.0.0.1 GET /error 404 "));
     assert_non_null(strstr((char *)log, " ms"));
+    /* A note cannot start a line of its own. */
+    assert_non_null(strstr((char *)log, "GET /note 200 5 bytes "));
+    assert_non_null(strstr((char *)log, " ms auth=token:ci?forged\n"));
     /* Query strings can carry secrets, so the log leaves them out. */
     assert_null(strstr((char *)log, "secret"));
     free(log);
@@ -656,6 +780,8 @@ int main(void)
         cmocka_unit_test(oversized_body_gets_413),
         cmocka_unit_test(keep_alive_reuses_connection),
         cmocka_unit_test(tls_from_pem_files),
+        cmocka_unit_test(client_certs_verified),
+        cmocka_unit_test(client_ca_configs_rejected),
         cmocka_unit_test(bad_configs_rejected),
         cmocka_unit_test(response_setters_validate),
         cmocka_unit_test(header_injection_rejected),

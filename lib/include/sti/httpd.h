@@ -17,10 +17,14 @@ struct sti_httpd_request;
 struct sti_httpd_response;
 
 struct sti_httpd_config {
-    const char *listen;              /* "HOST:PORT"; NULL means 127.0.0.1:0 */
-    const char *tls_cert_file;       /* PEM chain; NULL with tls_key_file NULL
-                                        serves plain HTTP */
-    const char *tls_key_file;        /* PEM private key */
+    const char *listen;        /* "HOST:PORT"; NULL means 127.0.0.1:0 */
+    const char *tls_cert_file; /* PEM chain; NULL with tls_key_file NULL
+                                  serves plain HTTP */
+    const char *tls_key_file;  /* PEM private key */
+    /* PEM CA certificates of client certificates, or NULL.  When set (TLS
+     * only), the server requests but does not require a client
+     * certificate and verifies it against these CAs. */
+    const char *tls_client_ca_file;
     unsigned int max_connections;    /* 0 means 1024 */
     unsigned int per_ip_connections; /* 0 means no per-address limit */
     unsigned int timeout_s;          /* idle connection timeout; 0 means 10 */
@@ -69,6 +73,20 @@ STI_API const char *sti_httpd_peer(const struct sti_httpd_request *req);
  * built from the Host header and the server's TLS mode. */
 STI_API const char *sti_httpd_base_url(const struct sti_httpd_request *req);
 
+/*
+ * The SHA-256 (64 lowercase hex digits) of the client certificate, when
+ * the server has tls_client_ca_file and the certificate the client sent in
+ * the TLS handshake chains to one of those CAs, is within its validity
+ * period and allows client authentication.  NULL otherwise.  Valid while
+ * the handler runs.
+ */
+STI_API const char *
+sti_httpd_client_cert_sha256(const struct sti_httpd_request *req);
+/* Why the client certificate failed verification, such as "certificate
+ * has expired"; NULL when the client sent none or it passed. */
+STI_API const char *
+sti_httpd_client_cert_error(const struct sti_httpd_request *req);
+
 STI_API void sti_httpd_set_status(struct sti_httpd_response *resp, int status);
 /* Copies BODY.  CONTENT_TYPE may be NULL for an empty body. */
 STI_API int sti_httpd_set_body(struct sti_httpd_response *resp,
@@ -100,6 +118,10 @@ STI_API int sti_httpd_set_body_iov(struct sti_httpd_response *resp,
                                    const struct sti_httpd_iovec *iov,
                                    unsigned int count, void (*release)(void *),
                                    void *release_arg);
+/* Appends NOTE (copied; control bytes become '?', cut at 95 bytes) to the
+ * request's access-log line, such as the credential that authorized it. */
+STI_API int sti_httpd_set_log_note(struct sti_httpd_response *resp,
+                                   const char *note);
 /* Adds a response header (copied). */
 STI_API int sti_httpd_add_header(struct sti_httpd_response *resp,
                                  const char *name, const char *value);

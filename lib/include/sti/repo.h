@@ -1,9 +1,9 @@
 /*
  * The STI-CR store of published certificate chains.  SQLite keeps the
- * chains and the hashed API tokens; an open store also keeps every chain
- * in memory, in a hash table of refcounted, immutable entries, so that
- * sti_repo_handle() serves x5u requests without touching the database or
- * the filesystem.
+ * chains, the hashed API tokens and the registered client certificates.
+ * An open store also keeps every chain in memory, in a hash table of
+ * refcounted, immutable entries, so that sti_repo_handle() serves x5u
+ * requests without touching the database or the filesystem.
  *
  * URL layout of the server:
  *   GET|HEAD /certs/NAME.pem       a chain, leaf first
@@ -11,7 +11,8 @@
  *   GET|PUT|DELETE /api/v1/chains/NAME
  *                                  one chain's metadata, publish or
  *                                  replace, remove
- * The API needs "Authorization: Bearer TOKEN".
+ * The API needs "Authorization: Bearer TOKEN" or, when the server
+ * verifies client certificates, a registered client certificate.
  */
 #ifndef STI_REPO_H
 #define STI_REPO_H
@@ -134,6 +135,36 @@ STI_API int sti_repo_token_list_text(struct sti_repo *repo, char **text,
 STI_API int sti_repo_token_check(struct sti_repo *repo, const char *token,
                                  char name_out[STI_REPO_NAME_MAX + 1],
                                  struct sti_error *err);
+
+/*
+ * Client certificates that may use the API instead of a token, when the
+ * server verifies them (sti_httpd_config.tls_client_ca_file).  Each is
+ * stored as the SHA-256 of its DER under a name.  sti_repo_client_add()
+ * registers the PEM or DER certificate CERT under NAME, or under
+ * "cert-" and the first 16 hex digits of its SHA-256 when NAME is NULL,
+ * and copies the name used to NAME_OUT (when non-NULL).  It fails with
+ * STI_ERR_POLICY for an expired certificate and STI_ERR_EXISTS when the
+ * name or the certificate is registered already.
+ */
+STI_API int sti_repo_client_add(struct sti_repo *repo, const char *name,
+                                const void *cert, size_t len,
+                                char name_out[STI_REPO_NAME_MAX + 1],
+                                struct sti_error *err);
+/* Removes the client with the name or the SHA-256 (hex) NAME. */
+STI_API int sti_repo_client_remove(struct sti_repo *repo, const char *name,
+                                   struct sti_error *err);
+/* Lists the clients as JSON {"clients":[{"name":..,"sha256":..,
+ * "subject":..,"not_after":..,"created":..}]}, sorted by name. */
+STI_API int sti_repo_client_list_json(struct sti_repo *repo, char **json,
+                                      struct sti_error *err);
+/* The same list as a table with a header line.  Free with sti_free(). */
+STI_API int sti_repo_client_list_text(struct sti_repo *repo, char **text,
+                                      struct sti_error *err);
+/* Checks that the certificate with SHA256 (64 hex digits) is registered
+ * (STI_ERR_AUTH when not); NAME_OUT (when non-NULL) receives its name. */
+STI_API int sti_repo_client_check(struct sti_repo *repo, const char *sha256,
+                                  char name_out[STI_REPO_NAME_MAX + 1],
+                                  struct sti_error *err);
 
 /*
  * Writes DIR/certs/NAME.pem for every chain (file times set to the
