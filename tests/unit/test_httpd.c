@@ -63,12 +63,18 @@ static CURLcode request_on(CURL *c, const char *method, const char *url,
     memset(r, 0, sizeof(*r));
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+    /* Setting CURLOPT_POSTFIELDS, even to NULL, makes libcurl upload
+     * from its read callback, which reads stdin; a request without a body
+     * goes back to GET first. */
+    if (body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    } else {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    }
     curl_easy_setopt(c, CURLOPT_NOBODY, strcmp(method, "HEAD") == 0 ? 1L : 0L);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST,
                      strcmp(method, "HEAD") == 0 ? NULL : method);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    if (body != NULL)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
