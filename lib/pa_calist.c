@@ -19,6 +19,28 @@ static int bump_version(struct sti_pa *pa, struct sti_error *err)
     return rc;
 }
 
+/* Starts a change of the CA root list: takes the PA lock and opens a write
+ * transaction.  Every call is paired with finish_change(). */
+static int begin_change(struct sti_pa *pa, struct sti_error *err)
+{
+    pthread_mutex_lock(&pa->lock);
+    return sti_sqlite_exec(pa->db, "BEGIN IMMEDIATE", err);
+}
+
+/* Ends a change whose steps returned RC: on success bumps the CA list
+ * version and commits, otherwise rolls back.  Releases the PA lock. */
+static int finish_change(struct sti_pa *pa, int rc, struct sti_error *err)
+{
+    if (rc == STI_OK)
+        rc = bump_version(pa, err);
+    if (rc == STI_OK)
+        rc = sti_sqlite_exec(pa->db, "COMMIT", err);
+    else
+        sqlite3_exec(pa->db, "ROLLBACK", NULL, NULL, NULL);
+    pthread_mutex_unlock(&pa->lock);
+    return rc;
+}
+
 static int check_root(const struct sti_cert *root, struct sti_error *err)
 {
     char *subject;
@@ -78,18 +100,10 @@ int sti_pa_ca_add(struct sti_pa *pa, const struct sti_cert *root,
 
     if (rc != STI_OK)
         return rc;
-    pthread_mutex_lock(&pa->lock);
-    rc = sti_sqlite_exec(pa->db, "BEGIN IMMEDIATE", err);
+    rc = begin_change(pa, err);
     if (rc == STI_OK)
         rc = insert_root(pa, root, err);
-    if (rc == STI_OK)
-        rc = bump_version(pa, err);
-    if (rc == STI_OK)
-        rc = sti_sqlite_exec(pa->db, "COMMIT", err);
-    else
-        sqlite3_exec(pa->db, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_unlock(&pa->lock);
-    return rc;
+    return finish_change(pa, rc, err);
 }
 
 static int delete_root(struct sti_pa *pa, const char *prefix,
@@ -140,18 +154,10 @@ int sti_pa_ca_remove(struct sti_pa *pa, const char *fingerprint,
                           "invalid fingerprint '%s'; give 8 to 64 hex digits "
                           "of the root's SHA-256 fingerprint",
                           fingerprint ? fingerprint : "");
-    pthread_mutex_lock(&pa->lock);
-    rc = sti_sqlite_exec(pa->db, "BEGIN IMMEDIATE", err);
+    rc = begin_change(pa, err);
     if (rc == STI_OK)
         rc = delete_root(pa, fingerprint, err);
-    if (rc == STI_OK)
-        rc = bump_version(pa, err);
-    if (rc == STI_OK)
-        rc = sti_sqlite_exec(pa->db, "COMMIT", err);
-    else
-        sqlite3_exec(pa->db, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_unlock(&pa->lock);
-    return rc;
+    return finish_change(pa, rc, err);
 }
 
 int sti_pa_ca_list(struct sti_pa *pa, struct sti_pa_ca **list, size_t *count,

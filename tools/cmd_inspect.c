@@ -21,15 +21,12 @@ int cmd_inspect(int argc, char **argv)
     static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    static char prog[] = "sti inspect";
     struct sti_error err;
     unsigned char *data = NULL;
     size_t len = 0;
     char *text = NULL;
     int ch, format = STI_INSPECT_TEXT, rc;
 
-    /* getopt_long prefixes its messages with argv[0]. */
-    argv[0] = prog;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (ch == 'j') {

@@ -48,7 +48,6 @@ int cmd_lint(int argc, char **argv)
         {"at", required_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    static char prog[] = "sti lint";
     struct sti_lint_options options = {NULL, 0};
     struct sti_lint_report *report = NULL;
     struct sti_error err;
@@ -57,8 +56,6 @@ int cmd_lint(int argc, char **argv)
     int ch, json = 0, rc;
     long at;
 
-    /* getopt_long prefixes its messages with argv[0]. */
-    argv[0] = prog;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (ch == 'j') {

@@ -19,6 +19,13 @@ static struct sti_tnauth *spec(const char *text)
     return list;
 }
 
+/* Issues REQ under the intermediate, as test_pki_issue() does. */
+static int issue_by_inter(const struct sti_cert_request *req,
+                          struct sti_cert **out)
+{
+    return test_pki_issue(req, test_pki.inter, test_pki.inter_key, out);
+}
+
 /* Helpers reading extensions through OpenSSL directly, independent of the
  * code under test. */
 static int ext_critical(const struct sti_cert *cert, int nid)
@@ -275,9 +282,7 @@ static void fr_profile(void **state)
         STI_ERR_POLICY);
     assert_non_null(strstr(err.message, "365"));
     req.validity_days = 0;
-    assert_int_equal(
-        test_pki_issue(&req, test_pki.inter, test_pki.inter_key, &cert),
-        STI_OK);
+    assert_int_equal(issue_by_inter(&req, &cert), STI_OK);
     assert_int_equal(sti_cert_not_after(cert) - sti_cert_not_before(cert),
                      365 * 86400);
     subject = sti_cert_subject(cert);
@@ -303,9 +308,7 @@ static void us_validity_and_times(void **state)
     req.not_before = nb;
     req.validity_days = 730;
     req.policy_oid = "2.16.840.1.114569.1.1.3";
-    assert_int_equal(
-        test_pki_issue(&req, test_pki.inter, test_pki.inter_key, &cert),
-        STI_OK);
+    assert_int_equal(issue_by_inter(&req, &cert), STI_OK);
     assert_int_equal(sti_cert_not_before(cert), nb);
     assert_int_equal(sti_cert_not_after(cert), nb + 730 * 86400);
     sti_cert_free(cert);
@@ -324,8 +327,7 @@ static void default_validity_ends_with_issuer(void **state)
     /* Starting a day after the intermediate, the default CA validity
      * would outlive it, so the certificate ends with it. */
     req.not_before = sti_cert_not_before(test_pki.inter) + 86400;
-    assert_int_equal(
-        test_pki_issue(&req, test_pki.inter, test_pki.inter_key, &sca), STI_OK);
+    assert_int_equal(issue_by_inter(&req, &sca), STI_OK);
     assert_int_equal(sti_cert_not_after(sca),
                      sti_cert_not_after(test_pki.inter));
     sti_cert_free(sca);
@@ -346,6 +348,14 @@ static void expect_issue_fails(struct sti_cert_request *req,
         fail_msg("message '%s' lacks '%s'", err.message, word);
 }
 
+/* Expects issuing REQ under the intermediate to fail with CODE and a
+ * message containing WORD (unless NULL). */
+static void expect_inter_fails(struct sti_cert_request *req, int code,
+                               const char *word)
+{
+    expect_issue_fails(req, test_pki.inter, test_pki.inter_key, code, word);
+}
+
 static void sp_rejects_bad_tnauth(void **state)
 {
     struct sti_tnauth *two = spec("spc:1234,spc:5678");
@@ -354,14 +364,11 @@ static void sp_rejects_bad_tnauth(void **state)
         test_cert_request(STI_CERT_SP, test_pki.leaf_key);
 
     (void)state;
-    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key, STI_ERR_POLICY,
-                       "SPC");
+    expect_inter_fails(&req, STI_ERR_POLICY, "SPC");
     req.tnauth = two;
-    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key, STI_ERR_POLICY,
-                       "SPC");
+    expect_inter_fails(&req, STI_ERR_POLICY, "SPC");
     req.tnauth = tn;
-    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key, STI_ERR_POLICY,
-                       "SPC");
+    expect_inter_fails(&req, STI_ERR_POLICY, "SPC");
     req = test_cert_request(STI_CERT_CA_INTERMEDIATE, test_pki.inter_key);
     req.tnauth = tn;
     expect_issue_fails(&req, test_pki.root, test_pki.root_key, STI_ERR_POLICY,
@@ -380,11 +387,9 @@ static void rejects_wrong_key_types(void **state)
     (void)state;
     req.tnauth = list;
     req.subject_key = key;
-    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key, STI_ERR_POLICY,
-                       "EC P-384");
+    expect_inter_fails(&req, STI_ERR_POLICY, "EC P-384");
     req.subject_key = NULL;
-    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key, STI_ERR_POLICY,
-                       "P-256");
+    expect_inter_fails(&req, STI_ERR_POLICY, "P-256");
     /* The issuer key must be a private key. */
     req.subject_key = test_pki.leaf_key;
     expect_issue_fails(&req, test_pki.inter, key, STI_ERR_INVALID, "P-256");
@@ -426,20 +431,16 @@ static void rejects_bad_names(void **state)
     (void)state;
     req.tnauth = list;
     req.organization = NULL;
-    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key,
-                       STI_ERR_INVALID, "organization");
+    expect_inter_fails(&req, STI_ERR_INVALID, "organization");
     req.organization = "Example";
     req.country = "usa";
-    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key,
-                       STI_ERR_INVALID, "'usa'");
+    expect_inter_fails(&req, STI_ERR_INVALID, "'usa'");
     req.country = NULL;
     req.common_name = "SHAKEN 9999";
-    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key, STI_ERR_POLICY,
-                       "SHAKEN 1234");
+    expect_inter_fails(&req, STI_ERR_POLICY, "SHAKEN 1234");
     req.common_name = NULL;
     req.policy_oid = "not-an-oid";
-    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key,
-                       STI_ERR_INVALID, "not-an-oid");
+    expect_inter_fails(&req, STI_ERR_INVALID, "not-an-oid");
     inter.common_name = "Example Issuing CA";
     expect_issue_fails(&inter, test_pki.root, test_pki.root_key, STI_ERR_POLICY,
                        "SHAKEN");
@@ -457,30 +458,23 @@ static void rejects_bad_crl_and_validity(void **state)
     (void)state;
     req.tnauth = list;
     req.crl_url = NULL;
-    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key,
-                       STI_ERR_INVALID, "CRL");
+    expect_inter_fails(&req, STI_ERR_INVALID, "CRL");
     req.crl_url = "ftp://pa.example/crl";
-    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key,
-                       STI_ERR_INVALID, "ftp://");
+    expect_inter_fails(&req, STI_ERR_INVALID, "ftp://");
     req.crl_url = TEST_CRL_URL;
     req.validity_days = -1;
-    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key,
-                       STI_ERR_INVALID, "negative");
+    expect_inter_fails(&req, STI_ERR_INVALID, "negative");
     req.validity_days = 1097;
-    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key, STI_ERR_POLICY,
-                       "1096");
+    expect_inter_fails(&req, STI_ERR_POLICY, "1096");
     req.validity_days = 365;
     req.not_before = sti_cert_not_after(test_pki.inter) - 86400;
-    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key, STI_ERR_POLICY,
-                       "issuer");
+    expect_inter_fails(&req, STI_ERR_POLICY, "issuer");
     req.not_before = 0;
     req.profile = "xx";
-    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key,
-                       STI_ERR_INVALID, "'xx'");
+    expect_inter_fails(&req, STI_ERR_INVALID, "'xx'");
     req.profile = NULL;
     req.kind = 42;
-    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key,
-                       STI_ERR_INVALID, "kind");
+    expect_inter_fails(&req, STI_ERR_INVALID, "kind");
     expect_issue_fails(NULL, test_pki.inter, test_pki.inter_key,
                        STI_ERR_INVALID, NULL);
     sti_tnauth_free(list);
@@ -541,8 +535,7 @@ static void delegate_outside_rejected(void **state)
     expect_issue_fails(&req, test_pki.sca, test_pki.sca_key, STI_ERR_POLICY,
                        "not encompassed");
     /* A plain intermediate has no TNAuthList to delegate from. */
-    expect_issue_fails(&req, test_pki.inter, test_pki.inter_key, STI_ERR_POLICY,
-                       "SCA");
+    expect_inter_fails(&req, STI_ERR_POLICY, "SCA");
     req.tnauth = NULL;
     expect_issue_fails(&req, test_pki.sca, test_pki.sca_key, STI_ERR_INVALID,
                        "TNAuthList");
@@ -563,8 +556,7 @@ static void sp_under_sca_needs_its_spc(void **state)
 
     (void)state;
     req.tnauth = spc_sca;
-    assert_int_equal(
-        test_pki_issue(&req, test_pki.inter, test_pki.inter_key, &sca), STI_OK);
+    assert_int_equal(issue_by_inter(&req, &sca), STI_OK);
     req = test_cert_request(STI_CERT_SP, sp_key);
     req.tnauth = same;
     assert_int_equal(test_pki_issue(&req, sca, key, &cert), STI_OK);
@@ -589,9 +581,7 @@ static void critical_tnauth_flag(void **state)
     (void)state;
     req.tnauth = list;
     req.tnauth_critical = 1;
-    assert_int_equal(
-        test_pki_issue(&req, test_pki.inter, test_pki.inter_key, &cert),
-        STI_OK);
+    assert_int_equal(issue_by_inter(&req, &cert), STI_OK);
     assert_int_equal(tnauth_critical(cert), 1);
     sti_cert_free(cert);
     sti_tnauth_free(list);
@@ -607,10 +597,8 @@ static void serials_are_unique(void **state)
 
     (void)state;
     req.tnauth = list;
-    assert_int_equal(
-        test_pki_issue(&req, test_pki.inter, test_pki.inter_key, &a), STI_OK);
-    assert_int_equal(
-        test_pki_issue(&req, test_pki.inter, test_pki.inter_key, &b), STI_OK);
+    assert_int_equal(issue_by_inter(&req, &a), STI_OK);
+    assert_int_equal(issue_by_inter(&req, &b), STI_OK);
     sa = sti_cert_serial_hex(a);
     sb = sti_cert_serial_hex(b);
     assert_int_equal(strlen(sa), 32);
@@ -695,9 +683,7 @@ static void openssl_rejects_critical_tnauth(void **state)
     (void)state;
     req.tnauth = list;
     req.tnauth_critical = 1;
-    assert_int_equal(
-        test_pki_issue(&req, test_pki.inter, test_pki.inter_key, &cert),
-        STI_OK);
+    assert_int_equal(issue_by_inter(&req, &cert), STI_OK);
     assert_int_not_equal(run_openssl_verify(dir, cert, &test_pki.inter, 1), 0);
     sti_cert_free(cert);
     sti_tnauth_free(list);

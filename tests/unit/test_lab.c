@@ -4,42 +4,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Returns member PATH of JSON as text, failing the test when absent. */
-static char *get(const char *json, const char *path)
+/* Checks that member PATH of JSON, as text, equals EXPECTED. */
+static void assert_member(const char *json, const char *path,
+                          const char *expected)
 {
     struct sti_error err;
     char *out = NULL;
 
     if (sti_json_get_text(json, strlen(json), path, &out, &err) != STI_OK)
         fail_msg("%s: %s", path, err.message);
-    return out;
+    assert_string_equal(out, expected);
+    free(out);
 }
 
 static void json_get_scalars(void **state)
 {
     const char *doc = "{\"a\":{\"b\":{\"c\":\"x y\"},\"n\":437,\"t\":true,"
                       "\"z\":null,\"arr\":[1,2]}}";
-    char *v;
 
     (void)state;
-    v = get(doc, "a.b.c");
-    assert_string_equal(v, "x y");
-    free(v);
-    v = get(doc, "a.n");
-    assert_string_equal(v, "437");
-    free(v);
-    v = get(doc, "a.t");
-    assert_string_equal(v, "true");
-    free(v);
-    v = get(doc, "a.z");
-    assert_string_equal(v, "null");
-    free(v);
-    v = get(doc, "a.arr");
-    assert_string_equal(v, "[1,2]");
-    free(v);
-    v = get(doc, "a.b");
-    assert_string_equal(v, "{\"c\":\"x y\"}");
-    free(v);
+    assert_member(doc, "a.b.c", "x y");
+    assert_member(doc, "a.n", "437");
+    assert_member(doc, "a.t", "true");
+    assert_member(doc, "a.z", "null");
+    assert_member(doc, "a.arr", "[1,2]");
+    assert_member(doc, "a.b", "{\"c\":\"x y\"}");
 }
 
 static void json_get_errors(void **state)
@@ -94,15 +83,13 @@ static void status_json_fields(void **state)
         {.name = "cr"},
     };
     struct sti_error err;
-    char *json, *v;
+    char *json;
 
     (void)state;
     assert_int_equal(
         sti_lab_status_to_json("/tmp/lab", certs, 2, svcs, 2, &json, &err),
         STI_OK);
-    v = get(json, "dir");
-    assert_string_equal(v, "/tmp/lab");
-    free(v);
+    assert_member(json, "dir", "/tmp/lab");
     assert_non_null(strstr(json, "\"not_after\": \"1970-01-02T00:00:00Z\""));
     assert_non_null(strstr(json, "\"revoked\": null"));
     assert_non_null(strstr(json, "\"revoked\": true"));
@@ -134,23 +121,17 @@ static void steps_json_counts(void **state)
          .passed = 0},
     };
     struct sti_error err;
-    char *json, *v;
+    char *json;
 
     (void)state;
     assert_int_equal(sti_lab_steps_to_json(steps, 2, &json, &err), STI_OK);
-    v = get(json, "passed");
-    assert_string_equal(v, "1");
-    free(v);
-    v = get(json, "failed");
-    assert_string_equal(v, "1");
-    free(v);
+    assert_member(json, "passed", "1");
+    assert_member(json, "failed", "1");
     assert_non_null(strstr(json, "\"detail\": null"));
     assert_non_null(strstr(json, "\"passed\": false"));
     free(json);
     assert_int_equal(sti_lab_steps_to_json(NULL, 0, &json, &err), STI_OK);
-    v = get(json, "steps");
-    assert_string_equal(v, "[]");
-    free(v);
+    assert_member(json, "steps", "[]");
     free(json);
     assert_int_equal(sti_lab_steps_to_json(NULL, 2, &json, &err),
                      STI_ERR_INVALID);
@@ -159,21 +140,15 @@ static void steps_json_counts(void **state)
 static void verification_request_json(void **state)
 {
     struct sti_error err;
-    char *json, *v;
+    char *json;
 
     (void)state;
     assert_int_equal(sti_lab_verification_request("a.b.c;info=<x\"y>", "1202",
                                                   "1203", &json, &err),
                      STI_OK);
-    v = get(json, "verificationRequest.identity");
-    assert_string_equal(v, "a.b.c;info=<x\"y>");
-    free(v);
-    v = get(json, "verificationRequest.from.tn");
-    assert_string_equal(v, "1202");
-    free(v);
-    v = get(json, "verificationRequest.to.tn");
-    assert_string_equal(v, "[\"1203\"]");
-    free(v);
+    assert_member(json, "verificationRequest.identity", "a.b.c;info=<x\"y>");
+    assert_member(json, "verificationRequest.from.tn", "1202");
+    assert_member(json, "verificationRequest.to.tn", "[\"1203\"]");
     free(json);
     assert_int_equal(sti_lab_verification_request(NULL, "1", "2", &json, &err),
                      STI_ERR_INVALID);
