@@ -63,9 +63,8 @@ static CURLcode request_on(CURL *c, const char *method, const char *url,
     memset(r, 0, sizeof(*r));
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
-    /* Setting CURLOPT_POSTFIELDS, even to NULL, makes libcurl upload
-     * from its read callback, which reads stdin; a request without a body
-     * goes back to GET first. */
+    /* CURLOPT_POSTFIELDS set to NULL would make libcurl read a body from
+     * stdin, so a request without a body switches the handle to GET. */
     if (body != NULL) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
