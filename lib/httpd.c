@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -35,7 +36,7 @@
 #define SWEEP_INTERVAL_MS 200
 #define HOST_MAX 256
 #define DISCARD_MAX (1024 * 1024)
-/* Responses up to this size are corked into one TLS record (below). */
+/* Bodies up to this size are corked into one TLS record (below). */
 #define CORK_MAX (12 * 1024)
 
 /* TLS 1.2 and 1.3 only: GnuTLS priority string syntax. */
@@ -785,11 +786,11 @@ static void log_access(const struct sti_httpd_request *req,
 
 /*
  * Over TLS, libmicrohttpd 0.9.75 sends the headers and the body of a
- * response as two records, with two sendmsg() calls and two trips down
- * the TCP stack once the response passes 1400 bytes.  For a small body
- * the server corks the GnuTLS session before queueing the response, so
- * that both writes land in GnuTLS's buffer, and uncorks it when
- * libmicrohttpd reports the response sent: one record, one sendmsg().
+ * response as two records with two sendmsg() calls.  For a body up to
+ * CORK_MAX bytes the server corks the GnuTLS session before queueing the
+ * response, so that both writes land in GnuTLS's buffer, and uncorks it
+ * when libmicrohttpd reports the response sent: one record, one
+ * sendmsg().
  */
 static void cork(struct sti_httpd_request *req, size_t len)
 {
@@ -804,25 +805,33 @@ static void cork(struct sti_httpd_request *req, size_t len)
     gnutls_record_cork(req->corked);
 }
 
-/* Sends the record that the cork held back.  The socket is non-blocking,
- * so a full send buffer (a client that leaves its responses unread) makes
- * this fail, and the connection is then shut down: nothing else would
- * send the rest of that response. */
+/*
+ * Sends the record that the cork held back, then clears TCP_CORK.
+ * libmicrohttpd sets TCP_CORK before a response under 1400 bytes and
+ * pushes it with TCP_NODELAY, leaving the cork on, so without the clear a
+ * record written after its push would wait for the kernel's 200 ms cork
+ * timer.  The socket is non-blocking, so a full send buffer (a client
+ * that leaves its responses unread) makes the write fail, and the
+ * connection is then shut down: nothing else would send the rest.
+ */
 static void uncork(struct sti_httpd_request *req, struct MHD_Connection *conn)
 {
-    const union MHD_ConnectionInfo *ci;
-    int rc = gnutls_record_uncork(req->corked, 0);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    int rc = gnutls_record_uncork(req->corked, 0), off = 0;
 
     req->corked = NULL;
-    if (rc >= 0)
+    if (ci == NULL)
         return;
+    if (rc >= 0) {
+        setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+        return;
+    }
     sti_log(STI_LOG_WARNING,
             "%s %s: sending the response failed (%s); closing the "
             "connection",
             req->peer, req->path ? req->path : "-", gnutls_strerror(rc));
-    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (ci != NULL)
-        shutdown(ci->connect_fd, SHUT_RDWR);
+    shutdown(ci->connect_fd, SHUT_RDWR);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,

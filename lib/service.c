@@ -481,31 +481,79 @@ struct verify_input {
     const char *identity;
     char from[1][STI_TN_MAX + 1];
     char to[MAX_DEST][STI_TN_MAX + 1];
+    const char *from_uri; /* from.uri, or NULL */
+    const char *to_uri;   /* the first of to.uri, or NULL */
+    size_t from_count, to_count;
     int64_t time;
 };
 
-/* Reads from.tn (a string, or an array of one) and to.tn (an array,
- * or a string); both objects must be present (ATIS-1000082). */
+/* Reads the "uri" member of OBJ (the object at PATH): a string, or an
+ * array of strings whose first is compared.  *OUT stays NULL without it. */
+static int party_uri(json_t *obj, const char *path, const char **out,
+                     struct sti_error *err)
+{
+    json_t *v = json_object_get(obj, "uri");
+    size_t n = json_is_array(v) ? json_array_size(v) : 0;
+
+    *out = NULL;
+    if (v == NULL)
+        return STI_OK;
+    if (json_is_string(v) && json_string_length(v) > 0) {
+        *out = json_string_value(v);
+        return STI_OK;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(v, i);
+
+        if (!json_is_string(e) || json_string_length(e) == 0)
+            return sti_seterr(err, STI_ERR_INVALID,
+                              "%s.uri[%zu] must be a non-empty string", path,
+                              i);
+    }
+    if (n == 0 || n > MAX_DEST)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "%s.uri must be a string or an array of 1 to %d "
+                          "strings",
+                          path, MAX_DEST);
+    *out = json_string_value(json_array_get(v, 0));
+    return STI_OK;
+}
+
+/* Reads one party, PATH being "verificationRequest.from" or ".to": its
+ * "tn" (a string or an array) or its "uri", exactly one of them. */
+static int verify_party(const struct sti_service *svc, json_t *obj,
+                        const char *path, size_t max,
+                        char (*tn)[STI_TN_MAX + 1], size_t *count,
+                        const char **uri, struct sti_error *err)
+{
+    char field[64];
+
+    snprintf(field, sizeof(field), "%s.tn", path);
+    if (tn_list(svc, obj, field, max, tn, count, err) != STI_OK ||
+        party_uri(obj, path, uri, err) != STI_OK)
+        return STI_ERR_INVALID;
+    if ((*count == 0) == (*uri == NULL))
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "%s needs exactly one of \"tn\" and \"uri\"", path);
+    return STI_OK;
+}
+
+/* Reads from and to, both required (ATIS-1000082), each with a "tn" or,
+ * for a caller or callee that is not a number, a "uri" (RFC 8225 section
+ * 5.2.1). */
 static int verify_numbers(const struct sti_service *svc, json_t *req,
                           struct verify_input *in, struct sti_error *err)
 {
     json_t *from, *to;
-    size_t n;
 
     if (req_object(req, "from", "verificationRequest", &from, err) != STI_OK ||
-        tn_list(svc, from, "verificationRequest.from.tn", 1, in->from, &n,
-                err) != STI_OK)
+        verify_party(svc, from, "verificationRequest.from", 1, in->from,
+                     &in->from_count, &in->from_uri, err) != STI_OK)
         return STI_ERR_INVALID;
-    if (n == 0)
-        return sti_seterr(err, STI_ERR_INVALID,
-                          "verificationRequest.from.tn is missing");
     if (req_object(req, "to", "verificationRequest", &to, err) != STI_OK ||
-        tn_list(svc, to, "verificationRequest.to.tn", MAX_DEST, in->to, &n,
-                err) != STI_OK)
+        verify_party(svc, to, "verificationRequest.to", MAX_DEST, in->to,
+                     &in->to_count, &in->to_uri, err) != STI_OK)
         return STI_ERR_INVALID;
-    if (n == 0)
-        return sti_seterr(err, STI_ERR_INVALID,
-                          "verificationRequest.to.tn is missing");
     return STI_OK;
 }
 
@@ -530,7 +578,7 @@ static json_t *verify_response(const struct sti_verify_result *res)
 /* Runs the verifier on IDENTITY (may be NULL); *RES contains the verdict
  * when STI_OK is returned. */
 static int run_verify(struct sti_service *svc, const char *identity,
-                      const char *orig, const char *dest, int64_t date,
+                      const struct verify_input *in,
                       struct sti_verify_result *res, struct sti_error *err)
 {
     struct sti_verify_request vr;
@@ -538,9 +586,13 @@ static int run_verify(struct sti_service *svc, const char *identity,
     memset(&vr, 0, sizeof(vr));
     vr.identities = &identity;
     vr.identity_count = identity != NULL ? 1 : 0;
-    vr.orig_tn = orig;
-    vr.dest_tn = dest;
-    vr.date = (time_t)date;
+    if (in != NULL) {
+        vr.orig_tn = in->from_count > 0 ? in->from[0] : NULL;
+        vr.dest_tn = in->to_count > 0 ? in->to[0] : NULL;
+        vr.orig_uri = in->from_uri;
+        vr.dest_uri = in->to_uri;
+        vr.date = (time_t)in->time;
+    }
     memset(res, 0, sizeof(*res));
     return sti_verify(svc->verifier, &vr, res, err);
 }
@@ -593,8 +645,7 @@ static void handle_verification(struct sti_service *svc,
         reply_error(r, 400, "%s", err.message);
         goto out;
     }
-    if (run_verify(svc, in.identity, in.from[0], in.to[0], in.time, &res,
-                   &err) != STI_OK) {
+    if (run_verify(svc, in.identity, &in, &res, &err) != STI_OK) {
         sti_log(STI_LOG_ERR, "verification failed: %s", err.message);
         reply_error(r, 500, "verification failed: %s", err.message);
         goto out;
@@ -727,7 +778,7 @@ static void handle_check(struct sti_service *svc, const unsigned char *body,
     if (verifying_off(svc, r) || identity == NULL)
         goto out;
     if (identity[0] != '\0') {
-        if (run_verify(svc, identity, NULL, NULL, 0, &res, &err) == STI_OK)
+        if (run_verify(svc, identity, NULL, &res, &err) == STI_OK)
             pass = res.outcome == STI_VERIFY_PASS;
         else
             sti_log(STI_LOG_ERR, "verification failed: %s", err.message);

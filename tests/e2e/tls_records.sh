@@ -1,6 +1,6 @@
 #!/bin/sh
 # HTTPS responses of the shared server leave in one TLS record each, with
-# headers and body together.  openssl s_client -msg prints the header of
+# headers and body together, and none waits on a TCP cork.  openssl s_client -msg prints the header of
 # every record it receives, so two pipelined GETs of a 1478-byte chain
 # must show two records longer than the body.
 . "$(dirname "$0")/lib.sh"
@@ -37,7 +37,19 @@ grep -a -A1 '^<<< .*RecordHeader' "$T/msg" |
 check_eq "each response is one record with headers and body" 2 \
     "$(awk -v b=$BODY '$1 > b + 100' "$T/lengths" | wc -l | tr -d ' ')"
 
+# A small response (404) before and after a chain on one connection: no
+# response may wait for the kernel's 200 ms TCP_CORK timer.
+U="https://127.0.0.1:$PORT/certs"
+curl -s --cacert "$D/tls-cert.pem" -o /dev/null -o /dev/null -o /dev/null \
+    -o /dev/null -w '%{http_code} %{num_connects} %{time_starttransfer}\n' \
+    "$U/none.pem" "$U/sp.pem" "$U/none.pem" "$U/sp.pem" >"$T/times"
+check_eq "statuses on one connection" "404 1 200 0 404 0 200 0" \
+    "$(awk '{ out = out (NR > 1 ? " " : "") $1 " " $2 } END { print out }' \
+        "$T/times")"
+check_eq "no response waits for the cork timer" "" \
+    "$(awk '$3 >= 0.15 { print NR ": " $3 " s" }' "$T/times")"
+
 stop_services
-check_eq "server logged both requests" 2 \
+check_eq "server logged every chain request" 4 \
     "$(grep -c 'GET /certs/sp.pem 200' "$T/cr.log")"
 finish

@@ -347,6 +347,58 @@ static void wrong_orig_fails_438(void **state)
     free(identity);
 }
 
+/* Signs orig and dest as URIs, then verifies with from.uri and to.uri
+ * given as BODY_FROM and BODY_TO (JSON values); returns the body. */
+static char *uri_round_trip(const char *body_from, const char *body_to)
+{
+    char body[2048];
+    struct sti_service_reply r;
+    json_t *doc;
+    const char *identity;
+
+    r = call("POST", "/stir/v1/signing",
+             "{\"signingRequest\":{\"attest\":\"C\",\"orig\":{\"uri\":"
+             "\"sip:alice@example.org\"},\"dest\":{\"uri\":["
+             "\"sip:bob@example.net\"]}}}");
+    assert_int_equal(r.status, 200);
+    doc = json_loads(r.body, 0, NULL);
+    identity = json_string_value(
+        json_object_get(json_object_get(doc, "signingResponse"), "identity"));
+    snprintf(body, sizeof(body),
+             "{\"verificationRequest\":{\"from\":%s,\"to\":%s,"
+             "\"identity\":\"%s\"}}",
+             body_from, body_to, identity);
+    json_decref(doc);
+    free(r.body);
+    r = call("POST", "/stir/v1/verification", body);
+    if (r.status != 200)
+        fail_msg("verification returned %d: %s", r.status, r.body);
+    return r.body;
+}
+
+static void verification_takes_uris(void **state)
+{
+    char *pass = uri_round_trip("{\"uri\":\"sip:alice@EXAMPLE.org\"}",
+                                "{\"uri\":[\"sip:bob@example.net\"]}");
+    char *wrong_from = uri_round_trip("{\"uri\":\"sip:mallory@example.org\"}",
+                                      "{\"uri\":\"sip:bob@example.net\"}");
+    char *wrong_to = uri_round_trip("{\"uri\":\"sip:alice@example.org\"}",
+                                    "{\"uri\":\"sip:carol@example.net\"}");
+    char *tn_from = uri_round_trip("{\"tn\":\"12025550100\"}",
+                                   "{\"uri\":\"sip:bob@example.net\"}");
+
+    (void)state;
+    assert_non_null(strstr(pass, "\"verstat\":\"TN-Validation-Passed\""));
+    assert_non_null(strstr(wrong_from, "\"reasoncode\":438"));
+    assert_non_null(strstr(wrong_from, "sip:mallory@example.org"));
+    assert_non_null(strstr(wrong_to, "\"reasoncode\":438"));
+    assert_non_null(strstr(tn_from, "\"reasoncode\":438"));
+    free(pass);
+    free(wrong_from);
+    free(wrong_to);
+    free(tn_from);
+}
+
 static void verification_fetches_x5u_once(void **state)
 {
     int before = fx_hits();
@@ -514,7 +566,19 @@ static void verification_rejects_bad_bodies(void **state)
         {"{\"verificationRequest\":{\"to\":{\"tn\":[\"2\"]}}}",
          "verificationRequest.from is missing"},
         {"{\"verificationRequest\":{\"from\":{},\"to\":{\"tn\":[\"2\"]}}}",
-         "verificationRequest.from.tn is missing"},
+         "verificationRequest.from needs exactly one of \"tn\" and \"uri\""},
+        {"{\"verificationRequest\":{\"from\":{\"tn\":\"1\",\"uri\":"
+         "\"sip:a@b\"},\"to\":{\"tn\":[\"2\"]}}}",
+         "verificationRequest.from needs exactly one of"},
+        {"{\"verificationRequest\":{\"from\":{\"uri\":7},\"to\":{\"tn\":"
+         "[\"2\"]}}}",
+         "verificationRequest.from.uri must be a string or an array"},
+        {"{\"verificationRequest\":{\"from\":{\"tn\":\"1\"},\"to\":{\"uri\":"
+         "[]}}}",
+         "verificationRequest.to.uri must be a string or an array of 1 to"},
+        {"{\"verificationRequest\":{\"from\":{\"tn\":\"1\"},\"to\":{\"uri\":"
+         "[\"sip:b@c\",5]}}}",
+         "verificationRequest.to.uri[1] must be a non-empty string"},
         {"{\"verificationRequest\":{\"from\":{\"tn\":[\"1\",\"3\"]},\"to\":"
          "{\"tn\":[\"2\"]}}}",
          "array of 1 to 1 strings"},
@@ -693,6 +757,7 @@ int main(void)
         cmocka_unit_test(wrong_orig_fails_438),
         cmocka_unit_test(call_time_checks_iat),
         cmocka_unit_test(reload_crl_from_url),
+        cmocka_unit_test(verification_takes_uris),
         cmocka_unit_test(verification_fetches_x5u_once),
         cmocka_unit_test(verification_takes_tn_variants),
         cmocka_unit_test(verification_without_identity),
