@@ -331,6 +331,18 @@ if cmp -s "$T/out/certs/sp1.pem" "$DATA/good.pem"; then ok "exported chain"
 else fail "exported chain differs"; fi
 check_contains "nginx snippet type" "application/pem-certificate-chain" \
     "$(cat "$T/out/nginx-sti-cr.conf")"
+# A chain removed since the last export loses its file; other files stay.
+echo keep >"$T/out/certs/notes.txt"
+sti-cr remove --dir "$D" sp2 >/dev/null
+check_status "export after a removal" 0 sti-cr export --dir "$D" "$T/out"
+check_contains "export names the removed file" \
+    "removed $T/out/certs/sp2.pem, which is no longer published" \
+    "$(cat "$T/last.out")"
+if [ -e "$T/out/certs/sp2.pem" ]; then fail "removed chain still exported"
+else ok "removed chain no longer exported"; fi
+if [ -e "$T/out/certs/notes.txt" ] && [ -e "$T/out/certs/sp1.pem" ]; then
+    ok "export keeps other files"
+else fail "export deleted a file it should keep"; fi
 if command -v nginx >/dev/null 2>&1; then
     mkdir -p "$T/ng"
     cat >"$T/ng/nginx.conf" <<EOF
