@@ -63,12 +63,17 @@ static CURLcode request_on(CURL *c, const char *method, const char *url,
     memset(r, 0, sizeof(*r));
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+    /* CURLOPT_POSTFIELDS set to NULL would make libcurl read a body from
+     * stdin, so a request without a body switches the handle to GET. */
+    if (body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    } else {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    }
     curl_easy_setopt(c, CURLOPT_NOBODY, strcmp(method, "HEAD") == 0 ? 1L : 0L);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST,
                      strcmp(method, "HEAD") == 0 ? NULL : method);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    if (body != NULL)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
