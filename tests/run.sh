@@ -26,7 +26,8 @@ if [ "$mode" != e2e ]; then
     for prog in "$@"; do
         name=$(basename "$prog")
         log="$log_dir/$name.log"
-        if CMOCKA_MESSAGE_OUTPUT=stdout "$prog" >"$log" 2>&1; then
+        # stdin is /dev/null so that no test depends on the caller's.
+        if CMOCKA_MESSAGE_OUTPUT=stdout "$prog" </dev/null >"$log" 2>&1; then
             status=ok
         else
             status=fail
@@ -60,7 +61,8 @@ if [ "$mode" != unit ]; then
             case "$name" in *"$STI_E2E_ONLY"*) ;; *) continue ;; esac
         fi
         log="$log_dir/e2e-$name.log"
-        if timeout "${STI_E2E_TIMEOUT:-600}" sh "$script" >"$log" 2>&1; then
+        if timeout "${STI_E2E_TIMEOUT:-600}" sh "$script" </dev/null \
+            >"$log" 2>&1; then
             passed=$((passed + 1))
             echo "PASS e2e $name"
         else
