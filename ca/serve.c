@@ -90,10 +90,7 @@ static const char usage_text[] =
     "2 usage error.\n";
 
 /* Options that take a string, stored at OFFSET in struct serve_opts. */
-static const struct {
-    const char *name;
-    size_t offset;
-} string_options[] = {
+static const struct cli_string_option string_options[] = {
     {"dir", offsetof(struct serve_opts, dir)},
     {"pass", offsetof(struct serve_opts, pass_source)},
     {"listen", offsetof(struct serve_opts, listen)},
@@ -132,17 +129,6 @@ static const struct option other_options[] = {
     {NULL, 0, NULL, 0}};
 #define OTHER_OPTIONS (sizeof(other_options) / sizeof(other_options[0]))
 
-static void build_longopts(struct option *opts)
-{
-    for (size_t i = 0; i < STRING_OPTIONS; i++) {
-        opts[i].name = string_options[i].name;
-        opts[i].has_arg = required_argument;
-        opts[i].flag = NULL;
-        opts[i].val = O_STRING;
-    }
-    memcpy(opts + STRING_OPTIONS, other_options, sizeof(other_options));
-}
-
 /* Handles one option other than the string ones; 0 or a usage error. */
 static int parse_other(int c, const char *arg, struct serve_opts *o)
 {
@@ -176,7 +162,8 @@ static int parse_options(int argc, char **argv, struct serve_opts *o)
     struct option longopts[STRING_OPTIONS + OTHER_OPTIONS];
     int c, index = 0, rc;
 
-    build_longopts(longopts);
+    cli_longopts(longopts, string_options, STRING_OPTIONS, O_STRING,
+                 other_options);
     memset(o, 0, sizeof(*o));
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, &index)) != -1) {
@@ -185,7 +172,7 @@ static int parse_options(int argc, char **argv, struct serve_opts *o)
             return -1;
         }
         if (c == O_STRING)
-            *(const char **)((char *)o + string_options[index].offset) = optarg;
+            cli_set_string_option(o, &string_options[index], optarg);
         else if ((rc = parse_other(c, optarg, o)) != 0)
             return rc;
     }

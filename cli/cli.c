@@ -216,6 +216,28 @@ char *cli_path_join(const char *dir, const char *name)
     return p;
 }
 
+void cli_longopts(struct option *opts, const struct cli_string_option *strings,
+                  size_t count, int val, const struct option *flags)
+{
+    for (size_t i = 0; i < count; i++) {
+        opts[i].name = strings[i].name;
+        opts[i].has_arg = required_argument;
+        opts[i].flag = NULL;
+        opts[i].val = val;
+    }
+    for (size_t i = 0;; i++) {
+        opts[count + i] = flags[i];
+        if (flags[i].name == NULL)
+            break;
+    }
+}
+
+void cli_set_string_option(void *opts, const struct cli_string_option *option,
+                           const char *value)
+{
+    *(const char **)((char *)opts + option->offset) = value;
+}
+
 static void print_usage(FILE *out, const struct cli_program *prog)
 {
     int width = 0;

@@ -5,7 +5,9 @@
 #ifndef STI_CLI_H
 #define STI_CLI_H
 
+#include <getopt.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "sti.h"
@@ -50,6 +52,23 @@ void cli_handle_stop_signals(volatile sig_atomic_t *flag);
 
 /* Joins DIR and NAME into a new string ("DIR/NAME"). */
 char *cli_path_join(const char *dir, const char *name);
+
+/* An option that takes a string, stored at OFFSET in the caller's options
+ * struct, as in {"dir", offsetof(struct serve_opts, dir)}. */
+struct cli_string_option {
+    const char *name;
+    size_t offset;
+};
+
+/* Fills OPTS for getopt_long with the COUNT options of STRINGS, each
+ * returning VAL, then with FLAGS up to and including its all-zero last
+ * entry.  OPTS has room for COUNT entries plus those of FLAGS. */
+void cli_longopts(struct option *opts, const struct cli_string_option *strings,
+                  size_t count, int val, const struct option *flags);
+
+/* Stores VALUE in the options struct OPTS at the offset of OPTION. */
+void cli_set_string_option(void *opts, const struct cli_string_option *option,
+                           const char *value);
 
 /* A subcommand of a program, such as "issue" of sti-ca. */
 struct cli_command {

@@ -69,10 +69,7 @@ static const char usage_text[] =
     "Exit status: 0 certificate written, 1 failure, 2 usage error.\n";
 
 /* Options that take a string, stored at OFFSET in struct acme_opts. */
-static const struct {
-    const char *name;
-    size_t offset;
-} string_options[] = {
+static const struct cli_string_option string_options[] = {
     {"directory", offsetof(struct acme_opts, directory)},
     {"pa", offsetof(struct acme_opts, pa_url)},
     {"account-id", offsetof(struct acme_opts, account_id)},
@@ -94,37 +91,28 @@ static const struct {
 
 enum { O_STRING = 256, O_INSECURE, O_CA, O_TIMEOUT, O_HELP };
 
-static void build_longopts(struct option *opts)
-{
-    static const struct option flags[] = {
-        {"insecure", no_argument, NULL, O_INSECURE},
-        {"ca", no_argument, NULL, O_CA},
-        {"timeout", required_argument, NULL, O_TIMEOUT},
-        {"help", no_argument, NULL, O_HELP},
-        {NULL, 0, NULL, 0}};
-
-    for (size_t i = 0; i < STRING_OPTIONS; i++) {
-        opts[i].name = string_options[i].name;
-        opts[i].has_arg = required_argument;
-        opts[i].flag = NULL;
-        opts[i].val = O_STRING;
-    }
-    memcpy(opts + STRING_OPTIONS, flags, sizeof(flags));
-}
+static const struct option flag_options[] = {
+    {"insecure", no_argument, NULL, O_INSECURE},
+    {"ca", no_argument, NULL, O_CA},
+    {"timeout", required_argument, NULL, O_TIMEOUT},
+    {"help", no_argument, NULL, O_HELP},
+    {NULL, 0, NULL, 0}};
+#define FLAG_OPTIONS (sizeof(flag_options) / sizeof(flag_options[0]))
 
 /* Returns CLI_EXIT_OK, CLI_EXIT_USAGE, or -1 after printing --help. */
 static int parse_options(int argc, char **argv, struct acme_opts *o)
 {
-    struct option longopts[STRING_OPTIONS + 5];
+    struct option longopts[STRING_OPTIONS + FLAG_OPTIONS];
     int c, index = 0;
 
-    build_longopts(longopts);
+    cli_longopts(longopts, string_options, STRING_OPTIONS, O_STRING,
+                 flag_options);
     memset(o, 0, sizeof(*o));
     o->timeout_s = 60;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, &index)) != -1) {
         if (c == O_STRING)
-            *(const char **)((char *)o + string_options[index].offset) = optarg;
+            cli_set_string_option(o, &string_options[index], optarg);
         else if (c == O_INSECURE)
             o->insecure = 1;
         else if (c == O_CA)
