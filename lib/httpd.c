@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <gnutls/gnutls.h>
 #include <jansson.h>
@@ -35,9 +37,19 @@
  * this long after its deadline. */
 #define SWEEP_INTERVAL_MS 200
 #define HOST_MAX 256
+/* How long sti_httpd_stop() waits for requests in progress.  It covers
+ * the slowest handler step in libsti, an x5u fetch (4 s timeout). */
+#define DRAIN_MS 5000
 #define DISCARD_MAX (1024 * 1024)
 /* Bodies up to this size are corked into one TLS record (below). */
 #define CORK_MAX (12 * 1024)
+
+/* libmicrohttpd 0.9.75 logs this when a new connection is over
+ * MHD_OPTION_CONNECTION_LIMIT or MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+ * and closes it without a response. */
+#define MHD_LIMIT_MESSAGE "Server reached connection limit"
+/* At most one log line per interval for connections over the limits. */
+#define REJECT_LOG_INTERVAL_MS 1000
 
 /* TLS 1.2 and 1.3 only: GnuTLS priority string syntax. */
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
@@ -75,10 +87,22 @@ struct sti_httpd {
     long long request_timeout_ms;
     pthread_mutex_t conns_lock;
     struct httpd_conn *conns; /* open connections, under conns_lock */
+    unsigned int conn_count;  /* the length of conns */
     pthread_cond_t sweeper_wake;
     int sweeper_stop; /* under conns_lock */
     int sweeper_running;
     pthread_t sweeper;
+
+    /* Connections closed at the limits and not logged yet, the time of
+     * the last such log line, and the limits for its text. */
+    atomic_uint rejected;
+    long long rejected_log_ms; /* written by the sweeper thread only */
+    unsigned int max_connections;
+    unsigned int per_ip_connections;
+
+    /* Requests from the request line to the end of their response. */
+    atomic_int in_flight;
+    atomic_int stopping; /* set by sti_httpd_stop() */
 };
 
 struct httpd_header {
@@ -580,6 +604,7 @@ static void conn_started(struct sti_httpd *httpd, struct MHD_Connection *conn,
     if (c->next != NULL)
         c->next->prev = c;
     httpd->conns = c;
+    httpd->conn_count++;
     pthread_mutex_unlock(&httpd->conns_lock);
     *socket_context = c;
 }
@@ -610,6 +635,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
         httpd->conns = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
+    httpd->conn_count--;
     pthread_mutex_unlock(&httpd->conns_lock);
     free(c);
     *socket_context = NULL;
@@ -653,6 +679,38 @@ static void log_timeouts(const struct sti_httpd *httpd, unsigned int n,
                 n, first, seconds);
 }
 
+/*
+ * Logs the connections that libmicrohttpd closed at the connection limits
+ * since the last line, at most once per REJECT_LOG_INTERVAL_MS unless
+ * FORCE is set.  libmicrohttpd does not pass the client's address.
+ */
+static void log_rejections(struct sti_httpd *httpd, int force)
+{
+    long long now = now_ms();
+    unsigned int n, open;
+
+    if (atomic_load(&httpd->rejected) == 0 ||
+        (!force && now < httpd->rejected_log_ms + REJECT_LOG_INTERVAL_MS))
+        return;
+    n = atomic_exchange(&httpd->rejected, 0);
+    httpd->rejected_log_ms = now;
+    pthread_mutex_lock(&httpd->conns_lock);
+    open = httpd->conn_count;
+    pthread_mutex_unlock(&httpd->conns_lock);
+    if (httpd->per_ip_connections > 0)
+        sti_log(STI_LOG_WARNING,
+                "connection limit reached: closed %u new connection%s "
+                "without a response (%u open; limits %u in total and %u "
+                "per client address)",
+                n, n == 1 ? "" : "s", open, httpd->max_connections,
+                httpd->per_ip_connections);
+    else
+        sti_log(STI_LOG_WARNING,
+                "connection limit reached: closed %u new connection%s "
+                "without a response (%u open; limit %u)",
+                n, n == 1 ? "" : "s", open, httpd->max_connections);
+}
+
 static void *sweeper_main(void *arg)
 {
     struct sti_httpd *httpd = arg;
@@ -671,12 +729,12 @@ static void *sweeper_main(void *arg)
         pthread_cond_timedwait(&httpd->sweeper_wake, &httpd->conns_lock,
                                &until);
         n = httpd->sweeper_stop ? 0 : sweep(httpd, first, sizeof(first));
-        if (n == 0)
-            continue;
         /* Logging without the lock keeps a slow stderr from stalling the
          * workers.  One line per sweep bounds the log under a flood. */
         pthread_mutex_unlock(&httpd->conns_lock);
-        log_timeouts(httpd, n, first);
+        if (n > 0)
+            log_timeouts(httpd, n, first);
+        log_rejections(httpd, 0);
         pthread_mutex_lock(&httpd->conns_lock);
     }
     pthread_mutex_unlock(&httpd->conns_lock);
@@ -710,6 +768,7 @@ static void sweeper_stop(struct sti_httpd *httpd)
     pthread_join(httpd->sweeper, NULL);
     pthread_cond_destroy(&httpd->sweeper_wake);
     httpd->sweeper_running = 0;
+    log_rejections(httpd, 1);
 }
 
 /* MHD_OPTION_URI_LOG_CALLBACK: runs once per request with the raw URI,
@@ -721,6 +780,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 
     if (req == NULL)
         return NULL;
+    atomic_fetch_add(&((struct sti_httpd *)cls)->in_flight, 1);
     clock_gettime(CLOCK_MONOTONIC, &req->start);
     req->httpd = cls;
     req->conn = conn;
@@ -849,9 +909,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         log_access(req, toe);
     request_free(req);
     *req_cls = NULL;
+    atomic_fetch_sub(&httpd->in_flight, 1);
 }
 
-static struct MHD_Response *build_mhd_response(struct sti_httpd_response *r)
+static struct MHD_Response *build_mhd_response(const struct sti_httpd *httpd,
+                                               struct sti_httpd_response *r)
 {
     struct MHD_Response *m;
 
@@ -884,6 +946,12 @@ static struct MHD_Response *build_mhd_response(struct sti_httpd_response *r)
     for (struct httpd_header *h = r->headers; h != NULL; h = h->next)
         if (MHD_add_response_header(m, h->name, h->value) != MHD_YES)
             goto fail;
+    /* A server that is stopping takes no further request on the
+     * connection (RFC 9112 section 9.6). */
+    if (atomic_load(&httpd->stopping) &&
+        MHD_add_response_header(m, MHD_HTTP_HEADER_CONNECTION, "close") !=
+            MHD_YES)
+        goto fail;
     return m;
 fail:
     MHD_destroy_response(m);
@@ -900,7 +968,7 @@ static enum MHD_Result queue(struct sti_httpd_request *req)
         sti_httpd_send_error(r, 500, NULL, "the handler sent no response");
     if (r->status == 0)
         r->status = 200;
-    m = build_mhd_response(r);
+    m = build_mhd_response(req->httpd, r);
     if (m == NULL)
         return MHD_NO;
     deadline_clear(req->tracked);
@@ -1042,6 +1110,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
         msg[--n] = '\0';
     if (httpd->starting)
         snprintf(httpd->start_msg, sizeof(httpd->start_msg), "%s", msg);
+    if (strncmp(msg, MHD_LIMIT_MESSAGE, strlen(MHD_LIMIT_MESSAGE)) == 0)
+        atomic_fetch_add(&httpd->rejected, 1);
     sti_log(STI_LOG_DEBUG, "libmicrohttpd: %s", msg);
 }
 
@@ -1153,7 +1223,9 @@ static struct MHD_Daemon *start_daemon(const struct sti_httpd_config *c,
                                        struct sti_httpd *httpd,
                                        const struct sockaddr_storage *ss)
 {
-    unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    /* MHD_quiesce_daemon() in sti_httpd_stop() needs MHD_USE_ITC. */
+    unsigned int flags =
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     unsigned int threads = or_default(c->threads, DEFAULT_THREADS);
     unsigned int max_conn =
         or_default(c->max_connections, DEFAULT_MAX_CONNECTIONS);
@@ -1224,6 +1296,9 @@ int sti_httpd_start(const struct sti_httpd_config *config,
     httpd->request_timeout_ms = 1000LL * or_default(config->request_timeout_s,
                                                     DEFAULT_REQUEST_TIMEOUT_S);
     httpd->max_body = config->max_body ? config->max_body : DEFAULT_MAX_BODY;
+    httpd->max_connections =
+        or_default(config->max_connections, DEFAULT_MAX_CONNECTIONS);
+    httpd->per_ip_connections = config->per_ip_connections;
     httpd->access_log = config->access_log;
     rc = parse_listen(config->listen ? config->listen : "127.0.0.1:0", httpd,
                       &ss, err);
@@ -1263,10 +1338,38 @@ int sti_httpd_port(const struct sti_httpd *httpd)
     return httpd ? httpd->port : 0;
 }
 
+/*
+ * Closes the listening socket, so new connections are refused, and waits
+ * up to DRAIN_MS for the requests in progress to finish and their
+ * responses to be sent.  The sweeper keeps cutting overdue requests
+ * meanwhile.
+ */
+static void drain(struct sti_httpd *httpd)
+{
+    struct timespec pause = {0, 10 * 1000 * 1000};
+    long long until = now_ms() + DRAIN_MS;
+    MHD_socket fd;
+    int left;
+
+    atomic_store(&httpd->stopping, 1);
+    fd = MHD_quiesce_daemon(httpd->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    while ((left = atomic_load(&httpd->in_flight)) > 0 && now_ms() < until)
+        nanosleep(&pause, NULL);
+    if (left > 0)
+        sti_log(STI_LOG_WARNING,
+                "closing %d connection%s whose request was still in "
+                "progress after %d s",
+                left, left == 1 ? "" : "s", DRAIN_MS / 1000);
+}
+
 void sti_httpd_stop(struct sti_httpd *httpd)
 {
     if (httpd == NULL)
         return;
+    if (httpd->daemon != NULL)
+        drain(httpd);
     sweeper_stop(httpd);
     if (httpd->daemon != NULL)
         MHD_stop_daemon(httpd->daemon);

@@ -49,6 +49,10 @@ static const char usage[] =
     "  --threads N           worker threads, 1 to 64 (default: the number\n"
     "                        of online CPUs)\n"
     "  --max-body BYTES      request body limit (default 65536)\n"
+    "  --max-connections N   concurrent connections (default 1024)\n"
+    "  --per-ip N            connections per client address (default 0,\n"
+    "                        no limit)\n"
+    "  --timeout SECONDS     idle connection timeout (default 10)\n"
     "  --no-access-log       do not log one line per request\n"
     "  --config FILE         read options from FILE: one 'name = value'\n"
     "                        line per long option; flags take 'yes'\n"
@@ -80,6 +84,9 @@ enum opt_id {
     O_TLS_KEY,
     O_THREADS,
     O_MAX_BODY,
+    O_MAX_CONNECTIONS,
+    O_PER_IP,
+    O_TIMEOUT,
     O_NO_ACCESS_LOG,
     O_COUNT
 };
@@ -112,6 +119,9 @@ static const struct option longs[] = {
     {"tls-key", required_argument, NULL, OPT_BASE + O_TLS_KEY},
     {"threads", required_argument, NULL, OPT_BASE + O_THREADS},
     {"max-body", required_argument, NULL, OPT_BASE + O_MAX_BODY},
+    {"max-connections", required_argument, NULL, OPT_BASE + O_MAX_CONNECTIONS},
+    {"per-ip", required_argument, NULL, OPT_BASE + O_PER_IP},
+    {"timeout", required_argument, NULL, OPT_BASE + O_TIMEOUT},
     {"no-access-log", no_argument, NULL, OPT_BASE + O_NO_ACCESS_LOG},
     {"config", required_argument, NULL, OPT_CONFIG},
     {"help", no_argument, NULL, OPT_HELP},
@@ -125,6 +135,7 @@ struct serve_opts {
     const char *config;
     struct cli_config *cfg;
     long freshness, threads, max_body, crl_refresh;
+    long max_connections, per_ip, timeout;
 };
 
 /* Returns 0, -1 after --help, or CLI_EXIT_USAGE. */
@@ -203,7 +214,11 @@ static int check_opts(struct serve_opts *o)
         number(o, O_THREADS, default_threads(), 1, 64, &o->threads) != 0 ||
         number(o, O_CRL_REFRESH, 300, 0, 7L * 86400, &o->crl_refresh) != 0 ||
         number(o, O_MAX_BODY, 65536, 1024, 16L * 1024 * 1024, &o->max_body) !=
-            0)
+            0 ||
+        number(o, O_MAX_CONNECTIONS, 1024, 1, 100000, &o->max_connections) !=
+            0 ||
+        number(o, O_PER_IP, 0, 0, 100000, &o->per_ip) != 0 ||
+        number(o, O_TIMEOUT, 10, 1, 3600, &o->timeout) != 0)
         return CLI_EXIT_USAGE;
     if (v[O_KEY] == NULL && v[O_CA_FILE] == NULL && v[O_CA_DIR] == NULL)
         return cli_usage_error("nothing to serve; give --key and --x5u to "
@@ -299,6 +314,9 @@ static int start_server(const struct serve_opts *o, struct sti_service *svc,
     hc.tls_key_file = o->val[O_TLS_KEY];
     hc.threads = (unsigned int)o->threads;
     hc.max_body = (size_t)o->max_body;
+    hc.max_connections = (unsigned int)o->max_connections;
+    hc.per_ip_connections = (unsigned int)o->per_ip;
+    hc.timeout_s = (unsigned int)o->timeout;
     hc.access_log = o->val[O_NO_ACCESS_LOG] == NULL;
     if (sti_httpd_start(&hc, sti_service_handle, svc, httpd, &err) != STI_OK)
         return cli_fail("cannot start the server", &err);
@@ -403,5 +421,7 @@ out:
     sti_httpd_stop(httpd);
     sti_service_free(svc);
     cli_config_free(o.cfg);
+    if (rc == 0)
+        sti_log(STI_LOG_INFO, "stopped");
     return rc;
 }

@@ -144,6 +144,38 @@ else
     ok "the log keeps the passphrase out"
 fi
 
+# --- connection limits: with --per-ip 1, a second connection from the
+# same address is closed without a response, and the log says so.
+check_status "bad per-ip" 2 sti serve --ca-file "$T/pki/root.pem" --per-ip -1
+check_status "bad max-connections" 2 sti serve --ca-file "$T/pki/root.pem" \
+    --max-connections 0
+check_status "bad timeout" 2 sti serve --ca-file "$T/pki/root.pem" \
+    --timeout 0
+start_service limits "$T/limits.port" sti serve --ca-file "$T/pki/root.pem" \
+    --per-ip 1 --max-connections 50 --timeout 20 \
+    --listen 127.0.0.1:0 --port-file "$T/limits.port"
+mkfifo "$T/hold"
+# curl sends a chunked body read from the FIFO, so its connection stays
+# open until the FIFO closes.
+curl -s -o /dev/null -T - "http://127.0.0.1:$PORT/v1/check" <"$T/hold" &
+holder=$!
+exec 4>"$T/hold"
+sleep 0.5
+check_eq "second connection closed" 000 \
+    "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v1/check")"
+exec 4>&-
+wait "$holder"
+i=0
+while ! grep -q "connection limit reached" "$T/limits.log" && [ $i -lt 30 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+check_contains "per-ip rejection logged" \
+    "connection limit reached: closed 1 new connection without a response" \
+    "$(cat "$T/limits.log")"
+check_contains "limits named" "limits 50 in total and 1 per client address" \
+    "$(cat "$T/limits.log")"
+
 # --- HTTPS for the service and for x5u, with the repository's TLS
 # certificate; the x5u server's certificate is trusted through --x5u-ca-file.
 start_service crtls "$T/crtls.port" sti-cr serve --dir "$T/cr" \
@@ -188,11 +220,31 @@ check_eq "verify after SIGHUP" 200 "$(curl -s -o "$T/body" -w '%{http_code}' \
     "https://127.0.0.1:$PORT/stir/v1/verification")"
 check_eq "verstat after SIGHUP" TN-Validation-Passed "$(json_field verstat)"
 
-# --- SIGTERM stops the service cleanly
+# --- SIGTERM stops the service after the requests in progress.  A stopped
+# sti-cr is a slow x5u server: the kernel accepts the connection but
+# nothing answers, so the check waits for the 4 s fetch timeout.
+start_service slowcr "$T/slowcr.port" sti-cr serve --dir "$T/cr" \
+    --plain-http --listen 127.0.0.1:0 --port-file "$T/slowcr.port"
+slow_pid=$(echo $service_pids | awk '{print $NF}')
+curl -s -o "$T/body" --data-binary \
+    "12025550100,12025550199,A,,http://127.0.0.1:$PORT/certs/sp.pem" \
+    "$URL/v1/sign-csv"
+SLOW_IDENTITY=$(tr -d '\n' <"$T/body")
+kill -STOP "$slow_pid"
+curl -s -o "$T/slow.body" -w '%{http_code}' --cacert "$T/cr/tls-cert.pem" \
+    --data-binary "$SLOW_IDENTITY" \
+    "https://127.0.0.1:$(cat "$T/tls.port")/v1/check" >"$T/slow.code" &
+curl_pid=$!
+sleep 1
 kill -TERM "$pid"
 wait "$pid"
 check_eq "SIGTERM exit status" 0 "$?"
+wait "$curl_pid"
+kill -CONT "$slow_pid"
+check_eq "request in progress answered" 500 "$(cat "$T/slow.code")"
+check_eq "request in progress body" FAILED "$(head -n 1 "$T/slow.body")"
 check_contains "stop logged" "stopping" "$(cat "$T/tls.log")"
-service_pids=$(echo $service_pids | awk '{$NF=""; print}')
+check_contains "stopped logged" "sti serve: stopped" "$(cat "$T/tls.log")"
+service_pids=$(echo $service_pids | awk '{$(NF-1)=""; print}')
 
 finish

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +115,13 @@ static void handler(void *arg, const struct sti_httpd_request *req,
     atomic_fetch_add(&handler_calls, 1);
     if (strcmp(path, "/nothing") == 0)
         return;
+    if (strcmp(path, "/sleep") == 0) {
+        struct timespec second = {1, 0};
+
+        nanosleep(&second, NULL);
+        sti_httpd_set_body(resp, "text/plain", "slept", 5);
+        return;
+    }
     if (strcmp(path, "/error") == 0) {
         sti_httpd_send_error(resp, 404, NULL, "no such \"thing\"");
         return;
@@ -716,6 +724,94 @@ static void keep_alive_requests_not_cut(void **state)
     sti_httpd_stop(h);
 }
 
+struct slow_call {
+    char url[160];
+    struct reply reply;
+    CURLcode rc;
+};
+
+static void *slow_call_main(void *arg)
+{
+    struct slow_call *call = arg;
+
+    call->rc = request("GET", call->url, NULL, NULL, &call->reply);
+    return NULL;
+}
+
+static void stop_finishes_requests(void **state)
+{
+    struct sti_httpd_config cfg = {0};
+    struct sti_httpd *h;
+    struct slow_call call;
+    char base[64];
+    pthread_t thread;
+    struct timespec t0, pause = {0, 5 * 1000 * 1000};
+    int before = atomic_load(&handler_calls);
+    double stop_s;
+
+    (void)state;
+    h = start(&cfg, base, sizeof(base));
+    snprintf(call.url, sizeof(call.url), "%s/sleep", base);
+    assert_int_equal(pthread_create(&thread, NULL, slow_call_main, &call), 0);
+    while (atomic_load(&handler_calls) == before)
+        nanosleep(&pause, NULL);
+    /* The handler sleeps 1 s; stopping now must still send its reply. */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    sti_httpd_stop(h);
+    stop_s = seconds_since(&t0);
+    pthread_join(thread, NULL);
+    assert_int_equal(call.rc, CURLE_OK);
+    assert_int_equal(call.reply.status, 200);
+    assert_string_equal(call.reply.body, "slept");
+    assert_non_null(strstr(call.reply.headers, "Connection: close"));
+    assert_true(stop_s > 0.5);
+    assert_true(stop_s < 4.0);
+}
+
+static void per_ip_rejection_logged(void **state)
+{
+    struct sti_httpd_config cfg = {.per_ip_connections = 1};
+    struct sti_httpd *h;
+    char base[64], buf[64], *dir = test_tmpdir();
+    char *path = test_path(dir, "log");
+    unsigned char *log;
+    size_t len;
+    int saved = dup(2), logfd = open(path, O_WRONLY | O_CREAT, 0600);
+    int first, second;
+    const char hello[] = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+    struct pollfd ready = {.events = POLLIN};
+
+    (void)state;
+    dup2(logfd, 2);
+    h = start(&cfg, base, sizeof(base));
+    first = connect_port(sti_httpd_port(h));
+    ready.fd = first;
+    /* A response on the first connection shows that the server took it
+     * before the second one arrives. */
+    assert_int_equal(send(first, hello, sizeof(hello) - 1, MSG_NOSIGNAL),
+                     (ssize_t)sizeof(hello) - 1);
+    assert_int_equal(poll(&ready, 1, 5000), 1);
+    assert_true(read(first, buf, sizeof(buf)) > 0);
+    second = connect_port(sti_httpd_port(h));
+    /* The server closes the second connection without a response. */
+    assert_int_equal(read_until_close(second, buf, sizeof(buf)), 0);
+    close(second);
+    close(first);
+    sti_httpd_stop(h);
+    dup2(saved, 2);
+    close(saved);
+    close(logfd);
+    assert_int_equal(sti_file_read(path, &log, &len, NULL), STI_OK);
+    assert_non_null(strstr((char *)log,
+                           "connection limit reached: closed 1 new "
+                           "connection without a response"));
+    assert_non_null(strstr((char *)log, "limits 1024 in total and 1 per "
+                                        "client address"));
+    free(log);
+    free(path);
+    test_rmtree(dir);
+}
+
 static void huge_headers_rejected(void **state)
 {
     struct sti_httpd_config cfg = {.max_header = 4096};
@@ -794,6 +890,8 @@ int main(void)
         cmocka_unit_test(trickled_head_cut_at_deadline),
         cmocka_unit_test(trickled_body_cut_at_deadline),
         cmocka_unit_test(keep_alive_requests_not_cut),
+        cmocka_unit_test(stop_finishes_requests),
+        cmocka_unit_test(per_ip_rejection_logged),
         cmocka_unit_test(huge_headers_rejected),
         cmocka_unit_test(access_log_line),
     };
