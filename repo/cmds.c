@@ -192,7 +192,10 @@ static int write_config(const struct init_opts *o)
                  "request_timeout = 30\n"
                  "max_body = 65536\n"
                  "# Memory for the request line and headers, per connection.\n"
-                 "max_header = 8192\n",
+                 "max_header = 8192\n"
+                 "# CA certificates (PEM) that issue the API's client\n"
+                 "# certificates; 'sti-cr client add' registers each one.\n"
+                 "# client_ca = client-ca.pem\n",
                  o->listen, o->cert ? o->cert : "tls-cert.pem",
                  o->key ? o->key : "tls-key.pem");
     if (path == NULL || n < 0 || (size_t)n >= sizeof(text)) {

@@ -144,4 +144,14 @@ check_eq "certificate ignored without --client-ca" 401 \
     "$(http_status GET "https://127.0.0.1:$PORT/api/v1/chains" $(as client))"
 stop_services
 
+# --- client_ca in sti-cr.conf, relative to the directory
+cp "$P/client-ca.pem" "$D/client-ca.pem"
+echo "client_ca = client-ca.pem" >>"$D/sti-cr.conf"
+start_service cr3 "$T/port3" sti-cr serve --dir "$D" --listen 127.0.0.1:0 \
+    --port-file "$T/port3"
+# shellcheck disable=SC2046
+check_eq "client_ca from sti-cr.conf" 200 \
+    "$(http_status GET "https://127.0.0.1:$PORT/api/v1/chains" $(as client))"
+stop_services
+
 finish
