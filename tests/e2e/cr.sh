@@ -164,6 +164,19 @@ check_eq "API with a wrong token" 401 \
 check_eq "publish with a wrong token" 401 \
     "$(http_status PUT "$A/sp2" -H "Authorization: Bearer nope" \
         --data-binary @"$DATA/good2.pem")"
+# With Expect: 100-continue, a client without a valid token gets 401
+# instead of 100 Continue, so it never uploads the body.
+check_eq "expect without token" 401 \
+    "$(http_status PUT "$A/sp2" -H 'Expect: 100-continue' \
+        --data-binary @"$DATA/good2.pem")"
+if grep -q "^HTTP/1.1 100" "$T/headers"; then
+    fail "100 Continue sent before the token check"
+else ok "no 100 Continue without a token"; fi
+check_eq "expect with a token" 201 \
+    "$(http_status PUT "$A/sp2" -H 'Expect: 100-continue' -H "$AUTH" \
+        --data-binary @"$DATA/good2.pem")"
+check_contains "100 Continue with a token" "HTTP/1.1 100" "$(cat "$T/headers")"
+check_eq "API delete" 200 "$(http_status DELETE "$A/sp2" -H "$AUTH")"
 check_eq "API publish" 201 \
     "$(http_status PUT "$A/sp2" -H "$AUTH" --data-binary @"$DATA/good2.pem")"
 check_eq "Location of the new chain" "$U/certs/sp2.pem" "$(header Location)"

@@ -195,6 +195,15 @@ STI_API void sti_repo_set_serve(struct sti_repo *repo,
 /* The sti_httpd_handler of sti-cr serve; ARG is the struct sti_repo. */
 STI_API void sti_repo_handle(void *arg, const struct sti_httpd_request *req,
                              struct sti_httpd_response *resp);
+/*
+ * The expect_handler of sti_httpd_config for sti-cr: sends 401 or 403 to
+ * an API request with "Expect: 100-continue" that has no valid
+ * credentials, before the client uploads its body.  ARG is the same
+ * struct sti_repo.
+ */
+STI_API void sti_repo_handle_expect(void *arg,
+                                    const struct sti_httpd_request *req,
+                                    struct sti_httpd_response *resp);
 
 /*
  * Checks HOSTS, a comma-separated list of DNS host names (LDH labels) and
