@@ -42,6 +42,9 @@ struct job {
     const struct sti_verify_request *req;
     struct sti_verify_result *res;
     time_t now;
+    time_t date;      /* the call's Date, or 0 when unknown */
+    int date_invalid; /* the SIP Date header does not parse */
+    struct sti_error date_err;
     struct item items[MAX_PASSPORTS];
     size_t count;
 };
@@ -135,7 +138,11 @@ static int load_crl(const struct sti_verifier_config *cfg, struct sti_crl **out,
     return rc;
 }
 
-/* The CRL signer: the named certificate, or every one of the CA file. */
+/*
+ * The CRL signers: the certificates of the CRL signer file, or of the CA
+ * file, whose key signed the CRL.  Finding none is a setup error, because
+ * otherwise every chain would fail as untrusted.
+ */
 static int load_crl_signers(struct sti_verifier *v,
                             const struct sti_verifier_config *cfg,
                             struct sti_error *err)
@@ -152,10 +159,18 @@ static int load_crl_signers(struct sti_verifier *v,
     rc = sti_chain_load(path, &chain, err);
     for (size_t i = 0;
          rc == STI_OK && i < sti_chain_count(chain) && v->crl_signer_count < 16;
-         i++)
-        v->crl_signers[v->crl_signer_count++] =
-            sti_cert_up_ref(sti_chain_get0(chain, i));
+         i++) {
+        struct sti_cert *cert = sti_chain_get0(chain, i);
+
+        if (sti_crl_signed_by(v->crl, cert))
+            v->crl_signers[v->crl_signer_count++] = sti_cert_up_ref(cert);
+    }
     sti_chain_free(chain);
+    if (rc == STI_OK && v->crl_signer_count == 0)
+        rc = sti_seterr(err, STI_ERR_INVALID,
+                        "no certificate in %s signed the CRL; give the CRL "
+                        "signer's certificate",
+                        path);
     return rc;
 }
 
@@ -413,7 +428,7 @@ static int rebuild_compact(struct job *j, struct item *it, char **jws)
     char orig[STI_TN_MAX + 1], dest[STI_TN_MAX + 1];
     const char *dests[1] = {dest}, *ppt = sti_identity_ppt(it->id);
     char *h = NULL, *p = NULL, *hb = NULL, *pb = NULL;
-    time_t date = j->req->date;
+    time_t date = j->date;
     struct sti_error e;
     size_t n;
 
@@ -424,8 +439,6 @@ static int rebuild_compact(struct job *j, struct item *it, char **jws)
                        ppt, ppt);
     party_tn(j, 1, orig);
     party_tn(j, 0, dest);
-    if (date == 0 && j->req->sip != NULL)
-        sti_sip_get_date(j->req->sip, &date, NULL);
     if (!orig[0] || !dest[0] || date == 0 || !sti_identity_info(it->id))
         return verdict(j->res, STI_VERIFY_FAIL, 438,
                        "a compact Identity header needs the calling and "
@@ -536,6 +549,30 @@ static int check_params(struct job *j, const struct item *it)
     return STI_VERIFY_PASS;
 }
 
+/*
+ * RFC 8224 section 6.2.1 compares iat with the call's Date: iat must lie
+ * within the freshness window around it, as around the current time.  A
+ * Date header that does not parse cannot pass that check, so it is a 403
+ * too.
+ */
+static int check_call_date(struct job *j, const struct item *it)
+{
+    const char *label = j->req->date ? "the call's time" : "the Date header";
+    int64_t age = (int64_t)j->date - it->c->iat;
+
+    if (j->date_invalid)
+        return verdict(j->res, STI_VERIFY_FAIL, 403, "%s", j->date_err.message);
+    if (j->date == 0 ||
+        (age <= j->v->freshness_s && -age <= j->v->future_skew_s))
+        return STI_VERIFY_PASS;
+    return verdict(j->res, STI_VERIFY_FAIL, 403,
+                   "iat %lld is %lld s %s %s %lld; at most %d s is allowed",
+                   (long long)it->c->iat, (long long)(age < 0 ? -age : age),
+                   age < 0 ? "ahead of" : "older than", label,
+                   (long long)j->date,
+                   age < 0 ? j->v->future_skew_s : j->v->freshness_s);
+}
+
 static int check_freshness(struct job *j, const struct item *it)
 {
     int64_t age = (int64_t)j->now - it->c->iat;
@@ -551,7 +588,7 @@ static int check_freshness(struct job *j, const struct item *it)
                        "allowed",
                        (long long)it->c->iat, (long long)-age,
                        j->v->future_skew_s);
-    return STI_VERIFY_PASS;
+    return check_call_date(j, it);
 }
 
 /* Validates CHAIN at iat, and again at now when only the CRL's
@@ -1002,16 +1039,40 @@ static int link_divs(struct job *j, size_t main,
     return STI_VERIFY_PASS;
 }
 
+static int is_shaken(const struct item *it)
+{
+    return it->c->ppt != NULL && strcmp(it->c->ppt, "shaken") == 0;
+}
+
 /* The PASSporT that describes the call: SHAKEN first, else a non-div. */
 static size_t main_item(const struct job *j)
 {
     for (size_t i = 0; i < j->count; i++)
-        if (j->items[i].c->ppt && !strcmp(j->items[i].c->ppt, "shaken"))
+        if (is_shaken(&j->items[i]))
             return i;
     for (size_t i = 0; i < j->count; i++)
         if (!is_div(&j->items[i]))
             return i;
     return 0;
+}
+
+/* RFC 8946 section 6: a div PASSporT records a retargeting of a call
+ * that a SHAKEN PASSporT signed, so without one it vouches for nothing. */
+static int check_div_has_shaken(struct job *j)
+{
+    size_t divs = 0;
+
+    for (size_t i = 0; i < j->count; i++) {
+        if (is_shaken(&j->items[i]))
+            return STI_VERIFY_PASS;
+        divs += is_div(&j->items[i]);
+    }
+    if (divs == 0)
+        return STI_VERIFY_PASS;
+    return verdict(j->res, STI_VERIFY_FAIL, 438,
+                   "%zu div PASSporT%s but no SHAKEN PASSporT to link to; a "
+                   "div PASSporT only extends a SHAKEN one",
+                   divs, divs == 1 ? "" : "s");
 }
 
 static void fill_summary(struct sti_verify_result *res,
@@ -1034,7 +1095,9 @@ static int run(struct job *j)
     int rc;
 
     fill_summary(j->res, j->items[m].c, j->count);
-    rc = check_item(j, &j->items[m], 1);
+    rc = check_div_has_shaken(j);
+    if (rc == STI_VERIFY_PASS)
+        rc = check_item(j, &j->items[m], 1);
     for (size_t i = 0; rc == STI_VERIFY_PASS && i < j->count; i++)
         if (i != m)
             rc = check_item(j, &j->items[i], 0);
@@ -1061,6 +1124,10 @@ int sti_verify(struct sti_verifier *v, const struct sti_verify_request *req,
         return sti_seterr(err, STI_ERR_INVALID,
                           "no verifier, request or result given");
     j.now = req->now ? req->now : time(NULL);
+    j.date = req->date;
+    if (j.date == 0 && req->sip != NULL)
+        j.date_invalid =
+            sti_sip_get_date(req->sip, &j.date, &j.date_err) == STI_ERR_INVALID;
     rc = collect_values(req, &values, &n, err);
     if (rc != STI_OK) {
         sti_identity_split_free(values);

@@ -10,14 +10,18 @@ P="$T/pki"
 pki_make "$P" || { echo "cannot build the test PKI"; cat "$P/openssl.log"; exit 1; }
 cr_start "$T/cr" "$P/chain.pem" || exit 1
 NOW=$(date +%s)
-HTTP_DATE=$(LC_ALL=C date -u '+%a, %d %b %Y %H:%M:%S GMT')
+HTTP_DATE=$(LC_ALL=C date -u -d "@$NOW" '+%a, %d %b %Y %H:%M:%S GMT')
+OLD_DATE=$(LC_ALL=C date -u -d "@$((NOW - 120))" '+%a, %d %b %Y %H:%M:%S GMT')
+FUTURE_DATE=$(LC_ALL=C date -u -d "@$((NOW + 120))" \
+    '+%a, %d %b %Y %H:%M:%S GMT')
 
 # subst TEXT: fills the @NAME@ placeholders of the case files.
 subst() {
     printf %s "$1" | sed -e "s|@X5U@|$X5U|g" \
         -e "s|@X5U_BASE@|https://127.0.0.1:$PORT|g" \
         -e "s|@NOW@|$NOW|g" -e "s|@OLD@|$((NOW - 120))|g" \
-        -e "s|@FUTURE@|$((NOW + 120))|g" -e "s|@DATE@|$HTTP_DATE|g"
+        -e "s|@FUTURE@|$((NOW + 120))|g" -e "s|@DATE@|$HTTP_DATE|g" \
+        -e "s|@OLD_DATE@|$OLD_DATE|g" -e "s|@FUTURE_DATE@|$FUTURE_DATE|g"
 }
 
 DEFAULT_HEADER='{"alg":"ES256","ppt":"shaken","typ":"passport","x5u":"@X5U@"}'

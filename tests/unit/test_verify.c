@@ -352,6 +352,60 @@ static struct sti_sip *invite(const char *from, const char *to,
     return s;
 }
 
+/* An INVITE from 12025550100 to 12025550101 with DATE as its Date. */
+static struct sti_sip *invite_dated(const char *date)
+{
+    char text[2048];
+    struct sti_sip *s;
+    struct sti_error err;
+
+    snprintf(text, sizeof(text),
+             "INVITE sip:12025550101@example.org SIP/2.0\r\n"
+             "Via: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK1\r\n"
+             "From: <sip:12025550100@example.org;user=phone>;tag=1\r\n"
+             "To: <sip:12025550101@example.org>\r\n"
+             "Call-ID: 1@127.0.0.1\r\nCSeq: 1 INVITE\r\nDate: %s\r\n"
+             "Content-Length: 0\r\n\r\n",
+             date);
+    assert_int_equal(sti_sip_parse(text, strlen(text), &s, &err), STI_OK);
+    return s;
+}
+
+static void sip_date_against_iat(void **state)
+{
+    struct sti_passport_claims c = claims("shaken");
+    struct sti_verifier *v = lab_verifier(root_file);
+    struct sti_verify_result res;
+    char *value, date[64];
+    struct sti_sip *s;
+    time_t when;
+
+    (void)state;
+    value = sign(&c, pki.sp_key, 0);
+    when = (time_t)c.iat - 120;
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", gmtime(&when));
+    s = invite_dated(date);
+    expect(v, value, s, STI_VERIFY_FAIL, 403, "ahead of the Date header", &res);
+    assert_string_equal(res.sip_reason, "Stale Date");
+    sti_sip_free(s);
+    when = (time_t)c.iat + 120;
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", gmtime(&when));
+    s = invite_dated(date);
+    expect(v, value, s, STI_VERIFY_FAIL, 403, "older than the Date header",
+           &res);
+    sti_sip_free(s);
+    s = invite_dated("garbage");
+    expect(v, value, s, STI_VERIFY_FAIL, 403, "'garbage'", &res);
+    sti_sip_free(s);
+    when = (time_t)c.iat + 30;
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", gmtime(&when));
+    s = invite_dated(date);
+    expect(v, value, s, STI_VERIFY_PASS, 0, NULL, &res);
+    sti_sip_free(s);
+    free(value);
+    sti_verifier_free(v);
+}
+
 static void orig_dest_against_sip(void **state)
 {
     struct sti_passport_claims c = claims("shaken");
@@ -570,6 +624,30 @@ static void div_chain_links(void **state)
     sti_verifier_free(v);
 }
 
+static void div_without_shaken_is_438(void **state)
+{
+    static const char *const new_dest[] = {"12025550177"};
+    struct sti_passport_claims p = claims(NULL), d = claims("div");
+    struct sti_verifier *v = lab_verifier(root_file);
+    struct sti_verify_result res;
+    char *plain = sign(&p, pki.sp_key, 0), *div, field[8192];
+
+    (void)state;
+    d.div_tn = "12025550101";
+    d.dest_tn = new_dest;
+    div = sign(&d, pki.sp_key, 0);
+    expect(v, div, NULL, STI_VERIFY_FAIL, 438, "no SHAKEN PASSporT", &res);
+    assert_string_equal(res.verstat, "TN-Validation-Failed");
+    snprintf(field, sizeof(field), "%s, %s", plain, div);
+    expect(v, field, NULL, STI_VERIFY_FAIL, 438, "no SHAKEN PASSporT", &res);
+    /* A plain PASSporT alone passes (RFC 8224), with no attest. */
+    expect(v, plain, NULL, STI_VERIFY_PASS, 0, NULL, &res);
+    assert_string_equal(res.attest, "");
+    free(div);
+    free(plain);
+    sti_verifier_free(v);
+}
+
 static void compact_form(void **state)
 {
     struct sti_passport_claims c = claims(NULL);
@@ -753,6 +831,54 @@ static void config_errors(void **state)
     sti_verifier_free(NULL);
 }
 
+/* Writes an empty indirect CRL signed by the PA to PATH. */
+static void write_pa_crl(const char *path)
+{
+    struct sti_crl_request req = {
+        .crl_number = 1, .next_update = time(NULL) + 86400, .indirect = 1};
+    struct sti_crl *crl;
+    struct sti_error err;
+    char *pem;
+
+    assert_int_equal(sti_crl_build(&req, pki.pa, pki.pa_key, &crl, &err),
+                     STI_OK);
+    assert_int_equal(sti_crl_to_pem(crl, &pem, &err), STI_OK);
+    assert_int_equal(sti_file_write(path, pem, strlen(pem), 0644, 0, &err),
+                     STI_OK);
+    sti_free(pem);
+    sti_crl_free(crl);
+}
+
+static void crl_without_signer_fails_setup(void **state)
+{
+    char *crl_file = test_path(dir, "pa.crl"), *pa_file, *pa_pem;
+    struct sti_verifier_config cfg = {
+        .ca_file = root_file, .allow_http = 1, .allow_any_port = 1};
+    struct sti_verifier *v = NULL;
+    struct sti_error err;
+
+    (void)state;
+    write_pa_crl(crl_file);
+    pa_file = test_path(dir, "pa.pem");
+    assert_int_equal(sti_cert_to_pem(pki.pa, &pa_pem, &err), STI_OK);
+    assert_int_equal(
+        sti_file_write(pa_file, pa_pem, strlen(pa_pem), 0644, 0, &err), STI_OK);
+    cfg.crl_file = crl_file;
+    assert_int_equal(sti_verifier_new(&cfg, &v, &err), STI_ERR_INVALID);
+    assert_null(v);
+    assert_non_null(strstr(err.message, "signed the CRL"));
+    assert_non_null(strstr(err.message, root_file));
+    /* A signer file with the wrong certificate fails the same way. */
+    cfg.crl_signer_file = root_file;
+    assert_int_equal(sti_verifier_new(&cfg, &v, &err), STI_ERR_INVALID);
+    cfg.crl_signer_file = pa_file;
+    assert_int_equal(sti_verifier_new(&cfg, &v, &err), STI_OK);
+    sti_verifier_free(v);
+    sti_free(pa_pem);
+    free(pa_file);
+    free(crl_file);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -764,16 +890,19 @@ int main(void)
         cmocka_unit_test(revoked_leaf_is_437),
         cmocka_unit_test(x5u_policy_and_fetch),
         cmocka_unit_test(header_parameter_faults),
+        cmocka_unit_test(sip_date_against_iat),
         cmocka_unit_test(orig_dest_against_sip),
         cmocka_unit_test(uri_orig_against_sip),
         cmocka_unit_test(uri_dest_against_sip),
         cmocka_unit_test(request_uri_fields),
         cmocka_unit_test(div_chain_links),
+        cmocka_unit_test(div_without_shaken_is_438),
         cmocka_unit_test(compact_form),
         cmocka_unit_test(delegate_tn_coverage),
         cmocka_unit_test(odd_leaves_are_437),
         cmocka_unit_test(threads_share_verifier),
         cmocka_unit_test(config_errors),
+        cmocka_unit_test(crl_without_signer_fails_setup),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
