@@ -70,6 +70,7 @@ struct httpd_conn {
 struct sti_httpd {
     struct MHD_Daemon *daemon;
     sti_httpd_handler handler;
+    sti_httpd_handler expect_handler;
     void *arg;
     size_t max_body;
     int access_log;
@@ -1066,6 +1067,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         req->started = 1;
         req->method = method;
         snprintf(req->log_method, sizeof(req->log_method), "%s", method);
+        if (httpd->expect_handler != NULL &&
+            sti_httpd_header(req, "Expect") != NULL) {
+            httpd->expect_handler(httpd->arg, req, &req->resp);
+            if (req->resp.status != 0 || req->resp.has_body)
+                return queue(req);
+        }
         switch (declared_too_large(req)) {
         case 1:
             return queue_too_large(req);
@@ -1292,6 +1299,7 @@ int sti_httpd_start(const struct sti_httpd_config *config,
         return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&httpd->conns_lock, NULL);
     httpd->handler = handler;
+    httpd->expect_handler = config->expect_handler;
     httpd->arg = arg;
     httpd->request_timeout_ms = 1000LL * or_default(config->request_timeout_s,
                                                     DEFAULT_REQUEST_TIMEOUT_S);

@@ -1,6 +1,7 @@
 /* Listing, API tokens and the static export of the STI-CR store. */
 #include "repo_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -390,8 +392,63 @@ static int write_nginx_conf(const char *dir, unsigned long max_age,
     return sti_file_write(path, text, (size_t)n, 0644, 0, err);
 }
 
+static int chain_listed(const struct sti_repo_info *list, size_t n,
+                        const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * Deletes the files in CERTS that an earlier export wrote for chains no
+ * longer in LIST, which are the regular files named after a valid chain
+ * name plus ".pem".  Other files and symbolic links stay.
+ */
+static int remove_stale(const char *certs, const struct sti_repo_info *list,
+                        size_t n, void (*on_removed)(void *, const char *),
+                        void *arg, struct sti_error *err)
+{
+    DIR *d = opendir(certs);
+    struct dirent *e;
+    int rc = STI_OK;
+
+    if (d == NULL)
+        return sti_seterr(err, STI_ERR_IO, "cannot read directory %s: %s",
+                          certs, strerror(errno));
+    while (rc == STI_OK && (e = readdir(d)) != NULL) {
+        char name[STI_REPO_NAME_MAX + 1], path[PATH_MAX];
+        size_t len = strlen(e->d_name);
+        struct stat st;
+
+        if (len <= 4 || len - 4 > STI_REPO_NAME_MAX ||
+            strcmp(e->d_name + len - 4, ".pem") != 0)
+            continue;
+        memcpy(name, e->d_name, len - 4);
+        name[len - 4] = '\0';
+        if (!sti_repo_name_valid(name) || chain_listed(list, n, name) ||
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISREG(st.st_mode))
+            continue;
+        /* sti_repo_export() keeps CERTS 200 bytes under PATH_MAX. */
+        if (snprintf(path, sizeof(path), "%s/%s", certs, e->d_name) >=
+            (int)sizeof(path))
+            continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) != 0)
+            rc = sti_seterr(err, STI_ERR_IO, "cannot remove %s: %s", path,
+                            strerror(errno));
+        else if (on_removed != NULL)
+            on_removed(arg, path);
+    }
+    closedir(d);
+    return rc;
+}
+
 int sti_repo_export(struct sti_repo *repo, const char *dir,
-                    unsigned long max_age, struct sti_error *err)
+                    unsigned long max_age,
+                    void (*on_removed)(void *arg, const char *path), void *arg,
+                    struct sti_error *err)
 {
     struct sti_repo_info *list;
     size_t n;
@@ -409,8 +466,10 @@ int sti_repo_export(struct sti_repo *repo, const char *dir,
     rc = sti_repo_list(repo, &list, &n, err);
     for (size_t i = 0; rc == STI_OK && i < n; i++)
         rc = export_one(repo, certs, &list[i], err);
+    if (rc == STI_OK)
+        rc = write_nginx_conf(dir, max_age, err);
+    if (rc == STI_OK)
+        rc = remove_stale(certs, list, n, on_removed, arg, err);
     free(list);
-    if (rc != STI_OK)
-        return rc;
-    return write_nginx_conf(dir, max_age, err);
+    return rc;
 }

@@ -455,3 +455,23 @@ void sti_repo_handle(void *arg, const struct sti_httpd_request *req,
     }
     not_found(resp);
 }
+
+void sti_repo_handle_expect(void *arg, const struct sti_httpd_request *req,
+                            struct sti_httpd_response *resp)
+{
+    struct sti_repo *repo = arg;
+    const char *path = sti_httpd_path(req);
+    const char *rest = path + sizeof(API_PREFIX) - 1;
+    char who[WHO_MAX];
+
+    /* serve_api() sends 404 for an invalid name whatever the
+     * credentials, so such requests are left to it. */
+    if (repo->disable_api ||
+        strncmp(path, API_PREFIX, sizeof(API_PREFIX) - 1) != 0 ||
+        (rest[0] != '\0' && rest[0] != '/') ||
+        (rest[0] == '/' && !sti_repo_name_valid(rest + 1)))
+        return;
+    /* A valid credential leaves RESP without a status, so the body is
+     * read and sti_repo_handle() checks the credential again. */
+    (void)authorized(repo, req, resp, who);
+}

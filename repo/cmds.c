@@ -426,7 +426,14 @@ static const char export_help[] =
     "Usage: sti-cr export --dir DIR OUTDIR\n"
     "Write OUTDIR/certs/NAME.pem for every chain and "
     "OUTDIR/nginx-sti-cr.conf,\n"
-    "a location block that serves them with sti-cr's headers.\n";
+    "a location block that serves them with sti-cr's headers.  Delete the\n"
+    "OUTDIR/certs/NAME.pem files of chains that are no longer published.\n";
+
+static void print_removed(void *arg, const char *path)
+{
+    (void)arg;
+    printf("removed %s, which is no longer published\n", path);
+}
 
 int cr_export(int argc, char **argv)
 {
@@ -449,7 +456,8 @@ int cr_export(int argc, char **argv)
     if (cli_parse_long(cr_conf(&dir, "max_age", "86400"), 1, 31536000,
                        &max_age) != 0)
         max_age = STI_REPO_MAX_AGE;
-    rc = sti_repo_export(repo, argv[optind], (unsigned long)max_age, &err);
+    rc = sti_repo_export(repo, argv[optind], (unsigned long)max_age,
+                         print_removed, NULL, &err);
     close_store(&dir, repo);
     if (rc != STI_OK)
         return cli_fail("cannot export", &err);

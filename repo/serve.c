@@ -239,6 +239,7 @@ static int start_server(const struct cr_dir *dir, const struct serve_opts *o,
         .max_header = (size_t)o->num[N_HDR],
         .threads = (unsigned int)o->num[N_THREADS],
         .access_log = !o->no_access_log,
+        .expect_handler = sti_repo_handle_expect,
     };
     char *cert = o->plain ? NULL : cr_conf_path(dir, "tls_cert");
     char *key = o->plain ? NULL : cr_conf_path(dir, "tls_key");

@@ -164,6 +164,19 @@ check_eq "API with a wrong token" 401 \
 check_eq "publish with a wrong token" 401 \
     "$(http_status PUT "$A/sp2" -H "Authorization: Bearer nope" \
         --data-binary @"$DATA/good2.pem")"
+# With Expect: 100-continue, a client without a valid token gets 401
+# instead of 100 Continue, so it never uploads the body.
+check_eq "expect without token" 401 \
+    "$(http_status PUT "$A/sp2" -H 'Expect: 100-continue' \
+        --data-binary @"$DATA/good2.pem")"
+if grep -q "^HTTP/1.1 100" "$T/headers"; then
+    fail "100 Continue sent before the token check"
+else ok "no 100 Continue without a token"; fi
+check_eq "expect with a token" 201 \
+    "$(http_status PUT "$A/sp2" -H 'Expect: 100-continue' -H "$AUTH" \
+        --data-binary @"$DATA/good2.pem")"
+check_contains "100 Continue with a token" "HTTP/1.1 100" "$(cat "$T/headers")"
+check_eq "API delete" 200 "$(http_status DELETE "$A/sp2" -H "$AUTH")"
 check_eq "API publish" 201 \
     "$(http_status PUT "$A/sp2" -H "$AUTH" --data-binary @"$DATA/good2.pem")"
 check_eq "Location of the new chain" "$U/certs/sp2.pem" "$(header Location)"
@@ -331,6 +344,18 @@ if cmp -s "$T/out/certs/sp1.pem" "$DATA/good.pem"; then ok "exported chain"
 else fail "exported chain differs"; fi
 check_contains "nginx snippet type" "application/pem-certificate-chain" \
     "$(cat "$T/out/nginx-sti-cr.conf")"
+# A chain removed since the last export loses its file; other files stay.
+echo keep >"$T/out/certs/notes.txt"
+sti-cr remove --dir "$D" sp2 >/dev/null
+check_status "export after a removal" 0 sti-cr export --dir "$D" "$T/out"
+check_contains "export names the removed file" \
+    "removed $T/out/certs/sp2.pem, which is no longer published" \
+    "$(cat "$T/last.out")"
+if [ -e "$T/out/certs/sp2.pem" ]; then fail "removed chain still exported"
+else ok "removed chain no longer exported"; fi
+if [ -e "$T/out/certs/notes.txt" ] && [ -e "$T/out/certs/sp1.pem" ]; then
+    ok "export keeps other files"
+else fail "export deleted a file it should keep"; fi
 if command -v nginx >/dev/null 2>&1; then
     mkdir -p "$T/ng"
     cat >"$T/ng/nginx.conf" <<EOF

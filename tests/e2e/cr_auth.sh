@@ -86,6 +86,11 @@ check_contains "another CA explained" "unable to get local issuer" \
 check_eq "expired certificate" 401 \
     "$(http_status DELETE "$A/sp2" $(as expired))"
 check_contains "expiry explained" "certificate has expired" "$(cat "$T/body")"
+# shellcheck disable=SC2046
+check_eq "certificate for servers only" 401 \
+    "$(http_status GET "$A" $(as server))"
+check_contains "purpose explained" "unsuitable certificate purpose" \
+    "$(cat "$T/body")"
 check_eq "chain kept after rejected requests" 200 \
     "$(http_status GET "$U/certs/sp2.pem")"
 check_eq "no certificate and no token" 401 \

@@ -812,6 +812,52 @@ static void per_ip_rejection_logged(void **state)
     test_rmtree(dir);
 }
 
+/* Rejects requests for /locked before their body arrives. */
+static void expect_handler(void *arg, const struct sti_httpd_request *req,
+                           struct sti_httpd_response *resp)
+{
+    size_t len = 1;
+
+    (void)arg;
+    assert_non_null(sti_httpd_body(req, &len));
+    assert_int_equal(len, 0);
+    if (strcmp(sti_httpd_path(req), "/locked") == 0)
+        sti_httpd_send_error(resp, 401, NULL, "locked");
+}
+
+static void expect_rejected_before_body(void **state)
+{
+    struct sti_httpd_config cfg = {.expect_handler = expect_handler};
+    struct sti_httpd *h;
+    char base[64], buf[1024];
+    const char head[] = "PUT /locked HTTP/1.1\r\nHost: x\r\n"
+                        "Expect: 100-continue\r\nContent-Length: 10\r\n\r\n";
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Expect: 100-continue");
+    struct reply r;
+    char url[160];
+    int fd, before = atomic_load(&handler_calls);
+
+    (void)state;
+    h = start(&cfg, base, sizeof(base));
+    fd = connect_port(sti_httpd_port(h));
+    assert_int_equal(send(fd, head, sizeof(head) - 1, MSG_NOSIGNAL),
+                     (ssize_t)sizeof(head) - 1);
+    assert_true(read_until_close(fd, buf, sizeof(buf)) > 0);
+    close(fd);
+    /* The final status comes first: no 100 Continue invites the body. */
+    assert_memory_equal(buf, "HTTP/1.1 401", 12);
+    assert_non_null(strstr(buf, "\"locked\""));
+    assert_int_equal(atomic_load(&handler_calls), before);
+    /* Other paths get 100 Continue and reach the handler. */
+    snprintf(url, sizeof(url), "%s/open", base);
+    assert_int_equal(request("PUT", url, "0123456789", hdrs, &r), CURLE_OK);
+    assert_int_equal(r.status, 201);
+    assert_non_null(strstr(r.body, "body=0123456789"));
+    assert_int_equal(atomic_load(&handler_calls), before + 1);
+    curl_slist_free_all(hdrs);
+    sti_httpd_stop(h);
+}
+
 static void huge_headers_rejected(void **state)
 {
     struct sti_httpd_config cfg = {.max_header = 4096};
@@ -892,6 +938,7 @@ int main(void)
         cmocka_unit_test(keep_alive_requests_not_cut),
         cmocka_unit_test(stop_finishes_requests),
         cmocka_unit_test(per_ip_rejection_logged),
+        cmocka_unit_test(expect_rejected_before_body),
         cmocka_unit_test(huge_headers_rejected),
         cmocka_unit_test(access_log_line),
     };

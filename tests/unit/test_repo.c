@@ -413,7 +413,8 @@ static void export_tree_and_snippet(void **state)
     store_open(&s);
     publish_file(s.repo, "sp1", "repo/good.pem", NULL);
     out = test_path(s.dir, "out");
-    assert_int_equal(sti_repo_export(s.repo, out, 3600, &err), STI_OK);
+    assert_int_equal(sti_repo_export(s.repo, out, 3600, NULL, NULL, &err),
+                     STI_OK);
     file = test_path(out, "certs/sp1.pem");
     assert_int_equal(stat(file, &st), 0);
     e = repo_lookup(s.repo, "sp1", 3);
@@ -426,6 +427,58 @@ static void export_tree_and_snippet(void **state)
     free(data);
     free(conf);
     free(file);
+    free(out);
+    store_close(&s);
+}
+
+/* Records the paths that sti_repo_export() reports as removed. */
+static void note_removed(void *arg, const char *path)
+{
+    char *seen = arg;
+
+    snprintf(seen + strlen(seen), 512 - strlen(seen), "%s;", path);
+}
+
+static void export_removes_stale_files(void **state)
+{
+    struct store s;
+    struct sti_error err;
+    char *out, *certs, *sp2, *notes, *hidden, *link, seen[512] = "";
+    char expected[600];
+    struct stat st;
+
+    (void)state;
+    store_open(&s);
+    publish_file(s.repo, "sp1", "repo/good.pem", NULL);
+    publish_file(s.repo, "sp2", "repo/good2.pem", NULL);
+    out = test_path(s.dir, "out");
+    certs = test_path(out, "certs");
+    sp2 = test_path(certs, "sp2.pem");
+    notes = test_path(certs, "notes.txt");
+    hidden = test_path(certs, ".hidden.pem");
+    link = test_path(certs, "link.pem");
+    assert_int_equal(sti_repo_export(s.repo, out, 0, note_removed, seen, &err),
+                     STI_OK);
+    assert_string_equal(seen, "");
+    assert_int_equal(stat(sp2, &st), 0);
+    /* Files that export did not write stay. */
+    assert_int_equal(sti_file_write(notes, "x", 1, 0644, 0, &err), STI_OK);
+    assert_int_equal(sti_file_write(hidden, "x", 1, 0644, 0, &err), STI_OK);
+    assert_int_equal(symlink(sp2, link), 0);
+    assert_int_equal(sti_repo_remove(s.repo, "sp2", &err), STI_OK);
+    assert_int_equal(sti_repo_export(s.repo, out, 0, note_removed, seen, &err),
+                     STI_OK);
+    snprintf(expected, sizeof(expected), "%s;", sp2);
+    assert_string_equal(seen, expected);
+    assert_int_equal(stat(sp2, &st), -1);
+    assert_int_equal(stat(notes, &st), 0);
+    assert_int_equal(stat(hidden, &st), 0);
+    assert_int_equal(lstat(link, &st), 0);
+    free(link);
+    free(hidden);
+    free(notes);
+    free(sp2);
+    free(certs);
     free(out);
     store_close(&s);
 }
@@ -545,6 +598,7 @@ int main(void)
         cmocka_unit_test(tokens_hashed_and_checked),
         cmocka_unit_test(list_json_has_urls),
         cmocka_unit_test(export_tree_and_snippet),
+        cmocka_unit_test(export_removes_stale_files),
         cmocka_unit_test(tls_cert_for_hosts),
         cmocka_unit_test(hosts_checked),
         cmocka_unit_test(pem_compact_round_trip),

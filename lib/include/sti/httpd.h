@@ -16,6 +16,17 @@ struct sti_httpd;
 struct sti_httpd_request;
 struct sti_httpd_response;
 
+/*
+ * Called once per complete request, on a worker thread.  The handler fills
+ * RESP; a handler that sets nothing sends 500.  Requests whose body
+ * exceeds max_body get 413 without reaching the handler, except that a
+ * chunked body more than 1 MiB past the limit closes the connection,
+ * because libmicrohttpd 0.9.75 takes no response while a body arrives.
+ */
+typedef void (*sti_httpd_handler)(void *arg,
+                                  const struct sti_httpd_request *req,
+                                  struct sti_httpd_response *resp);
+
 struct sti_httpd_config {
     const char *listen;        /* "HOST:PORT"; NULL means 127.0.0.1:0 */
     const char *tls_cert_file; /* PEM chain; NULL with tls_key_file NULL
@@ -37,16 +48,13 @@ struct sti_httpd_config {
      * the connection opening or from the end of the previous response.
      * The server closes connections past it.  0 means 30. */
     unsigned int request_timeout_s;
+    /* Called with the head of a request that carries "Expect:
+     * 100-continue", before the server sends 100 Continue, with the ARG
+     * of sti_httpd_start().  A status or body that it sets is sent at
+     * once, and the body is never read (RFC 9110 section 10.1.1).  The
+     * body accessors return nothing yet.  NULL skips the call. */
+    sti_httpd_handler expect_handler;
 };
-
-/*
- * Called once per complete request, on a worker thread.  The handler fills
- * RESP; a handler that sets nothing sends 500.  Requests whose body
- * exceeds max_body get 413 without reaching the handler.
- */
-typedef void (*sti_httpd_handler)(void *arg,
-                                  const struct sti_httpd_request *req,
-                                  struct sti_httpd_response *resp);
 
 STI_API int sti_httpd_start(const struct sti_httpd_config *config,
                             sti_httpd_handler handler, void *arg,

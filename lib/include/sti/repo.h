@@ -170,10 +170,15 @@ STI_API int sti_repo_client_check(struct sti_repo *repo, const char *sha256,
  * Writes DIR/certs/NAME.pem for every chain (file times set to the
  * publication times, so Last-Modified matches) and DIR/nginx-sti-cr.conf,
  * an nginx location block that serves them with the same Content-Type and
- * Cache-Control as sti-cr.
+ * Cache-Control as sti-cr.  Then deletes each regular file
+ * DIR/certs/NAME.pem whose NAME is a valid chain name but no longer
+ * published, so that nginx stops serving a removed chain, and calls
+ * ON_REMOVED(ARG, PATH) for it when ON_REMOVED is non-NULL.
  */
 STI_API int sti_repo_export(struct sti_repo *repo, const char *dir,
-                            unsigned long max_age, struct sti_error *err);
+                            unsigned long max_age,
+                            void (*on_removed)(void *arg, const char *path),
+                            void *arg, struct sti_error *err);
 
 /* Server behaviour; sti_repo_set_serve() may be called before serving. */
 struct sti_repo_serve_options {
@@ -190,6 +195,15 @@ STI_API void sti_repo_set_serve(struct sti_repo *repo,
 /* The sti_httpd_handler of sti-cr serve; ARG is the struct sti_repo. */
 STI_API void sti_repo_handle(void *arg, const struct sti_httpd_request *req,
                              struct sti_httpd_response *resp);
+/*
+ * The expect_handler of sti_httpd_config for sti-cr: sends 401 or 403 to
+ * an API request with "Expect: 100-continue" that has no valid
+ * credentials, before the client uploads its body.  ARG is the same
+ * struct sti_repo.
+ */
+STI_API void sti_repo_handle_expect(void *arg,
+                                    const struct sti_httpd_request *req,
+                                    struct sti_httpd_response *resp);
 
 /*
  * Checks HOSTS, a comma-separated list of DNS host names (LDH labels) and

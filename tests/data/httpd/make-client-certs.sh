@@ -2,8 +2,9 @@
 # Writes test certificates for TLS client authentication into OUTDIR
 # (default: this directory): client-ca.pem and other-ca.pem (two CAs),
 # client.pem and client2.pem (valid, issued by client-ca), other.pem
-# (issued by other-ca) and expired.pem (issued by client-ca, valid only in
-# 2020), each with its key as NAME.key.
+# (issued by other-ca), server.pem (issued by client-ca for serverAuth
+# only) and expired.pem (issued by client-ca, valid only in 2020), each
+# with its key as NAME.key.
 # Usage: make-client-certs.sh [OUTDIR]
 set -eu
 
@@ -23,6 +24,10 @@ keyUsage = critical, digitalSignature
 extendedKeyUsage = clientAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+[server]
+basicConstraints = critical, CA:false
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
 CNF
 
 key() {
@@ -38,14 +43,16 @@ ca() {
         -days 36500 -extensions ca -config "$w/ext.cnf" -out "$out/$1.pem"
 }
 
-# client NAME CA CN: a client certificate issued by CA.
+# client NAME CA CN [SECTION]: a certificate issued by CA, with the
+# extensions of SECTION (default client).
 client() {
     key "$1"
     openssl req -new -key "$out/$1.key" -subj "/O=stilab test/CN=$3" \
         -out "$w/$1.csr"
     openssl x509 -req -in "$w/$1.csr" -CA "$out/$2.pem" -CAkey "$out/$2.key" \
         -set_serial "0x$(openssl rand -hex 8)" -days 36500 \
-        -extfile "$w/ext.cnf" -extensions client -out "$out/$1.pem" 2>/dev/null
+        -extfile "$w/ext.cnf" -extensions "${4:-client}" -out "$out/$1.pem" \
+        2>/dev/null
 }
 
 ca client-ca "Client CA"
@@ -53,6 +60,7 @@ ca other-ca "Other CA"
 client client client-ca "publisher one"
 client client2 client-ca "publisher two"
 client other other-ca "publisher of another CA"
+client server client-ca "a server" server
 
 # An expired certificate: openssl ca takes explicit dates.
 key expired
