@@ -1,10 +1,12 @@
 #!/bin/sh
 # Writes test certificates for TLS client authentication into OUTDIR
-# (default: this directory): client-ca.pem and other-ca.pem (two CAs),
-# client.pem and client2.pem (valid, issued by client-ca), other.pem
-# (issued by other-ca), server.pem (issued by client-ca for serverAuth
-# only) and expired.pem (issued by client-ca, valid only in 2020), each
-# with its key as NAME.key.
+# (default: this directory), each with its key as NAME.key.
+#   client-ca.pem, other-ca.pem  two CAs
+#   client.pem, client2.pem      valid client certificates of client-ca
+#   other.pem                    a client certificate of other-ca
+#   server.pem                   a serverAuth-only certificate of client-ca
+#   expired.pem                  a client certificate of client-ca, valid
+#                                only in 2020
 # Usage: make-client-certs.sh [OUTDIR]
 set -eu
 
