@@ -9,11 +9,17 @@
 P="$T/pki"
 pki_make "$P" || { echo "cannot build the test PKI"; cat "$P/openssl.log"; exit 1; }
 cr_start "$T/cr" "$P/chain.pem" || exit 1
-NOW=$(date +%s)
-HTTP_DATE=$(LC_ALL=C date -u -d "@$NOW" '+%a, %d %b %Y %H:%M:%S GMT')
-OLD_DATE=$(LC_ALL=C date -u -d "@$((NOW - 120))" '+%a, %d %b %Y %H:%M:%S GMT')
-FUTURE_DATE=$(LC_ALL=C date -u -d "@$((NOW + 120))" \
-    '+%a, %d %b %Y %H:%M:%S GMT')
+# set_times: NOW and the dates built from it, taken again for each case,
+# because a slow run (under the sanitizers) can last longer than the
+# 5 s that iat may lie ahead of a SIP Date.
+set_times() {
+    NOW=$(date +%s)
+    HTTP_DATE=$(LC_ALL=C date -u -d "@$NOW" '+%a, %d %b %Y %H:%M:%S GMT')
+    OLD_DATE=$(LC_ALL=C date -u -d "@$((NOW - 120))" \
+        '+%a, %d %b %Y %H:%M:%S GMT')
+    FUTURE_DATE=$(LC_ALL=C date -u -d "@$((NOW + 120))" \
+        '+%a, %d %b %Y %H:%M:%S GMT')
+}
 
 # subst TEXT: fills the @NAME@ placeholders of the case files.
 subst() {
@@ -49,6 +55,7 @@ run_case() {
     mutate='' verify_args='' ca=root.pem strict='' sip='' want_exit=''
     want_code='' want_reason=''
     . "$dir/case"
+    set_times
     make_value
     opts="--ca-file $P/$ca --x5u-ca-file $CR_CA --json"
     [ -z "$strict" ] && opts="$opts --allow-any-port"
