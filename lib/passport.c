@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Telephone numbers */
 
@@ -420,6 +421,36 @@ int sti_passport_payload(const struct sti_passport_claims *c, const char *ppt,
     return rc;
 }
 
+/* The info parameter puts x5u between angle brackets (RFC 8224 section
+ * 4.1), so any of the rejected bytes could end the parameter or the
+ * header early. */
+int sti_passport_check_x5u(const char *x5u, struct sti_error *err)
+{
+    size_t start;
+    char shown[256];
+
+    if (x5u == NULL)
+        return sti_seterr(err, STI_ERR_INVALID, "no x5u given");
+    start = strncasecmp(x5u, "https://", 8) == 0  ? 8
+            : strncasecmp(x5u, "http://", 7) == 0 ? 7
+                                                  : 0;
+    if (start == 0 || x5u[start] == '\0' || x5u[start] == '/')
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "invalid x5u '%s': not an absolute http or https "
+                          "URL; give the URL of the certificate chain, such "
+                          "as https://cr.example.net/sp.pem",
+                          sti_escape(x5u, strlen(x5u), shown, sizeof(shown)));
+    for (const unsigned char *p = (const unsigned char *)x5u; *p; p++)
+        if (*p <= 0x20 || *p >= 0x7f || strchr("<>\"", *p) != NULL)
+            return sti_seterr(
+                err, STI_ERR_INVALID,
+                "invalid x5u '%s': byte %zu is a space, control character, "
+                "non-ASCII byte, '<', '>' or '\"'; percent-encode it",
+                sti_escape(x5u, strlen(x5u), shown, sizeof(shown)),
+                (size_t)(p - (const unsigned char *)x5u) + 1);
+    return STI_OK;
+}
+
 int sti_passport_header(const char *x5u, const char *ppt, char **out,
                         struct sti_error *err)
 {
@@ -431,6 +462,9 @@ int sti_passport_header(const char *x5u, const char *ppt, char **out,
         return sti_seterr(err, STI_ERR_INVALID,
                           "no x5u given; a PASSporT names the URL of its "
                           "certificate chain");
+    rc = sti_passport_check_x5u(x5u, err);
+    if (rc != STI_OK)
+        return rc;
     h = json_pack("{s:s,s:s,s:s}", "alg", "ES256", "typ", "passport", "x5u",
                   x5u);
     if (h != NULL && ppt != NULL)

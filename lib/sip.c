@@ -455,6 +455,47 @@ int sti_sip_get_date(const struct sti_sip *s, time_t *out,
     return STI_OK;
 }
 
+/* Removes every header named NAME, compared without case. */
+static void remove_headers(osip_message_t *msg, const char *name)
+{
+    for (int i = osip_list_size(&msg->headers) - 1; i >= 0; i--) {
+        osip_header_t *h = osip_list_get(&msg->headers, i);
+
+        if (h->hname != NULL && strcasecmp(h->hname, name) == 0) {
+            osip_list_remove(&msg->headers, i);
+            osip_header_free(h);
+        }
+    }
+}
+
+int sti_sip_set_date(struct sti_sip *s, time_t when, struct sti_error *err)
+{
+    /* Spelled out, because strftime() would follow the locale. */
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed",
+                                    "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr",
+                                       "May", "Jun", "Jul", "Aug",
+                                       "Sep", "Oct", "Nov", "Dec"};
+    struct tm tm;
+    char value[40];
+
+    if (s == NULL)
+        return sti_seterr(err, STI_ERR_INVALID, "no SIP message given");
+    if (gmtime_r(&when, &tm) == NULL || tm.tm_year + 1900 > 9999 ||
+        tm.tm_year + 1900 < 1970)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "time %lld is outside the years 1970 to 9999",
+                          (long long)when);
+    snprintf(value, sizeof(value), "%s, %02d %s %04d %02d:%02d:%02d GMT",
+             days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
+             tm.tm_hour, tm.tm_min, tm.tm_sec);
+    remove_headers(s->msg, "date");
+    if (osip_message_set_header(s->msg, "Date", value) != 0)
+        return sti_seterr(err, STI_ERR_NOMEM, "cannot add the Date header");
+    osip_message_force_update(s->msg);
+    return STI_OK;
+}
+
 /* Identity headers */
 
 size_t sti_sip_identity_count(const struct sti_sip *s)

@@ -43,7 +43,7 @@ struct job {
     struct sti_verify_result *res;
     time_t now;
     time_t date;      /* the call's Date, or 0 when unknown */
-    int date_invalid; /* the SIP Date header does not parse */
+    int date_invalid; /* 1 when the SIP Date header is invalid */
     struct sti_error date_err;
     struct item items[MAX_PASSPORTS];
     size_t count;
@@ -123,12 +123,14 @@ const char *sti_verify_outcome_name(int outcome)
 static int load_crl(const struct sti_verifier_config *cfg, struct sti_crl **out,
                     struct sti_error *err)
 {
+    struct sti_http_options opts = {.ca_file = cfg->crl_ca_file,
+                                    .max_body = 16 * 1024 * 1024};
     struct sti_http_response *resp = NULL;
     int rc;
 
     if (cfg->crl_file != NULL)
         return sti_crl_load(cfg->crl_file, out, err);
-    rc = sti_http_request("GET", cfg->crl_url, NULL, 0, NULL, &resp, err);
+    rc = sti_http_request("GET", cfg->crl_url, NULL, 0, &opts, &resp, err);
     if (rc == STI_OK && resp->status != 200)
         rc = sti_seterr(err, STI_ERR_NET, "CRL URL %s returned HTTP status %ld",
                         cfg->crl_url, resp->status);

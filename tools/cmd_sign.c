@@ -3,9 +3,11 @@
 #include "cli.h"
 #include "cmd.h"
 
+#include <ctype.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_DEST 16
 
@@ -15,7 +17,7 @@ struct sign_opts {
     const char *dest[MAX_DEST];
     size_t dest_count;
     long iat;
-    int compact, replace, json;
+    int compact, replace, json, identity_set;
 };
 
 static void usage(FILE *out)
@@ -49,6 +51,106 @@ static void usage(FILE *out)
             "  --help             show this help\n\n"
             "Exit status: 0 signed, 1 failure, 2 usage error.\n",
             cli_prog);
+}
+
+/* 1 when TEXT has the 8-4-4-4-12 hex digit form of a UUID (RFC 4122). */
+static int is_uuid(const char *text)
+{
+    for (size_t i = 0; i < 36; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+        if (dash ? text[i] != '-' : !isxdigit((unsigned char)text[i]))
+            return 0;
+    }
+    return text[36] == '\0';
+}
+
+/* Checks the option values that the library would take without error
+ * but that cannot be what the user meant. */
+static int check_values(const struct sign_opts *o)
+{
+    struct sti_error err;
+
+    if (o->key == NULL || o->x5u == NULL)
+        return cli_usage_error("--key and --x5u are required");
+    if (sti_passport_check_x5u(o->x5u, &err) != STI_OK)
+        return cli_usage_error("%s", err.message);
+    if (strcmp(o->ppt, "shaken") != 0 && strcmp(o->ppt, "div") != 0 &&
+        strcmp(o->ppt, "none") != 0)
+        return cli_usage_error("invalid --ppt '%s'; use shaken, div or none",
+                               o->ppt);
+    if (o->profile != NULL && strcmp(o->profile, "us") != 0 &&
+        strcmp(o->profile, "fr") != 0)
+        return cli_usage_error("invalid --profile '%s'; use us or fr",
+                               o->profile);
+    if (o->pass != NULL && strncmp(o->pass, "file:", 5) != 0 &&
+        strncmp(o->pass, "env:", 4) != 0 && strncmp(o->pass, "fd:", 3) != 0)
+        return cli_usage_error("invalid --pass: use file:PATH, env:VAR or "
+                               "fd:N, so that the passphrase stays off the "
+                               "command line");
+    if (o->attest != NULL &&
+        (strlen(o->attest) != 1 || strchr("ABC", o->attest[0]) == NULL))
+        return cli_usage_error("invalid --attest '%s'; use A, B or C",
+                               o->attest);
+    if (o->origid != NULL && !is_uuid(o->origid))
+        return cli_usage_error("invalid --origid '%s'; use a UUID such as "
+                               "123e4567-e89b-42d3-a456-426614174000",
+                               o->origid);
+    return CLI_EXIT_OK;
+}
+
+/* Rejects options that the chosen ppt or output would silently drop. */
+static int check_combinations(const struct sign_opts *o)
+{
+    int shaken = strcmp(o->ppt, "shaken") == 0;
+
+    if (strcmp(o->ppt, "div") == 0 && o->div == NULL)
+        return cli_usage_error("--ppt div needs --div TN, the called number "
+                               "before the diversion");
+    if (strcmp(o->ppt, "div") != 0 && o->div != NULL)
+        return cli_usage_error("--div needs --ppt div");
+    if (shaken && o->attest == NULL)
+        return cli_usage_error("--ppt shaken needs --attest A, B or C");
+    if (!shaken && (o->attest != NULL || o->origid != NULL))
+        return cli_usage_error("--attest and --origid need --ppt shaken: a "
+                               "%s PASSporT has no attest or origid claim",
+                               o->ppt);
+    if (o->identity_set && o->invite == NULL)
+        return cli_usage_error("--identity needs --invite FILE");
+    if (o->json && o->invite != NULL)
+        return cli_usage_error("--json cannot be used with --invite, which "
+                               "prints the signed SIP message");
+    return CLI_EXIT_OK;
+}
+
+static int check_options(struct sign_opts *o)
+{
+    int rc = check_values(o);
+
+    if (rc == CLI_EXIT_OK)
+        rc = check_combinations(o);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    /* A verifier rebuilds a compact PASSporT from the SIP message
+     * (RFC 8224), which gives orig, dest and iat only.  SHAKEN's attest
+     * and origid (RFC 8588) and the div claim (RFC 8946) would be lost,
+     * so those types need the full form. */
+    if (o->compact && strcmp(o->ppt, "none") != 0)
+        return cli_usage_error(
+            "--compact cannot be used with --ppt %s: verifiers rebuild a "
+            "compact PASSporT from SIP, which has no %s claims, so they "
+            "reject it; drop --compact, or use --ppt none",
+            o->ppt,
+            strcmp(o->ppt, "shaken") == 0 ? "attest or origid"
+            : strcmp(o->ppt, "div") == 0  ? "div"
+                                          : "ppt-specific");
+    if (o->compact && o->claims != NULL)
+        return cli_usage_error("--compact cannot be used with --claims: the "
+                               "compact form carries no claims beyond "
+                               "orig, dest and iat");
+    if (strcmp(o->ppt, "none") == 0)
+        o->ppt = NULL;
+    return CLI_EXIT_OK;
 }
 
 static int parse_args(int argc, char **argv, struct sign_opts *o)
@@ -130,6 +232,7 @@ static int parse_args(int argc, char **argv, struct sign_opts *o)
                                        "or replace",
                                        optarg);
             o->replace = strcmp(optarg, "replace") == 0;
+            o->identity_set = 1;
             break;
         case 'h':
             usage(stdout);
@@ -141,31 +244,7 @@ static int parse_args(int argc, char **argv, struct sign_opts *o)
     }
     if (optind < argc)
         return cli_usage_error("unexpected argument '%s'", argv[optind]);
-    if (o->key == NULL || o->x5u == NULL)
-        return cli_usage_error("--key and --x5u are required");
-    if (strcmp(o->ppt, "div") == 0 && o->div == NULL)
-        return cli_usage_error("--ppt div needs --div TN, the called number "
-                               "before the diversion");
-    /* A verifier rebuilds a compact PASSporT from the SIP message
-     * (RFC 8224), which gives orig, dest and iat only.  SHAKEN's attest
-     * and origid (RFC 8588) and the div claim (RFC 8946) would be lost,
-     * so those types need the full form. */
-    if (o->compact && strcmp(o->ppt, "none") != 0)
-        return cli_usage_error(
-            "--compact cannot be used with --ppt %s: verifiers rebuild a "
-            "compact PASSporT from SIP, which has no %s claims, so they "
-            "reject it; drop --compact, or use --ppt none",
-            o->ppt,
-            strcmp(o->ppt, "shaken") == 0 ? "attest or origid"
-            : strcmp(o->ppt, "div") == 0  ? "div"
-                                          : "ppt-specific");
-    if (o->compact && o->claims != NULL)
-        return cli_usage_error("--compact cannot be used with --claims: the "
-                               "compact form carries no claims beyond "
-                               "orig, dest and iat");
-    if (strcmp(o->ppt, "none") == 0)
-        o->ppt = NULL;
-    return CLI_EXIT_OK;
+    return check_options(o);
 }
 
 static int load_key(const struct sign_opts *o, struct sti_key **key)
@@ -281,6 +360,38 @@ static int print_identity(const struct sign_opts *o, const char *value)
     return CLI_EXIT_OK;
 }
 
+/*
+ * Takes iat from the INVITE's Date, which RFC 8224 section 4.1 prefers to
+ * the signer's clock, or adds a Date made from iat when there is none.
+ * A verifier rebuilds a compact PASSporT's iat from that Date, so the two
+ * must be equal there.
+ */
+static int date_and_iat(const struct sign_opts *o, struct sti_sip *sip,
+                        struct sti_passport_claims *c)
+{
+    struct sti_error err;
+    time_t date;
+    int rc = sti_sip_get_date(sip, &date, &err);
+
+    if (rc == STI_ERR_NOTFOUND) {
+        if (c->iat == 0)
+            c->iat = (int64_t)time(NULL);
+        if (sti_sip_set_date(sip, (time_t)c->iat, &err) != STI_OK)
+            return cli_fail("cannot add a Date header to the INVITE", &err);
+        return CLI_EXIT_OK;
+    }
+    if (rc != STI_OK)
+        return cli_fail("cannot read the INVITE's Date", &err);
+    if (c->iat == 0)
+        c->iat = (int64_t)date;
+    else if (o->compact && c->iat != (int64_t)date)
+        return cli_usage_error("--iat %lld differs from the INVITE's Date "
+                               "(%lld); a compact PASSporT takes iat from "
+                               "Date, so drop --iat or change the Date",
+                               (long long)c->iat, (long long)date);
+    return CLI_EXIT_OK;
+}
+
 static int sign_invite(const struct sign_opts *o, const struct sti_key *key,
                        struct tn_bufs *b, struct sti_passport_claims *c)
 {
@@ -298,6 +409,8 @@ static int sign_invite(const struct sign_opts *o, const struct sti_key *key,
     if (rc != STI_OK)
         return cli_fail("cannot parse the INVITE", &err);
     rc = claims_from_sip(o, sip, b, c);
+    if (rc == CLI_EXIT_OK)
+        rc = date_and_iat(o, sip, c);
     if (rc == CLI_EXIT_OK)
         rc = sign_identity(o, key, c, &value);
     if (rc == CLI_EXIT_OK &&

@@ -28,6 +28,8 @@ static void usage(FILE *out)
             "  --crl FILE|URL     the PA's indirect CRL\n"
             "  --crl-signer FILE  the CRL signer's certificate (default: "
             "look in --ca-file)\n"
+            "  --crl-ca-file FILE trust for an https --crl URL (default: "
+            "system)\n"
             "  --cache DB         SQLite x5u cache shared between runs\n"
             "  --freshness S      max iat age in seconds (default: 60)\n"
             "  --allow-http       lab only: accept http x5u URLs\n"
@@ -60,25 +62,17 @@ static int parse_number(const char *opt, const char *text, long max, long *out)
 
 static int parse_args(int argc, char **argv, struct verify_opts *o)
 {
-    static const struct option longopts[] = {{"file", 1, NULL, 'f'},
-                                             {"ca-file", 1, NULL, 'c'},
-                                             {"ca-dir", 1, NULL, 'C'},
-                                             {"crl", 1, NULL, 'r'},
-                                             {"crl-signer", 1, NULL, 'R'},
-                                             {"cache", 1, NULL, 'd'},
-                                             {"freshness", 1, NULL, 'F'},
-                                             {"allow-http", 0, NULL, 'H'},
-                                             {"allow-any-port", 0, NULL, 'A'},
-                                             {"x5u-ca-file", 1, NULL, 'X'},
-                                             {"profile", 1, NULL, 'p'},
-                                             {"orig", 1, NULL, 'o'},
-                                             {"dest", 1, NULL, 'D'},
-                                             {"orig-uri", 1, NULL, 'u'},
-                                             {"dest-uri", 1, NULL, 'U'},
-                                             {"now", 1, NULL, 'n'},
-                                             {"json", 0, NULL, 'j'},
-                                             {"help", 0, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"file", 1, NULL, 'f'},        {"ca-file", 1, NULL, 'c'},
+        {"ca-dir", 1, NULL, 'C'},      {"crl", 1, NULL, 'r'},
+        {"crl-signer", 1, NULL, 'R'},  {"crl-ca-file", 1, NULL, 'T'},
+        {"cache", 1, NULL, 'd'},       {"freshness", 1, NULL, 'F'},
+        {"allow-http", 0, NULL, 'H'},  {"allow-any-port", 0, NULL, 'A'},
+        {"x5u-ca-file", 1, NULL, 'X'}, {"profile", 1, NULL, 'p'},
+        {"orig", 1, NULL, 'o'},        {"dest", 1, NULL, 'D'},
+        {"orig-uri", 1, NULL, 'u'},    {"dest-uri", 1, NULL, 'U'},
+        {"now", 1, NULL, 'n'},         {"json", 0, NULL, 'j'},
+        {"help", 0, NULL, 'h'},        {NULL, 0, NULL, 0}};
     struct sti_verifier_config *cfg = &o->cfg;
     long n;
     int c, rc = CLI_EXIT_OK;
@@ -98,6 +92,9 @@ static int parse_args(int argc, char **argv, struct verify_opts *o)
             break;
         case 'R':
             cfg->crl_signer_file = optarg;
+            break;
+        case 'T':
+            cfg->crl_ca_file = optarg;
             break;
         case 'd':
             cfg->cache_db = optarg;
@@ -159,6 +156,8 @@ static int parse_args(int argc, char **argv, struct verify_opts *o)
         o->value = argv[optind];
     if (o->value != NULL && o->file != NULL)
         return cli_usage_error("give a header value or --file, not both");
+    if (cfg->crl_ca_file != NULL && cfg->crl_url == NULL)
+        return cli_usage_error("--crl-ca-file needs --crl URL");
     /* Without anchors every chain would be untrusted (437), which would
      * blame the header for a setup mistake. */
     if (cfg->ca_file == NULL && cfg->ca_dir == NULL)

@@ -139,6 +139,20 @@ fi
 check_contains "SIGHUP reload logged" "reloaded the trust anchors and CRL" \
     "$(cat "$T/hup.log")"
 
+# --- sti verify reads the same CRL URL, trusting the PA's TLS certificate
+VERIFY="--ca-file $T/root.pem --crl $CRL_URL --crl-signer $D/pa.crt
+    --x5u-ca-file $T/cr/tls-cert.pem --allow-any-port"
+check_status "verify: https CRL without --crl-ca-file" 3 sti verify $VERIFY \
+    "$V2"
+check_contains "verify: CRL fetch error names the URL" "$CRL_URL" \
+    "$(cat "$T/last.err")"
+check_status "verify: --crl-ca-file trusts the PA" 1 sti verify $VERIFY \
+    --crl-ca-file "$D/tls.crt" "$V2"
+check_contains "verify: CRL from the URL revokes leaf 2" "revoked" \
+    "$(cat "$T/last.out")"
+check_status "verify: --crl-ca-file without a CRL URL" 2 sti verify \
+    --ca-file "$T/root.pem" --crl-ca-file "$D/tls.crt" "$V2"
+
 stop_services
 if grep -q 'Sanitizer\|runtime error' "$T"/timer.log "$T"/hup.log; then
     fail "sanitizer report in a sti serve log"

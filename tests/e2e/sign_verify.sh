@@ -31,10 +31,34 @@ check_contains "compact error explains why" \
     "--compact cannot be used with --ppt shaken" "$(cat "$T/last.err")"
 check_status "sign --compact with --claims" 2 sti sign $SIGN --ppt none \
     --compact --claims '{"a":1}' --orig 12025550100 --dest 12025550101
-check_status "sign with attest D" 1 sti sign $SIGN --attest D \
+check_status "sign with attest D" 2 sti sign $SIGN --attest D \
     --orig 12025550100 --dest 12025550101
 check_contains "attest error names the value" "'D'" "$(cat "$T/last.err")"
 check_status "sign with a bad TN" 1 sti sign $SIGN --orig 12x --dest 1
+
+# --- option values and combinations that would be ignored or misread
+KX="--key $P/sp.key --x5u $X5U"
+TNS="--orig 12025550100 --dest 12025550101"
+check_status "sign --ppt foo" 2 sti sign $SIGN --ppt foo $TNS
+check_contains "ppt error lists the types" "use shaken, div or none" \
+    "$(cat "$T/last.err")"
+check_status "sign without --attest" 2 sti sign $KX $TNS
+check_status "sign --attest with --ppt none" 2 sti sign $SIGN --ppt none $TNS
+check_status "sign --div without --ppt div" 2 sti sign $SIGN --div 1 $TNS
+check_status "sign --identity without --invite" 2 \
+    sti sign $SIGN --identity keep $TNS
+check_status "sign --origid not a UUID" 2 sti sign $SIGN --origid x $TNS
+check_status "sign --profile xx" 2 sti sign $SIGN --profile xx $TNS
+check_status "sign --pass on the command line" 2 \
+    sti sign $SIGN --pass secret $TNS
+for bad in 'https://a/b>;info=<https://evil/x' "$(printf 'https://a/b\r\nX: 1')" \
+    'not a url' 'ftp://a/b' 'https:///b' "$(printf 'https://a/\001')" \
+    'https://a/b c'; do
+    check_status "sign rejects x5u $(printf %s "$bad" | tr -c '[:print:]' '?')" \
+        2 sti sign --key "$P/sp.key" --x5u "$bad" --attest A $TNS
+done
+check_contains "x5u error names the value" "invalid x5u 'https://a/b c'" \
+    "$(cat "$T/last.err")"
 
 # --- CRLs made with `openssl ca`: an empty one, and one revoking the leaf
 printf '[ca]\ndefault_ca = d\n[d]\ndatabase = %s/index\ncrlnumber = %s/crlnumber\ndefault_md = sha256\ndefault_crl_days = 7\n' \
@@ -82,6 +106,10 @@ check_contains "revocation is 437" "437 Unsupported Credential: the certificate 
 check_status "an unreadable CRL cannot check" 3 sti verify $V \
     --crl "$P/bad-crl.pem" --crl-signer "$P/inter.pem" "$H"
 check_contains "CRL error names the file" "bad-crl.pem" "$(cat "$T/last.err")"
+check_status "a CRL whose signer is not given cannot check" 3 \
+    sti verify $V --crl "$P/empty-crl.pem" "$H"
+check_contains "signer error names the CA file" \
+    "no certificate in $P/root.pem signed the CRL" "$(cat "$T/last.err")"
 
 # --- JSON and compact output of sti sign
 J=$(sti sign $SIGN --orig 12025550100 --dest 12025550101 --json --origid \
@@ -92,8 +120,8 @@ F=$(sti sign $SIGN --profile fr --orig "+33 1 23 45 67 89" \
     --dest "01 98 76 54 32" --json)
 check_contains "fr profile keeps 33" '"orig":{"tn":"33123456789"}' "$F"
 check_contains "fr profile completes 0X" '"dest":{"tn":["33198765432"]}' "$F"
-C=$(sti sign $SIGN --ppt none --orig 12025550100 --dest 12025550101 \
-    --compact)
+C=$(sti sign --key "$P/sp.key" --x5u "$X5U" --ppt none --orig 12025550100 \
+    --dest 12025550101 --compact)
 check_eq "compact form starts with .." ".." "$(printf %s "$C" | cut -c1-2)"
 
 # --- encrypted key with the passphrase from the environment
@@ -141,6 +169,36 @@ invite 12025550100 12025550101 >"$T/bare.sip"
 check_status "INVITE without Identity" 3 sti verify $V --file "$T/bare.sip"
 check_contains "no header is 428" "428 Use Identity Header" \
     "$(cat "$T/last.out")"
+check_status "--json with --invite" 2 sti sign $SIGN --json \
+    --invite "$T/bare.sip"
+
+# --- compact form through an INVITE: iat from Date, or Date from iat
+sti sign $KX --ppt none --compact --invite "$T/bare.sip" >"$T/compact.sip"
+check_eq "compact signing adds a Date" 1 "$(grep -c '^Date: ' "$T/compact.sip")"
+check_status "compact INVITE without Date verifies" 0 \
+    sti verify $V --file "$T/compact.sip"
+# The test PKI is seconds old, so Date is now rather than in the past.
+NOW=$(date +%s)
+DATED=$(LC_ALL=C date -u -d "@$NOW" '+%a, %d %b %Y %H:%M:%S GMT')
+invite 12025550100 12025550101 "Date: $DATED" >"$T/dated.sip"
+sti sign $KX --ppt none --compact --invite "$T/dated.sip" >"$T/compact2.sip"
+check_status "compact INVITE with Date verifies" 0 \
+    sti verify $V --json --file "$T/compact2.sip"
+check_contains "iat comes from Date" "\"iat\":$NOW," \
+    "$(cat "$T/last.out")"
+check_status "compact --iat that differs from Date" 2 sti sign $KX \
+    --ppt none --compact --iat "$((NOW - 1))" --invite "$T/dated.sip"
+sti sign $SIGN --invite "$T/dated.sip" >"$T/full.sip"
+check_status "full form takes iat from Date too" 0 \
+    sti verify $V --json --file "$T/full.sip"
+check_contains "full form iat is Date" "\"iat\":$NOW," \
+    "$(cat "$T/last.out")"
+invite 12025550100 12025550101 "Date: yesterday" >"$T/baddate.sip"
+check_status "sign an INVITE with an invalid Date" 1 \
+    sti sign $SIGN --invite "$T/baddate.sip"
+check_contains "Date error names the value" "'yesterday'" \
+    "$(cat "$T/last.err")"
+
 printf 'Identity: %s\n' "$H" >"$T/values.txt"
 check_status "header values from a file" 0 sti verify $V --file "$T/values.txt"
 

@@ -390,6 +390,48 @@ static void signer_rejects_public_key(void **state)
     sti_key_free(key);
 }
 
+static void check_x5u_accepts_and_rejects(void **state)
+{
+    static const char *const good[] = {
+        "https://cr.example.net/sp.pem", "HTTPS://cr.example.net/a;b=c",
+        "http://127.0.0.1:8080/sp.pem", "https://a/%3Cx%3E"};
+    static const char *const bad[] = {"",
+                                      "not a url",
+                                      "ftp://a/b",
+                                      "file:///etc/passwd",
+                                      "https://",
+                                      "https:///b",
+                                      "https://a/b>;info=<https://evil/x",
+                                      "https://a/b\r\nX: 1",
+                                      "https://a/\tb",
+                                      "https://a/\x01",
+                                      "https://a/b c",
+                                      "https://a/\"b",
+                                      "https://a/\xc3\xa9",
+                                      "//a/b"};
+    struct sti_key *key = new_key();
+    struct sti_signer *s;
+    struct sti_error err;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        if (sti_passport_check_x5u(good[i], &err) != STI_OK)
+            fail_msg("'%s' rejected: %s", good[i], err.message);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (sti_passport_check_x5u(bad[i], &err) != STI_ERR_INVALID)
+            fail_msg("x5u %zu accepted", i);
+    assert_int_equal(sti_passport_check_x5u(NULL, &err), STI_ERR_INVALID);
+    assert_int_equal(sti_passport_check_x5u("https://a/b c", &err),
+                     STI_ERR_INVALID);
+    assert_non_null(strstr(err.message, "'https://a/b c'"));
+    assert_non_null(strstr(err.message, "byte 12"));
+    /* The signer applies the same check, so every signing path does. */
+    assert_int_equal(sti_signer_new(key, "https://a/b>;x", "shaken", &s, &err),
+                     STI_ERR_INVALID);
+    assert_non_null(strstr(err.message, "invalid x5u"));
+    sti_key_free(key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -405,6 +447,7 @@ int main(void)
         cmocka_unit_test(parse_rejects_other_alg),
         cmocka_unit_test(signer_reuses_header),
         cmocka_unit_test(signer_rejects_public_key),
+        cmocka_unit_test(check_x5u_accepts_and_rejects),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

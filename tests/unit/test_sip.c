@@ -143,6 +143,28 @@ static void date_header(void **state)
     sti_sip_free(s);
 }
 
+static void set_date_replaces_header(void **state)
+{
+    struct sti_sip *s = parse(invite);
+    struct sti_error err;
+    time_t date;
+    char *text;
+
+    (void)state;
+    assert_int_equal(sti_sip_set_date(s, 1700000000, &err), STI_OK);
+    assert_int_equal(sti_sip_get_date(s, &date, &err), STI_OK);
+    assert_int_equal(date, 1700000000);
+    assert_int_equal(sti_sip_to_string(s, &text, NULL, &err), STI_OK);
+    assert_non_null(strstr(text, "Tue, 14 Nov 2023 22:13:20 GMT"));
+    /* The old Date header is removed. */
+    assert_null(strstr(text, "2010"));
+    sti_free(text);
+    assert_int_equal(sti_sip_set_date(s, -100000000000LL, &err),
+                     STI_ERR_INVALID);
+    assert_int_equal(sti_sip_set_date(NULL, 0, &err), STI_ERR_INVALID);
+    sti_sip_free(s);
+}
+
 static void uri_at_walks_pai_values(void **state)
 {
     struct sti_sip *s = parse(invite);
@@ -237,6 +259,7 @@ int main(void)
         cmocka_unit_test(add_identity_keep_and_replace),
         cmocka_unit_test(from_tel_and_user_phone),
         cmocka_unit_test(date_header),
+        cmocka_unit_test(set_date_replaces_header),
         cmocka_unit_test(uri_at_walks_pai_values),
         cmocka_unit_test(uri_equal_table),
         cmocka_unit_test(parse_rejects_garbage),

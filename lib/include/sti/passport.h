@@ -63,6 +63,13 @@ STI_API int sti_passport_sign(const struct sti_passport_claims *claims,
                               struct sti_error *err);
 
 /*
+ * Checks that X5U is an absolute http or https URL without spaces,
+ * control characters, non-ASCII bytes, '<', '>' or '"', so that it fits
+ * the Identity header's info parameter.  Signing applies the same check.
+ */
+STI_API int sti_passport_check_x5u(const char *x5u, struct sti_error *err);
+
+/*
  * A signer for many PASSporTs under one key, x5u and ppt: the header is
  * encoded once.  Thread-safe: several threads may sign with one signer.
  */

@@ -70,6 +70,10 @@ STI_API int sti_sip_get_tn(const struct sti_sip *msg, int field,
 /* The Date header as seconds since the epoch, or STI_ERR_NOTFOUND. */
 STI_API int sti_sip_get_date(const struct sti_sip *msg, time_t *out,
                              struct sti_error *err);
+/* Replaces any Date header with WHEN in the RFC 1123 form that RFC 3261
+ * section 20.17 requires ("Sat, 13 Nov 2010 23:29:00 GMT"). */
+STI_API int sti_sip_set_date(struct sti_sip *msg, time_t when,
+                             struct sti_error *err);
 
 /*
  * Identity header values in order, including the compact header name "y"

@@ -41,6 +41,8 @@ struct sti_verifier_config {
     size_t max_chain_bytes;      /* x5u body cap; 0 means 64 KiB */
     long min_cache_s;            /* shortest x5u cache life; 0: 86400 */
     long failure_cache_s;        /* failed fetch cache life; 0 means 30 */
+    const char *crl_ca_file;     /* trust for an https crl_url; NULL uses
+                                    the system store */
 };
 
 struct sti_verifier;
