@@ -224,6 +224,13 @@ static int open_store(struct ca *ca)
     return CLI_EXIT_OK;
 }
 
+/* The keys of the CA configuration file, as sti-ca init writes them. */
+static const char *const config_keys[] = {
+    "profile",          "organization", "country",        "crl_url",
+    "crl_issuer_cert",  "root_cert",    "root_key",       "intermediate_cert",
+    "intermediate_key", "database",     "encrypted_keys",
+};
+
 static int load_config(struct ca *ca)
 {
     char *path = cli_path_join(ca->dir, CA_CONFIG);
@@ -243,6 +250,12 @@ static int load_config(struct ca *ca)
     free(path);
     if (rc != STI_OK)
         return CLI_EXIT_FAIL;
+    if (cli_config_check_keys(ca->config, config_keys,
+                              sizeof(config_keys) / sizeof(config_keys[0]),
+                              &err) != 0) {
+        cli_errorf("%s", err.message);
+        return CLI_EXIT_USAGE;
+    }
     profile = ca_config_get(ca, "profile");
     ca->profile = sti_profile_get(profile ? profile : "us");
     if (ca->profile == NULL) {

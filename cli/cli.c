@@ -60,9 +60,11 @@ int cli_parse_long(const char *text, long min, long max, long *out)
 }
 
 struct cli_config {
+    char *path; /* the file, for messages */
     size_t count;
     char **keys;
     char **values;
+    size_t *lines; /* the line number of each key */
 };
 
 static char *trim(char *s)
@@ -78,14 +80,20 @@ static char *trim(char *s)
 }
 
 static int config_add(struct cli_config *cfg, const char *key,
-                      const char *value)
+                      const char *value, size_t lineno)
 {
     char **k = realloc(cfg->keys, (cfg->count + 1) * sizeof(*k));
     char **v;
+    size_t *l;
 
     if (k == NULL)
         return -1;
     cfg->keys = k;
+    l = realloc(cfg->lines, (cfg->count + 1) * sizeof(*l));
+    if (l == NULL)
+        return -1;
+    cfg->lines = l;
+    cfg->lines[cfg->count] = lineno;
     v = realloc(cfg->values, (cfg->count + 1) * sizeof(*v));
     if (v == NULL)
         return -1;
@@ -118,6 +126,10 @@ int cli_config_load(const char *path, struct cli_config **out,
     if (rc != STI_OK)
         return rc;
     cfg = calloc(1, sizeof(*cfg));
+    if (cfg != NULL && (cfg->path = strdup(path)) == NULL) {
+        free(cfg);
+        cfg = NULL;
+    }
     if (cfg == NULL) {
         free(data);
         err->code = STI_ERR_NOMEM;
@@ -148,7 +160,7 @@ int cli_config_load(const char *path, struct cli_config **out,
         *eq = '\0';
         key = trim(line);
         value = trim(eq + 1);
-        if (config_add(cfg, key, value) != 0) {
+        if (config_add(cfg, key, value, lineno) != 0) {
             free(data);
             cli_config_free(cfg);
             err->code = STI_ERR_NOMEM;
@@ -159,6 +171,29 @@ int cli_config_load(const char *path, struct cli_config **out,
     free(data);
     *out = cfg;
     return STI_OK;
+}
+
+int cli_config_check_keys(const struct cli_config *cfg,
+                          const char *const *known, size_t count,
+                          struct sti_error *err)
+{
+    for (size_t i = 0; cfg != NULL && i < cfg->count; i++) {
+        size_t j = 0;
+
+        while (j < count && strcmp(cfg->keys[i], known[j]) != 0)
+            j++;
+        if (j < count)
+            continue;
+        if (err != NULL) {
+            err->code = STI_ERR_INVALID;
+            snprintf(err->message, sizeof(err->message),
+                     "%s: line %zu: unknown key '%.60s'; remove it or "
+                     "fix its spelling",
+                     cfg->path, cfg->lines[i], cfg->keys[i]);
+        }
+        return -1;
+    }
+    return 0;
 }
 
 const char *cli_config_get(const struct cli_config *cfg, const char *key)
@@ -180,6 +215,8 @@ void cli_config_free(struct cli_config *cfg)
     }
     free(cfg->keys);
     free(cfg->values);
+    free(cfg->lines);
+    free(cfg->path);
     free(cfg);
 }
 

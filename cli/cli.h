@@ -42,6 +42,11 @@ struct cli_config;
 int cli_config_load(const char *path, struct cli_config **out,
                     struct sti_error *err);
 const char *cli_config_get(const struct cli_config *cfg, const char *key);
+/* Returns 0 when every key of CFG is one of the COUNT names in KNOWN, else
+ * -1 with ERR naming the file, the line and the first unknown key. */
+int cli_config_check_keys(const struct cli_config *cfg,
+                          const char *const *known, size_t count,
+                          struct sti_error *err);
 void cli_config_free(struct cli_config *cfg);
 
 /*

@@ -806,14 +806,32 @@ static void request_free(struct sti_httpd_request *req)
     free(req);
 }
 
-/* Copies the path for the log, replacing control bytes and cutting it. */
+/*
+ * Copies IN for the access log with each control byte, space and byte
+ * above 0x7e written as %XX, so that a request cannot add fields or lines
+ * to the log and the log stays ASCII.  Cuts the copy when OUT is full.
+ */
 static void log_safe(const char *in, char *out, size_t size)
 {
-    size_t i = 0;
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
 
-    for (; in != NULL && in[i] != '\0' && i + 1 < size; i++)
-        out[i] = ((unsigned char)in[i] < 0x20 || in[i] == 0x7f) ? '?' : in[i];
-    out[i] = '\0';
+    for (; in != NULL && *in != '\0'; in++) {
+        unsigned char c = (unsigned char)*in;
+
+        if (c > 0x20 && c < 0x7f) {
+            if (o + 1 >= size)
+                break;
+            out[o++] = (char)c;
+            continue;
+        }
+        if (o + 3 >= size)
+            break;
+        out[o++] = '%';
+        out[o++] = hex[c >> 4];
+        out[o++] = hex[c & 0x0f];
+    }
+    out[o] = '\0';
 }
 
 static void log_access(const struct sti_httpd_request *req,
@@ -821,8 +839,7 @@ static void log_access(const struct sti_httpd_request *req,
 {
     struct timespec now;
     long long us;
-    char path[201];
-    const char *method = req->log_method[0] ? req->log_method : "-";
+    char path[201], method[3 * sizeof(req->log_method)];
     const char *note = req->resp.log_note;
     const char *sep = note[0] != '\0' ? " " : "";
 
@@ -832,6 +849,8 @@ static void log_access(const struct sti_httpd_request *req,
     us = (long long)(now.tv_sec - req->start.tv_sec) * 1000000 +
          (now.tv_nsec - req->start.tv_nsec) / 1000;
     log_safe(req->path ? req->path : "-", path, sizeof(path));
+    log_safe(req->log_method[0] ? req->log_method : "-", method,
+             sizeof(method));
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
         sti_log(STI_LOG_INFO,
                 "access: %s %s %s %d %zu bytes %lld.%03lld ms%s%s", req->peer,

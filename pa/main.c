@@ -121,6 +121,19 @@ static const char *config_string(const struct cli_config *cfg, const char *key)
     return text != NULL && text[0] != '\0' ? text : NULL;
 }
 
+/* The keys of the PA configuration file, as sti-pa init writes them. */
+static const char *const config_keys[] = {
+    "base_url",
+    "crl_url",
+    "listen",
+    "token_lifetime",
+    "access_token_lifetime",
+    "crl_lifetime",
+    "calist_lifetime",
+    "login_max_failures",
+    "login_lockout",
+};
+
 int pa_open_dir(const struct pa_settings *s, struct sti_pa **pa,
                 struct cli_config **cfg)
 {
@@ -140,6 +153,14 @@ int pa_open_dir(const struct pa_settings *s, struct sti_pa **pa,
         return cli_fail("cannot read the configuration", &err);
     }
     free(path);
+    if (cli_config_check_keys(*cfg, config_keys,
+                              sizeof(config_keys) / sizeof(config_keys[0]),
+                              &err) != 0) {
+        cli_errorf("%s", err.message);
+        cli_config_free(*cfg);
+        *cfg = NULL;
+        return CLI_EXIT_USAGE;
+    }
     memset(&c, 0, sizeof(c));
     c.dir = s->dir;
     c.base_url = s->base_url ? s->base_url : config_string(*cfg, "base_url");

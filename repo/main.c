@@ -26,6 +26,16 @@ static const char usage[] =
     "Run 'sti-cr COMMAND --help' for the options of a command.\n"
     "Exit status: 0 success, 1 failure, 2 usage error.\n";
 
+/* The keys of sti-cr.conf, as sti-cr(1) lists them. */
+static const char *const config_keys[] = {
+    "listen",     "tls_cert",        "tls_key",
+    "client_ca",  "plain_http",      "max_age",
+    "threads",    "max_connections", "per_ip_connections",
+    "timeout",    "request_timeout", "max_body",
+    "max_header", "flat_budget",     "database",
+    "base_url",
+};
+
 int cr_dir_load(struct cr_dir *dir, const char *path, int required)
 {
     char *conf;
@@ -49,6 +59,13 @@ int cr_dir_load(struct cr_dir *dir, const char *path, int required)
         return cli_fail("cannot read the configuration; run 'sti-cr init' "
                         "first",
                         &err);
+    if (cli_config_check_keys(dir->config, config_keys,
+                              sizeof(config_keys) / sizeof(config_keys[0]),
+                              &err) != 0) {
+        cli_errorf("%s", err.message);
+        cr_dir_free(dir);
+        return CLI_EXIT_USAGE;
+    }
     return CLI_EXIT_OK;
 }
 

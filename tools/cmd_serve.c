@@ -163,12 +163,17 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 /* Fills the options that the command line left unset from --config. */
 static int apply_config(struct serve_opts *o)
 {
+    const char *names[O_COUNT];
     struct sti_error err;
 
     if (o->config == NULL)
         return 0;
     if (cli_config_load(o->config, &o->cfg, &err) != STI_OK)
         return cli_fail("cannot read the configuration file", &err);
+    for (int i = 0; i < O_COUNT; i++)
+        names[i] = longs[i].name;
+    if (cli_config_check_keys(o->cfg, names, O_COUNT, &err) != 0)
+        return cli_usage_error("%s", err.message);
     for (int i = 0; i < O_COUNT; i++) {
         const char *v = cli_config_get(o->cfg, longs[i].name);
 
@@ -176,9 +181,8 @@ static int apply_config(struct serve_opts *o)
             continue;
         if (!longs[i].has_arg && strcmp(v, "yes") != 0 &&
             strcmp(v, "no") != 0) {
-            cli_errorf("%s: invalid %s '%s'; use yes or no", o->config,
-                       longs[i].name, v);
-            return CLI_EXIT_FAIL;
+            return cli_usage_error("%s: invalid %s '%s'; use yes or no",
+                                   o->config, longs[i].name, v);
         }
         if (longs[i].has_arg || strcmp(v, "yes") == 0)
             o->val[i] = v;

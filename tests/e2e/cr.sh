@@ -48,6 +48,10 @@ check_status "failed inits create nothing" 1 test -e "$T/crh"
     --tls-key tls-key.pem >/dev/null)
 check_contains "relative TLS paths stored absolute" "tls_cert = /" \
     "$(cat "$T/crrel/sti-cr.conf")"
+echo "max_conections = 5" >>"$T/crrel/sti-cr.conf"
+check_status "unknown config key" 2 sti-cr list --dir "$T/crrel"
+check_contains "unknown key named" "unknown key 'max_conections'" \
+    "$(cat "$T/last.err")"
 
 # --- publish checks
 check_status "publish a good chain" 0 \

@@ -54,6 +54,13 @@ allow-http = yes
 allow-any-port = yes
 max-body = 4096
 EOF
+printf 'ca-file = %s\nallow-any-prot = yes\n' "$T/pki/root.pem" >"$T/typo.conf"
+check_status "unknown config key" 2 sti serve --config "$T/typo.conf"
+check_contains "unknown key and line named" \
+    "typo.conf: line 2: unknown key 'allow-any-prot'" "$(cat "$T/last.err")"
+printf 'ca-file = %s\nallow-any-port = maybe\n' "$T/pki/root.pem" \
+    >"$T/flag.conf"
+check_status "invalid config flag" 2 sti serve --config "$T/flag.conf"
 start_service serve "$T/serve.port" sti serve --config "$T/serve.conf" \
     --listen 127.0.0.1:0 --port-file "$T/serve.port"
 URL="http://127.0.0.1:$PORT"

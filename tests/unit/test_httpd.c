@@ -891,7 +891,10 @@ static void access_log_line(void **state)
     char *path = test_path(dir, "log");
     unsigned char *log;
     size_t len;
-    int saved = dup(2), fd = open(path, O_WRONLY | O_CREAT, 0600);
+    int saved = dup(2), fd = open(path, O_WRONLY | O_CREAT, 0600), raw;
+    const char forged[] = "GET /a\xff\xfe 200 9 bytes HTTP/1.1\r\n"
+                          "Host: x\r\nConnection: close\r\n\r\n";
+    char reply[1024];
 
     (void)state;
     sti_log_init("test_httpd", STI_LOG_INFO);
@@ -901,6 +904,12 @@ static void access_log_line(void **state)
     request("GET", url, NULL, NULL, &r);
     snprintf(url, sizeof(url), "%s/note", base);
     request("GET", url, NULL, NULL, &r);
+    /* A space or a byte above 0x7e in the target cannot forge fields. */
+    raw = connect_port(sti_httpd_port(h));
+    assert_int_equal(send(raw, forged, sizeof(forged) - 1, MSG_NOSIGNAL),
+                     (ssize_t)sizeof(forged) - 1);
+    assert_true(read_until_close(raw, reply, sizeof(reply)) > 0);
+    close(raw);
     sti_httpd_stop(h);
     dup2(saved, 2);
     close(saved);
@@ -911,6 +920,7 @@ static void access_log_line(void **state)
     /* A note cannot start a line of its own. */
     assert_non_null(strstr((char *)log, "GET /note 200 5 bytes "));
     assert_non_null(strstr((char *)log, " ms auth=token:ci?forged\n"));
+    assert_non_null(strstr((char *)log, "GET /a%FF%FE%20200%209%20bytes 201"));
     /* Query strings can carry secrets, so the log leaves them out. */
     assert_null(strstr((char *)log, "secret"));
     free(log);
