@@ -317,6 +317,12 @@ void sti_secret_free(char *secret)
 int sti_file_read(const char *path, unsigned char **data, size_t *len,
                   struct sti_error *err)
 {
+    return sti_file_read_max(path, 0, data, len, err);
+}
+
+int sti_file_read_max(const char *path, size_t max, unsigned char **data,
+                      size_t *len, struct sti_error *err)
+{
     FILE *f;
     unsigned char *buf = NULL;
     size_t cap = 0, n = 0;
@@ -348,6 +354,15 @@ int sti_file_read(const char *path, unsigned char **data, size_t *len,
         n += r;
         if (r == 0)
             break;
+        if (max > 0 && n > max) {
+            free(buf);
+            if (!is_stdin)
+                fclose(f);
+            return sti_seterr(err, STI_ERR_INVALID,
+                              "%s is larger than %zu bytes, the limit for "
+                              "this input",
+                              is_stdin ? "standard input" : path, max);
+        }
     }
     if (ferror(f)) {
         free(buf);

@@ -1,6 +1,7 @@
 /* P-256 keys: generation, PEM and DER files, fingerprints and JWKs. */
 #include "x509_int.h"
 
+#include <ctype.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,16 +136,44 @@ static int is_encrypted_key(const void *data, size_t len)
     return found;
 }
 
+/*
+ * `openssl ecparam -genkey` without -noout writes an EC PARAMETERS block
+ * before the key, and the decoder reads only the first PEM block, so the
+ * key starts after that block.  Returns DATA unchanged otherwise.
+ */
+static const char *skip_ec_parameters(const char *data, size_t *len)
+{
+    static const char begin[] = "-----BEGIN EC PARAMETERS-----";
+    static const char end[] = "-----END EC PARAMETERS-----";
+    const char *p = data, *stop = data + *len;
+    const char *e;
+
+    while (p < stop && isspace((unsigned char)*p))
+        p++;
+    if ((size_t)(stop - p) < sizeof(begin) - 1 ||
+        memcmp(p, begin, sizeof(begin) - 1) != 0)
+        return data;
+    e = memmem(p, (size_t)(stop - p), end, sizeof(end) - 1);
+    if (e == NULL)
+        return data;
+    e += sizeof(end) - 1;
+    *len = (size_t)(stop - e);
+    return e;
+}
+
 int sti_key_parse(const void *data, size_t len, const char *passphrase,
                   struct sti_key **out, struct sti_error *err)
 {
+    const void *start = data;
     EVP_PKEY *pkey;
 
     *out = NULL;
     if (data == NULL || len == 0)
         return sti_seterr(err, STI_ERR_INVALID, "key data is empty");
-    pkey = decode_pkey(data, len, passphrase, EVP_PKEY_KEYPAIR);
-    if (pkey == NULL)
+    data = skip_ec_parameters(data, &len);
+    pkey =
+        len > 0 ? decode_pkey(data, len, passphrase, EVP_PKEY_KEYPAIR) : NULL;
+    if (pkey == NULL && len > 0)
         pkey = decode_pkey(data, len, NULL, EVP_PKEY_PUBLIC_KEY);
     ERR_clear_error();
     if (pkey == NULL) {
@@ -153,6 +182,10 @@ int sti_key_parse(const void *data, size_t len, const char *passphrase,
                               passphrase == NULL
                                   ? "key is encrypted; give its passphrase"
                                   : "cannot decrypt key: wrong passphrase");
+        if (data != start)
+            return sti_seterr(err, STI_ERR_INVALID,
+                              "the EC PARAMETERS block is followed by no key; "
+                              "the file needs the key block after it");
         return sti_seterr(err, STI_ERR_INVALID,
                           "not a PEM or DER private or public key");
     }
@@ -162,6 +195,10 @@ int sti_key_parse(const void *data, size_t len, const char *passphrase,
     return STI_OK;
 }
 
+/* A PEM key file is a few hundred bytes; the limit only stops a device
+ * such as /dev/zero from filling memory. */
+#define KEY_FILE_MAX (1024 * 1024)
+
 int sti_key_load(const char *path, const char *passphrase, struct sti_key **out,
                  struct sti_error *err)
 {
@@ -170,7 +207,7 @@ int sti_key_load(const char *path, const char *passphrase, struct sti_key **out,
     int rc;
 
     *out = NULL;
-    rc = sti_file_read(path, &data, &len, err);
+    rc = sti_file_read_max(path, KEY_FILE_MAX, &data, &len, err);
     if (rc != STI_OK)
         return rc;
     rc = sti_key_parse(data, len, passphrase, out, err);

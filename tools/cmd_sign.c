@@ -10,6 +10,8 @@
 #include <time.h>
 
 #define MAX_DEST 16
+/* The largest SIP message read; real INVITEs are a few kB. */
+#define SIP_MESSAGE_MAX (1024 * 1024)
 
 struct sign_opts {
     const char *key, *pass, *x5u, *orig, *orig_uri, *attest, *origid;
@@ -112,9 +114,10 @@ static int check_combinations(const struct sign_opts *o)
     if (shaken && o->attest == NULL)
         return cli_usage_error("--ppt shaken needs --attest A, B or C");
     if (!shaken && (o->attest != NULL || o->origid != NULL))
-        return cli_usage_error("--attest and --origid need --ppt shaken: a "
-                               "%s PASSporT has no attest or origid claim",
-                               o->ppt);
+        return cli_usage_error("--attest and --origid need --ppt shaken, "
+                               "because a %s PASSporT has no attest or "
+                               "origid claim",
+                               strcmp(o->ppt, "div") == 0 ? "div" : "plain");
     if (o->identity_set && o->invite == NULL)
         return cli_usage_error("--identity needs --invite FILE");
     if (o->json && o->invite != NULL)
@@ -402,7 +405,8 @@ static int sign_invite(const struct sign_opts *o, const struct sti_key *key,
     size_t len;
     int rc;
 
-    if (sti_file_read(o->invite, &data, &len, &err) != STI_OK)
+    if (sti_file_read_max(o->invite, SIP_MESSAGE_MAX, &data, &len, &err) !=
+        STI_OK)
         return cli_fail("cannot read the INVITE", &err);
     rc = sti_sip_parse((char *)data, len, &sip, &err);
     free(data);

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #define MAX_VALUES 16
+/* The largest input read: a SIP message or header values are a few kB. */
+#define INPUT_MAX (1024 * 1024)
 
 struct verify_opts {
     struct sti_verifier_config cfg;
@@ -55,8 +57,34 @@ static void usage(FILE *out)
 static int parse_number(const char *opt, const char *text, long max, long *out)
 {
     if (cli_parse_long(text, 1, max, out) != 0)
-        return cli_usage_error("invalid %s '%s'; use a positive number", opt,
-                               text);
+        return cli_usage_error("invalid %s '%s'; use a number from 1 to %ld",
+                               opt, text, max);
+    return CLI_EXIT_OK;
+}
+
+/* Checks the values that would otherwise fail later as a verdict or a
+ * setup error, although the command line is at fault. */
+static int check_values(const struct verify_opts *o)
+{
+    const char *profile = o->cfg.profile;
+    const char *tns[2] = {o->orig, o->dest};
+    char tn[STI_TN_MAX + 1];
+    struct sti_error err;
+
+    if (profile != NULL && strcmp(profile, "us") != 0 &&
+        strcmp(profile, "fr") != 0)
+        return cli_usage_error("invalid --profile '%s'; use us or fr", profile);
+    for (size_t i = 0; i < 2; i++)
+        if (tns[i] != NULL &&
+            sti_tn_canonicalize(profile, tns[i], tn, &err) != STI_OK)
+            return cli_usage_error("invalid --%s: %s", i ? "dest" : "orig",
+                                   err.message);
+    /* Without anchors every chain would be untrusted (437), which would
+     * blame the header for a setup mistake. */
+    if (o->cfg.ca_file == NULL && o->cfg.ca_dir == NULL)
+        return cli_usage_error("no trust anchors: give --ca-file FILE or "
+                               "--ca-dir DIR with the STI-PA's approved "
+                               "CA roots");
     return CLI_EXIT_OK;
 }
 
@@ -158,13 +186,7 @@ static int parse_args(int argc, char **argv, struct verify_opts *o)
         return cli_usage_error("give a header value or --file, not both");
     if (cfg->crl_ca_file != NULL && cfg->crl_url == NULL)
         return cli_usage_error("--crl-ca-file needs --crl URL");
-    /* Without anchors every chain would be untrusted (437), which would
-     * blame the header for a setup mistake. */
-    if (cfg->ca_file == NULL && cfg->ca_dir == NULL)
-        return cli_usage_error("no trust anchors: give --ca-file FILE or "
-                               "--ca-dir DIR with the STI-PA's approved "
-                               "CA roots");
-    return CLI_EXIT_OK;
+    return check_values(o);
 }
 
 /* A SIP message starts with "METHOD URI SIP/2.0" or "SIP/2.0 CODE". */
@@ -268,9 +290,11 @@ int cmd_verify(int argc, char **argv)
 
     if (rc != CLI_EXIT_OK)
         return rc < 0 ? CLI_EXIT_OK : rc;
-    if (o.value == NULL &&
-        sti_file_read(o.file ? o.file : "-", &input, &len, &err) != STI_OK)
-        return cli_fail("cannot read the input", &err);
+    if (o.value == NULL && sti_file_read_max(o.file ? o.file : "-", INPUT_MAX,
+                                             &input, &len, &err) != STI_OK) {
+        cli_fail("cannot read the input", &err);
+        return CLI_EXIT_USAGE;
+    }
     rc = run_verify(&o, (char *)input);
     free(input);
     return rc;

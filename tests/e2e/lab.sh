@@ -77,6 +77,9 @@ serve_pid=$(cat "$L/run/serve.pid")
 check_status "test again (JSON)" 0 sti lab test --dir "$L" --json
 cp "$T/last.out" "$T/test2.json"
 check_contains "second test passes" '"failed": 0' "$(cat "$T/test2.json")"
+check_eq "no step failed the second time" "" \
+    "$(jq -c '.steps[] | select(.passed == false) | [.name, .via, .actual,
+        .detail]' "$T/test2.json")"
 # Every scenario that LAB.md promises appears, for each verifier.
 for via in "sti verify" "sti serve"; do
     for name in "stale iat (1 h old)" "future iat (1 h ahead)" \

@@ -38,6 +38,8 @@ check_status "sign with a bad TN" 1 sti sign $SIGN --orig 12x --dest 1
 
 # --- option values and combinations that would be ignored or misread
 KX="--key $P/sp.key --x5u $X5U"
+# Usage errors come before the header value is parsed.
+H0=unused.header.value
 TNS="--orig 12025550100 --dest 12025550101"
 check_status "sign --ppt foo" 2 sti sign $SIGN --ppt foo $TNS
 check_contains "ppt error lists the types" "use shaken, div or none" \
@@ -59,6 +61,33 @@ for bad in 'https://a/b>;info=<https://evil/x' "$(printf 'https://a/b\r\nX: 1')"
 done
 check_contains "x5u error names the value" "invalid x5u 'https://a/b c'" \
     "$(cat "$T/last.err")"
+check_status "verify --profile xx" 2 sti verify $V --profile xx "$H0"
+check_status "verify --orig not a number" 2 sti verify $V --orig abc "$H0"
+check_contains "orig error names the value" "'abc'" "$(cat "$T/last.err")"
+check_status "verify --file missing" 2 sti verify $V --file "$T/none.sip"
+check_status "verify --freshness too large" 2 \
+    sti verify $V --freshness 99999999999 "$H0"
+check_contains "freshness error gives the range" "from 1 to 31622400" \
+    "$(cat "$T/last.err")"
+
+# --- bounded reads: a device or a huge file fails after 1 MiB
+head -c 1100000 /dev/zero >"$T/huge"
+check_status "verify input over 1 MiB" 2 sti verify $V --file "$T/huge"
+check_contains "input limit named" "larger than 1048576 bytes" \
+    "$(cat "$T/last.err")"
+check_status "verify stdin over 1 MiB" 2 sh -c "sti verify $V <'$T/huge'"
+check_status "sign key over 1 MiB" 1 sti sign --key "$T/huge" --x5u "$X5U" \
+    --attest A $TNS
+check_contains "key limit named" "larger than 1048576 bytes" \
+    "$(cat "$T/last.err")"
+check_status "sign INVITE over 1 MiB" 1 sti sign $SIGN --invite "$T/huge"
+
+# --- a key file from `openssl ecparam -genkey`, EC PARAMETERS block first
+openssl ecparam -name prime256v1 -genkey -out "$T/params.key" 2>/dev/null
+check_eq "openssl wrote the parameters first" "-----BEGIN EC PARAMETERS-----" \
+    "$(head -n 1 "$T/params.key")"
+check_status "sign with an EC PARAMETERS key file" 0 \
+    sti sign --key "$T/params.key" --x5u "$X5U" --attest A $TNS
 
 # --- CRLs made with `openssl ca`: an empty one, and one revoking the leaf
 printf '[ca]\ndefault_ca = d\n[d]\ndatabase = %s/index\ncrlnumber = %s/crlnumber\ndefault_md = sha256\ndefault_crl_days = 7\n' \

@@ -163,6 +163,31 @@ static void file_write_mode_and_exclusive(void **state)
     test_rmtree(dir);
 }
 
+static void file_read_max_limits(void **state)
+{
+    struct sti_error err;
+    char *dir = test_tmpdir(), *path = test_path(dir, "data");
+    char text[100];
+    unsigned char *data;
+    size_t len;
+
+    (void)state;
+    memset(text, 'a', sizeof(text));
+    assert_int_equal(sti_file_write(path, text, 100, 0644, 0, &err), STI_OK);
+    assert_int_equal(sti_file_read_max(path, 100, &data, &len, &err), STI_OK);
+    assert_int_equal(len, 100);
+    free(data);
+    assert_int_equal(sti_file_read_max(path, 99, &data, &len, &err),
+                     STI_ERR_INVALID);
+    assert_null(data);
+    assert_non_null(strstr(err.message, path));
+    assert_non_null(strstr(err.message, "99 bytes"));
+    assert_int_equal(sti_file_read_max("/dev/zero", 1000, &data, &len, &err),
+                     STI_ERR_INVALID);
+    free(path);
+    test_rmtree(dir);
+}
+
 static void uuid4_format(void **state)
 {
     char a[37], b[37];
@@ -290,6 +315,7 @@ int main(void)
         cmocka_unit_test(secret_sources),
         cmocka_unit_test(secret_bad_sources),
         cmocka_unit_test(file_write_mode_and_exclusive),
+        cmocka_unit_test(file_read_max_limits),
         cmocka_unit_test(uuid4_format),
         cmocka_unit_test(id_bytes_distinct),
         cmocka_unit_test(id_bytes_differ_after_fork),

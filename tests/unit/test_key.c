@@ -201,6 +201,40 @@ static void load_names_file_on_bad_data(void **state)
     test_rmtree(dir);
 }
 
+/* The block that `openssl ecparam -name prime256v1` writes: the OID of
+ * P-256. */
+static const char ec_parameters[] = "-----BEGIN EC PARAMETERS-----\n"
+                                    "BggqhkjOPQMBBw==\n"
+                                    "-----END EC PARAMETERS-----\n";
+
+static void ec_parameters_block_skipped(void **state)
+{
+    struct sti_key *key = NULL, *loaded = NULL;
+    struct sti_error err;
+    char *pem, *both;
+    size_t n;
+
+    (void)state;
+    assert_int_equal(sti_key_generate(&key, &err), STI_OK);
+    assert_int_equal(sti_key_to_pem(key, NULL, &pem, &err), STI_OK);
+    n = strlen(ec_parameters) + strlen(pem) + 1;
+    both = malloc(n);
+    assert_non_null(both);
+    snprintf(both, n, "%s%s", ec_parameters, pem);
+    assert_int_equal(sti_key_parse(both, strlen(both), NULL, &loaded, &err),
+                     STI_OK);
+    assert_true(sti_key_has_private(loaded));
+    assert_true(sti_key_public_equal(key, loaded));
+    sti_key_free(loaded);
+    assert_int_equal(sti_key_parse(ec_parameters, strlen(ec_parameters), NULL,
+                                   &loaded, &err),
+                     STI_ERR_INVALID);
+    assert_non_null(strstr(err.message, "EC PARAMETERS"));
+    free(both);
+    sti_secret_free(pem);
+    sti_key_free(key);
+}
+
 static void public_pem_and_der(void **state)
 {
     struct sti_key *key = new_key(), *pub;
@@ -421,6 +455,7 @@ int main(void)
         cmocka_unit_test(save_and_load),
         cmocka_unit_test(load_names_file_on_bad_data),
         cmocka_unit_test(public_pem_and_der),
+        cmocka_unit_test(ec_parameters_block_skipped),
         cmocka_unit_test(parse_rejects_garbage),
         cmocka_unit_test(other_key_types),
         cmocka_unit_test(spki_fingerprint_matches_openssl),

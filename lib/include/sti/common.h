@@ -88,6 +88,11 @@ STI_API void sti_secret_free(char *secret);
 /* Reads a whole file ("-" is stdin) into a NUL-terminated buffer. */
 STI_API int sti_file_read(const char *path, unsigned char **data, size_t *len,
                           struct sti_error *err);
+/* As sti_file_read(), but fails with STI_ERR_INVALID once more than MAX
+ * bytes arrive (0 means no limit), so /dev/zero cannot exhaust memory. */
+STI_API int sti_file_read_max(const char *path, size_t max,
+                              unsigned char **data, size_t *len,
+                              struct sti_error *err);
 
 /*
  * Writes DATA to PATH through a temporary file in the same directory and
