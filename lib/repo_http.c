@@ -312,6 +312,14 @@ static int request_chain(const struct sti_httpd_request *req, const char **name,
     if (*name == NULL && !json_is_string(jname))
         return sti_seterr(err, STI_ERR_INVALID,
                           "the JSON body needs a string member \"name\"");
+    /* A PUT names the chain in its URL; a different "name" in the body
+     * is a client error, not a second name to ignore. */
+    if (*name != NULL && jname != NULL &&
+        (!json_is_string(jname) || strcmp(json_string_value(jname), *name)))
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "the JSON body's \"name\" differs from the name "
+                          "'%s' in the URL; drop it or make them equal",
+                          *name);
     if (*name == NULL)
         *name = json_string_value(jname);
     *pem = json_string_value(chain);
@@ -416,6 +424,17 @@ static void api_list(struct sti_repo *repo, const struct sti_httpd_request *req,
     free(json);
 }
 
+/*
+ * Returns 1 when REST names no chain that could exist, which gets 404
+ * before the credentials are checked.  A PUT with such a name goes on to
+ * sti_repo_publish(), whose 400 states the naming rule.
+ */
+static int invalid_name_not_found(const char *method, const char *rest)
+{
+    return rest[0] == '/' && !sti_repo_name_valid(rest + 1) &&
+           strcmp(method, "PUT") != 0;
+}
+
 static void serve_api(struct sti_repo *repo,
                       const struct sti_httpd_request *req,
                       struct sti_httpd_response *resp, const char *rest)
@@ -423,7 +442,7 @@ static void serve_api(struct sti_repo *repo,
     const char *m = sti_httpd_method(req);
     char who[WHO_MAX];
 
-    if (rest[0] == '/' && !sti_repo_name_valid(rest + 1)) {
+    if (invalid_name_not_found(m, rest)) {
         not_found(resp);
         return;
     }
@@ -476,12 +495,11 @@ void sti_repo_handle_expect(void *arg, const struct sti_httpd_request *req,
     const char *rest = path + sizeof(API_PREFIX) - 1;
     char who[WHO_MAX];
 
-    /* serve_api() sends 404 for an invalid name whatever the
-     * credentials, so such requests are left to it. */
+    /* serve_api() sends 404 for these whatever the credentials. */
     if (repo->disable_api ||
         strncmp(path, API_PREFIX, sizeof(API_PREFIX) - 1) != 0 ||
         (rest[0] != '\0' && rest[0] != '/') ||
-        (rest[0] == '/' && !sti_repo_name_valid(rest + 1)))
+        invalid_name_not_found(sti_httpd_method(req), rest))
         return;
     /* A valid credential leaves RESP without a status, so the body is
      * read and sti_repo_handle() checks the credential again. */

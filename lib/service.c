@@ -239,6 +239,10 @@ static int tn_list(const struct sti_service *svc, json_t *obj,
         return canonical_tn(svc, json_string_value(v), field, out[0], err);
     }
     n = json_is_array(v) ? json_array_size(v) : 0;
+    if ((n == 0 || n > max) && max == 1)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "%s must be a string or an array of one string",
+                          field);
     if (n == 0 || n > max)
         return sti_seterr(err, STI_ERR_INVALID,
                           "%s must be a string or an array of 1 to %zu "
@@ -330,10 +334,12 @@ static int sign_dest(const struct sti_service *svc, json_t *req,
     if (req_object(req, "dest", "signingRequest", &dest, err) != STI_OK)
         return STI_ERR_INVALID;
     tn = json_object_get(dest, "tn");
-    if (tn != NULL && !json_is_array(tn))
+    if (tn != NULL && (!json_is_array(tn) || json_array_size(tn) == 0 ||
+                       json_array_size(tn) > MAX_DEST))
         return sti_seterr(err, STI_ERR_INVALID,
-                          "signingRequest.dest.tn must be an array of "
-                          "strings");
+                          "signingRequest.dest.tn must be an array of 1 to "
+                          "%d strings",
+                          MAX_DEST);
     if (tn_list(svc, dest, "signingRequest.dest.tn", MAX_DEST, in->dest, &n,
                 err) != STI_OK ||
         uri_list(dest, in, err) != STI_OK)

@@ -20,7 +20,7 @@ static const char usage[] =
     "                        API then also accepts a registered client\n"
     "                        certificate (see 'sti-cr client')\n"
     "  --max-age SECONDS     Cache-Control max-age (default 86400)\n"
-    "  --threads N           worker threads (default 2)\n"
+    "  --threads N           worker threads, 1 to 64 (default 2)\n"
     "  --max-connections N   concurrent connections (default 1024)\n"
     "  --per-ip N            connections per client address (default 0,\n"
     "                        no limit)\n"

@@ -251,8 +251,18 @@ check_contains "duplicate key named" "duplicate" "$(cat "$T/body")"
 check_eq "API bad name" 400 \
     "$(http_status POST "$A" -H "$AUTH" -H 'Content-Type: application/json' \
         --data-binary '{"name":"../x","chain":"x"}')"
-check_eq "API traversal path" 404 \
+check_eq "API traversal path" 400 \
     "$(http_status PUT "$A/..%2Fx" -H "$AUTH" --data-binary @"$DATA/good.pem")"
+check_contains "PUT states the naming rule" "invalid chain name '..%2Fx'; use" \
+    "$(cat "$T/body")"
+check_eq "PUT of an invalid name needs a token" 401 \
+    "$(http_status PUT "$A/.hidden" --data-binary @"$DATA/good.pem")"
+check_eq "GET of an invalid name" 404 "$(http_status GET "$A/.hidden" -H "$AUTH")"
+check_eq "PUT body naming another chain" 400 \
+    "$(http_status PUT "$A/sp4" -H "$AUTH" -H 'Content-Type: application/json' \
+        --data-binary '{"name":"other","chain":"x"}')"
+check_contains "name mismatch explained" "differs from the name 'sp4'" \
+    "$(cat "$T/body")"
 check_eq "API list" 200 "$(http_status GET "$A" -H "$AUTH")"
 check_contains "list has sp3" '"name":"sp3"' "$(tr -d ' \n' <"$T/body")"
 check_contains "list has the URL" "\"url\":\"$U/certs/sp1.pem\"" \

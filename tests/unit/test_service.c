@@ -495,10 +495,10 @@ static void signing_rejects_bad_bodies(void **state)
          "signingRequest.dest is missing"},
         {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"1\"},"
          "\"dest\":{\"tn\":\"2\"}}}",
-         "signingRequest.dest.tn must be an array"},
+         "signingRequest.dest.tn must be an array of 1 to 32 strings"},
         {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"1\"},"
          "\"dest\":{\"tn\":[]}}}",
-         "array of 1 to 32 strings"},
+         "signingRequest.dest.tn must be an array of 1 to 32 strings"},
         {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"1\"},"
          "\"dest\":{\"tn\":[7]}}}",
          "signingRequest.dest.tn[0] must be a string"},
@@ -581,7 +581,8 @@ static void verification_rejects_bad_bodies(void **state)
          "verificationRequest.to.uri[1] must be a non-empty string"},
         {"{\"verificationRequest\":{\"from\":{\"tn\":[\"1\",\"3\"]},\"to\":"
          "{\"tn\":[\"2\"]}}}",
-         "array of 1 to 1 strings"},
+         "verificationRequest.from.tn must be a string or an array of one "
+         "string"},
         {"{\"verificationRequest\":{\"from\":{\"tn\":\"1\"}}}",
          "verificationRequest.to is missing"},
         {"{\"verificationRequest\":{\"from\":{\"tn\":\"1\"},\"to\":{\"tn\":"
