@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -411,6 +412,36 @@ const char *sti_httpd_header(const struct sti_httpd_request *req,
                              const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+struct header_walk {
+    int (*fn)(void *arg, const char *value);
+    void *arg;
+    const char *name;
+    int result;
+};
+
+static enum MHD_Result walk_header(void *cls, enum MHD_ValueKind kind,
+                                   const char *key, const char *value)
+{
+    struct header_walk *w = cls;
+
+    (void)kind;
+    if (strcasecmp(key, w->name) != 0 || value == NULL)
+        return MHD_YES;
+    w->result = w->fn(w->arg, value);
+    return w->result != 0 ? MHD_NO : MHD_YES;
+}
+
+int sti_httpd_header_each(const struct sti_httpd_request *req, const char *name,
+                          int (*fn)(void *arg, const char *value), void *arg)
+{
+    struct header_walk w = {fn, arg, name, 0};
+
+    if (req == NULL || name == NULL || fn == NULL)
+        return 0;
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, walk_header, &w);
+    return w.result;
 }
 
 const unsigned char *sti_httpd_body(const struct sti_httpd_request *req,
@@ -1047,6 +1078,28 @@ static int declared_too_large(const struct sti_httpd_request *req)
     return 2;
 }
 
+/* Returns non-zero for a Content-Length that differs from the first. */
+static int other_length(void *arg, const char *value)
+{
+    const char **first = arg;
+
+    if (*first == NULL) {
+        *first = value;
+        return 0;
+    }
+    return strcmp(*first, value) != 0;
+}
+
+/* RFC 9112 section 6.3: Content-Length field lines with different values
+ * make the message length unknown, so the server sends 400 and closes the
+ * connection. */
+static int conflicting_lengths(const struct sti_httpd_request *req)
+{
+    const char *first = NULL;
+
+    return sti_httpd_header_each(req, "Content-Length", other_length, &first);
+}
+
 static int append_body(struct sti_httpd_request *req, const char *data,
                        size_t size)
 {
@@ -1086,6 +1139,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         req->started = 1;
         req->method = method;
         snprintf(req->log_method, sizeof(req->log_method), "%s", method);
+        if (conflicting_lengths(req)) {
+            sti_httpd_send_error(&req->resp, 400, NULL,
+                                 "the request has Content-Length fields with "
+                                 "different values; send one");
+            return queue(req);
+        }
         if (httpd->expect_handler != NULL &&
             sti_httpd_header(req, "Expect") != NULL) {
             httpd->expect_handler(httpd->arg, req, &req->resp);
@@ -1286,7 +1345,10 @@ static struct MHD_Daemon *start_daemon(const struct sti_httpd_config *c,
     opts[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     /* The limits bound what one slow or hostile client can hold: idle
      * connections close after the timeout, and the request line plus
-     * headers must fit the per-connection memory pool. */
+     * headers must fit the per-connection memory pool.  Strict mode 1
+     * makes libmicrohttpd 0.9.75 send 400 for an HTTP/1.1 request without
+     * Host (RFC 9112 section 3.2) and close the connection on a space in
+     * the request target. */
     return MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, httpd, MHD_OPTION_SOCK_ADDR, ss,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, httpd, MHD_OPTION_NOTIFY_COMPLETED,
@@ -1294,8 +1356,8 @@ static struct MHD_Daemon *start_daemon(const struct sti_httpd_config *c,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, httpd,
         MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_CONNECTION_TIMEOUT,
         or_default(c->timeout_s, DEFAULT_TIMEOUT_S),
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem, MHD_OPTION_ARRAY, opts,
-        MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem, MHD_OPTION_STRICT_FOR_CLIENT,
+        1, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 }
 
 int sti_httpd_start(const struct sti_httpd_config *config,

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
@@ -70,16 +71,49 @@ void repo_http_date(time_t t, char out[32])
     strftime(out, 32, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
+/* Parses TEXT in strptime() FORMAT to the end; returns 0 on success. */
+static int parse_date_form(const char *text, const char *format, struct tm *tm)
+{
+    const char *end;
+
+    memset(tm, 0, sizeof(*tm));
+    end = strptime(text, format, tm);
+    return end != NULL && *end == '\0' ? 0 : -1;
+}
+
+/*
+ * Places the two-digit year of an rfc850-date: RFC 9110 section 5.6.7
+ * takes a year more than 50 years in the future as the most recent past
+ * year with the same last two digits.
+ */
+static void place_two_digit_year(struct tm *tm)
+{
+    time_t now = time(NULL);
+    struct tm today;
+    int year;
+
+    gmtime_r(&now, &today);
+    year = today.tm_year + 1900 - (today.tm_year + 1900) % 100 +
+           (tm->tm_year + 1900) % 100;
+    if (year > today.tm_year + 1900 + 50)
+        year -= 100;
+    tm->tm_year = year - 1900;
+}
+
+/* RFC 9110 section 5.6.7: recipients accept the IMF-fixdate and the two
+ * obsolete forms, rfc850-date and asctime-date. */
 time_t repo_parse_http_date(const char *text)
 {
     struct tm tm;
-    const char *end;
 
-    memset(&tm, 0, sizeof(tm));
-    end = strptime(text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    if (end == NULL || *end != '\0')
-        return (time_t)-1;
-    return timegm(&tm);
+    if (parse_date_form(text, "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0 ||
+        parse_date_form(text, "%a %b %d %H:%M:%S %Y", &tm) == 0)
+        return timegm(&tm);
+    if (parse_date_form(text, "%A, %d-%b-%y %H:%M:%S GMT", &tm) == 0) {
+        place_two_digit_year(&tm);
+        return timegm(&tm);
+    }
+    return (time_t)-1;
 }
 
 int sti_repo_name_valid(const char *name)

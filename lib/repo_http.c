@@ -42,6 +42,11 @@ static int etag_listed(const char *list, const char *etag)
     return 0;
 }
 
+static int etag_line_listed(void *etag, const char *list)
+{
+    return etag_listed(list, etag);
+}
+
 static int not_modified(const struct sti_httpd_request *req,
                         const struct repo_entry *e)
 {
@@ -49,9 +54,11 @@ static int not_modified(const struct sti_httpd_request *req,
     const char *ims;
     time_t since;
 
-    /* If-None-Match wins; If-Modified-Since counts only without it. */
+    /* If-None-Match wins; If-Modified-Since counts only without it.  Its
+     * field lines form one list (RFC 9110 section 5.3). */
     if (inm != NULL)
-        return etag_listed(inm, e->etag);
+        return sti_httpd_header_each(req, "If-None-Match", etag_line_listed,
+                                     (void *)e->etag);
     ims = sti_httpd_header(req, "If-Modified-Since");
     if (ims == NULL)
         return 0;

@@ -92,7 +92,8 @@ unsigned char *repo_pem_to_der(const char *pem, size_t len, size_t *der_len);
 /* SHA-256 of DATA in lowercase hex (65 bytes with the NUL). */
 int repo_sha256_hex(const void *data, size_t len, char out[65]);
 
-/* Formats T as an IMF-fixdate, or parses one; -1 when invalid. */
+/* Formats T as an IMF-fixdate, or parses an HTTP-date in any of its three
+ * forms (RFC 9110 section 5.6.7); -1 when invalid. */
 void repo_http_date(time_t t, char out[32]);
 time_t repo_parse_http_date(const char *text);
 

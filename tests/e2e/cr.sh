@@ -134,6 +134,21 @@ check_eq "If-Modified-Since earlier" 200 \
 check_eq "If-None-Match wins over If-Modified-Since" 200 \
     "$(http_status GET "$U/certs/sp1.pem" -H 'If-None-Match: "other"' \
         -H "If-Modified-Since: $LASTMOD")"
+# RFC 9110 section 5.6.7: the two obsolete date forms count too.
+RFC850=$(LC_ALL=C date -u -d "$LASTMOD" '+%A, %d-%b-%y %H:%M:%S GMT')
+ASCTIME=$(LC_ALL=C date -u -d "$LASTMOD" '+%a %b %e %H:%M:%S %Y')
+check_eq "If-Modified-Since in rfc850-date form" 304 \
+    "$(http_status GET "$U/certs/sp1.pem" -H "If-Modified-Since: $RFC850")"
+check_eq "If-Modified-Since in asctime-date form" 304 \
+    "$(http_status GET "$U/certs/sp1.pem" -H "If-Modified-Since: $ASCTIME")"
+check_eq "If-None-Match over two field lines" 304 \
+    "$(http_status GET "$U/certs/sp1.pem" -H 'If-None-Match: "nomatch"' \
+        -H "If-None-Match: $ETAG")"
+check_eq "HTTP/1.1 without Host" 400 \
+    "$(http_status GET "$U/certs/sp1.pem" -H 'Host:')"
+check_eq "two different Content-Length values" 400 \
+    "$(http_status PUT "$U/api/v1/chains/sp9" -H 'Content-Length: 3' \
+        -H 'Content-Length: 4' --data-binary abcd)"
 check_eq "invalid If-Modified-Since is ignored" 200 \
     "$(http_status GET "$U/certs/sp1.pem" -H "If-Modified-Since: yesterday")"
 

@@ -582,6 +582,35 @@ static void http_dates_round_trip(void **state)
     assert_int_equal(repo_parse_http_date("yesterday"), -1);
     assert_int_equal(repo_parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT x"),
                      -1);
+    /* The obsolete forms of RFC 9110 section 5.6.7. */
+    assert_int_equal(repo_parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"),
+                     784111777);
+    assert_int_equal(repo_parse_http_date("Sun Nov  6 08:49:37 1994"),
+                     784111777);
+    assert_int_equal(repo_parse_http_date("Sunday, 06-Nov-94 08:49:37"), -1);
+}
+
+/* A two-digit year more than 50 years ahead is in the past century. */
+static void rfc850_years_placed(void **state)
+{
+    struct tm now;
+    time_t t = time(NULL), parsed;
+    char text[64], far[64];
+    int year;
+
+    (void)state;
+    gmtime_r(&t, &now);
+    year = now.tm_year + 1900;
+    snprintf(text, sizeof(text), "Monday, 01-Jan-%02d 00:00:00 GMT",
+             (year + 1) % 100);
+    parsed = repo_parse_http_date(text);
+    gmtime_r(&parsed, &now);
+    assert_int_equal(now.tm_year + 1900, year + 1);
+    snprintf(far, sizeof(far), "Monday, 01-Jan-%02d 00:00:00 GMT",
+             (year + 60) % 100);
+    parsed = repo_parse_http_date(far);
+    gmtime_r(&parsed, &now);
+    assert_int_equal(now.tm_year + 1900, year + 60 - 100);
 }
 
 int main(void)
@@ -603,6 +632,7 @@ int main(void)
         cmocka_unit_test(hosts_checked),
         cmocka_unit_test(pem_compact_round_trip),
         cmocka_unit_test(http_dates_round_trip),
+        cmocka_unit_test(rfc850_years_placed),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

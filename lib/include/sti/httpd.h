@@ -73,6 +73,14 @@ STI_API const char *sti_httpd_query(const struct sti_httpd_request *req,
 /* A request header (case-insensitive name), or NULL. */
 STI_API const char *sti_httpd_header(const struct sti_httpd_request *req,
                                      const char *name);
+/* Calls FN(ARG, VALUE) for each field line NAME (case-insensitive) of the
+ * request, in order, until FN returns non-zero.  Returns that value, or 0.
+ * List fields such as If-None-Match may come in several lines (RFC 9110
+ * section 5.3). */
+STI_API int sti_httpd_header_each(const struct sti_httpd_request *req,
+                                  const char *name,
+                                  int (*fn)(void *arg, const char *value),
+                                  void *arg);
 STI_API const unsigned char *sti_httpd_body(const struct sti_httpd_request *req,
                                             size_t *len);
 /* The peer's address as text, such as "127.0.0.1". */
