@@ -1360,6 +1360,23 @@ static struct MHD_Daemon *start_daemon(const struct sti_httpd_config *c,
         1, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 }
 
+/* libmicrohttpd 0.9.75 names the port argument of MHD_start_daemon() in
+ * its bind message, which is 0 beside MHD_OPTION_SOCK_ADDR, so only the
+ * reason after the colon is kept. */
+static const char *start_reason(const struct sti_httpd *httpd)
+{
+    static const char bind_prefix[] = "Failed to bind to port ";
+    const char *msg = httpd->start_msg, *colon;
+
+    if (msg[0] == '\0')
+        return "libmicrohttpd failed";
+    colon = strstr(msg, ": ");
+    if (strncmp(msg, bind_prefix, sizeof(bind_prefix) - 1) == 0 &&
+        colon != NULL)
+        return colon + 2;
+    return msg;
+}
+
 int sti_httpd_start(const struct sti_httpd_config *config,
                     sti_httpd_handler handler, void *arg,
                     struct sti_httpd **out, struct sti_error *err)
@@ -1399,10 +1416,10 @@ int sti_httpd_start(const struct sti_httpd_config *config,
     httpd->daemon = start_daemon(config, httpd, &ss);
     httpd->starting = 0;
     if (httpd->daemon == NULL) {
-        rc = sti_seterr(
-            err, STI_ERR_IO, "cannot start the HTTP server on %s: %s",
-            config->listen ? config->listen : "127.0.0.1:0",
-            httpd->start_msg[0] ? httpd->start_msg : "libmicrohttpd failed");
+        rc = sti_seterr(err, STI_ERR_IO,
+                        "cannot start the HTTP server on %s: %s",
+                        config->listen ? config->listen : "127.0.0.1:0",
+                        start_reason(httpd));
         goto fail;
     }
     rc = sweeper_start(httpd);

@@ -185,6 +185,7 @@ int sti_repo_check_chain(const void *data, size_t len, struct sti_chain **out,
                          struct sti_error *err)
 {
     struct sti_chain *chain = NULL;
+    const char *first;
     int blocks, rc;
 
     if (out != NULL)
@@ -194,7 +195,12 @@ int sti_repo_check_chain(const void *data, size_t len, struct sti_chain **out,
     blocks = count_pem_blocks(data, len, err);
     if (blocks < 0)
         return err ? err->code : STI_ERR_INVALID;
-    rc = sti_chain_parse(data, len, &chain, err);
+    /* Text before the first certificate, such as the lines that 'openssl
+     * x509 -subject' prints, is dropped like the text between them.
+     * count_pem_blocks() found that certificate. */
+    first = memmem(data, len, begin_cert, sizeof(begin_cert) - 1);
+    rc = sti_chain_parse(first, len - (size_t)(first - (const char *)data),
+                         &chain, err);
     if (rc != STI_OK)
         return rc;
     if (sti_chain_count(chain) != (size_t)blocks) {

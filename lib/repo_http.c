@@ -219,10 +219,15 @@ static int client_cert_valid(struct sti_repo *repo,
  * the reason.  A certificate problem is reported only without a token,
  * because a client that sends a token means to use it. */
 static void reject(const struct sti_httpd_request *req,
-                   struct sti_httpd_response *resp, const char *auth)
+                   struct sti_httpd_response *resp, const char *header)
 {
     const char *sha = sti_httpd_client_cert_sha256(req);
     const char *reason = sti_httpd_client_cert_error(req);
+    /* RFC 6750 section 3.1: a request with another scheme, such as Basic,
+     * lacks bearer credentials and gets no error code. */
+    const char *auth = header != NULL && strncasecmp(header, "Bearer ", 7) == 0
+                           ? header
+                           : NULL;
     char msg[400];
 
     if (auth == NULL && sha != NULL) {

@@ -409,6 +409,11 @@ int cr_remove(int argc, char **argv)
         return rc < 0 ? CLI_EXIT_OK : rc;
     if (argc - optind != 1)
         return cli_usage_error("expected one NAME");
+    if (!sti_repo_name_valid(argv[optind]))
+        return cli_usage_error("invalid chain name '%.200s'; use 1 to %d "
+                               "letters, digits, '.', '_' or '-', starting "
+                               "with a letter or digit",
+                               argv[optind], STI_REPO_NAME_MAX);
     rc = open_store(o.dir, &dir, &repo);
     if (rc != 0)
         return rc;

@@ -323,7 +323,9 @@ static int start_server(const struct serve_opts *o, struct sti_service *svc,
     hc.timeout_s = (unsigned int)o->timeout;
     hc.access_log = o->val[O_NO_ACCESS_LOG] == NULL;
     if (sti_httpd_start(&hc, sti_service_handle, svc, httpd, &err) != STI_OK)
-        return cli_fail("cannot start the server", &err);
+        return err.code == STI_ERR_INVALID
+                   ? cli_usage_error("cannot start the server: %s", err.message)
+                   : cli_fail("cannot start the server", &err);
     if (o->val[O_PORT_FILE] != NULL) {
         char text[16];
         int n = snprintf(text, sizeof(text), "%d\n", sti_httpd_port(*httpd));

@@ -56,6 +56,12 @@ check_contains "unknown key named" "unknown key 'max_conections'" \
 # --- publish checks
 check_status "publish a good chain" 0 \
     sti-cr publish --dir "$D" "$DATA/good.pem" --name sp1
+check_status "publish with text before the first certificate" 0 \
+    sti-cr publish --dir "$D" "$DATA/leading-text.pem" --name lt
+sti-cr remove --dir "$D" lt >/dev/null
+check_status "remove an invalid name" 2 sti-cr remove --dir "$D" ../x
+check_contains "invalid name explained" "invalid chain name '../x'" \
+    "$(cat "$T/last.err")"
 reject() {
     check_status "reject $1" 1 sti-cr publish --dir "$D" "$DATA/$1" --name bad
     check_contains "reason for $1" "$2" "$(cat "$T/last.err")"
@@ -178,6 +184,10 @@ A="$U/api/v1/chains"
 AUTH="Authorization: Bearer $TOKEN"
 check_eq "API without token" 401 "$(http_status GET "$A")"
 check_contains "WWW-Authenticate" "Bearer" "$(header WWW-Authenticate)"
+check_eq "API with Basic credentials" 401 \
+    "$(http_status GET "$A" -H "Authorization: Basic dXNlcjpwYXNz")"
+check_eq "Basic credentials get no error code" 'Bearer realm="sti-cr"' \
+    "$(header WWW-Authenticate)"
 check_eq "API with a wrong token" 401 \
     "$(http_status GET "$A" -H "Authorization: Bearer x$TOKEN")"
 check_eq "publish with a wrong token" 401 \

@@ -39,6 +39,12 @@ check_status "missing CA file" 1 sti serve --ca-file "$T/none.pem"
 check_contains "missing CA file named" "$T/none.pem" "$(cat "$T/last.err")"
 check_status "busy port" 1 sti serve --ca-file "$T/pki/root.pem" \
     --listen "127.0.0.1:$PORT"
+check_contains "busy port named" \
+    "on 127.0.0.1:$PORT: Address already in use" "$(cat "$T/last.err")"
+check_status "listen address without a port" 2 sti serve \
+    --ca-file "$T/pki/root.pem" --listen 127.0.0.1
+check_contains "listen address explained" "invalid listen address" \
+    "$(cat "$T/last.err")"
 
 # --- the service, configured through a file and an encrypted key
 openssl pkcs8 -topk8 -in "$T/pki/sp.key" -passout pass:s3cret -v2 aes-256-cbc \

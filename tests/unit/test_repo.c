@@ -89,6 +89,7 @@ static void chain_checks_by_case(void **state)
     } cases[] = {
         {"repo/good.pem", STI_OK, NULL},
         {"repo/good2.pem", STI_OK, NULL},
+        {"repo/leading-text.pem", STI_OK, NULL},
         {"repo/reversed.pem", STI_ERR_POLICY, "put the leaf first"},
         {"repo/no-tnauth.pem", STI_ERR_POLICY, "no TNAuthList"},
         {"repo/ca-leaf.pem", STI_ERR_POLICY, "is a CA"},

@@ -87,6 +87,10 @@ openssl x509 -in "$w/expired.full" -out "$w/expired.pem"
 cp "$w/root.pem" root.pem
 cat "$w/leaf1.pem" "$w/inter.pem" >good.pem
 cat "$w/leaf2.pem" "$w/inter.pem" >good2.pem
+# As 'openssl x509 -subject -issuer' prints it: text before each block.
+for c in leaf1 inter; do
+    openssl x509 -in "$w/$c.pem" -subject -issuer
+done >leading-text.pem
 cat "$w/inter.pem" "$w/leaf1.pem" >reversed.pem
 cat "$w/plain.pem" "$w/inter.pem" >no-tnauth.pem
 cat "$w/inter.pem" "$w/root.pem" >ca-leaf.pem
