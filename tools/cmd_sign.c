@@ -35,7 +35,8 @@ static void usage(FILE *out)
             "  --dest TN          called number; repeat for several\n"
             "  --attest A|B|C     SHAKEN attestation level\n"
             "  --origid UUID      origination id (default: a random UUID)\n"
-            "  --iat SECONDS      issued-at time (default: now)\n"
+            "  --iat SECONDS      issued-at time (default: now, or the Date\n"
+            "                     of the --invite message)\n"
             "  --ppt shaken|div|none  PASSporT type (default: shaken)\n"
             "  --div TN           div PASSporT: the original called number\n"
             "  --claims JSON      extra claims object, such as rcd\n"
@@ -363,6 +364,28 @@ static int print_identity(const struct sign_opts *o, const char *value)
     return CLI_EXIT_OK;
 }
 
+/* The freshness window for the INVITE's Date, as RFC 8224 section 4.1
+ * recommends. */
+#define DATE_FRESHNESS_S 60
+
+/* RFC 8224 section 4.1 forbids signing a request whose Date lies outside
+ * the freshness window, since verifiers would reject it as stale. */
+static int iat_from_date(struct sti_passport_claims *c, time_t date)
+{
+    int64_t skew = (int64_t)date - (int64_t)time(NULL);
+
+    if (skew > DATE_FRESHNESS_S || -skew > DATE_FRESHNESS_S) {
+        cli_errorf("the INVITE's Date is %lld s %s the clock, outside the "
+                   "%d s freshness window; update the Date, or give --iat "
+                   "to sign anyway",
+                   (long long)(skew < 0 ? -skew : skew),
+                   skew < 0 ? "behind" : "ahead of", DATE_FRESHNESS_S);
+        return CLI_EXIT_FAIL;
+    }
+    c->iat = (int64_t)date;
+    return CLI_EXIT_OK;
+}
+
 /*
  * Takes iat from the INVITE's Date, which RFC 8224 section 4.1 prefers to
  * the signer's clock, or adds a Date made from iat when there is none.
@@ -386,8 +409,8 @@ static int date_and_iat(const struct sign_opts *o, struct sti_sip *sip,
     if (rc != STI_OK)
         return cli_fail("cannot read the INVITE's Date", &err);
     if (c->iat == 0)
-        c->iat = (int64_t)date;
-    else if (o->compact && c->iat != (int64_t)date)
+        return iat_from_date(c, date);
+    if (o->compact && c->iat != (int64_t)date)
         return cli_usage_error("--iat %lld differs from the INVITE's Date "
                                "(%lld); a compact PASSporT takes iat from "
                                "Date, so drop --iat or change the Date",

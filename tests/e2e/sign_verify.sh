@@ -222,6 +222,14 @@ check_status "full form takes iat from Date too" 0 \
     sti verify $V --json --file "$T/full.sip"
 check_contains "full form iat is Date" "\"iat\":$NOW," \
     "$(cat "$T/last.out")"
+OLD_DATE=$(LC_ALL=C date -u -d "@$((NOW - 3600))" '+%a, %d %b %Y %H:%M:%S GMT')
+invite 12025550100 12025550101 "Date: $OLD_DATE" >"$T/olddate.sip"
+check_status "sign an INVITE with an hour-old Date" 1 \
+    sti sign $SIGN --invite "$T/olddate.sip"
+check_contains "stale Date error gives the window" \
+    "outside the 60 s freshness window" "$(cat "$T/last.err")"
+check_status "--iat signs an old INVITE anyway" 0 \
+    sti sign $SIGN --iat "$NOW" --invite "$T/olddate.sip"
 invite 12025550100 12025550101 "Date: yesterday" >"$T/baddate.sip"
 check_status "sign an INVITE with an invalid Date" 1 \
     sti sign $SIGN --invite "$T/baddate.sip"

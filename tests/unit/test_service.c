@@ -665,6 +665,11 @@ static void sign_csv_rejects_bad_rows(void **state)
         {"1,2,A,x", 400, "too few tokens\n"},
         {"1,2,a,,", 400, "invalid attest 'a'; use A, B or C\n"},
         {"1,x2,A,,", 400, "dest: invalid telephone number 'x2'"},
+        {"12025550100,12025550199,A,,https://a/b>;info=<https://evil/x", 400,
+         "invalid x5u 'https://a/b>;info=<https://evil/x'"},
+        {"12025550100,12025550199,A,,https://a/\tb", 400, "invalid x5u"},
+        {"12025550100,12025550199,A,,not a url", 400,
+         "invalid x5u 'not a url'"},
     };
 
     (void)state;
