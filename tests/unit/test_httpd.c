@@ -3,6 +3,7 @@
 #include "support.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -753,13 +754,36 @@ static void *slow_call_main(void *arg)
     return NULL;
 }
 
+struct probe {
+    int port;
+    int connect_errno; /* 0 when the connection was accepted */
+};
+
+/* Connects 300 ms after it starts, while the server drains. */
+static void *probe_main(void *arg)
+{
+    struct probe *p = arg;
+    struct timespec wait = {0, 300 * 1000 * 1000};
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)p->port)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    nanosleep(&wait, NULL);
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    p->connect_errno =
+        connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : errno;
+    close(fd);
+    return NULL;
+}
+
 static void stop_finishes_requests(void **state)
 {
     struct sti_httpd_config cfg = {0};
     struct sti_httpd *h;
     struct slow_call call;
+    struct probe probe = {0};
     char base[64];
-    pthread_t thread;
+    pthread_t thread, prober;
     struct timespec t0, pause = {0, 5 * 1000 * 1000};
     int before = atomic_load(&handler_calls);
     double stop_s;
@@ -770,11 +794,16 @@ static void stop_finishes_requests(void **state)
     assert_int_equal(pthread_create(&thread, NULL, slow_call_main, &call), 0);
     while (atomic_load(&handler_calls) == before)
         nanosleep(&pause, NULL);
-    /* The handler sleeps 1 s; stopping now must still send its reply. */
+    /* The handler sleeps 1 s; stopping now must still send its reply,
+     * while new connections are refused. */
+    probe.port = sti_httpd_port(h);
+    assert_int_equal(pthread_create(&prober, NULL, probe_main, &probe), 0);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     sti_httpd_stop(h);
     stop_s = seconds_since(&t0);
     pthread_join(thread, NULL);
+    pthread_join(prober, NULL);
+    assert_int_equal(probe.connect_errno, ECONNREFUSED);
     assert_int_equal(call.rc, CURLE_OK);
     assert_int_equal(call.reply.status, 200);
     assert_string_equal(call.reply.body, "slept");
