@@ -13,9 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
-/* How long a service may take to report its port, and to stop. */
+/* How long a service may take to report its port, and to stop: the
+ * services finish requests in progress for up to 5 s after SIGTERM. */
 #define START_WAIT_MS 15000
-#define TERM_WAIT_MS 5000
+#define TERM_WAIT_MS 8000
 #define KILL_WAIT_MS 2000
 
 static const char *const service_names[LAB_SERVICE_COUNT] = {"pa", "cr", "ca",

@@ -39,6 +39,12 @@ check_eq "intermediate key mode" 600 "$(stat -c %a "$CA/intermediate.key")"
 check_contains "config names the profile" "profile = us" "$(cat "$CA/ca.conf")"
 check_status "init refuses an existing CA" 1 sti-ca init --dir "$CA"
 check_contains "existing CA message" "already holds a CA" "$(cat "$T/last.err")"
+# An unknown key in ca.conf is a usage error that names it.
+cp "$CA/ca.conf" "$T/ca.conf.saved"
+echo "bogus = 2" >>"$CA/ca.conf"
+check_status "unknown config key" 2 sti-ca list --dir "$CA"
+check_contains "unknown key named" "unknown key 'bogus'" "$(cat "$T/last.err")"
+cp "$T/ca.conf.saved" "$CA/ca.conf"
 check_status "init without --dir" 2 sti-ca init
 check_status "init with unknown profile" 2 sti-ca init --dir "$T/x" \
     --profile de

@@ -385,6 +385,13 @@ expect "sixth failed login throttled" 429 POST /api/v1/auth/login \
 
 # A restart loses nothing; a 1 s access token lifetime expires.
 stop_pa
+# An unknown key in pa.conf is a usage error that names it and its line.
+cp "$D/pa.conf" "$T/pa.conf.saved"
+echo "frobnicate = 1" >>"$D/pa.conf"
+check_status "unknown config key" 2 sti-pa sp list --dir "$D"
+check_contains "unknown key named" "line $(wc -l <"$D/pa.conf"): unknown key 'frobnicate'" \
+    "$(cat "$T/last.err")"
+cp "$T/pa.conf.saved" "$D/pa.conf"
 sed -i 's/^access_token_lifetime = .*/access_token_lifetime = 1/' "$D/pa.conf"
 start_pa
 check_status "sp list after restart" 0 sti-pa sp list --dir "$D"
