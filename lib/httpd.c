@@ -10,9 +10,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -48,7 +51,6 @@
 /* libmicrohttpd 0.9.75 logs this when a new connection is over
  * MHD_OPTION_CONNECTION_LIMIT or MHD_OPTION_PER_IP_CONNECTION_LIMIT,
  * and closes it without a response. */
-#define MHD_LIMIT_MESSAGE "Server reached connection limit"
 /* At most one log line per interval for connections over the limits. */
 #define REJECT_LOG_INTERVAL_MS 1000
 
@@ -105,6 +107,16 @@ struct sti_httpd {
     /* Requests from the request line to the end of their response. */
     atomic_int in_flight;
     atomic_int stopping; /* set by sti_httpd_stop() */
+
+    /* The listening socket and the thread that accepts on it; see
+     * acceptor_main().  worker_load counts the open connections by
+     * descriptor modulo workers, under conns_lock. */
+    int listen_fd;
+    int wake_fds[2];
+    int acceptor_running;
+    pthread_t acceptor;
+    unsigned int workers;
+    unsigned int *worker_load;
 };
 
 struct httpd_header {
@@ -617,6 +629,19 @@ static struct httpd_conn *conn_track(struct MHD_Connection *conn)
     return ci != NULL ? ci->socket_context : NULL;
 }
 
+/* Adds DELTA to the load of the worker that serves descriptor FD. */
+static void load_add(struct sti_httpd *httpd, int fd, int delta)
+{
+    unsigned int *load = &httpd->worker_load[(unsigned int)fd % httpd->workers];
+
+    pthread_mutex_lock(&httpd->conns_lock);
+    if (delta > 0)
+        (*load)++;
+    else if (*load > 0)
+        (*load)--;
+    pthread_mutex_unlock(&httpd->conns_lock);
+}
+
 static void conn_started(struct sti_httpd *httpd, struct MHD_Connection *conn,
                          void **socket_context)
 {
@@ -653,13 +678,18 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
 {
     struct sti_httpd *httpd = cls;
     struct httpd_conn *c = *socket_context;
+    const union MHD_ConnectionInfo *ci;
 
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         conn_started(httpd, conn, socket_context);
         return;
     }
-    if (c == NULL)
+    if (c == NULL) {
+        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (ci != NULL)
+            load_add(httpd, ci->connect_fd, -1);
         return;
+    }
     pthread_mutex_lock(&httpd->conns_lock);
     if (c->prev != NULL)
         c->prev->next = c->next;
@@ -669,6 +699,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
         c->next->prev = c->prev;
     httpd->conn_count--;
     pthread_mutex_unlock(&httpd->conns_lock);
+    load_add(httpd, c->fd, -1);
     free(c);
     *socket_context = NULL;
 }
@@ -865,6 +896,25 @@ static void log_safe(const char *in, char *out, size_t size)
     out[o] = '\0';
 }
 
+/* Why libmicrohttpd ended a request early, in words for the log. */
+static const char *termination_text(enum MHD_RequestTerminationCode toe)
+{
+    switch (toe) {
+    case MHD_REQUEST_TERMINATED_WITH_ERROR:
+        return "a network or protocol error";
+    case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+        return "the connection timed out";
+    case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+        return "the server stopped";
+    case MHD_REQUEST_TERMINATED_READ_ERROR:
+        return "reading the request failed";
+    case MHD_REQUEST_TERMINATED_CLIENT_ABORT:
+        return "the client closed the connection";
+    default:
+        return "an unknown reason";
+    }
+}
+
 static void log_access(const struct sti_httpd_request *req,
                        enum MHD_RequestTerminationCode toe)
 {
@@ -890,9 +940,9 @@ static void log_access(const struct sti_httpd_request *req,
     else
         sti_log(STI_LOG_INFO,
                 "access: %s %s %s %d %zu bytes %lld.%03lld ms%s%s (connection "
-                "closed before the response was sent, reason %d)",
+                "closed before the response was sent: %s)",
                 req->peer, method, path, req->status, req->bytes, us / 1000,
-                us % 1000, sep, note, (int)toe);
+                us % 1000, sep, note, termination_text(toe));
 }
 
 /*
@@ -1195,8 +1245,6 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
         msg[--n] = '\0';
     if (httpd->starting)
         snprintf(httpd->start_msg, sizeof(httpd->start_msg), "%s", msg);
-    if (strncmp(msg, MHD_LIMIT_MESSAGE, strlen(MHD_LIMIT_MESSAGE)) == 0)
-        atomic_fetch_add(&httpd->rejected, 1);
     sti_log(STI_LOG_DEBUG, "libmicrohttpd: %s", msg);
 }
 
@@ -1286,10 +1334,174 @@ static int load_tls(const struct sti_httpd_config *config,
                                 err);
 }
 
+/* Connection placement */
+
+/*
+ * libmicrohttpd 0.9.75 lets its worker threads race to accept, so a burst
+ * of keep-alive connections (a SIP server opening its pool) can land on
+ * one worker and leave the other cores idle for the connections' life.
+ * This server accepts on its own thread instead and hands each socket to
+ * MHD_add_connection(), which gives it to worker (descriptor modulo
+ * workers).  Giving the socket a descriptor number with the residue of
+ * the least loaded worker, by dup()ing it until the number fits, puts it
+ * on that worker.  NOTE: that mapping is libmicrohttpd's internal rule,
+ * read in its source (internal_add_connection()); if it changes, the
+ * placement is arbitrary but connections still work.
+ */
+static int steer_fd(struct sti_httpd *httpd, int fd)
+{
+    unsigned int target = 0, best = UINT_MAX, n = httpd->workers;
+    int spare[16], count = 0;
+
+    if (n < 2)
+        return fd;
+    pthread_mutex_lock(&httpd->conns_lock);
+    for (unsigned int w = 0; w < n; w++)
+        if (httpd->worker_load[w] < best) {
+            best = httpd->worker_load[w];
+            target = w;
+        }
+    pthread_mutex_unlock(&httpd->conns_lock);
+    /* Each dup() takes the lowest free number, so holding the earlier
+     * ones walks up through the free numbers. */
+    while ((unsigned int)fd % n != target && count < 16) {
+        int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+        if (d < 0)
+            break;
+        spare[count++] = fd;
+        fd = d;
+    }
+    while (count > 0)
+        close(spare[--count]);
+    return fd;
+}
+
+static void accept_one(struct sti_httpd *httpd)
+{
+    struct sockaddr_storage peer;
+    socklen_t len = sizeof(peer);
+    int fd = accept4(httpd->listen_fd, (struct sockaddr *)&peer, &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+    if (fd < 0) {
+        /* Out of descriptors: back off instead of spinning on poll(). */
+        if (errno == EMFILE || errno == ENFILE) {
+            struct timespec pause = {0, 50 * 1000 * 1000};
+
+            sti_log(STI_LOG_WARNING, "cannot accept a connection: %s",
+                    strerror(errno));
+            nanosleep(&pause, NULL);
+        }
+        return;
+    }
+    if (atomic_load(&httpd->stopping)) {
+        close(fd);
+        return;
+    }
+    /* The load counts from here, so that the next connection, accepted
+     * before a worker reports this one, goes elsewhere.  libmicrohttpd
+     * closes the socket itself when it refuses it. */
+    fd = steer_fd(httpd, fd);
+    load_add(httpd, fd, 1);
+    if (MHD_add_connection(httpd->daemon, fd, (struct sockaddr *)&peer, len) !=
+        MHD_YES) {
+        load_add(httpd, fd, -1);
+        atomic_fetch_add(&httpd->rejected, 1);
+    }
+}
+
+static void *acceptor_main(void *arg)
+{
+    struct sti_httpd *httpd = arg;
+
+    for (;;) {
+        struct pollfd p[2] = {{httpd->listen_fd, POLLIN, 0},
+                              {httpd->wake_fds[0], POLLIN, 0}};
+
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
+            break;
+        if (p[1].revents != 0)
+            break;
+        if (p[0].revents & POLLIN)
+            accept_one(httpd);
+    }
+    return NULL;
+}
+
+/* Binds and listens on SS; sets listen_fd and port. */
+static int open_listener(struct sti_httpd *httpd,
+                         const struct sockaddr_storage *ss, const char *where,
+                         struct sti_error *err)
+{
+    int one = 1, fd;
+    socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                              : sizeof(struct sockaddr_in);
+    struct sockaddr_storage bound;
+
+    fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return sti_seterr(err, STI_ERR_IO,
+                          "cannot start the HTTP server on %s: %s", where,
+                          strerror(errno));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (ss->ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, (const struct sockaddr *)ss, len) != 0 ||
+        listen(fd, SOMAXCONN) != 0 ||
+        getsockname(fd, (struct sockaddr *)&bound, &len) != 0) {
+        int e = errno;
+
+        close(fd);
+        return sti_seterr(err, STI_ERR_IO,
+                          "cannot start the HTTP server on %s: %s", where,
+                          strerror(e));
+    }
+    httpd->listen_fd = fd;
+    httpd->port = ntohs(bound.ss_family == AF_INET6
+                            ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                            : ((struct sockaddr_in *)&bound)->sin_port);
+    return STI_OK;
+}
+
+static int acceptor_start(struct sti_httpd *httpd)
+{
+    int rc;
+
+    if (pipe2(httpd->wake_fds, O_CLOEXEC | O_NONBLOCK) != 0)
+        return errno;
+    rc = pthread_create(&httpd->acceptor, NULL, acceptor_main, httpd);
+    if (rc == 0)
+        httpd->acceptor_running = 1;
+    return rc;
+}
+
+/* Stops accepting and closes the listening socket, so new connections
+ * are refused. */
+static void acceptor_stop(struct sti_httpd *httpd)
+{
+    if (httpd->acceptor_running) {
+        if (write(httpd->wake_fds[1], "x", 1) < 0)
+            sti_log(STI_LOG_WARNING, "cannot wake the accepting thread: %s",
+                    strerror(errno));
+        pthread_join(httpd->acceptor, NULL);
+        httpd->acceptor_running = 0;
+    }
+    for (int i = 0; i < 2; i++)
+        if (httpd->wake_fds[i] >= 0)
+            close(httpd->wake_fds[i]);
+    httpd->wake_fds[0] = httpd->wake_fds[1] = -1;
+    if (httpd->listen_fd >= 0)
+        close(httpd->listen_fd);
+    httpd->listen_fd = -1;
+}
+
 static void httpd_free(struct sti_httpd *httpd)
 {
     if (httpd == NULL)
         return;
+    acceptor_stop(httpd);
+    free(httpd->worker_load);
     pthread_mutex_destroy(&httpd->conns_lock);
     free(httpd->cert_pem);
     X509_STORE_free(httpd->client_store);
@@ -1308,9 +1520,9 @@ static struct MHD_Daemon *start_daemon(const struct sti_httpd_config *c,
                                        struct sti_httpd *httpd,
                                        const struct sockaddr_storage *ss)
 {
-    /* MHD_quiesce_daemon() in sti_httpd_stop() needs MHD_USE_ITC. */
-    unsigned int flags =
-        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    /* MHD_add_connection() needs MHD_USE_ITC to wake the workers. */
+    unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+                         MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET;
     unsigned int threads = or_default(c->threads, DEFAULT_THREADS);
     unsigned int max_conn =
         or_default(c->max_connections, DEFAULT_MAX_CONNECTIONS);
@@ -1350,9 +1562,9 @@ static struct MHD_Daemon *start_daemon(const struct sti_httpd_config *c,
      * Host (RFC 9112 section 3.2) and close the connection on a space in
      * the request target. */
     return MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, httpd, MHD_OPTION_SOCK_ADDR, ss,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, httpd, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, httpd, MHD_OPTION_NOTIFY_CONNECTION, on_connection, httpd,
+        flags, 0, NULL, NULL, on_request, httpd, MHD_OPTION_URI_LOG_CALLBACK,
+        on_uri, httpd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, httpd,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, httpd,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, httpd,
         MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_CONNECTION_TIMEOUT,
         or_default(c->timeout_s, DEFAULT_TIMEOUT_S),
@@ -1384,7 +1596,6 @@ int sti_httpd_start(const struct sti_httpd_config *config,
     static const struct sti_httpd_config defaults;
     struct sti_httpd *httpd;
     struct sockaddr_storage ss;
-    const union MHD_DaemonInfo *info;
     int rc;
 
     *out = NULL;
@@ -1396,6 +1607,13 @@ int sti_httpd_start(const struct sti_httpd_config *config,
     if (httpd == NULL)
         return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&httpd->conns_lock, NULL);
+    httpd->listen_fd = httpd->wake_fds[0] = httpd->wake_fds[1] = -1;
+    httpd->workers = or_default(config->threads, DEFAULT_THREADS);
+    httpd->worker_load = calloc(httpd->workers, sizeof(*httpd->worker_load));
+    if (httpd->worker_load == NULL) {
+        httpd_free(httpd);
+        return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    }
     httpd->handler = handler;
     httpd->expect_handler = config->expect_handler;
     httpd->arg = arg;
@@ -1410,6 +1628,9 @@ int sti_httpd_start(const struct sti_httpd_config *config,
                       &ss, err);
     if (rc == STI_OK)
         rc = load_tls(config, httpd, err);
+    if (rc == STI_OK)
+        rc = open_listener(
+            httpd, &ss, config->listen ? config->listen : "127.0.0.1:0", err);
     if (rc != STI_OK)
         goto fail;
     httpd->starting = 1;
@@ -1430,8 +1651,13 @@ int sti_httpd_start(const struct sti_httpd_config *config,
                         strerror(rc));
         goto fail;
     }
-    info = MHD_get_daemon_info(httpd->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    httpd->port = info ? (int)info->port : 0;
+    rc = acceptor_start(httpd);
+    if (rc != 0) {
+        sti_httpd_stop(httpd);
+        return sti_seterr(err, STI_ERR_INTERNAL,
+                          "cannot start the accepting thread: %s",
+                          strerror(rc));
+    }
     *out = httpd;
     return STI_OK;
 fail:
@@ -1454,13 +1680,10 @@ static void drain(struct sti_httpd *httpd)
 {
     struct timespec pause = {0, 10 * 1000 * 1000};
     long long until = now_ms() + DRAIN_MS;
-    MHD_socket fd;
     int left;
 
     atomic_store(&httpd->stopping, 1);
-    fd = MHD_quiesce_daemon(httpd->daemon);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    acceptor_stop(httpd);
     while ((left = atomic_load(&httpd->in_flight)) > 0 && now_ms() < until)
         nanosleep(&pause, NULL);
     if (left > 0)

@@ -103,6 +103,12 @@ static int verify_leaf(X509_STORE *store, X509 *leaf, STACK_OF(X509) * chain,
     if (!ok)
         snprintf(reason, HTTPD_REASON_MAX, "%s",
                  X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+    /* A CA key signs certificates; it is not a client's identity. */
+    if (ok && X509_check_ca(leaf) != 0) {
+        snprintf(reason, HTTPD_REASON_MAX,
+                 "a CA certificate cannot be a client certificate");
+        ok = 0;
+    }
 out:
     X509_STORE_CTX_free(ctx);
     return ok;

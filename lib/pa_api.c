@@ -577,7 +577,7 @@ static enum route find_route(const char *path, char *id, size_t size,
         return ROUTE_REVOKE;
     if (match_account(path, id, size))
         return ROUTE_TOKEN;
-    *allowed = "GET";
+    *allowed = "GET, HEAD";
     if (strcmp(path, API_PREFIX "/ca-list") == 0)
         return ROUTE_CALIST;
     if (strcmp(path, API_PREFIX "/crl") == 0)
@@ -612,7 +612,11 @@ void sti_pa_http_handler(void *arg, const struct sti_httpd_request *req,
         sti_httpd_send_error(resp, 404, NULL, "no such resource");
         return;
     }
-    if (strcmp(method, allowed) != 0) {
+    /* RFC 9110 section 9.3.2: HEAD wherever GET is allowed, answered like
+     * GET; libmicrohttpd leaves the body out. */
+    if (strcmp(method, allowed) != 0 &&
+        !(strcmp(allowed, "GET, HEAD") == 0 &&
+          (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0))) {
         not_allowed(method, allowed, resp);
         return;
     }

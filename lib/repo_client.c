@@ -30,6 +30,10 @@ static int client_facts(const void *pem, size_t len, struct client_facts *f,
     f->subject = sti_cert_subject(cert);
     if (f->subject == NULL || sti_cert_fingerprint(cert, f->sha256) != STI_OK)
         rc = sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    else if (sti_cert_is_ca(cert))
+        rc = sti_seterr(err, STI_ERR_POLICY,
+                        "the certificate is a CA certificate; register the "
+                        "end-entity certificate the client presents");
     else if (f->not_after < time(NULL)) {
         gmtime_r(&f->not_after, &tm);
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -94,6 +98,14 @@ int sti_repo_client_add(struct sti_repo *repo, const char *name,
                           "digits, '.', '_' or '-', starting with a letter "
                           "or digit",
                           name, STI_REPO_NAME_MAX);
+    /* 'client remove' takes a name or a SHA-256, so a name must never
+     * read as one. */
+    if (name != NULL && strlen(name) == 64 &&
+        strspn(name, "0123456789abcdefABCDEF") == 64)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "invalid client name '%s': 64 hex digits read as "
+                          "a SHA-256; pick another name",
+                          name);
     rc = client_facts(pem, len, &f, err);
     if (rc != STI_OK)
         goto out;

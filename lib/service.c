@@ -493,6 +493,16 @@ struct verify_input {
     int64_t time;
 };
 
+/* Checks that TEXT reads as a bare URI (an addr-spec such as
+ * sip:alice@example.org), not a From value with a display name. */
+static int uri_text_ok(const char *text)
+{
+    const char *colon = strchr(text, ':');
+
+    return text[0] != '\0' && colon != NULL && colon != text &&
+           strpbrk(text, " \t\r\n<>\"") == NULL;
+}
+
 /* Reads the "uri" member of OBJ (the object at PATH): a string, or an
  * array of strings whose first is compared.  *OUT stays NULL without it. */
 static int party_uri(json_t *obj, const char *path, const char **out,
@@ -504,24 +514,29 @@ static int party_uri(json_t *obj, const char *path, const char **out,
     *out = NULL;
     if (v == NULL)
         return STI_OK;
-    if (json_is_string(v) && json_string_length(v) > 0) {
-        *out = json_string_value(v);
-        return STI_OK;
-    }
-    for (size_t i = 0; i < n; i++) {
-        json_t *e = json_array_get(v, i);
-
-        if (!json_is_string(e) || json_string_length(e) == 0)
-            return sti_seterr(err, STI_ERR_INVALID,
-                              "%s.uri[%zu] must be a non-empty string", path,
-                              i);
-    }
-    if (n == 0 || n > MAX_DEST)
+    if (!json_is_string(v) && (n == 0 || n > MAX_DEST))
         return sti_seterr(err, STI_ERR_INVALID,
                           "%s.uri must be a string or an array of 1 to %d "
                           "strings",
                           path, MAX_DEST);
-    *out = json_string_value(json_array_get(v, 0));
+    for (size_t i = 0; i < (json_is_string(v) ? 1 : n); i++) {
+        json_t *e = json_is_string(v) ? v : json_array_get(v, i);
+        const char *text = json_is_string(e) ? json_string_value(e) : NULL;
+        char index[24] = "";
+
+        if (text != NULL && uri_text_ok(text)) {
+            if (i == 0)
+                *out = text;
+            continue;
+        }
+        if (!json_is_string(v))
+            snprintf(index, sizeof(index), "[%zu]", i);
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "%s.uri%s must be a URI such as "
+                          "sip:alice@example.org, without spaces, a display "
+                          "name or angle brackets",
+                          path, index);
+    }
     return STI_OK;
 }
 

@@ -430,28 +430,70 @@ int sti_sip_uri_equal(const char *a, const char *b)
     return equal;
 }
 
+/* Formats WHEN as an rfc1123-date in English whatever the locale;
+ * returns 0 outside the years 1970 to 9999. */
+static int format_date(time_t when, char out[40])
+{
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed",
+                                    "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr",
+                                       "May", "Jun", "Jul", "Aug",
+                                       "Sep", "Oct", "Nov", "Dec"};
+    struct tm tm;
+
+    if (gmtime_r(&when, &tm) == NULL || tm.tm_year + 1900 > 9999 ||
+        tm.tm_year + 1900 < 1970)
+        return 0;
+    snprintf(out, 40, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
+             tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
+             tm.tm_min, tm.tm_sec);
+    return 1;
+}
+
+/* Parses an rfc1123-date (RFC 3261 section 20.17, always GMT) strictly:
+ * the date must read back the same once formatted, which rejects a
+ * two-digit year, a one-digit day and a day past the month's end such as
+ * 31 Feb.  The weekday is not compared. */
+static int parse_date(const char *text, time_t *out)
+{
+    struct tm tm = {0};
+    const char *end = strptime(text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    const char *comma = strchr(text, ',');
+    char again[40];
+
+    if (end == NULL || *end != '\0' || comma == NULL)
+        return 0;
+    *out = timegm(&tm);
+    return format_date(*out, again) &&
+           strcasecmp(strchr(again, ',') + 1, comma + 1) == 0;
+}
+
 int sti_sip_get_date(const struct sti_sip *s, time_t *out,
                      struct sti_error *err)
 {
-    osip_header_t *h = NULL;
-    struct tm tm = {0};
-    const char *end;
+    osip_header_t *h = NULL, *second = NULL;
+    int pos;
 
     *out = 0;
     if (s == NULL)
         return sti_seterr(err, STI_ERR_INVALID, "no SIP message given");
-    if (osip_message_header_get_byname(s->msg, "date", 0, &h) < 0 ||
-        h->hvalue == NULL)
+    pos = osip_message_header_get_byname(s->msg, "date", 0, &h);
+    if (pos < 0 || h->hvalue == NULL)
         return sti_seterr(err, STI_ERR_NOTFOUND,
                           "the SIP message has no Date header");
-    /* RFC 3261 section 20.17: rfc1123-date, always GMT. */
-    end = strptime(h->hvalue, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    if (end == NULL || *end != '\0')
+    /* RFC 3261 section 7.3: Date is not a list, so one field at most. */
+    if (osip_message_header_get_byname(s->msg, "date", pos + 1, &second) >= 0)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "the SIP message has two Date headers ('%s' and "
+                          "'%s'); send one",
+                          h->hvalue, second->hvalue ? second->hvalue : "");
+    if (!parse_date(h->hvalue, out)) {
+        *out = 0;
         return sti_seterr(err, STI_ERR_INVALID,
                           "invalid Date header '%s'; expected a form like "
                           "'Sat, 13 Nov 2010 23:29:00 GMT'",
                           h->hvalue);
-    *out = timegm(&tm);
+    }
     return STI_OK;
 }
 
@@ -470,25 +512,14 @@ static void remove_headers(osip_message_t *msg, const char *name)
 
 int sti_sip_set_date(struct sti_sip *s, time_t when, struct sti_error *err)
 {
-    /* Spelled out, because strftime() would follow the locale. */
-    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed",
-                                    "Thu", "Fri", "Sat"};
-    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr",
-                                       "May", "Jun", "Jul", "Aug",
-                                       "Sep", "Oct", "Nov", "Dec"};
-    struct tm tm;
     char value[40];
 
     if (s == NULL)
         return sti_seterr(err, STI_ERR_INVALID, "no SIP message given");
-    if (gmtime_r(&when, &tm) == NULL || tm.tm_year + 1900 > 9999 ||
-        tm.tm_year + 1900 < 1970)
+    if (!format_date(when, value))
         return sti_seterr(err, STI_ERR_INVALID,
                           "time %lld is outside the years 1970 to 9999",
                           (long long)when);
-    snprintf(value, sizeof(value), "%s, %02d %s %04d %02d:%02d:%02d GMT",
-             days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
-             tm.tm_hour, tm.tm_min, tm.tm_sec);
     remove_headers(s->msg, "date");
     if (osip_message_set_header(s->msg, "Date", value) != 0)
         return sti_seterr(err, STI_ERR_NOMEM, "cannot add the Date header");

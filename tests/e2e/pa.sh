@@ -201,6 +201,13 @@ expect "pa.crt" 200 GET /pa.crt
 check_eq "pa.crt body" "$(cat "$D/pa.crt")" "$(cat "$T/body")"
 expect "unknown path" 404 GET /nothing
 expect "wrong method" 405 DELETE /api/v1/crl
+check_eq "405 lists HEAD" "Allow: GET, HEAD" "$(curl -s -D - -o /dev/null \
+    --cacert "$D/tls.crt" -X DELETE "$URL/api/v1/crl" | tr -d '\r' |
+    grep -i '^allow:')"
+for p in /api/v1/crl /api/v1/ca-list /pa.crt; do
+    check_eq "HEAD $p" 200 "$(curl -s -I -o /dev/null -w '%{http_code}' \
+        --cacert "$D/tls.crt" "$URL$p")"
+done
 
 # Login.
 expect "login" 200 POST /api/v1/auth/login \

@@ -156,6 +156,12 @@ static void handler(void *arg, const struct sti_httpd_request *req,
         sti_httpd_set_body(resp, "text/plain", text, strlen(text));
         return;
     }
+    if (strcmp(path, "/thread") == 0) {
+        snprintf(text, sizeof(text), "thread %lu",
+                 (unsigned long)pthread_self());
+        sti_httpd_set_body(resp, "text/plain", text, strlen(text));
+        return;
+    }
     if (strcmp(path, "/note") == 0) {
         sti_httpd_set_log_note(resp, "auth=token:ci\nforged");
         sti_httpd_set_body(resp, "text/plain", "noted", 5);
@@ -776,6 +782,44 @@ static void *probe_main(void *arg)
     return NULL;
 }
 
+/* Eight keep-alive connections opened at once, as a SIP server opens its
+ * pool, are spread evenly over the two workers.  All stay open until every
+ * answer is in, so that no close moves the balance. */
+static void connections_spread_over_workers(void **state)
+{
+    static const char req[] = "GET /thread HTTP/1.1\r\nHost: x\r\n\r\n";
+    struct sti_httpd_config cfg = {.threads = 2};
+    struct sti_httpd *h;
+    char base[64], buf[4096], first[64] = "", *id;
+    int fds[8], same = 0;
+
+    (void)state;
+    h = start(&cfg, base, sizeof(base));
+    for (int i = 0; i < 8; i++)
+        fds[i] = connect_port(sti_httpd_port(h));
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(write(fds[i], req, sizeof(req) - 1),
+                         (ssize_t)(sizeof(req) - 1));
+    for (int i = 0; i < 8; i++) {
+        struct pollfd p = {.fd = fds[i], .events = POLLIN};
+        ssize_t n;
+
+        assert_int_equal(poll(&p, 1, 5000), 1);
+        n = read(fds[i], buf, sizeof(buf) - 1);
+        assert_true(n > 0);
+        buf[n] = '\0';
+        id = strstr(buf, "thread ");
+        assert_non_null(id);
+        if (first[0] == '\0')
+            snprintf(first, sizeof(first), "%s", id);
+        same += strcmp(first, id) == 0;
+    }
+    for (int i = 0; i < 8; i++)
+        close(fds[i]);
+    assert_int_equal(same, 4);
+    sti_httpd_stop(h);
+}
+
 static void stop_finishes_requests(void **state)
 {
     struct sti_httpd_config cfg = {0};
@@ -1060,6 +1104,7 @@ int main(void)
         cmocka_unit_test(trickled_head_cut_at_deadline),
         cmocka_unit_test(trickled_body_cut_at_deadline),
         cmocka_unit_test(keep_alive_requests_not_cut),
+        cmocka_unit_test(connections_spread_over_workers),
         cmocka_unit_test(stop_finishes_requests),
         cmocka_unit_test(per_ip_rejection_logged),
         cmocka_unit_test(expect_rejected_before_body),

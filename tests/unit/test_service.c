@@ -578,7 +578,16 @@ static void verification_rejects_bad_bodies(void **state)
          "verificationRequest.to.uri must be a string or an array of 1 to"},
         {"{\"verificationRequest\":{\"from\":{\"tn\":\"1\"},\"to\":{\"uri\":"
          "[\"sip:b@c\",5]}}}",
-         "verificationRequest.to.uri[1] must be a non-empty string"},
+         "verificationRequest.to.uri[1] must be a URI such as"},
+        {"{\"verificationRequest\":{\"from\":{\"uri\":\"\"},\"to\":{\"tn\":"
+         "[\"2\"]}}}",
+         "verificationRequest.from.uri must be a URI such as"},
+        {"{\"verificationRequest\":{\"from\":{\"uri\":\"\\\"A\\\" "
+         "<sip:alice@example.org>;tag=1\"},\"to\":{\"tn\":[\"2\"]}}}",
+         "without spaces, a display name or angle brackets"},
+        {"{\"verificationRequest\":{\"from\":{\"uri\":\"not a uri\"},\"to\":"
+         "{\"tn\":[\"2\"]}}}",
+         "verificationRequest.from.uri must be a URI such as"},
         {"{\"verificationRequest\":{\"from\":{\"tn\":[\"1\",\"3\"]},\"to\":"
          "{\"tn\":[\"2\"]}}}",
          "verificationRequest.from.tn must be a string or an array of one "

@@ -143,6 +143,54 @@ static void date_header(void **state)
     sti_sip_free(s);
 }
 
+/* Builds an INVITE whose Date header lines are DATES, then reads its Date. */
+static int date_of(const char *dates, time_t *date, struct sti_error *err)
+{
+    char msg[1024];
+    struct sti_sip *s;
+    int rc;
+
+    snprintf(msg, sizeof(msg),
+             "INVITE sip:+12025550101@example.com SIP/2.0\r\n"
+             "Via: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK1\r\n"
+             "From: <sip:+12025550100@example.com>;tag=1\r\n"
+             "To: <sip:+12025550101@example.com>\r\n"
+             "%s"
+             "Call-ID: 1@x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+             dates);
+    s = parse(msg);
+    rc = sti_sip_get_date(s, date, err);
+    sti_sip_free(s);
+    return rc;
+}
+
+static void date_header_strict(void **state)
+{
+    static const char *const bad[] = {
+        "Date: Fri, 04 Dec 26 19:44:58 GMT\r\n",   /* two-digit year */
+        "Date: Thu, 31 Feb 2026 19:00:00 GMT\r\n", /* past the month's end */
+        "Date: Fri, 4 Dec 2026 19:44:58 GMT\r\n",  /* one-digit day */
+        "Date: Fri, 04 Dec 2026 24:00:00 GMT\r\n", /* hour 24 */
+        "Date: Fri, 04 Dec 2026 19:44:58 UTC\r\n", /* not GMT */
+        "Date: Fri, 04 Dec 2026 19:44:58 GMT\r\n"
+        "Date: Fri, 04 Dec 2026 20:44:58 GMT\r\n", /* two Date headers */
+    };
+    struct sti_error err;
+    time_t date = 1;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(date_of(bad[i], &date, &err), STI_ERR_INVALID);
+        assert_int_equal(date, 0);
+    }
+    assert_non_null(strstr(err.message, "two Date headers"));
+    /* The weekday is not compared, and case does not matter. */
+    assert_int_equal(
+        date_of("Date: Mon, 04 DEC 2026 19:44:58 GMT\r\n", &date, &err),
+        STI_OK);
+    assert_int_equal(date, 1796413498);
+}
+
 static void set_date_replaces_header(void **state)
 {
     struct sti_sip *s = parse(invite);
@@ -259,6 +307,7 @@ int main(void)
         cmocka_unit_test(add_identity_keep_and_replace),
         cmocka_unit_test(from_tel_and_user_phone),
         cmocka_unit_test(date_header),
+        cmocka_unit_test(date_header_strict),
         cmocka_unit_test(set_date_replaces_header),
         cmocka_unit_test(uri_at_walks_pai_values),
         cmocka_unit_test(uri_equal_table),
