@@ -6,14 +6,16 @@
 # reported, because shared machines are noisy: requests/s, p99 latency and
 # the server's CPU time per request (from /proc), then the sti-cr/nginx
 # ratios, and sti-cr's resident memory with CHAINS distinct chains.
+# Many short rounds, because the p99 of single rounds swings widely on a
+# shared machine.
 # Usage: STI_BIN=build/bin sh bench/cr.sh
-# Environment: DURATION (default 10s), ROUNDS (3), CONNS (32),
+# Environment: DURATION (default 5s), ROUNDS (11), CONNS (32),
 # CHAINS (10000), SERVER_CPU (0), CLIENT_CPU (1).
 set -eu
 
 : "${STI_BIN:?set STI_BIN to the directory with sti-cr}"
-: "${DURATION:=10s}"
-: "${ROUNDS:=3}"
+: "${DURATION:=5s}"
+: "${ROUNDS:=11}"
 : "${CONNS:=32}"
 : "${CHAINS:=10000}"
 : "${SERVER_CPU:=0}"
