@@ -37,6 +37,12 @@ const char *sti_escape(const char *text, size_t len, char *buf, size_t size);
 /* Wipes and frees a buffer. */
 void sti_clear_free(void *ptr, size_t len);
 
+/* Loads the CRL from FILE, or when FILE is NULL fetches it from URL,
+ * trusting the TLS certificates of CA_FILE (NULL: the system store). */
+struct sti_crl;
+int sti_crl_fetch(const char *file, const char *url, const char *ca_file,
+                  struct sti_crl **out, struct sti_error *err);
+
 /* Fills BUF with LEN random bytes for a public identifier (an origid),
  * from a per-thread pool; never for keys, nonces or tokens. */
 int sti_random_id_bytes(unsigned char *buf, size_t len);

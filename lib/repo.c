@@ -71,6 +71,29 @@ void repo_http_date(time_t t, char out[32])
     strftime(out, 32, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
+void repo_iso_time(time_t t, char out[32])
+{
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int repo_json_list(int rc, const char *key, json_t *arr, char **json,
+                   struct sti_error *err)
+{
+    json_t *doc = rc == STI_OK ? json_pack("{s:O}", key, arr) : NULL;
+
+    if (rc == STI_OK) {
+        *json = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
+        if (*json == NULL)
+            rc = sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    }
+    json_decref(doc);
+    json_decref(arr);
+    return rc;
+}
+
 /* Parses TEXT in strptime() FORMAT to the end; returns 0 on success. */
 static int parse_date_form(const char *text, const char *format, struct tm *tm)
 {

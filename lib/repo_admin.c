@@ -76,14 +76,6 @@ out:
     return STI_OK;
 }
 
-static void iso_time(time_t t, char out[32])
-{
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* Builds the JSON object of one chain; BASE_URL may be NULL. */
 static json_t *info_to_json(const struct sti_repo_info *info,
                             const char *base_url)
@@ -91,8 +83,8 @@ static json_t *info_to_json(const struct sti_repo_info *info,
     char modified[32], not_after[32];
     json_t *o;
 
-    iso_time(info->modified, modified);
-    iso_time(info->not_after, not_after);
+    repo_iso_time(info->modified, modified);
+    repo_iso_time(info->not_after, not_after);
     o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s}", "name", info->name, "etag",
                   info->etag, "modified", modified, "not_after", not_after,
                   "certificates", (json_int_t)info->certs, "size",
@@ -220,7 +212,7 @@ int sti_repo_token_list_json(struct sti_repo *repo, char **json,
                              struct sti_error *err)
 {
     sqlite3_stmt *st = NULL;
-    json_t *arr = json_array(), *doc = NULL;
+    json_t *arr = json_array();
     int rc = STI_OK;
 
     *json = NULL;
@@ -232,7 +224,7 @@ int sti_repo_token_list_json(struct sti_repo *repo, char **json,
     while (rc == STI_OK && sqlite3_step(st) == SQLITE_ROW) {
         char created[32];
 
-        iso_time((time_t)sqlite3_column_int64(st, 1), created);
+        repo_iso_time((time_t)sqlite3_column_int64(st, 1), created);
         json_array_append_new(
             arr, json_pack("{s:s,s:s}", "name",
                            (const char *)sqlite3_column_text(st, 0), "created",
@@ -240,15 +232,7 @@ int sti_repo_token_list_json(struct sti_repo *repo, char **json,
     }
     sqlite3_finalize(st);
     pthread_mutex_unlock(&repo->db_lock);
-    if (rc == STI_OK) {
-        doc = json_pack("{s:O}", "tokens", arr);
-        *json = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
-        if (*json == NULL)
-            rc = sti_seterr(err, STI_ERR_NOMEM, "out of memory");
-    }
-    json_decref(doc);
-    json_decref(arr);
-    return rc;
+    return repo_json_list(rc, "tokens", arr, json, err);
 }
 
 int sti_repo_token_list_text(struct sti_repo *repo, char **text,

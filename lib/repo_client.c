@@ -19,7 +19,6 @@ static int client_facts(const void *pem, size_t len, struct client_facts *f,
 {
     struct sti_cert *cert = NULL;
     char when[32];
-    struct tm tm;
     int rc;
 
     memset(f, 0, sizeof(*f));
@@ -35,8 +34,7 @@ static int client_facts(const void *pem, size_t len, struct client_facts *f,
                         "the certificate is a CA certificate; register the "
                         "end-entity certificate the client presents");
     else if (f->not_after < time(NULL)) {
-        gmtime_r(&f->not_after, &tm);
-        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        repo_iso_time(f->not_after, when);
         /* The server would reject it at every request. */
         rc = sti_seterr(err, STI_ERR_POLICY,
                         "the client certificate expired on %s; register a "
@@ -157,20 +155,12 @@ int sti_repo_client_remove(struct sti_repo *repo, const char *name,
     return rc;
 }
 
-static void iso_time(time_t t, char out[32])
-{
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static json_t *client_row_json(sqlite3_stmt *st)
 {
     char not_after[32], created[32];
 
-    iso_time((time_t)sqlite3_column_int64(st, 3), not_after);
-    iso_time((time_t)sqlite3_column_int64(st, 4), created);
+    repo_iso_time((time_t)sqlite3_column_int64(st, 3), not_after);
+    repo_iso_time((time_t)sqlite3_column_int64(st, 4), created);
     return json_pack("{s:s,s:s,s:s,s:s,s:s}", "name",
                      (const char *)sqlite3_column_text(st, 0), "sha256",
                      (const char *)sqlite3_column_text(st, 1), "subject",
@@ -182,7 +172,7 @@ int sti_repo_client_list_json(struct sti_repo *repo, char **json,
                               struct sti_error *err)
 {
     sqlite3_stmt *st = NULL;
-    json_t *arr = json_array(), *doc = NULL;
+    json_t *arr = json_array();
     int rc = STI_OK;
 
     *json = NULL;
@@ -196,15 +186,7 @@ int sti_repo_client_list_json(struct sti_repo *repo, char **json,
         json_array_append_new(arr, client_row_json(st));
     sqlite3_finalize(st);
     pthread_mutex_unlock(&repo->db_lock);
-    if (rc == STI_OK) {
-        doc = json_pack("{s:O}", "clients", arr);
-        *json = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
-        if (*json == NULL)
-            rc = sti_seterr(err, STI_ERR_NOMEM, "out of memory");
-    }
-    json_decref(doc);
-    json_decref(arr);
-    return rc;
+    return repo_json_list(rc, "clients", arr, json, err);
 }
 
 int sti_repo_client_list_text(struct sti_repo *repo, char **text,

@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include <jansson.h>
+
 /*
  * One certificate, interned so that chains sharing an intermediate keep
  * one copy of it.  data is the DER when is_der is set, else the PEM text.
@@ -96,5 +98,13 @@ int repo_sha256_hex(const void *data, size_t len, char out[65]);
  * forms (RFC 9110 section 5.6.7); -1 when invalid. */
 void repo_http_date(time_t t, char out[32]);
 time_t repo_parse_http_date(const char *text);
+
+/* Formats T as an ISO 8601 UTC time, such as 2026-12-04T20:00:00Z. */
+void repo_iso_time(time_t t, char out[32]);
+
+/* Serializes {"KEY": ARR} into *JSON when RC is STI_OK; takes ARR over
+ * and returns RC, or STI_ERR_NOMEM when serializing fails. */
+int repo_json_list(int rc, const char *key, json_t *arr, char **json,
+                   struct sti_error *err);
 
 #endif

@@ -896,28 +896,6 @@ static int service_signer(struct sti_service *svc,
     return sti_signer_new(c->key, c->x5u, "shaken", &svc->signer, err);
 }
 
-/* Loads the CRL from a file, or over HTTP(S) with the CRL CA file. */
-static int read_crl(const struct sti_service *svc, struct sti_crl **out,
-                    struct sti_error *err)
-{
-    struct sti_http_options opts = {.ca_file = svc->crl_ca_file,
-                                    .max_body = 16 * 1024 * 1024};
-    struct sti_http_response *resp = NULL;
-    int rc;
-
-    if (svc->crl_file != NULL)
-        return sti_crl_load(svc->crl_file, out, err);
-    rc = sti_http_request("GET", svc->crl_url, NULL, 0, &opts, &resp, err);
-    if (rc == STI_OK && resp->status != 200)
-        rc = sti_seterr(err, STI_ERR_NET,
-                        "CRL URL %s returned HTTP status %ld; check the URL",
-                        svc->crl_url, resp->status);
-    if (rc == STI_OK)
-        rc = sti_crl_parse(resp->body, resp->body_len, out, err);
-    sti_http_response_free(resp);
-    return rc;
-}
-
 /* Finds CRL's signer: the CRL signer file, or the certificate of the CA
  * file whose key signed it. */
 static int find_crl_signer(const struct sti_service *svc,
@@ -963,7 +941,8 @@ int sti_service_reload_crl(struct sti_service *svc, struct sti_error *err)
     if (svc->verifier == NULL ||
         (svc->crl_file == NULL && svc->crl_url == NULL))
         return STI_OK;
-    rc = read_crl(svc, &crl, err);
+    rc =
+        sti_crl_fetch(svc->crl_file, svc->crl_url, svc->crl_ca_file, &crl, err);
     if (rc == STI_OK)
         rc = find_crl_signer(svc, crl, &signer, err);
     if (rc == STI_OK)

@@ -117,34 +117,27 @@ const char *sti_verify_outcome_name(int outcome)
 
 /* Trust anchors and CRL */
 
-/* NOTE: a CRL from a URL is fetched once here and not refreshed when its
- * nextUpdate passes; long-running callers replace it with
- * sti_verifier_set_crl(). */
-static int load_crl(const struct sti_verifier_config *cfg, struct sti_crl **out,
-                    struct sti_error *err)
+int sti_crl_fetch(const char *file, const char *url, const char *ca_file,
+                  struct sti_crl **out, struct sti_error *err)
 {
-    struct sti_http_options opts = {.ca_file = cfg->crl_ca_file,
+    struct sti_http_options opts = {.ca_file = ca_file,
                                     .max_body = 16 * 1024 * 1024};
     struct sti_http_response *resp = NULL;
     int rc;
 
-    if (cfg->crl_file != NULL)
-        return sti_crl_load(cfg->crl_file, out, err);
-    rc = sti_http_request("GET", cfg->crl_url, NULL, 0, &opts, &resp, err);
+    if (file != NULL)
+        return sti_crl_load(file, out, err);
+    rc = sti_http_request("GET", url, NULL, 0, &opts, &resp, err);
     if (rc == STI_OK && resp->status != 200)
-        rc = sti_seterr(err, STI_ERR_NET, "CRL URL %s returned HTTP status %ld",
-                        cfg->crl_url, resp->status);
+        rc = sti_seterr(err, STI_ERR_NET,
+                        "CRL URL %s returned HTTP status %ld; check the URL",
+                        url, resp->status);
     if (rc == STI_OK)
         rc = sti_crl_parse(resp->body, resp->body_len, out, err);
     sti_http_response_free(resp);
     return rc;
 }
 
-/*
- * The CRL signers: the certificates of the CRL signer file, or of the CA
- * file, whose key signed the CRL.  Finding none is a setup error, because
- * otherwise every chain would fail as untrusted.
- */
 static int load_crl_signers(struct sti_verifier *v,
                             const struct sti_verifier_config *cfg,
                             struct sti_error *err)
@@ -204,7 +197,11 @@ static int load_trust(struct sti_verifier *v,
     if (rc == STI_OK && cfg->ca_dir != NULL)
         rc = sti_trust_load_anchors(v->trust, cfg->ca_dir, err);
     if (rc == STI_OK && (cfg->crl_file != NULL || cfg->crl_url != NULL)) {
-        rc = load_crl(cfg, &v->crl, err);
+        /* NOTE: a CRL from a URL is fetched once here and not refreshed
+         * when its nextUpdate passes; long-running callers replace it
+         * with sti_verifier_set_crl(). */
+        rc = sti_crl_fetch(cfg->crl_file, cfg->crl_url, cfg->crl_ca_file,
+                           &v->crl, err);
         if (rc == STI_OK)
             rc = load_crl_signers(v, cfg, err);
         if (rc == STI_OK)
