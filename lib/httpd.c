@@ -896,7 +896,8 @@ static void log_safe(const char *in, char *out, size_t size)
     out[o] = '\0';
 }
 
-/* Why libmicrohttpd ended a request early, in words for the log. */
+/* Returns, in words for the log, the reason libmicrohttpd gives for
+ * ending a request early. */
 static const char *termination_text(enum MHD_RequestTerminationCode toe)
 {
     switch (toe) {
@@ -1434,7 +1435,7 @@ static int open_listener(struct sti_httpd *httpd,
                          const struct sockaddr_storage *ss, const char *where,
                          struct sti_error *err)
 {
-    int one = 1, fd;
+    int enable = 1, fd;
     socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                               : sizeof(struct sockaddr_in);
     struct sockaddr_storage bound;
@@ -1444,9 +1445,9 @@ static int open_listener(struct sti_httpd *httpd,
         return sti_seterr(err, STI_ERR_IO,
                           "cannot start the HTTP server on %s: %s", where,
                           strerror(errno));
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &enable, sizeof(enable));
     if (ss->ss_family == AF_INET6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &enable, sizeof(enable));
     if (bind(fd, (const struct sockaddr *)ss, len) != 0 ||
         listen(fd, SOMAXCONN) != 0 ||
         getsockname(fd, (struct sockaddr *)&bound, &len) != 0) {

@@ -612,8 +612,8 @@ void sti_pa_http_handler(void *arg, const struct sti_httpd_request *req,
         sti_httpd_send_error(resp, 404, NULL, "no such resource");
         return;
     }
-    /* RFC 9110 section 9.3.2: HEAD wherever GET is allowed, answered like
-     * GET; libmicrohttpd leaves the body out. */
+    /* RFC 9110 section 9.3.2: HEAD is allowed wherever GET is, and is
+     * handled like GET because libmicrohttpd leaves the body out. */
     if (strcmp(method, allowed) != 0 &&
         !(strcmp(allowed, "GET, HEAD") == 0 &&
           (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0))) {

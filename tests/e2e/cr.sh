@@ -361,7 +361,7 @@ check_eq "plain HTTP with --plain-http" 200 \
 check_eq "--max-age" "public, max-age=172800" "$(header Cache-Control)"
 check_eq "--no-api" 404 \
     "$(http_status GET "http://127.0.0.1:$PORT/api/v1/chains" -H "$AUTH")"
-# A 3000-byte body at 500 bytes per second needs 6 s; the server closes
+# A 3000-byte body at 500 bytes per second needs 6 s.  The server closes
 # the connection after 1 s, and curl notices at its next write.
 head -c 3000 /dev/zero | tr '\0' 'A' >"$T/slow"
 check_status "--request-timeout cuts a slow upload" 1 sh -c \

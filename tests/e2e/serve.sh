@@ -158,7 +158,7 @@ else
 fi
 
 # --- connection limits: with --per-ip 1, a second connection from the
-# same address is closed without a response, and the log says so.
+# same address is closed without a response, and the log records it.
 check_status "bad per-ip" 2 sti serve --ca-file "$T/pki/root.pem" --per-ip -1
 check_status "bad max-connections" 2 sti serve --ca-file "$T/pki/root.pem" \
     --max-connections 0
@@ -235,7 +235,7 @@ check_eq "verstat after SIGHUP" TN-Validation-Passed "$(json_field verstat)"
 
 # --- SIGTERM stops the service after the requests in progress.  A stopped
 # sti-cr is a slow x5u server: the kernel accepts the connection but
-# nothing answers, so the check waits for the 4 s fetch timeout.
+# nothing responds, so the check waits for the 4 s fetch timeout.
 start_service slowcr "$T/slowcr.port" sti-cr serve --dir "$T/cr" \
     --plain-http --listen 127.0.0.1:0 --port-file "$T/slowcr.port"
 slow_pid=$(echo $service_pids | awk '{print $NF}')

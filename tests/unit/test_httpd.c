@@ -784,7 +784,7 @@ static void *probe_main(void *arg)
 
 /* Eight keep-alive connections opened at once, as a SIP server opens its
  * pool, are spread evenly over the two workers.  All stay open until every
- * answer is in, so that no close moves the balance. */
+ * response is in, so that no close moves the balance. */
 static void connections_spread_over_workers(void **state)
 {
     static const char req[] = "GET /thread HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -1009,7 +1009,7 @@ static void header_lines_walked(void **state)
     h = start(&cfg, base, sizeof(base));
     snprintf(url, sizeof(url), "%s/each", base);
     assert_int_equal(request("GET", url, NULL, hdrs, &r), CURLE_OK);
-    /* The walk keeps the order and ends where the callback says. */
+    /* The walk keeps the order and stops when the callback returns non-zero. */
     assert_string_equal(r.body, "one|two, three|stop|");
     assert_int_equal(sti_httpd_header_each(NULL, "x", append_value, url), 0);
     curl_slist_free_all(hdrs);
