@@ -734,7 +734,7 @@ static int revoke_at_pa(struct test *t, const char *chain)
 static void test_revoked(struct test *t)
 {
     char key[LAB_PATH_MAX], chain[LAB_PATH_MAX], ca[LAB_PATH_MAX], x5u[320];
-    char name[64], spc[16], orig[16], own_key[LAB_PATH_MAX];
+    char name[64], spc[16], orig[16], own_key[LAB_PATH_MAX], uuid[37];
     char x5u_file[LAB_PATH_MAX];
     const char *extra[] = {"--spc", spc, "--org", "Provider 1001", NULL};
     char *value = NULL, *own, *own_x5u;
@@ -744,7 +744,15 @@ static void test_revoked(struct test *t)
     lab_path(t->lab, ca, "ca");
     lab_path(t->lab, key, "test/revoked.key");
     lab_path(t->lab, chain, "test/revoked.pem");
-    snprintf(name, sizeof(name), "revoked-%lld", (long long)time(NULL));
+    /* Each run publishes under a new name, because sti serve caches
+     * chains by x5u URL.  A name from the time in seconds was reused by a
+     * second run within the same second, which then got the revoked chain
+     * from the cache. */
+    if (sti_uuid4(uuid) != STI_OK) {
+        record_setup(t, "revoked certificate", "no random bytes for a name");
+        goto out;
+    }
+    snprintf(name, sizeof(name), "revoked-%s", uuid);
     if (issue(t, ca, key, chain, extra) != 0 ||
         publish(t, chain, name, x5u) != 0 ||
         (value = sign_value(t, key, x5u, orig, 0)) == NULL) {
