@@ -19,10 +19,12 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +49,8 @@
 #define DISCARD_MAX (1024 * 1024)
 /* Bodies up to this size are corked into one TLS record (below). */
 #define CORK_MAX (12 * 1024)
+/* The most responses that a worker holds back in one round. */
+#define BATCH_MAX 32
 
 /* libmicrohttpd 0.9.75 logs this when a new connection is over
  * MHD_OPTION_CONNECTION_LIMIT or MHD_OPTION_PER_IP_CONNECTION_LIMIT,
@@ -65,13 +69,44 @@
  */
 struct httpd_conn {
     struct httpd_conn *prev, *next; /* guarded by sti_httpd.conns_lock */
+    struct httpd_conn *handoff;     /* the worker's queue of new sockets */
+    struct httpd_worker *worker;
     int fd;
+    int started; /* libmicrohttpd has sent STARTED */
     atomic_llong deadline_ms;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
     char peer[INET6_ADDRSTRLEN];
 };
 
-struct sti_httpd {
+/*
+ * A worker thread and the libmicrohttpd daemon it runs.  The accepting
+ * thread queues new sockets on handoff and writes to wake_fd; the worker
+ * adds them to its daemon, which is only ever used from its own thread.
+ * ready holds the requests whose response waits for the end of the
+ * current round (see flush_ready()).
+ */
+struct httpd_worker {
+    struct sti_httpd *httpd;
     struct MHD_Daemon *daemon;
+    pthread_t thread;
+    int running;
+    atomic_int stop;
+    int wake_fd;
+    pthread_mutex_t lock;        /* guards handoff */
+    struct httpd_conn *handoff;  /* new sockets, newest first */
+    struct httpd_conn *starting; /* the socket being added */
+    struct sti_httpd_request *ready, **ready_tail;
+    int resumed;       /* flush_ready() resumed connections */
+    unsigned int held; /* the length of ready */
+    unsigned int added; /* requests added to ready by the last MHD_run() */
+    unsigned int load; /* open connections, under sti_httpd.conns_lock */
+};
+
+struct sti_httpd {
+    struct httpd_worker *worker; /* the array of workers */
+    unsigned int workers;
+    int batch; /* hold responses to the end of a round */
     sti_httpd_handler handler;
     sti_httpd_handler expect_handler;
     void *arg;
@@ -109,14 +144,11 @@ struct sti_httpd {
     atomic_int stopping; /* set by sti_httpd_stop() */
 
     /* The listening socket and the thread that accepts on it; see
-     * acceptor_main().  worker_load counts the open connections by
-     * descriptor modulo workers, under conns_lock. */
+     * acceptor_main(). */
     int listen_fd;
     int wake_fds[2];
     int acceptor_running;
     pthread_t acceptor;
-    unsigned int workers;
-    unsigned int *worker_load;
 };
 
 struct httpd_header {
@@ -143,6 +175,9 @@ struct sti_httpd_response {
 
 struct sti_httpd_request {
     struct sti_httpd *httpd;
+    struct httpd_worker *worker;
+    struct sti_httpd_request *ready_next; /* in worker->ready */
+    int ready;                            /* resp holds the response */
     struct MHD_Connection *conn;
     struct httpd_conn *tracked; /* the connection's deadline, or NULL */
     const char *method;         /* MHD's copy, valid while the handler runs */
@@ -569,12 +604,8 @@ const char *sti_httpd_base_url(const struct sti_httpd_request *req)
 
 /* Request lifecycle */
 
-static void peer_text(struct MHD_Connection *conn, char *out, size_t size)
+static void addr_text(const struct sockaddr *sa, char *out, size_t size)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-
     snprintf(out, size, "-");
     if (sa != NULL && sa->sa_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
@@ -584,10 +615,16 @@ static void peer_text(struct MHD_Connection *conn, char *out, size_t size)
                   (socklen_t)size);
 }
 
+static void peer_text(struct MHD_Connection *conn, char *out, size_t size)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+    addr_text(ci ? ci->client_addr : NULL, out, size);
+}
+
 /* Connections and request deadlines */
 
-/* On Linux, CLOCK_MONOTONIC_COARSE is read from the vDSO without a system
- * call, and its few milliseconds of resolution suit deadlines in seconds. */
 static long long now_ms(void)
 {
     struct timespec ts;
@@ -629,67 +666,84 @@ static struct httpd_conn *conn_track(struct MHD_Connection *conn)
     return ci != NULL ? ci->socket_context : NULL;
 }
 
-/* Adds DELTA to the load of the worker that serves descriptor FD. */
-static void load_add(struct sti_httpd *httpd, int fd, int delta)
+/* Whether A and B hold the same IP address, ports aside. */
+static int same_host(const struct sockaddr_storage *a,
+                     const struct sockaddr_storage *b)
 {
-    unsigned int *load = &httpd->worker_load[(unsigned int)fd % httpd->workers];
-
-    pthread_mutex_lock(&httpd->conns_lock);
-    if (delta > 0)
-        (*load)++;
-    else if (*load > 0)
-        (*load)--;
-    pthread_mutex_unlock(&httpd->conns_lock);
+    if (a->ss_family != b->ss_family)
+        return 0;
+    if (a->ss_family == AF_INET)
+        return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+                      &((const struct sockaddr_in *)b)->sin_addr,
+                      sizeof(struct in_addr)) == 0;
+    if (a->ss_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr,
+                      sizeof(struct in6_addr)) == 0;
+    return 0;
 }
 
-static void conn_started(struct sti_httpd *httpd, struct MHD_Connection *conn,
-                         void **socket_context)
+/* Whether one more connection from ADDR stays within the limits.  Called
+ * with conns_lock held. */
+static int within_limits(const struct sti_httpd *httpd,
+                         const struct sockaddr_storage *addr)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    struct httpd_conn *c;
+    unsigned int same = 0;
 
-    /* Without a record the connection has no deadline but still the idle
-     * timeout and the memory limit. */
-    if (ci == NULL || (c = calloc(1, sizeof(*c))) == NULL)
-        return;
-    c->fd = ci->connect_fd;
+    if (httpd->conn_count >= httpd->max_connections)
+        return 0;
+    if (httpd->per_ip_connections == 0)
+        return 1;
+    for (const struct httpd_conn *c = httpd->conns; c != NULL; c = c->next)
+        if (same_host(&c->addr, addr) &&
+            ++same >= httpd->per_ip_connections)
+            return 0;
+    return 1;
+}
+
+/*
+ * Records a new connection and gives it to the least loaded worker.  The
+ * record counts against the limits from here, so that a burst of
+ * connections is checked in full before any worker has seen them.
+ * Returns NULL (with the socket still open) when the connection is over a
+ * limit or memory runs out.
+ */
+static struct httpd_conn *conn_register(struct sti_httpd *httpd, int fd,
+                                        const struct sockaddr_storage *addr,
+                                        socklen_t len)
+{
+    struct httpd_conn *c = calloc(1, sizeof(*c));
+    struct httpd_worker *best = &httpd->worker[0];
+
+    if (c == NULL)
+        return NULL;
+    c->fd = fd;
+    memcpy(&c->addr, addr, len);
+    c->addr_len = len;
     atomic_init(&c->deadline_ms, now_ms() + httpd->request_timeout_ms);
-    peer_text(conn, c->peer, sizeof(c->peer));
+    addr_text((const struct sockaddr *)addr, c->peer, sizeof(c->peer));
     pthread_mutex_lock(&httpd->conns_lock);
+    if (!within_limits(httpd, addr)) {
+        pthread_mutex_unlock(&httpd->conns_lock);
+        free(c);
+        return NULL;
+    }
+    for (unsigned int w = 1; w < httpd->workers; w++)
+        if (httpd->worker[w].load < best->load)
+            best = &httpd->worker[w];
+    best->load++;
+    c->worker = best;
     c->next = httpd->conns;
     if (c->next != NULL)
         c->next->prev = c;
     httpd->conns = c;
     httpd->conn_count++;
     pthread_mutex_unlock(&httpd->conns_lock);
-    *socket_context = c;
+    return c;
 }
 
-/*
- * MHD_OPTION_NOTIFY_CONNECTION.  libmicrohttpd 0.9.75 sends CLOSED before
- * it closes the socket (MHD_cleanup_connections() in daemon.c), and the
- * sweeper calls shutdown() only under conns_lock, so it never touches a
- * descriptor that was closed and reused for another file.
- */
-static void on_connection(void *cls, struct MHD_Connection *conn,
-                          void **socket_context,
-                          enum MHD_ConnectionNotificationCode code)
+static void conn_unregister(struct sti_httpd *httpd, struct httpd_conn *c)
 {
-    struct sti_httpd *httpd = cls;
-    struct httpd_conn *c = *socket_context;
-    const union MHD_ConnectionInfo *ci;
-
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        conn_started(httpd, conn, socket_context);
-        return;
-    }
-    if (c == NULL) {
-        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        if (ci != NULL)
-            load_add(httpd, ci->connect_fd, -1);
-        return;
-    }
     pthread_mutex_lock(&httpd->conns_lock);
     if (c->prev != NULL)
         c->prev->next = c->next;
@@ -698,9 +752,35 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
     if (c->next != NULL)
         c->next->prev = c->prev;
     httpd->conn_count--;
+    c->worker->load--;
     pthread_mutex_unlock(&httpd->conns_lock);
-    load_add(httpd, c->fd, -1);
     free(c);
+}
+
+/*
+ * MHD_OPTION_NOTIFY_CONNECTION.  libmicrohttpd 0.9.75 sends STARTED from
+ * inside MHD_add_connection(), where worker->starting is the record, and
+ * CLOSED before it closes the socket (MHD_cleanup_connections() in
+ * daemon.c).  The sweeper calls shutdown() only under conns_lock, so it
+ * never touches a descriptor that was closed and reused for another file.
+ */
+static void on_connection(void *cls, struct MHD_Connection *conn,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct httpd_worker *w = cls;
+    struct httpd_conn *c = *socket_context;
+
+    (void)conn;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        if (w->starting != NULL) {
+            w->starting->started = 1;
+            *socket_context = w->starting;
+        }
+        return;
+    }
+    if (c != NULL)
+        conn_unregister(w->httpd, c);
     *socket_context = NULL;
 }
 
@@ -838,14 +918,16 @@ static void sweeper_stop(struct sti_httpd *httpd)
  * before MHD decodes it; the return value becomes the request context. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+    struct httpd_worker *w = cls;
     struct sti_httpd_request *req = calloc(1, sizeof(*req));
     size_t n;
 
     if (req == NULL)
         return NULL;
-    atomic_fetch_add(&((struct sti_httpd *)cls)->in_flight, 1);
+    atomic_fetch_add(&w->httpd->in_flight, 1);
     clock_gettime(CLOCK_MONOTONIC, &req->start);
-    req->httpd = cls;
+    req->httpd = w->httpd;
+    req->worker = w;
     req->conn = conn;
     req->tracked = conn_track(conn);
     req->resp.tail = &req->resp.headers;
@@ -999,7 +1081,7 @@ static void uncork(struct sti_httpd_request *req, struct MHD_Connection *conn)
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    struct sti_httpd *httpd = cls;
+    struct sti_httpd *httpd = ((struct httpd_worker *)cls)->httpd;
     struct sti_httpd_request *req = *req_cls;
 
     deadline_start(httpd, req != NULL ? req->tracked : conn_track(conn));
@@ -1179,7 +1261,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *version, const char *upload,
                                   size_t *upload_size, void **req_cls)
 {
-    struct sti_httpd *httpd = cls;
+    struct sti_httpd *httpd = ((struct httpd_worker *)cls)->httpd;
     struct sti_httpd_request *req = *req_cls;
 
     (void)url;
@@ -1213,6 +1295,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         }
         return MHD_YES;
     }
+    if (req->ready)
+        return queue(req); /* resumed by flush_ready() */
     if (*upload_size > 0) {
         /* A chunked body can outgrow the limit after the headers, when
          * libmicrohttpd no longer accepts a response.  The rest is read
@@ -1229,7 +1313,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         return queue_too_large(req);
     deadline_clear(req->tracked);
     httpd->handler(httpd->arg, req, &req->resp);
-    return queue(req);
+    if (!httpd->batch)
+        return queue(req);
+    /* The response leaves with the others of this round. */
+    req->ready = 1;
+    *req->worker->ready_tail = req;
+    req->worker->ready_tail = &req->ready_next;
+    req->worker->held++;
+    req->worker->added++;
+    MHD_suspend_connection(conn);
+    return MHD_YES;
 }
 
 /* Daemon */
@@ -1338,50 +1431,121 @@ static int load_tls(const struct sti_httpd_config *config,
 /* Connection placement */
 
 /*
- * libmicrohttpd 0.9.75 lets its worker threads race to accept, so a burst
- * of keep-alive connections (a SIP server opening its pool) can land on
- * one worker and leave the other cores idle for the connections' life.
- * This server accepts on its own thread instead and hands each socket to
- * MHD_add_connection(), which gives it to worker (descriptor modulo
- * workers).  Giving the socket a descriptor number with the residue of
- * the least loaded worker, by dup()ing it until the number fits, puts it
- * on that worker.  NOTE: that mapping is libmicrohttpd's internal rule,
- * read in its source (internal_add_connection()); if it changes, the
- * placement is arbitrary but connections still work.
+ * Workers.  Each worker thread runs a libmicrohttpd daemon of its own in
+ * external polling mode: it waits on the daemon's epoll descriptor and on
+ * its wake_fd, lets MHD_run() read requests and send responses, and
+ * then calls flush_ready().  libmicrohttpd 0.9.75's thread pool lets its
+ * threads race to accept, so a burst of keep-alive connections (a SIP
+ * server opening its pool) could land on one worker and leave the other
+ * cores idle; here the accepting thread gives each connection to the
+ * least loaded worker.
+ *
+ * Batching (config batch_responses): a handler's response is held until
+ * MHD_run() has run every request of the round, and then all of them are
+ * sent together.  On loopback each send to a client that sleeps in
+ * epoll_wait() costs the sender a wakeup of the client's CPU, about a
+ * fifth of the CPU time of a signing request in bench/serve.sh; a batch
+ * pays it about once.
  */
-static int steer_fd(struct sti_httpd *httpd, int fd)
+static void flush_ready(struct httpd_worker *w)
 {
-    unsigned int target = 0, best = UINT_MAX, n = httpd->workers;
-    int spare[16], count = 0;
+    struct sti_httpd_request *req = w->ready, *next;
 
-    if (n < 2)
-        return fd;
-    pthread_mutex_lock(&httpd->conns_lock);
-    for (unsigned int w = 0; w < n; w++)
-        if (httpd->worker_load[w] < best) {
-            best = httpd->worker_load[w];
-            target = w;
-        }
-    pthread_mutex_unlock(&httpd->conns_lock);
-    /* Each dup() takes the lowest free number, so holding the earlier
-     * ones walks up through the free numbers. */
-    while ((unsigned int)fd % n != target && count < 16) {
-        int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-
-        if (d < 0)
-            break;
-        spare[count++] = fd;
-        fd = d;
+    w->resumed = req != NULL;
+    w->held = 0;
+    w->ready = NULL;
+    w->ready_tail = &w->ready;
+    for (; req != NULL; req = next) {
+        next = req->ready_next;
+        MHD_resume_connection(req->conn);
     }
-    while (count > 0)
-        close(spare[--count]);
-    return fd;
+}
+
+/* Adds the sockets that the accepting thread queued for worker W. */
+static void take_handoff(struct httpd_worker *w)
+{
+    struct httpd_conn *c, *list = NULL, *next;
+
+    pthread_mutex_lock(&w->lock);
+    c = w->handoff;
+    w->handoff = NULL;
+    pthread_mutex_unlock(&w->lock);
+    for (; c != NULL; c = next) { /* oldest first */
+        next = c->handoff;
+        c->handoff = list;
+        list = c;
+    }
+    for (c = list; c != NULL; c = next) {
+        next = c->handoff;
+        w->starting = c;
+        /* libmicrohttpd closes the socket itself when it refuses it. */
+        if (MHD_add_connection(w->daemon, c->fd, (struct sockaddr *)&c->addr,
+                               c->addr_len) != MHD_YES &&
+            !c->started) {
+            conn_unregister(w->httpd, c);
+            atomic_fetch_add(&w->httpd->rejected, 1);
+        }
+        w->starting = NULL;
+    }
+}
+
+static int wait_ms(struct httpd_worker *w)
+{
+    MHD_UNSIGNED_LONG_LONG t;
+
+    /* A resume does not wake the epoll descriptor of a daemon in external
+     * polling mode: the next MHD_run() must come at once. */
+    if (w->ready != NULL || w->resumed)
+        return 0;
+    if (MHD_get_timeout(w->daemon, &t) == MHD_YES && t < 97)
+        return (int)t;
+    return 97;
+}
+
+static void *worker_main(void *arg)
+{
+    struct httpd_worker *w = arg;
+    const union MHD_DaemonInfo *di =
+        MHD_get_daemon_info(w->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    uint64_t count;
+
+    while (!atomic_load(&w->stop)) {
+        struct pollfd p[2] = {{di->epoll_fd, POLLIN, 0}, {w->wake_fd, POLLIN, 0}};
+
+        if (poll(p, 2, wait_ms(w)) < 0 && errno != EINTR) {
+            sti_log(STI_LOG_ERR, "HTTP worker: poll failed: %s",
+                    strerror(errno));
+            break;
+        }
+        if (p[1].revents & POLLIN) {
+            if (read(w->wake_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+                break;
+            take_handoff(w);
+        }
+        w->added = 0;
+        MHD_run(w->daemon);
+        /* The round stays open while requests keep arriving. */
+        if (w->added > 0 && w->held < BATCH_MAX)
+            continue;
+        flush_ready(w);
+    }
+    return NULL;
+}
+
+static void worker_wake(struct httpd_worker *w)
+{
+    uint64_t one = 1;
+
+    if (write(w->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        sti_log(STI_LOG_WARNING, "cannot wake an HTTP worker: %s",
+                strerror(errno));
 }
 
 static void accept_one(struct sti_httpd *httpd)
 {
     struct sockaddr_storage peer;
     socklen_t len = sizeof(peer);
+    struct httpd_conn *c;
     int fd = accept4(httpd->listen_fd, (struct sockaddr *)&peer, &len,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -1400,16 +1564,17 @@ static void accept_one(struct sti_httpd *httpd)
         close(fd);
         return;
     }
-    /* The load counts from here, so that the next connection, accepted
-     * before a worker reports this one, goes elsewhere.  libmicrohttpd
-     * closes the socket itself when it refuses it. */
-    fd = steer_fd(httpd, fd);
-    load_add(httpd, fd, 1);
-    if (MHD_add_connection(httpd->daemon, fd, (struct sockaddr *)&peer, len) !=
-        MHD_YES) {
-        load_add(httpd, fd, -1);
+    c = conn_register(httpd, fd, &peer, len);
+    if (c == NULL) {
+        close(fd);
         atomic_fetch_add(&httpd->rejected, 1);
+        return;
     }
+    pthread_mutex_lock(&c->worker->lock);
+    c->handoff = c->worker->handoff;
+    c->worker->handoff = c;
+    pthread_mutex_unlock(&c->worker->lock);
+    worker_wake(c->worker);
 }
 
 static void *acceptor_main(void *arg)
@@ -1497,12 +1662,52 @@ static void acceptor_stop(struct sti_httpd *httpd)
     httpd->listen_fd = -1;
 }
 
+/*
+ * Stops the worker threads, then their daemons, which close the
+ * connections left, and closes the sockets still queued for a worker.
+ */
+static void workers_stop(struct sti_httpd *httpd)
+{
+    for (unsigned int i = 0; i < httpd->workers; i++) {
+        struct httpd_worker *w = &httpd->worker[i];
+
+        if (!w->running)
+            continue;
+        atomic_store(&w->stop, 1);
+        worker_wake(w);
+        pthread_join(w->thread, NULL);
+        w->running = 0;
+    }
+    for (unsigned int i = 0; i < httpd->workers; i++) {
+        struct httpd_worker *w = &httpd->worker[i];
+        struct httpd_conn *c, *next;
+
+        if (w->daemon != NULL)
+            MHD_stop_daemon(w->daemon);
+        w->daemon = NULL;
+        for (c = w->handoff; c != NULL; c = next) {
+            next = c->handoff;
+            close(c->fd);
+            conn_unregister(httpd, c);
+        }
+        w->handoff = NULL;
+    }
+}
+
 static void httpd_free(struct sti_httpd *httpd)
 {
     if (httpd == NULL)
         return;
     acceptor_stop(httpd);
-    free(httpd->worker_load);
+    if (httpd->worker != NULL) {
+        workers_stop(httpd);
+        for (unsigned int i = 0; i < httpd->workers; i++) {
+            if (httpd->worker[i].wake_fd >= 0)
+                close(httpd->worker[i].wake_fd);
+            pthread_mutex_destroy(&httpd->worker[i].lock);
+        }
+        free(httpd->worker);
+    }
     pthread_mutex_destroy(&httpd->conns_lock);
     free(httpd->cert_pem);
     X509_STORE_free(httpd->client_store);
@@ -1518,13 +1723,13 @@ static unsigned int or_default(unsigned int v, unsigned int def)
 }
 
 static struct MHD_Daemon *start_daemon(const struct sti_httpd_config *c,
-                                       struct sti_httpd *httpd,
+                                       struct httpd_worker *w,
                                        const struct sockaddr_storage *ss)
 {
-    /* MHD_add_connection() needs MHD_USE_ITC to wake the workers. */
-    unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
-                         MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET;
-    unsigned int threads = or_default(c->threads, DEFAULT_THREADS);
+    struct sti_httpd *httpd = w->httpd;
+    /* Suspend and resume need the ITC: a resume wakes the epoll wait. */
+    unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                         MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET;
     unsigned int max_conn =
         or_default(c->max_connections, DEFAULT_MAX_CONNECTIONS);
     size_t mem = c->max_header ? c->max_header : DEFAULT_MAX_HEADER;
@@ -1549,23 +1754,18 @@ static struct MHD_Daemon *start_daemon(const struct sti_httpd_config *c,
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
                                             httpd->client_ca_pem};
     }
-    if (threads > 1)
-        opts[n++] =
-            (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
-    if (c->per_ip_connections > 0)
-        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                                            c->per_ip_connections, NULL};
     opts[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     /* The limits bound what one slow or hostile client can hold: idle
      * connections close after the timeout, and the request line plus
-     * headers must fit the per-connection memory pool.  Strict mode 1
+     * headers must fit the per-connection memory pool.  The connection
+     * limits are checked in conn_register().  Strict mode 1
      * makes libmicrohttpd 0.9.75 send 400 for an HTTP/1.1 request without
      * Host (RFC 9112 section 3.2) and close the connection on a space in
      * the request target. */
     return MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, httpd, MHD_OPTION_URI_LOG_CALLBACK,
-        on_uri, httpd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, httpd,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, httpd,
+        flags, 0, NULL, NULL, on_request, w, MHD_OPTION_URI_LOG_CALLBACK,
+        on_uri, w, MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, w,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, httpd,
         MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_CONNECTION_TIMEOUT,
         or_default(c->timeout_s, DEFAULT_TIMEOUT_S),
@@ -1590,6 +1790,40 @@ static const char *start_reason(const struct sti_httpd *httpd)
     return msg;
 }
 
+/* Starts the daemons and threads of the workers. */
+static int workers_start(const struct sti_httpd_config *config,
+                         struct sti_httpd *httpd,
+                         const struct sockaddr_storage *ss,
+                         struct sti_error *err)
+{
+    const char *where = config->listen ? config->listen : "127.0.0.1:0";
+    int rc;
+
+    for (unsigned int i = 0; i < httpd->workers; i++) {
+        struct httpd_worker *w = &httpd->worker[i];
+
+        w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (w->wake_fd < 0)
+            return sti_seterr(err, STI_ERR_INTERNAL,
+                              "cannot start the HTTP server on %s: %s", where,
+                              strerror(errno));
+        httpd->starting = 1;
+        w->daemon = start_daemon(config, w, ss);
+        httpd->starting = 0;
+        if (w->daemon == NULL)
+            return sti_seterr(err, STI_ERR_IO,
+                              "cannot start the HTTP server on %s: %s", where,
+                              start_reason(httpd));
+        rc = pthread_create(&w->thread, NULL, worker_main, w);
+        if (rc != 0)
+            return sti_seterr(err, STI_ERR_INTERNAL,
+                              "cannot start an HTTP worker thread: %s",
+                              strerror(rc));
+        w->running = 1;
+    }
+    return STI_OK;
+}
+
 int sti_httpd_start(const struct sti_httpd_config *config,
                     sti_httpd_handler handler, void *arg,
                     struct sti_httpd **out, struct sti_error *err)
@@ -1610,14 +1844,25 @@ int sti_httpd_start(const struct sti_httpd_config *config,
     pthread_mutex_init(&httpd->conns_lock, NULL);
     httpd->listen_fd = httpd->wake_fds[0] = httpd->wake_fds[1] = -1;
     httpd->workers = or_default(config->threads, DEFAULT_THREADS);
-    httpd->worker_load = calloc(httpd->workers, sizeof(*httpd->worker_load));
-    if (httpd->worker_load == NULL) {
+    httpd->worker = calloc(httpd->workers, sizeof(*httpd->worker));
+    if (httpd->worker == NULL) {
+        httpd->workers = 0;
         httpd_free(httpd);
         return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    }
+    for (unsigned int i = 0; i < httpd->workers; i++) {
+        struct httpd_worker *w = &httpd->worker[i];
+
+        w->httpd = httpd;
+        w->wake_fd = -1;
+        w->ready_tail = &w->ready;
+        atomic_init(&w->stop, 0);
+        pthread_mutex_init(&w->lock, NULL);
     }
     httpd->handler = handler;
     httpd->expect_handler = config->expect_handler;
     httpd->arg = arg;
+    httpd->batch = config->batch_responses;
     httpd->request_timeout_ms = 1000LL * or_default(config->request_timeout_s,
                                                     DEFAULT_REQUEST_TIMEOUT_S);
     httpd->max_body = config->max_body ? config->max_body : DEFAULT_MAX_BODY;
@@ -1632,21 +1877,12 @@ int sti_httpd_start(const struct sti_httpd_config *config,
     if (rc == STI_OK)
         rc = open_listener(
             httpd, &ss, config->listen ? config->listen : "127.0.0.1:0", err);
+    if (rc == STI_OK)
+        rc = workers_start(config, httpd, &ss, err);
     if (rc != STI_OK)
         goto fail;
-    httpd->starting = 1;
-    httpd->daemon = start_daemon(config, httpd, &ss);
-    httpd->starting = 0;
-    if (httpd->daemon == NULL) {
-        rc = sti_seterr(err, STI_ERR_IO,
-                        "cannot start the HTTP server on %s: %s",
-                        config->listen ? config->listen : "127.0.0.1:0",
-                        start_reason(httpd));
-        goto fail;
-    }
     rc = sweeper_start(httpd);
     if (rc != 0) {
-        MHD_stop_daemon(httpd->daemon);
         rc = sti_seterr(err, STI_ERR_INTERNAL,
                         "cannot start the request deadline thread: %s",
                         strerror(rc));
@@ -1698,10 +1934,8 @@ void sti_httpd_stop(struct sti_httpd *httpd)
 {
     if (httpd == NULL)
         return;
-    if (httpd->daemon != NULL)
-        drain(httpd);
+    drain(httpd);
     sweeper_stop(httpd);
-    if (httpd->daemon != NULL)
-        MHD_stop_daemon(httpd->daemon);
+    workers_stop(httpd);
     httpd_free(httpd);
 }

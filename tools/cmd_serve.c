@@ -54,6 +54,9 @@ static const char usage[] =
     "                        no limit)\n"
     "  --timeout SECONDS     idle connection timeout (default 10)\n"
     "  --no-access-log       do not log one line per request\n"
+    "  --no-batch            send each response as soon as it is ready,\n"
+    "                        instead of with the others of the worker's\n"
+    "                        round (see the man page)\n"
     "  --config FILE         read options from FILE: one 'name = value'\n"
     "                        line per long option; flags take 'yes'\n"
     "  --help                show this help\n"
@@ -88,6 +91,7 @@ enum opt_id {
     O_PER_IP,
     O_TIMEOUT,
     O_NO_ACCESS_LOG,
+    O_NO_BATCH,
     O_COUNT
 };
 
@@ -123,6 +127,7 @@ static const struct option longs[] = {
     {"per-ip", required_argument, NULL, OPT_BASE + O_PER_IP},
     {"timeout", required_argument, NULL, OPT_BASE + O_TIMEOUT},
     {"no-access-log", no_argument, NULL, OPT_BASE + O_NO_ACCESS_LOG},
+    {"no-batch", no_argument, NULL, OPT_BASE + O_NO_BATCH},
     {"config", required_argument, NULL, OPT_CONFIG},
     {"help", no_argument, NULL, OPT_HELP},
     /* The first name of --x5u-ca-file, which sti lab passes. */
@@ -322,6 +327,7 @@ static int start_server(const struct serve_opts *o, struct sti_service *svc,
     hc.per_ip_connections = (unsigned int)o->per_ip;
     hc.timeout_s = (unsigned int)o->timeout;
     hc.access_log = o->val[O_NO_ACCESS_LOG] == NULL;
+    hc.batch_responses = o->val[O_NO_BATCH] == NULL;
     if (sti_httpd_start(&hc, sti_service_handle, svc, httpd, &err) != STI_OK)
         return err.code == STI_ERR_INVALID
                    ? cli_usage_error("cannot start the server: %s", err.message)
@@ -337,12 +343,13 @@ static int start_server(const struct serve_opts *o, struct sti_service *svc,
     /* The host part of --listen with the bound port, not port 0. */
     sti_log(STI_LOG_INFO,
             "listening on %s://%.*s:%d; signing %s, verification %s, "
-            "worker threads %u",
+            "worker threads %u, batching %s",
             hc.tls_cert_file ? "https" : "http",
             (int)(strrchr(hc.listen, ':') ? strrchr(hc.listen, ':') - hc.listen
                                           : (long)strlen(hc.listen)),
             hc.listen, sti_httpd_port(*httpd), o->val[O_KEY] ? "on" : "off",
-            o->val[O_CA_FILE] || o->val[O_CA_DIR] ? "on" : "off", hc.threads);
+            o->val[O_CA_FILE] || o->val[O_CA_DIR] ? "on" : "off", hc.threads,
+            hc.batch_responses ? "on" : "off");
     return 0;
 }
 

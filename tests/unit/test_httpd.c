@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,10 @@
 
 static atomic_int handler_calls;
 static atomic_int releases;
+/* Every test runs twice: without and with batch_responses. */
+static int batch_mode;
+/* Holds the handler of /gate until the test posts it. */
+static sem_t gate;
 
 struct reply {
     long status;
@@ -138,6 +143,17 @@ static void handler(void *arg, const struct sti_httpd_request *req,
         sti_httpd_set_body(resp, "text/plain", "slept", 5);
         return;
     }
+    if (strcmp(path, "/gate") == 0) {
+        struct timespec until;
+        int opened;
+
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 10;
+        opened = sem_timedwait(&gate, &until) == 0;
+        sti_httpd_set_body(resp, "text/plain", opened ? "opened" : "timed out",
+                           opened ? 6 : 9);
+        return;
+    }
     if (strcmp(path, "/error") == 0) {
         sti_httpd_send_error(resp, 404, NULL, "no such \"thing\"");
         return;
@@ -200,7 +216,10 @@ static struct sti_httpd *start(struct sti_httpd_config *cfg, char *url,
 {
     struct sti_httpd *h = NULL;
     struct sti_error err;
-    int rc = sti_httpd_start(cfg, handler, NULL, &h, &err);
+    int rc;
+
+    cfg->batch_responses = batch_mode;
+    rc = sti_httpd_start(cfg, handler, NULL, &h, &err);
 
     if (rc != STI_OK)
         fprintf(stderr, "start: %s\n", err.message);
@@ -1086,6 +1105,106 @@ static void access_log_line(void **state)
     test_rmtree(dir);
 }
 
+/* Sends REQ on FD and waits up to MS milliseconds for a reply to start. */
+static int reply_within(int fd, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+
+    return poll(&p, 1, ms) == 1;
+}
+
+static void send_all(int fd, const char *req)
+{
+    size_t n = strlen(req);
+
+    assert_int_equal(send(fd, req, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+/*
+ * With batch_responses a worker keeps the round open while requests
+ * arrive: A's response waits for B, which arrived while A's handler ran,
+ * and leaves with it.  Without batching A's response leaves at once.
+ */
+static void batched_responses_leave_together(void **state)
+{
+    struct sti_httpd_config cfg = {.threads = 1};
+    struct sti_httpd *h;
+    char base[64], buf[512];
+    int a, b, before = atomic_load(&handler_calls);
+    ssize_t n;
+
+    (void)state;
+    sem_init(&gate, 0, 0);
+    h = start(&cfg, base, sizeof(base));
+    a = connect_port(sti_httpd_port(h));
+    b = connect_port(sti_httpd_port(h));
+    send_all(a, "GET /gate HTTP/1.1\r\nHost: x\r\n\r\n");
+    /* Wait until A's handler runs, then queue B behind it. */
+    for (int i = 0; i < 500 && atomic_load(&handler_calls) == before; i++)
+        usleep(10000);
+    assert_int_not_equal(atomic_load(&handler_calls), before);
+    send_all(b, "GET /sleep HTTP/1.1\r\nHost: x\r\n\r\n");
+    usleep(50000);
+    sem_post(&gate);
+    /* B's handler sleeps for a second. */
+    if (batch_mode)
+        assert_false(reply_within(a, 500));
+    else
+        assert_true(reply_within(a, 500));
+    assert_true(reply_within(a, 5000));
+    n = read(a, buf, sizeof(buf) - 1);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, "opened"));
+    assert_true(reply_within(b, 5000));
+    n = read(b, buf, sizeof(buf) - 1);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, "slept"));
+    close(a);
+    close(b);
+    sti_httpd_stop(h);
+    sem_destroy(&gate);
+}
+
+/* The connection limits count the connections of every worker. */
+static void limits_span_workers(void **state)
+{
+    struct sti_httpd_config total = {.threads = 2, .max_connections = 2};
+    struct sti_httpd_config per_ip = {.threads = 2, .per_ip_connections = 2};
+    struct sti_httpd_config *cfgs[] = {&total, &per_ip};
+    const char *hello = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+    char base[64], buf[512];
+
+    (void)state;
+    for (int i = 0; i < 2; i++) {
+        struct sti_httpd *h = start(cfgs[i], base, sizeof(base));
+        int fds[3];
+
+        /* Each of the first two gets an answer, so both are open on the
+         * server (one per worker) before the third arrives. */
+        for (int j = 0; j < 2; j++) {
+            fds[j] = connect_port(sti_httpd_port(h));
+            send_all(fds[j], hello);
+            assert_true(reply_within(fds[j], 5000));
+            assert_true(read(fds[j], buf, sizeof(buf)) > 0);
+        }
+        fds[2] = connect_port(sti_httpd_port(h));
+        assert_int_equal(read_until_close(fds[2], buf, sizeof(buf)), 0);
+        close(fds[2]);
+        /* A closed connection frees its place. */
+        close(fds[0]);
+        usleep(200000);
+        fds[0] = connect_port(sti_httpd_port(h));
+        send_all(fds[0], hello);
+        assert_true(reply_within(fds[0], 5000));
+        assert_true(read(fds[0], buf, sizeof(buf)) > 0);
+        close(fds[0]);
+        close(fds[1]);
+        sti_httpd_stop(h);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1112,12 +1231,16 @@ int main(void)
         cmocka_unit_test(header_lines_walked),
         cmocka_unit_test(huge_headers_rejected),
         cmocka_unit_test(access_log_line),
+        cmocka_unit_test(batched_responses_leave_together),
+        cmocka_unit_test(limits_span_workers),
     };
     int rc;
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
     sti_log_init("test_httpd", STI_LOG_WARNING);
-    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    rc = cmocka_run_group_tests_name("unbatched", tests, NULL, NULL);
+    batch_mode = 1;
+    rc |= cmocka_run_group_tests_name("batched", tests, NULL, NULL);
     curl_global_cleanup();
     return rc;
 }
