@@ -49,7 +49,7 @@
 #define DISCARD_MAX (1024 * 1024)
 /* Bodies up to this size are corked into one TLS record (below). */
 #define CORK_MAX (12 * 1024)
-/* The most responses that a worker holds back in one round. */
+/* Maximum number of responses that a worker holds back in one round. */
 #define BATCH_MAX 32
 
 /* libmicrohttpd 0.9.75 logs this when a new connection is over
@@ -81,9 +81,9 @@ struct httpd_conn {
 
 /*
  * A worker thread and the libmicrohttpd daemon it runs.  The accepting
- * thread queues new sockets on handoff and writes to wake_fd; the worker
- * adds them to its daemon, which is only ever used from its own thread.
- * ready holds the requests whose response waits for the end of the
+ * thread queues new sockets on handoff and writes to wake_fd.  The worker
+ * adds them to its daemon, so that only its own thread uses the daemon.
+ * ready lists the requests whose response waits for the end of the
  * current round (see flush_ready()).
  */
 struct httpd_worker {
@@ -98,7 +98,7 @@ struct httpd_worker {
     struct httpd_conn *starting; /* the socket being added */
     struct sti_httpd_request *ready, **ready_tail;
     int resumed;       /* flush_ready() resumed connections */
-    unsigned int held; /* the length of ready */
+    unsigned int ready_count; /* the length of ready */
     unsigned int added; /* requests added to ready by the last MHD_run() */
     unsigned int load; /* open connections, under sti_httpd.conns_lock */
 };
@@ -177,7 +177,7 @@ struct sti_httpd_request {
     struct sti_httpd *httpd;
     struct httpd_worker *worker;
     struct sti_httpd_request *ready_next; /* in worker->ready */
-    int ready;                            /* resp holds the response */
+    int ready;                            /* resp is the final response */
     struct MHD_Connection *conn;
     struct httpd_conn *tracked; /* the connection's deadline, or NULL */
     const char *method;         /* MHD's copy, valid while the handler runs */
@@ -1239,7 +1239,7 @@ static int append_body(struct sti_httpd_request *req, const char *data,
     if (size > req->httpd->max_body - req->body_len)
         return -1;
     if (req->body_len + size + 1 > req->body_cap) {
-        size_t cap = req->body_cap ? req->body_cap : 4096;
+        size_t cap = req->body_cap ? req->body_cap : 256;
         unsigned char *nb;
 
         while (cap < req->body_len + size + 1)
@@ -1319,7 +1319,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     req->ready = 1;
     *req->worker->ready_tail = req;
     req->worker->ready_tail = &req->ready_next;
-    req->worker->held++;
+    req->worker->ready_count++;
     req->worker->added++;
     MHD_suspend_connection(conn);
     return MHD_YES;
@@ -1434,11 +1434,11 @@ static int load_tls(const struct sti_httpd_config *config,
  * Workers.  Each worker thread runs a libmicrohttpd daemon of its own in
  * external polling mode: it waits on the daemon's epoll descriptor and on
  * its wake_fd, lets MHD_run() read requests and send responses, and
- * then calls flush_ready().  libmicrohttpd 0.9.75's thread pool lets its
- * threads race to accept, so a burst of keep-alive connections (a SIP
- * server opening its pool) could land on one worker and leave the other
- * cores idle; here the accepting thread gives each connection to the
- * least loaded worker.
+ * then calls flush_ready().  The accepting thread gives each connection to
+ * the least loaded worker.  libmicrohttpd 0.9.75's thread pool lets its
+ * threads race to accept instead, so a burst of keep-alive connections (a
+ * SIP server opening its pool) could land on one worker and leave the
+ * other cores idle.
  *
  * Batching (config batch_responses): a handler's response is held until
  * MHD_run() has run every request of the round, and then all of them are
@@ -1452,7 +1452,7 @@ static void flush_ready(struct httpd_worker *w)
     struct sti_httpd_request *req = w->ready, *next;
 
     w->resumed = req != NULL;
-    w->held = 0;
+    w->ready_count = 0;
     w->ready = NULL;
     w->ready_tail = &w->ready;
     for (; req != NULL; req = next) {
@@ -1525,7 +1525,7 @@ static void *worker_main(void *arg)
         w->added = 0;
         MHD_run(w->daemon);
         /* The round stays open while requests keep arriving. */
-        if (w->added > 0 && w->held < BATCH_MAX)
+        if (w->added > 0 && w->ready_count < BATCH_MAX)
             continue;
         flush_ready(w);
     }
