@@ -16,51 +16,7 @@ static const char client_help[] =
     "chains to one of those CAs and has not expired.  'remove' takes the\n"
     "name or the SHA-256; a running server honours it at the next request.\n";
 
-struct client_opts {
-    const char *dir;
-    const char *cert;
-    const char *name;
-    int json;
-};
-
-static int parse_client(int argc, char **argv, struct client_opts *o)
-{
-    static const struct option longs[] = {
-        {"dir", required_argument, NULL, 'd'},
-        {"cert", required_argument, NULL, 'c'},
-        {"name", required_argument, NULL, 'n'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-
-    memset(o, 0, sizeof(*o));
-    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            o->dir = optarg;
-            break;
-        case 'c':
-            o->cert = optarg;
-            break;
-        case 'n':
-            o->name = optarg;
-            break;
-        case 'j':
-            o->json = 1;
-            break;
-        case 'h':
-            fputs(client_help, stdout);
-            return -1;
-        default:
-            return CLI_EXIT_USAGE;
-        }
-    }
-    return 0;
-}
-
-static int client_add(struct sti_repo *repo, const struct client_opts *o)
+static int client_add(struct sti_repo *repo, const struct cr_opts *o)
 {
     char name[STI_REPO_NAME_MAX + 1];
     unsigned char *data;
@@ -79,7 +35,7 @@ static int client_add(struct sti_repo *repo, const struct client_opts *o)
 }
 
 static int client_run(struct sti_repo *repo, const char *verb,
-                      const struct client_opts *o, const char *target)
+                      const struct cr_opts *o, const char *target)
 {
     struct sti_error err;
     char *out = NULL;
@@ -103,7 +59,7 @@ static int client_run(struct sti_repo *repo, const char *verb,
 }
 
 /* Checks the arguments of VERB; returns 0 or an exit code. */
-static int check_args(const char *verb, const struct client_opts *o, int extra,
+static int check_args(const char *verb, const struct cr_opts *o, int extra,
                       const char *target)
 {
     if (strcmp(verb, "add") != 0 && strcmp(verb, "list") != 0 &&
@@ -128,7 +84,7 @@ static int check_args(const char *verb, const struct client_opts *o, int extra,
 
 int cr_client(int argc, char **argv)
 {
-    struct client_opts o;
+    struct cr_opts o;
     struct cr_dir dir;
     struct sti_repo *repo = NULL;
     const char *verb, *target;
@@ -142,7 +98,7 @@ int cr_client(int argc, char **argv)
     if (argc < 2)
         return cli_usage_error("missing add, list or remove");
     verb = argv[1];
-    rc = parse_client(argc - 1, argv + 1, &o);
+    rc = cr_parse_opts(argc - 1, argv + 1, client_help, 1, &o);
     if (rc != 0)
         return rc < 0 ? CLI_EXIT_OK : rc;
     target = optind + 1 < argc ? argv[optind + 1] : NULL;

@@ -10,18 +10,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
-/* Parses the options shared by the simple commands: --dir, --name,
- * --json and --help.  Returns 0, -1 after --help, or an exit code. */
-struct simple_opts {
-    const char *dir;
-    const char *name;
-    int json;
-};
-
-static int parse_simple(int argc, char **argv, const char *help,
-                        struct simple_opts *o)
+int cr_parse_opts(int argc, char **argv, const char *help, int with_cert,
+                  struct cr_opts *o)
 {
+    /* --cert comes first, so that skipping the first entry leaves it out. */
     static const struct option longs[] = {
+        {"cert", required_argument, NULL, 'c'},
         {"dir", required_argument, NULL, 'd'},
         {"name", required_argument, NULL, 'n'},
         {"json", no_argument, NULL, 'j'},
@@ -31,8 +25,12 @@ static int parse_simple(int argc, char **argv, const char *help,
     int c;
 
     memset(o, 0, sizeof(*o));
-    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "", longs + (with_cert ? 0 : 1),
+                            NULL)) != -1) {
         switch (c) {
+        case 'c':
+            o->cert = optarg;
+            break;
         case 'd':
             o->dir = optarg;
             break;
@@ -305,13 +303,13 @@ static int publish_file(struct sti_repo *repo, const char *file,
 
 int cr_publish(int argc, char **argv)
 {
-    struct simple_opts o;
+    struct cr_opts o;
     struct cr_dir dir;
     struct sti_repo *repo;
     int rc, failed = 0;
 
     cli_prog = "sti-cr publish";
-    rc = parse_simple(argc, argv, publish_help, &o);
+    rc = cr_parse_opts(argc, argv, publish_help, 0, &o);
     if (rc != 0)
         return rc < 0 ? CLI_EXIT_OK : rc;
     if (optind >= argc)
@@ -356,7 +354,7 @@ static void print_list(const struct sti_repo_info *list, size_t n)
 
 int cr_list(int argc, char **argv)
 {
-    struct simple_opts o;
+    struct cr_opts o;
     struct cr_dir dir;
     struct sti_repo *repo;
     struct sti_repo_info *list;
@@ -366,7 +364,7 @@ int cr_list(int argc, char **argv)
     int rc;
 
     cli_prog = "sti-cr list";
-    rc = parse_simple(argc, argv, list_help, &o);
+    rc = cr_parse_opts(argc, argv, list_help, 0, &o);
     if (rc != 0)
         return rc < 0 ? CLI_EXIT_OK : rc;
     if (optind != argc)
@@ -397,14 +395,14 @@ static const char remove_help[] = "Usage: sti-cr remove --dir DIR NAME\n"
 
 int cr_remove(int argc, char **argv)
 {
-    struct simple_opts o;
+    struct cr_opts o;
     struct cr_dir dir;
     struct sti_repo *repo;
     struct sti_error err;
     int rc;
 
     cli_prog = "sti-cr remove";
-    rc = parse_simple(argc, argv, remove_help, &o);
+    rc = cr_parse_opts(argc, argv, remove_help, 0, &o);
     if (rc != 0)
         return rc < 0 ? CLI_EXIT_OK : rc;
     if (argc - optind != 1)
@@ -442,7 +440,7 @@ static void print_removed(void *arg, const char *path)
 
 int cr_export(int argc, char **argv)
 {
-    struct simple_opts o;
+    struct cr_opts o;
     struct cr_dir dir;
     struct sti_repo *repo;
     struct sti_error err;
@@ -450,7 +448,7 @@ int cr_export(int argc, char **argv)
     int rc;
 
     cli_prog = "sti-cr export";
-    rc = parse_simple(argc, argv, export_help, &o);
+    rc = cr_parse_opts(argc, argv, export_help, 0, &o);
     if (rc != 0)
         return rc < 0 ? CLI_EXIT_OK : rc;
     if (argc - optind != 1)
@@ -507,7 +505,7 @@ static int token_run(struct sti_repo *repo, const char *verb, const char *name,
 
 int cr_token(int argc, char **argv)
 {
-    struct simple_opts o;
+    struct cr_opts o;
     struct cr_dir dir;
     struct sti_repo *repo;
     const char *verb, *name;
@@ -521,7 +519,7 @@ int cr_token(int argc, char **argv)
     if (argc < 2)
         return cli_usage_error("missing add, list or remove");
     verb = argv[1];
-    rc = parse_simple(argc - 1, argv + 1, token_help, &o);
+    rc = cr_parse_opts(argc - 1, argv + 1, token_help, 0, &o);
     if (rc != 0)
         return rc < 0 ? CLI_EXIT_OK : rc;
     name = o.name ? o.name : (optind + 1 < argc ? argv[optind + 1] : NULL);

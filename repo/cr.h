@@ -24,6 +24,22 @@ char *cr_conf_path(const struct cr_dir *dir, const char *key);
 /* Opens the store of DIR, printing the error. */
 int cr_open(const struct cr_dir *dir, struct sti_repo **repo);
 
+/* Options that cr_parse_opts() fills.  An absent option is NULL or 0. */
+struct cr_opts {
+    const char *dir;
+    const char *name;
+    const char *cert;
+    int json;
+};
+
+/*
+ * Parses --dir, --name, --json and --help, and also --cert when WITH_CERT
+ * is set.  --help prints HELP.  Returns 0, -1 after --help, or an exit
+ * code.
+ */
+int cr_parse_opts(int argc, char **argv, const char *help, int with_cert,
+                  struct cr_opts *o);
+
 int cr_init(int argc, char **argv);
 int cr_serve(int argc, char **argv);
 int cr_publish(int argc, char **argv);
