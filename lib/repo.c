@@ -94,6 +94,55 @@ int repo_json_list(int rc, const char *key, json_t *arr, char **json,
     return rc;
 }
 
+/* Writes one row of a text table, or the headings when ROW is NULL. */
+static void write_table_row(FILE *f, const struct repo_column *columns,
+                            size_t count, const json_t *row)
+{
+    for (size_t i = 0; i < count; i++) {
+        const char *value =
+            row ? json_string_value(json_object_get(row, columns[i].member))
+                : columns[i].heading;
+
+        if (value == NULL)
+            value = "";
+        if (i + 1 < count)
+            fprintf(f, "%-*s  ", columns[i].width, value);
+        else
+            fprintf(f, "%s\n", value);
+    }
+}
+
+int repo_text_table(int rc, char *json, const char *key,
+                    const struct repo_column *columns, size_t count,
+                    char **text, struct sti_error *err)
+{
+    json_t *doc = rc == STI_OK ? json_loads(json, 0, NULL) : NULL, *row;
+    char *buf = NULL;
+    size_t size = 0, i;
+    FILE *f = doc ? open_memstream(&buf, &size) : NULL;
+
+    *text = NULL;
+    if (rc != STI_OK)
+        goto out;
+    if (f == NULL) {
+        rc = sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    write_table_row(f, columns, count, NULL);
+    json_array_foreach(json_object_get(doc, key), i, row)
+        write_table_row(f, columns, count, row);
+    if (fclose(f) != 0 || buf == NULL) {
+        free(buf);
+        rc = sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    *text = buf;
+out:
+    json_decref(doc);
+    sti_free(json);
+    return rc;
+}
+
 /* Parses TEXT in strptime() FORMAT to the end; returns 0 on success. */
 static int parse_date_form(const char *text, const char *format, struct tm *tm)
 {

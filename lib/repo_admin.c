@@ -238,36 +238,15 @@ int sti_repo_token_list_json(struct sti_repo *repo, char **json,
 int sti_repo_token_list_text(struct sti_repo *repo, char **text,
                              struct sti_error *err)
 {
-    char *json = NULL, *buf = NULL;
-    size_t size = 0, i;
-    json_t *doc = NULL, *t;
-    FILE *f;
+    static const struct repo_column columns[] = {
+        {"NAME", "name", 24},
+        {"CREATED", "created", 0},
+    };
+    char *json = NULL;
     int rc = sti_repo_token_list_json(repo, &json, err);
 
-    *text = NULL;
-    if (rc != STI_OK)
-        return rc;
-    /* One source of truth for the rows: the JSON list, reformatted. */
-    doc = json_loads(json, 0, NULL);
-    f = doc ? open_memstream(&buf, &size) : NULL;
-    if (f == NULL) {
-        rc = sti_seterr(err, STI_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    fprintf(f, "%-*s  %s\n", 24, "NAME", "CREATED");
-    json_array_foreach(json_object_get(doc, "tokens"), i, t) fprintf(
-        f, "%-*s  %s\n", 24, json_string_value(json_object_get(t, "name")),
-        json_string_value(json_object_get(t, "created")));
-    if (fclose(f) != 0 || buf == NULL) {
-        free(buf);
-        rc = sti_seterr(err, STI_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    *text = buf;
-out:
-    json_decref(doc);
-    sti_free(json);
-    return rc;
+    return repo_text_table(rc, json, "tokens", columns,
+                           sizeof(columns) / sizeof(columns[0]), text, err);
 }
 
 int sti_repo_token_check(struct sti_repo *repo, const char *token,

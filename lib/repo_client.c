@@ -192,42 +192,17 @@ int sti_repo_client_list_json(struct sti_repo *repo, char **json,
 int sti_repo_client_list_text(struct sti_repo *repo, char **text,
                               struct sti_error *err)
 {
-    char *json = NULL, *buf = NULL;
-    size_t size = 0, i;
-    json_t *doc = NULL, *c;
-    FILE *f;
+    static const struct repo_column columns[] = {
+        {"NAME", "name", 24},
+        {"NOT AFTER", "not_after", 20},
+        {"SHA-256", "sha256", 64},
+        {"SUBJECT", "subject", 0},
+    };
+    char *json = NULL;
     int rc = sti_repo_client_list_json(repo, &json, err);
 
-    *text = NULL;
-    if (rc != STI_OK)
-        return rc;
-    /* The rows come from the JSON list, so both forms show the same. */
-    doc = json_loads(json, 0, NULL);
-    f = doc ? open_memstream(&buf, &size) : NULL;
-    if (f == NULL) {
-        rc = sti_seterr(err, STI_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    fprintf(f, "%-24s  %-20s  %-64s  %s\n", "NAME", "NOT AFTER", "SHA-256",
-            "SUBJECT");
-    json_array_foreach(json_object_get(doc, "clients"), i, c)
-    {
-        fprintf(f, "%-24s  %-20s  %-64s  %s\n",
-                json_string_value(json_object_get(c, "name")),
-                json_string_value(json_object_get(c, "not_after")),
-                json_string_value(json_object_get(c, "sha256")),
-                json_string_value(json_object_get(c, "subject")));
-    }
-    if (fclose(f) != 0 || buf == NULL) {
-        free(buf);
-        rc = sti_seterr(err, STI_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    *text = buf;
-out:
-    json_decref(doc);
-    sti_free(json);
-    return rc;
+    return repo_text_table(rc, json, "clients", columns,
+                           sizeof(columns) / sizeof(columns[0]), text, err);
 }
 
 int sti_repo_client_check(struct sti_repo *repo, const char *sha256,

@@ -107,4 +107,24 @@ void repo_iso_time(time_t t, char out[32]);
 int repo_json_list(int rc, const char *key, json_t *arr, char **json,
                    struct sti_error *err);
 
+/* A column of a text table: its heading, the JSON member it shows and its
+ * width.  The last column is not padded, so its width is not used. */
+struct repo_column {
+    const char *heading;
+    const char *member;
+    int width;
+};
+
+/*
+ * When RC is STI_OK, formats the array KEY of JSON (a list that
+ * repo_json_list() made) as a text table in *TEXT.  The table has a row of
+ * headings, then one row per object, with two spaces between columns.
+ * Taking the rows from the JSON keeps the text and JSON forms the same.
+ * Frees JSON and returns RC, or STI_ERR_NOMEM when formatting fails.  The
+ * caller frees *TEXT.
+ */
+int repo_text_table(int rc, char *json, const char *key,
+                    const struct repo_column *columns, size_t count,
+                    char **text, struct sti_error *err);
+
 #endif

@@ -147,6 +147,11 @@ static void client_lists(void **state)
     sti_free(text);
     assert_int_equal(sti_repo_client_list_text(repo, &text, &err), STI_OK);
     assert_int_equal(strncmp(text, "NAME ", 5), 0);
+    assert_int_equal(strncmp(text,
+                             "NAME                      NOT AFTER             "
+                             "SHA-256 ",
+                             56),
+                     0);
     assert_non_null(strstr(text, "\nabe "));
     assert_non_null(strstr(text, sha));
     sti_free(text);
