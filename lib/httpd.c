@@ -1351,7 +1351,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         return queue_too_large(req);
     deadline_clear(req->tracked);
     httpd->handler(httpd->arg, req, &req->resp);
-    if (!httpd->batch)
+    if (!httpd->batch || atomic_load(&req->worker->stop))
         return queue(req);
     /* The response leaves with the others of this round. */
     req->ready = 1;
@@ -1580,6 +1580,13 @@ static void *worker_main(void *arg)
             continue;
         flush_ready(w);
     }
+    /* MHD_stop_daemon() must find no suspended connection (libmicrohttpd
+     * calls MHD_PANIC() for one), and a resumed connection leaves the
+     * suspended list in MHD_run().  on_request() holds nothing once stop
+     * is set. */
+    flush_ready(w);
+    if (w->resumed)
+        MHD_run(w->daemon);
     return NULL;
 }
 
