@@ -56,9 +56,6 @@
 #define LOG_BUFFER PIPE_BUF
 #define LOG_LINE_MAX 2048
 
-/* libmicrohttpd 0.9.75 logs this when a new connection is over
- * MHD_OPTION_CONNECTION_LIMIT or MHD_OPTION_PER_IP_CONNECTION_LIMIT,
- * and closes it without a response. */
 /* At most one log line per interval for connections over the limits. */
 #define REJECT_LOG_INTERVAL_MS 1000
 
@@ -633,6 +630,8 @@ static void peer_text(struct MHD_Connection *conn, char *out, size_t size)
 
 /* Connections and request deadlines */
 
+/* On Linux, CLOCK_MONOTONIC_COARSE is read from the vDSO without a system
+ * call, and its few milliseconds of resolution suit deadlines in seconds. */
 static long long now_ms(void)
 {
     struct timespec ts;
@@ -1786,7 +1785,8 @@ static struct MHD_Daemon *start_daemon(const struct sti_httpd_config *c,
                                        const struct sockaddr_storage *ss)
 {
     struct sti_httpd *httpd = w->httpd;
-    /* Suspend and resume need the ITC: a resume wakes the epoll wait. */
+    /* flush_ready() holds and releases connections with suspend and
+     * resume. */
     unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
                          MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET;
     unsigned int max_conn =
