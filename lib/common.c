@@ -175,29 +175,32 @@ static const char *log_stamp(void)
     return stamp;
 }
 
-void sti_log(int level, const char *fmt, ...)
+size_t sti_log_vformat(char *line, size_t size, int level, const char *fmt,
+                       va_list ap)
 {
-    char line[2048];
-    va_list ap;
-    size_t n, off = 0;
+    size_t n;
 
     if (level > log_max_level)
-        return;
-    n = (size_t)snprintf(line, sizeof(line) - 1, "<%d>%s %s: ", level,
-                         log_stamp(), log_program);
-    va_start(ap, fmt);
-    if (n < sizeof(line) - 1)
-        vsnprintf(line + n, sizeof(line) - 1 - n, fmt, ap);
-    va_end(ap);
+        return 0;
+    n = (size_t)snprintf(line, size - 1, "<%d>%s %s: ", level, log_stamp(),
+                         log_program);
+    if (n < size - 1)
+        vsnprintf(line + n, size - 1 - n, fmt, ap);
     /* Keep one event on one line, and keep a client's bytes from sending
      * terminal escapes: every control character becomes '?'. */
     for (n = 0; line[n] != '\0'; n++)
         if ((unsigned char)line[n] < 0x20 || line[n] == 0x7f)
             line[n] = '?';
     line[n++] = '\n';
-    /* One write() per line, so lines from several threads never mix. */
-    while (off < n) {
-        ssize_t w = write(STDERR_FILENO, line + off, n - off);
+    return n;
+}
+
+void sti_log_write(const char *buf, size_t len)
+{
+    size_t off = 0;
+
+    while (off < len) {
+        ssize_t w = write(STDERR_FILENO, buf + off, len - off);
 
         if (w < 0 && errno == EINTR)
             continue;
@@ -205,6 +208,19 @@ void sti_log(int level, const char *fmt, ...)
             break;
         off += (size_t)w;
     }
+}
+
+void sti_log(int level, const char *fmt, ...)
+{
+    char line[2048];
+    va_list ap;
+    size_t n;
+
+    va_start(ap, fmt);
+    n = sti_log_vformat(line, sizeof(line), level, fmt, ap);
+    va_end(ap);
+    /* One write() per line, so lines from several threads never mix. */
+    sti_log_write(line, n);
 }
 
 /* Secrets */

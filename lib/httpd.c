@@ -51,10 +51,11 @@
 #define CORK_MAX (12 * 1024)
 /* Maximum number of responses that a worker holds back in one round. */
 #define BATCH_MAX 32
+/* Size of a worker's buffer of access-log lines: a write() of up to
+ * PIPE_BUF bytes to a pipe does not interleave with other writers. */
+#define LOG_BUFFER PIPE_BUF
+#define LOG_LINE_MAX 2048
 
-/* libmicrohttpd 0.9.75 logs this when a new connection is over
- * MHD_OPTION_CONNECTION_LIMIT or MHD_OPTION_PER_IP_CONNECTION_LIMIT,
- * and closes it without a response. */
 /* At most one log line per interval for connections over the limits. */
 #define REJECT_LOG_INTERVAL_MS 1000
 
@@ -101,6 +102,10 @@ struct httpd_worker {
     unsigned int ready_count; /* the length of ready */
     unsigned int added; /* requests added to ready by the last MHD_run() */
     unsigned int load; /* open connections, under sti_httpd.conns_lock */
+    /* Access-log lines not written yet: the worker writes them with one
+     * write() after each MHD_run(). */
+    char log[LOG_BUFFER];
+    size_t log_len;
 };
 
 struct sti_httpd {
@@ -625,6 +630,8 @@ static void peer_text(struct MHD_Connection *conn, char *out, size_t size)
 
 /* Connections and request deadlines */
 
+/* On Linux, CLOCK_MONOTONIC_COARSE is read from the vDSO without a system
+ * call, and its few milliseconds of resolution suit deadlines in seconds. */
 static long long now_ms(void)
 {
     struct timespec ts;
@@ -998,6 +1005,36 @@ static const char *termination_text(enum MHD_RequestTerminationCode toe)
     }
 }
 
+static void log_flush(struct httpd_worker *w)
+{
+    sti_log_write(w->log, w->log_len);
+    w->log_len = 0;
+}
+
+/* Formats a log line into W's buffer.  Only W's thread calls it, or the
+ * thread that stops W after W's thread has ended. */
+static void worker_log(struct httpd_worker *w, int level, const char *fmt, ...)
+    STI_PRINTF(3, 4);
+
+static void worker_log(struct httpd_worker *w, int level, const char *fmt, ...)
+{
+    char line[LOG_LINE_MAX];
+    va_list ap;
+    size_t n;
+
+    va_start(ap, fmt);
+    n = sti_log_vformat(line, sizeof(line), level, fmt, ap);
+    va_end(ap);
+    if (n > sizeof(w->log) - w->log_len)
+        log_flush(w);
+    if (n > sizeof(w->log)) {
+        sti_log_write(line, n);
+        return;
+    }
+    memcpy(w->log + w->log_len, line, n);
+    w->log_len += n;
+}
+
 static void log_access(const struct sti_httpd_request *req,
                        enum MHD_RequestTerminationCode toe)
 {
@@ -1016,12 +1053,12 @@ static void log_access(const struct sti_httpd_request *req,
     log_safe(req->log_method[0] ? req->log_method : "-", method,
              sizeof(method));
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        sti_log(STI_LOG_INFO,
-                "access: %s %s %s %d %zu bytes %lld.%03lld ms%s%s", req->peer,
-                method, path, req->status, req->bytes, us / 1000, us % 1000,
-                sep, note);
+        worker_log(req->worker, STI_LOG_INFO,
+                   "access: %s %s %s %d %zu bytes %lld.%03lld ms%s%s",
+                   req->peer, method, path, req->status, req->bytes, us / 1000,
+                   us % 1000, sep, note);
     else
-        sti_log(STI_LOG_INFO,
+        worker_log(req->worker, STI_LOG_INFO,
                 "access: %s %s %s %d %zu bytes %lld.%03lld ms%s%s (connection "
                 "closed before the response was sent: %s)",
                 req->peer, method, path, req->status, req->bytes, us / 1000,
@@ -1313,7 +1350,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         return queue_too_large(req);
     deadline_clear(req->tracked);
     httpd->handler(httpd->arg, req, &req->resp);
-    if (!httpd->batch)
+    if (!httpd->batch || atomic_load(&req->worker->stop))
         return queue(req);
     /* The response leaves with the others of this round. */
     req->ready = 1;
@@ -1493,13 +1530,31 @@ static int wait_ms(struct httpd_worker *w)
 {
     MHD_UNSIGNED_LONG_LONG t;
 
-    /* A resume does not wake the epoll descriptor of a daemon in external
-     * polling mode: the next MHD_run() must come at once. */
-    if (w->ready != NULL || w->resumed)
-        return 0;
-    if (MHD_get_timeout(w->daemon, &t) == MHD_YES && t < 97)
+    if (MHD_get_timeout(w->daemon, &t) == MHD_YES && t < 1000)
         return (int)t;
-    return 97;
+    return 1000;
+}
+
+/* Waits for network events or a wake-up, and adds the sockets handed
+ * over.  Returns -1 when poll() fails. */
+static int worker_wait(struct httpd_worker *w, int epoll_fd)
+{
+    struct pollfd p[2] = {{epoll_fd, POLLIN, 0}, {w->wake_fd, POLLIN, 0}};
+    uint64_t count;
+
+    if (poll(p, 2, wait_ms(w)) < 0 && errno != EINTR) {
+        sti_log(STI_LOG_ERR, "HTTP worker stopped: poll() failed: %s",
+                strerror(errno));
+        return -1;
+    }
+    if (p[1].revents & POLLIN) {
+        /* The counter only wakes the worker, so its value is not needed. */
+        if (read(w->wake_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+            sti_log(STI_LOG_WARNING, "HTTP worker: reading its wake-up "
+                    "counter failed: %s", strerror(errno));
+        take_handoff(w);
+    }
+    return 0;
 }
 
 static void *worker_main(void *arg)
@@ -1507,28 +1562,30 @@ static void *worker_main(void *arg)
     struct httpd_worker *w = arg;
     const union MHD_DaemonInfo *di =
         MHD_get_daemon_info(w->daemon, MHD_DAEMON_INFO_EPOLL_FD);
-    uint64_t count;
 
     while (!atomic_load(&w->stop)) {
-        struct pollfd p[2] = {{di->epoll_fd, POLLIN, 0}, {w->wake_fd, POLLIN, 0}};
-
-        if (poll(p, 2, wait_ms(w)) < 0 && errno != EINTR) {
-            sti_log(STI_LOG_ERR, "HTTP worker: poll failed: %s",
-                    strerror(errno));
+        /* In a round, and right after a resume, MHD_run() comes at once:
+         * a resume does not wake the epoll descriptor of a daemon in
+         * external polling mode. */
+        if (w->ready == NULL && !w->resumed &&
+            worker_wait(w, di->epoll_fd) != 0)
             break;
-        }
-        if (p[1].revents & POLLIN) {
-            if (read(w->wake_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-                break;
-            take_handoff(w);
-        }
         w->added = 0;
         MHD_run(w->daemon);
+        if (w->log_len > 0)
+            log_flush(w);
         /* The round stays open while requests keep arriving. */
         if (w->added > 0 && w->ready_count < BATCH_MAX)
             continue;
         flush_ready(w);
     }
+    /* MHD_stop_daemon() must find no suspended connection (libmicrohttpd
+     * calls MHD_PANIC() for one), and a resumed connection leaves the
+     * suspended list in MHD_run().  on_request() holds nothing once stop
+     * is set. */
+    flush_ready(w);
+    if (w->resumed)
+        MHD_run(w->daemon);
     return NULL;
 }
 
@@ -1685,6 +1742,7 @@ static void workers_stop(struct sti_httpd *httpd)
         if (w->daemon != NULL)
             MHD_stop_daemon(w->daemon);
         w->daemon = NULL;
+        log_flush(w);
         for (c = w->handoff; c != NULL; c = next) {
             next = c->handoff;
             close(c->fd);
@@ -1727,7 +1785,8 @@ static struct MHD_Daemon *start_daemon(const struct sti_httpd_config *c,
                                        const struct sockaddr_storage *ss)
 {
     struct sti_httpd *httpd = w->httpd;
-    /* Suspend and resume need the ITC: a resume wakes the epoll wait. */
+    /* flush_ready() holds and releases connections with suspend and
+     * resume. */
     unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
                          MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET;
     unsigned int max_conn =

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 
 /* Fills ERR (when non-NULL) and returns CODE, so callers can write
  * `return sti_seterr(err, STI_ERR_INVALID, "...", ...);`. */
@@ -24,6 +25,16 @@ int sti_seterr_ssl(struct sti_error *err, int code, const char *fmt, ...)
 /* Prefixes ERR's message with PREFIX and ": " when RC is a failure and ERR
  * is non-NULL, as in "PATH: message"; returns RC. */
 int sti_error_prefix(struct sti_error *err, int rc, const char *prefix);
+
+/* Formats one log line as sti_log() writes it, newline included, into
+ * LINE of SIZE bytes (at least 64).  Returns its length, or 0 when LEVEL
+ * is above the level set with sti_log_init(). */
+size_t sti_log_vformat(char *line, size_t size, int level, const char *fmt,
+                       va_list ap);
+
+/* Writes LEN bytes of formatted log lines to standard error, with one
+ * write() unless the kernel takes fewer bytes. */
+void sti_log_write(const char *buf, size_t len);
 
 /* Duplicates a string; NULL in, NULL out. */
 char *sti_strdup(const char *s);

@@ -130,6 +130,8 @@ check_contains "log names the bound port" \
 check_contains "one worker per online CPU by default" \
     "verification on, worker threads $(getconf _NPROCESSORS_ONLN)" \
     "$(cat "$T/serve.log")"
+check_contains "responses batched by default" "batching on" \
+    "$(cat "$T/serve.log")"
 
 # --- bad requests
 check_eq "malformed JSON" 400 "$(post /stir/v1/signing '{"signingRequest":')"
@@ -165,7 +167,7 @@ check_status "bad max-connections" 2 sti serve --ca-file "$T/pki/root.pem" \
 check_status "bad timeout" 2 sti serve --ca-file "$T/pki/root.pem" \
     --timeout 0
 start_service limits "$T/limits.port" sti serve --ca-file "$T/pki/root.pem" \
-    --per-ip 1 --max-connections 50 --timeout 20 \
+    --per-ip 1 --max-connections 50 --timeout 20 --no-batch \
     --listen 127.0.0.1:0 --port-file "$T/limits.port"
 mkfifo "$T/hold"
 # curl sends a chunked body read from the FIFO, so its connection stays
@@ -188,6 +190,10 @@ check_contains "per-ip rejection logged" \
     "$(cat "$T/limits.log")"
 check_contains "limits named" "limits 50 in total and 1 per client address" \
     "$(cat "$T/limits.log")"
+check_contains "--no-batch logged" "batching off" "$(cat "$T/limits.log")"
+check_eq "answer without batching" 500 "$(curl -s -o "$T/body" \
+    -w '%{http_code}' --data-binary x "http://127.0.0.1:$PORT/v1/check")"
+check_eq "failure body without batching" FAILED "$(cat "$T/body")"
 
 # --- HTTPS for the service and for x5u, with the repository's TLS
 # certificate; the x5u server's certificate is trusted through --x5u-ca-file.
