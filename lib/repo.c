@@ -94,6 +94,25 @@ int repo_json_list(int rc, const char *key, json_t *arr, char **json,
     return rc;
 }
 
+int repo_query_list(struct sti_repo *repo, const char *sql,
+                    json_t *(*row_json)(sqlite3_stmt *st), const char *key,
+                    const char *error, char **json, struct sti_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    json_t *arr = json_array();
+    int rc = STI_OK;
+
+    *json = NULL;
+    pthread_mutex_lock(&repo->db_lock);
+    if (sqlite3_prepare_v2(repo->db, sql, -1, &st, NULL) != SQLITE_OK)
+        rc = sti_sqlite_err(err, repo->db, error);
+    while (rc == STI_OK && sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(arr, row_json(st));
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&repo->db_lock);
+    return repo_json_list(rc, key, arr, json, err);
+}
+
 /* Writes one row of a text table, or the headings when ROW is NULL. */
 static void write_table_row(FILE *f, const struct repo_column *columns,
                             size_t count, const json_t *row)

@@ -208,31 +208,22 @@ int sti_repo_token_remove(struct sti_repo *repo, const char *name,
     return rc;
 }
 
+static json_t *token_row_json(sqlite3_stmt *st)
+{
+    char created[32];
+
+    repo_iso_time((time_t)sqlite3_column_int64(st, 1), created);
+    return json_pack("{s:s,s:s}", "name",
+                     (const char *)sqlite3_column_text(st, 0), "created",
+                     created);
+}
+
 int sti_repo_token_list_json(struct sti_repo *repo, char **json,
                              struct sti_error *err)
 {
-    sqlite3_stmt *st = NULL;
-    json_t *arr = json_array();
-    int rc = STI_OK;
-
-    *json = NULL;
-    pthread_mutex_lock(&repo->db_lock);
-    if (sqlite3_prepare_v2(repo->db,
-                           "SELECT name, created FROM tokens ORDER BY name", -1,
-                           &st, NULL) != SQLITE_OK)
-        rc = sti_sqlite_err(err, repo->db, "cannot list the tokens");
-    while (rc == STI_OK && sqlite3_step(st) == SQLITE_ROW) {
-        char created[32];
-
-        repo_iso_time((time_t)sqlite3_column_int64(st, 1), created);
-        json_array_append_new(
-            arr, json_pack("{s:s,s:s}", "name",
-                           (const char *)sqlite3_column_text(st, 0), "created",
-                           created));
-    }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&repo->db_lock);
-    return repo_json_list(rc, "tokens", arr, json, err);
+    return repo_query_list(
+        repo, "SELECT name, created FROM tokens ORDER BY name", token_row_json,
+        "tokens", "cannot list the tokens", json, err);
 }
 
 int sti_repo_token_list_text(struct sti_repo *repo, char **text,

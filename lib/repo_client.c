@@ -171,22 +171,11 @@ static json_t *client_row_json(sqlite3_stmt *st)
 int sti_repo_client_list_json(struct sti_repo *repo, char **json,
                               struct sti_error *err)
 {
-    sqlite3_stmt *st = NULL;
-    json_t *arr = json_array();
-    int rc = STI_OK;
-
-    *json = NULL;
-    pthread_mutex_lock(&repo->db_lock);
-    if (sqlite3_prepare_v2(repo->db,
+    return repo_query_list(repo,
                            "SELECT name, sha256, subject, not_after, created "
                            "FROM clients ORDER BY name",
-                           -1, &st, NULL) != SQLITE_OK)
-        rc = sti_sqlite_err(err, repo->db, "cannot list the clients");
-    while (rc == STI_OK && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, client_row_json(st));
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&repo->db_lock);
-    return repo_json_list(rc, "clients", arr, json, err);
+                           client_row_json, "clients",
+                           "cannot list the clients", json, err);
 }
 
 int sti_repo_client_list_text(struct sti_repo *repo, char **text,

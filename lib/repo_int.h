@@ -107,6 +107,15 @@ void repo_iso_time(time_t t, char out[32]);
 int repo_json_list(int rc, const char *key, json_t *arr, char **json,
                    struct sti_error *err);
 
+/*
+ * Runs the query SQL under the store's lock and serializes its rows, each
+ * made into an object by ROW_JSON, as {"KEY": [...]} into *JSON.  When the
+ * query cannot be prepared, the error message starts with ERROR.
+ */
+int repo_query_list(struct sti_repo *repo, const char *sql,
+                    json_t *(*row_json)(sqlite3_stmt *st), const char *key,
+                    const char *error, char **json, struct sti_error *err);
+
 /* A column of a text table: its heading, the JSON member it shows and its
  * width.  The last column is not padded, so its width is not used. */
 struct repo_column {
