@@ -1,5 +1,5 @@
 /* Self-signed TLS server certificates for lab services on loopback. */
-#include "internal.h"
+#include "x509_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -7,49 +7,26 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-static int add_ext(X509 *cert, int nid, const char *value)
-{
-    X509V3_CTX ctx;
-    X509_EXTENSION *ext;
-    int ok;
-
-    X509V3_set_ctx(&ctx, cert, cert, NULL, NULL, 0);
-    ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-    if (ext == NULL)
-        return 0;
-    ok = X509_add_ext(cert, ext, -1);
-    X509_EXTENSION_free(ext);
-    return ok;
-}
-
 static int fill_cert(X509 *cert, EVP_PKEY *pkey, int days)
 {
     X509_NAME *name = X509_get_subject_name(cert);
-    unsigned char serial[16];
-    BIGNUM *bn = NULL;
-    int ok;
-
-    if (sti_random_bytes(serial, sizeof(serial)) != STI_OK)
-        return 0;
-    serial[0] &= 0x7f; /* positive, as RFC 5280 section 4.1.2.2 requires */
-    bn = BN_bin2bn(serial, sizeof(serial), NULL);
-    ok = bn != NULL && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert));
-    BN_free(bn);
-    ok = ok && X509_set_version(cert, 2) &&
-         X509_gmtime_adj(X509_getm_notBefore(cert), -60) &&
-         X509_gmtime_adj(X509_getm_notAfter(cert), (long)days * 86400) &&
-         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                                    (const unsigned char *)"127.0.0.1", -1, -1,
-                                    0) &&
-         X509_set_issuer_name(cert, name) && X509_set_pubkey(cert, pkey);
+    int ok = sti_x509_set_random_serial(cert) && X509_set_version(cert, 2) &&
+             X509_gmtime_adj(X509_getm_notBefore(cert), -60) &&
+             X509_gmtime_adj(X509_getm_notAfter(cert), (long)days * 86400) &&
+             X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                                        (const unsigned char *)"127.0.0.1", -1,
+                                        -1, 0) &&
+             X509_set_issuer_name(cert, name) && X509_set_pubkey(cert, pkey);
     /* Clients that check names (curl, libcurl) look at subjectAltName. */
-    ok =
-        ok &&
-        add_ext(cert, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost") &&
-        add_ext(cert, NID_basic_constraints, "critical,CA:TRUE") &&
-        add_ext(cert, NID_key_usage, "critical,digitalSignature,keyCertSign") &&
-        add_ext(cert, NID_ext_key_usage, "serverAuth") &&
-        add_ext(cert, NID_subject_key_identifier, "hash");
+    ok = ok &&
+         sti_x509_add_self_ext(cert, NID_subject_alt_name,
+                               "IP:127.0.0.1,DNS:localhost") &&
+         sti_x509_add_self_ext(cert, NID_basic_constraints,
+                               "critical,CA:TRUE") &&
+         sti_x509_add_self_ext(cert, NID_key_usage,
+                               "critical,digitalSignature,keyCertSign") &&
+         sti_x509_add_self_ext(cert, NID_ext_key_usage, "serverAuth") &&
+         sti_x509_add_self_ext(cert, NID_subject_key_identifier, "hash");
     return ok && X509_sign(cert, pkey, EVP_sha256()) > 0;
 }
 

@@ -1,5 +1,6 @@
 /* Chain checks before publishing, and the TLS certificate for sti-cr. */
 #include "repo_int.h"
+#include "x509_int.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -227,21 +228,6 @@ out:
 
 /* TLS certificate */
 
-static int add_ext(X509 *x, int nid, const char *value)
-{
-    X509V3_CTX ctx;
-    X509_EXTENSION *ext;
-    int ok;
-
-    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-    ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-    if (ext == NULL)
-        return 0;
-    ok = X509_add_ext(x, ext, -1);
-    X509_EXTENSION_free(ext);
-    return ok;
-}
-
 static int is_ip(const char *h)
 {
     unsigned char addr[16];
@@ -325,32 +311,25 @@ static int san_value(const char *hosts, char *out, size_t size)
 
 static int fill_tls_cert(X509 *x, EVP_PKEY *pkey, const char *hosts, int days)
 {
-    unsigned char serial[16];
-    BIGNUM *bn;
     char san[1024], cn[64];
     X509_NAME *name = X509_get_subject_name(x);
     int ok;
 
-    if (!san_value(hosts, san, sizeof(san)) ||
-        sti_random_bytes(serial, sizeof(serial)) != STI_OK)
+    if (!san_value(hosts, san, sizeof(san)) || !sti_x509_set_random_serial(x))
         return 0;
-    serial[0] &= 0x7f; /* a positive serial (RFC 5280 section 4.1.2.2) */
-    bn = BN_bin2bn(serial, sizeof(serial), NULL);
-    ok = bn != NULL && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x));
-    BN_free(bn);
     snprintf(cn, sizeof(cn), "%.*s", (int)strcspn(hosts, ","), hosts);
-    ok = ok && X509_set_version(x, 2) &&
+    ok = X509_set_version(x, 2) &&
          X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
                                     (const unsigned char *)cn, -1, -1, 0) &&
          X509_set_issuer_name(x, name) &&
          X509_gmtime_adj(X509_getm_notBefore(x), -3600) &&
          X509_gmtime_adj(X509_getm_notAfter(x), (long)days * 86400) &&
          X509_set_pubkey(x, pkey) &&
-         add_ext(x, NID_basic_constraints, "critical,CA:FALSE") &&
-         add_ext(x, NID_key_usage, "critical,digitalSignature") &&
-         add_ext(x, NID_ext_key_usage, "serverAuth") &&
-         add_ext(x, NID_subject_key_identifier, "hash") &&
-         add_ext(x, NID_subject_alt_name, san) &&
+         sti_x509_add_self_ext(x, NID_basic_constraints, "critical,CA:FALSE") &&
+         sti_x509_add_self_ext(x, NID_key_usage, "critical,digitalSignature") &&
+         sti_x509_add_self_ext(x, NID_ext_key_usage, "serverAuth") &&
+         sti_x509_add_self_ext(x, NID_subject_key_identifier, "hash") &&
+         sti_x509_add_self_ext(x, NID_subject_alt_name, san) &&
          X509_sign(x, pkey, EVP_sha256()) > 0;
     return ok;
 }

@@ -57,6 +57,15 @@ time_t sti_asn1_time_to_time(const ASN1_TIME *t);
 int sti_tnauth_ext_value(const struct sti_tnauth *list, ASN1_OCTET_STRING **out,
                          struct sti_error *err);
 
+/* Adds extension NID, given as an OpenSSL configuration VALUE such as
+ * "critical,CA:FALSE", to the self-signed CERT.  Returns 1 on success. */
+int sti_x509_add_self_ext(X509 *cert, int nid, const char *value);
+
+/* Sets a random 16-byte serial number with the top bit clear, so that it
+ * is positive as RFC 5280 section 4.1.2.2 requires.  Returns 1 on
+ * success. */
+int sti_x509_set_random_serial(X509 *cert);
+
 /* Access to the X509_CRL behind a struct sti_crl. */
 X509_CRL *sti_crl_get0_x509_crl(const struct sti_crl *crl);
 

@@ -1,4 +1,5 @@
-/* Conversions shared by the certificate core: BIOs, names, times. */
+/* Conversions shared by the certificate core (BIOs, names, times), and
+ * helpers that build self-signed TLS certificates. */
 #include "x509_int.h"
 
 #include <ctype.h>
@@ -137,6 +138,36 @@ time_t sti_asn1_time_to_time(const ASN1_TIME *t)
     if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
         return (time_t)-1;
     return timegm(&tm);
+}
+
+int sti_x509_add_self_ext(X509 *cert, int nid, const char *value)
+{
+    X509V3_CTX ctx;
+    X509_EXTENSION *ext;
+    int ok;
+
+    X509V3_set_ctx(&ctx, cert, cert, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+    if (ext == NULL)
+        return 0;
+    ok = X509_add_ext(cert, ext, -1);
+    X509_EXTENSION_free(ext);
+    return ok;
+}
+
+int sti_x509_set_random_serial(X509 *cert)
+{
+    unsigned char serial[16];
+    BIGNUM *bn;
+    int ok;
+
+    if (sti_random_bytes(serial, sizeof(serial)) != STI_OK)
+        return 0;
+    serial[0] &= 0x7f;
+    bn = BN_bin2bn(serial, sizeof(serial), NULL);
+    ok = bn != NULL && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert));
+    BN_free(bn);
+    return ok;
 }
 
 static int hex_value(char c)

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/x509.h>
+
 #define BASE "https://127.0.0.1:8443"
 #define FP                                                                     \
     "SHA256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:"   \
@@ -771,6 +773,11 @@ static void tls_cert_created(void **state)
     assert_int_equal(sti_tls_selfsigned_create(cert, key, 30, &err), STI_OK);
     assert_int_equal(sti_cert_load(cert, &c, &err), STI_OK);
     assert_true(sti_cert_is_self_signed(c));
+    assert_true(sti_cert_is_ca(c));
+    /* A negative serial would be V_ASN1_NEG_INTEGER. */
+    assert_int_equal(
+        ASN1_STRING_type(X509_get0_serialNumber(sti_cert_get0_x509(c))),
+        V_ASN1_INTEGER);
     assert_int_equal(sti_tls_selfsigned_create(cert, NULL, 30, &err),
                      STI_ERR_INVALID);
     sti_cert_free(c);

@@ -508,6 +508,11 @@ static void tls_cert_for_hosts(void **state)
     assert_int_equal(X509_check_host(x, "localhost", 0, 0, NULL), 1);
     assert_int_equal(X509_check_host(x, "example.com", 0, 0, NULL), 0);
     assert_false(sti_cert_is_ca(c));
+    /* A negative serial would be V_ASN1_NEG_INTEGER. */
+    assert_int_equal(ASN1_STRING_type(X509_get0_serialNumber(x)),
+                     V_ASN1_INTEGER);
+    assert_int_equal(X509_get_key_usage(x), KU_DIGITAL_SIGNATURE);
+    assert_int_equal(X509_get_extended_key_usage(x), XKU_SSL_SERVER);
     sti_cert_free(c);
     assert_int_equal(sti_repo_make_tls_cert(cert, key, "localhost", 30, &err),
                      STI_ERR_EXISTS);
