@@ -1264,7 +1264,7 @@ static void limits_span_workers(void **state)
         struct sti_httpd *h = start(cfgs[i], base, sizeof(base));
         int fds[3];
 
-        /* Each of the first two gets an answer, so both are open on the
+        /* Each of the first two gets a response, so both are open on the
          * server (one per worker) before the third arrives. */
         for (int j = 0; j < 2; j++) {
             fds[j] = connect_port(sti_httpd_port(h));
