@@ -10,8 +10,6 @@
 #include <time.h>
 
 #define MAX_DEST 16
-/* The largest SIP message read; real INVITEs are a few kB. */
-#define SIP_MESSAGE_MAX (1024 * 1024)
 
 struct sign_opts {
     const char *key, *pass, *x5u, *orig, *orig_uri, *attest, *origid;
@@ -238,12 +236,8 @@ static int parse_args(int argc, char **argv, struct sign_opts *o)
             o->replace = strcmp(optarg, "replace") == 0;
             o->identity_set = 1;
             break;
-        case 'h':
-            usage(stdout);
-            return -1;
         default:
-            return cli_usage_error("invalid option or missing value: '%s'",
-                                   argv[optind - 1]);
+            return cmd_other_option(c, argv, usage);
         }
     }
     if (optind < argc)
@@ -428,9 +422,9 @@ static int sign_invite(const struct sign_opts *o, const struct sti_key *key,
     size_t len;
     int rc;
 
-    if (sti_file_read_max(o->invite, SIP_MESSAGE_MAX, &data, &len, &err) !=
-        STI_OK)
-        return cli_fail("cannot read the INVITE", &err);
+    rc = cmd_read_input(o->invite, "cannot read the INVITE", &data, &len);
+    if (rc != CLI_EXIT_OK)
+        return rc;
     rc = sti_sip_parse((char *)data, len, &sip, &err);
     free(data);
     if (rc != STI_OK)

@@ -7,8 +7,6 @@
 #include <string.h>
 
 #define MAX_VALUES 16
-/* The largest input read: a SIP message or header values are a few kB. */
-#define INPUT_MAX (1024 * 1024)
 
 struct verify_opts {
     struct sti_verifier_config cfg;
@@ -169,12 +167,8 @@ static int parse_args(int argc, char **argv, struct verify_opts *o)
         case 'n':
             rc = parse_number("--now", optarg, 253402300799L, &o->now);
             break;
-        case 'h':
-            usage(stdout);
-            return -1;
         default:
-            return cli_usage_error("invalid option or missing value: '%s'",
-                                   argv[optind - 1]);
+            return cmd_other_option(c, argv, usage);
         }
     }
     if (rc != CLI_EXIT_OK)
@@ -285,17 +279,16 @@ int cmd_verify(int argc, char **argv)
 {
     struct verify_opts o = {0};
     unsigned char *input = NULL;
-    struct sti_error err;
     size_t len;
     int rc = parse_args(argc, argv, &o);
 
     if (rc != CLI_EXIT_OK)
         return rc < 0 ? CLI_EXIT_OK : rc;
-    if (o.value == NULL && sti_file_read_max(o.file ? o.file : "-", INPUT_MAX,
-                                             &input, &len, &err) != STI_OK) {
-        cli_fail("cannot read the input", &err);
+    /* sti-verify(1) lists an unreadable input file as a usage error. */
+    if (o.value == NULL &&
+        cmd_read_input(o.file ? o.file : "-", "cannot read the input", &input,
+                       &len) != CLI_EXIT_OK)
         return CLI_EXIT_USAGE;
-    }
     rc = run_verify(&o, (char *)input);
     free(input);
     return rc;
