@@ -49,8 +49,12 @@
 #define DISCARD_MAX (1024 * 1024)
 /* Bodies up to this size are corked into one TLS record (below). */
 #define CORK_MAX (12 * 1024)
-/* Maximum number of responses that a worker holds back in one round. */
+/* Maximum number of responses that a worker holds back in one round, and
+ * the age after which a round ends even while requests keep arriving.
+ * The age is checked between passes of MHD_run(), so a response can also
+ * wait for the handlers that run after it in the same pass. */
 #define BATCH_MAX 32
+#define BATCH_MAX_US 5000
 /* Size of a worker's buffer of access-log lines: a write() of up to
  * PIPE_BUF bytes to a pipe does not interleave with other writers. */
 #define LOG_BUFFER PIPE_BUF
@@ -73,7 +77,8 @@ struct httpd_conn {
     struct httpd_conn *handoff;     /* the worker's queue of new sockets */
     struct httpd_worker *worker;
     int fd;
-    int started; /* libmicrohttpd has sent STARTED */
+    int started;     /* libmicrohttpd has sent STARTED */
+    int send_failed; /* uncork() failed and logged it */
     atomic_llong deadline_ms;
     struct sockaddr_storage addr;
     socklen_t addr_len;
@@ -101,6 +106,7 @@ struct httpd_worker {
     int resumed;       /* flush_ready() resumed connections */
     unsigned int ready_count; /* the length of ready */
     unsigned int added; /* requests added to ready by the last MHD_run() */
+    struct timespec round_start; /* when the first response was held */
     unsigned int load; /* open connections, under sti_httpd.conns_lock */
     /* Access-log lines not written yet: the worker writes them with one
      * write() after each MHD_run(). */
@@ -154,6 +160,10 @@ struct sti_httpd {
     int wake_fds[2];
     int acceptor_running;
     pthread_t acceptor;
+    /* accept() failures for lack of descriptors not logged yet, and the
+     * time of the last such line; the accepting thread's own. */
+    unsigned int accept_failures;
+    long long accept_log_ms;
 };
 
 struct httpd_header {
@@ -850,14 +860,14 @@ static void log_rejections(struct sti_httpd *httpd, int force)
     if (httpd->per_ip_connections > 0)
         sti_log(STI_LOG_WARNING,
                 "connection limit reached: closed %u new connection%s "
-                "without a response (%u open; limits %u in total and %u "
+                "without a response (%u open now; limits %u in total and %u "
                 "per client address)",
                 n, n == 1 ? "" : "s", open, httpd->max_connections,
                 httpd->per_ip_connections);
     else
         sti_log(STI_LOG_WARNING,
                 "connection limit reached: closed %u new connection%s "
-                "without a response (%u open; limit %u)",
+                "without a response (%u open now; limit %u)",
                 n, n == 1 ? "" : "s", open, httpd->max_connections);
 }
 
@@ -1095,7 +1105,7 @@ static void cork(struct sti_httpd_request *req, size_t len)
  * that leaves its responses unread) makes the write fail, and the
  * connection is then shut down: nothing else would send the rest.
  */
-static void uncork(struct sti_httpd_request *req, struct MHD_Connection *conn)
+static int uncork(struct sti_httpd_request *req, struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -1103,16 +1113,21 @@ static void uncork(struct sti_httpd_request *req, struct MHD_Connection *conn)
 
     req->corked = NULL;
     if (ci == NULL)
-        return;
+        return rc >= 0 ? 0 : -1;
     if (rc >= 0) {
         setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
-        return;
+        return 0;
     }
-    sti_log(STI_LOG_WARNING,
-            "%s %s: sending the response failed (%s); closing the "
-            "connection",
-            req->peer, req->path ? req->path : "-", gnutls_strerror(rc));
+    /* Pipelined requests on the connection fail the same way: one line. */
+    if (req->tracked == NULL || !req->tracked->send_failed)
+        sti_log(STI_LOG_WARNING,
+                "%s %s: sending the response failed (%s); closing the "
+                "connection",
+                req->peer, req->path ? req->path : "-", gnutls_strerror(rc));
+    if (req->tracked != NULL)
+        req->tracked->send_failed = 1;
     shutdown(ci->connect_fd, SHUT_RDWR);
+    return -1;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -1124,8 +1139,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     deadline_start(httpd, req != NULL ? req->tracked : conn_track(conn));
     if (req == NULL)
         return;
-    if (req->corked != NULL)
-        uncork(req, conn);
+    /* The access line must not report a response that never left. */
+    if (req->corked != NULL && uncork(req, conn) != 0)
+        toe = MHD_REQUEST_TERMINATED_WITH_ERROR;
     if (httpd->access_log)
         log_access(req, toe);
     request_free(req);
@@ -1354,6 +1370,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         return queue(req);
     /* The response leaves with the others of this round. */
     req->ready = 1;
+    if (req->worker->ready == NULL)
+        clock_gettime(CLOCK_MONOTONIC, &req->worker->round_start);
     *req->worker->ready_tail = req;
     req->worker->ready_tail = &req->ready_next;
     req->worker->ready_count++;
@@ -1526,6 +1544,20 @@ static void take_handoff(struct httpd_worker *w)
     }
 }
 
+/* Whether the current round may take more requests. */
+static int round_open(const struct httpd_worker *w)
+{
+    struct timespec now;
+    long long us;
+
+    if (w->added == 0 || w->ready_count >= BATCH_MAX)
+        return 0;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    us = (long long)(now.tv_sec - w->round_start.tv_sec) * 1000000 +
+         (now.tv_nsec - w->round_start.tv_nsec) / 1000;
+    return us < BATCH_MAX_US;
+}
+
 static int wait_ms(struct httpd_worker *w)
 {
     MHD_UNSIGNED_LONG_LONG t;
@@ -1575,7 +1607,7 @@ static void *worker_main(void *arg)
         if (w->log_len > 0)
             log_flush(w);
         /* The round stays open while requests keep arriving. */
-        if (w->added > 0 && w->ready_count < BATCH_MAX)
+        if (round_open(w))
             continue;
         flush_ready(w);
     }
@@ -1584,8 +1616,7 @@ static void *worker_main(void *arg)
      * suspended list in MHD_run().  on_request() holds nothing once stop
      * is set. */
     flush_ready(w);
-    if (w->resumed)
-        MHD_run(w->daemon);
+    MHD_run(w->daemon);
     return NULL;
 }
 
@@ -1610,9 +1641,20 @@ static void accept_one(struct sti_httpd *httpd)
         /* Out of descriptors: back off instead of spinning on poll(). */
         if (errno == EMFILE || errno == ENFILE) {
             struct timespec pause = {0, 50 * 1000 * 1000};
+            long long now = now_ms();
 
-            sti_log(STI_LOG_WARNING, "cannot accept a connection: %s",
-                    strerror(errno));
+            /* The same connection waits on the next poll(): one line a
+             * second at most. */
+            httpd->accept_failures++;
+            if (now >= httpd->accept_log_ms + REJECT_LOG_INTERVAL_MS) {
+                sti_log(STI_LOG_WARNING,
+                        "cannot accept a connection: %s (%u tries since "
+                        "the last line); raise the descriptor limit "
+                        "(ulimit -n) or lower --max-connections",
+                        strerror(errno), httpd->accept_failures);
+                httpd->accept_failures = 0;
+                httpd->accept_log_ms = now;
+            }
             nanosleep(&pause, NULL);
         }
         return;

@@ -1120,6 +1120,17 @@ static void send_all(int fd, const char *req)
     assert_int_equal(send(fd, req, n, MSG_NOSIGNAL), (ssize_t)n);
 }
 
+/* Sends one request on FD and reads its response, so that FD's worker
+ * has taken the connection before the test goes on. */
+static void warm_up(int fd)
+{
+    char buf[512];
+
+    send_all(fd, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(reply_within(fd, 5000));
+    assert_true(read(fd, buf, sizeof(buf)) > 0);
+}
+
 /*
  * With batch_responses a worker keeps the round open while requests
  * arrive: A's response waits for B, which arrived while A's handler ran,
@@ -1138,6 +1149,9 @@ static void batched_responses_leave_together(void **state)
     h = start(&cfg, base, sizeof(base));
     a = connect_port(sti_httpd_port(h));
     b = connect_port(sti_httpd_port(h));
+    warm_up(a);
+    warm_up(b);
+    before = atomic_load(&handler_calls);
     send_all(a, "GET /gate HTTP/1.1\r\nHost: x\r\n\r\n");
     /* Wait until A's handler runs, then queue B behind it. */
     for (int i = 0; i < 500 && atomic_load(&handler_calls) == before; i++)
@@ -1167,6 +1181,75 @@ static void batched_responses_leave_together(void **state)
     sem_destroy(&gate);
 }
 
+static void *post_gate_later(void *arg)
+{
+    struct timespec wait = {5, 500 * 1000 * 1000};
+
+    (void)arg;
+    nanosleep(&wait, NULL);
+    sem_post(&gate);
+    return NULL;
+}
+
+static void wait_calls_above(int count)
+{
+    for (int i = 0; i < 500 && atomic_load(&handler_calls) <= count; i++)
+        usleep(10000);
+    assert_true(atomic_load(&handler_calls) > count);
+}
+
+static void read_reply(int fd, const char *expect)
+{
+    char buf[512];
+    ssize_t n;
+
+    assert_true(reply_within(fd, 5000));
+    n = read(fd, buf, sizeof(buf) - 1);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, expect));
+}
+
+/*
+ * A stop that finds a held response sends it.  A's response is held while
+ * B's handler blocks past the 5 s drain, so the worker is told to stop in
+ * the middle of a round (libmicrohttpd aborts when it is stopped with a
+ * suspended connection).
+ */
+static void stop_sends_held_responses(void **state)
+{
+    struct sti_httpd_config cfg = {.threads = 1};
+    struct sti_httpd *h;
+    char base[64];
+    pthread_t poster;
+    int a, b, before = atomic_load(&handler_calls);
+
+    (void)state;
+    if (!batch_mode)
+        skip();
+    sem_init(&gate, 0, 0);
+    h = start(&cfg, base, sizeof(base));
+    a = connect_port(sti_httpd_port(h));
+    b = connect_port(sti_httpd_port(h));
+    warm_up(a);
+    warm_up(b);
+    before = atomic_load(&handler_calls);
+    send_all(a, "GET /gate HTTP/1.1\r\nHost: x\r\n\r\n");
+    wait_calls_above(before);
+    send_all(b, "GET /gate HTTP/1.1\r\nHost: x\r\n\r\n");
+    usleep(50000);
+    sem_post(&gate);
+    wait_calls_above(before + 1);
+    assert_int_equal(pthread_create(&poster, NULL, post_gate_later, NULL), 0);
+    sti_httpd_stop(h);
+    pthread_join(poster, NULL);
+    read_reply(a, "opened");
+    read_reply(b, "opened");
+    close(a);
+    close(b);
+    sem_destroy(&gate);
+}
+
 /* The connection limits count the connections of every worker. */
 static void limits_span_workers(void **state)
 {
@@ -1181,7 +1264,7 @@ static void limits_span_workers(void **state)
         struct sti_httpd *h = start(cfgs[i], base, sizeof(base));
         int fds[3];
 
-        /* Each of the first two gets an answer, so both are open on the
+        /* Each of the first two gets a response, so both are open on the
          * server (one per worker) before the third arrives. */
         for (int j = 0; j < 2; j++) {
             fds[j] = connect_port(sti_httpd_port(h));
@@ -1233,6 +1316,7 @@ int main(void)
         cmocka_unit_test(access_log_line),
         cmocka_unit_test(batched_responses_leave_together),
         cmocka_unit_test(limits_span_workers),
+        cmocka_unit_test(stop_sends_held_responses),
     };
     int rc;
 
