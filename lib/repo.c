@@ -113,6 +113,51 @@ int repo_query_list(struct sti_repo *repo, const char *sql,
     return repo_json_list(rc, key, arr, json, err);
 }
 
+int repo_delete(struct sti_repo *repo, const char *sql, const char *value,
+                const char *error, int *deleted, struct sti_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *deleted = 0;
+    pthread_mutex_lock(&repo->db_lock);
+    rc = sqlite3_prepare_v2(repo->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, value, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        rc = sti_sqlite_err(err, repo->db, error);
+    } else {
+        *deleted = sqlite3_changes(repo->db);
+        rc = STI_OK;
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&repo->db_lock);
+    return rc;
+}
+
+int repo_find_name(struct sti_repo *repo, const char *sql, const char *value,
+                   char name_out[STI_REPO_NAME_MAX + 1])
+{
+    sqlite3_stmt *st = NULL;
+    int found = 0;
+
+    pthread_mutex_lock(&repo->db_lock);
+    if (sqlite3_prepare_v2(repo->db, sql, -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, value, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            if (name_out != NULL)
+                snprintf(name_out, STI_REPO_NAME_MAX + 1, "%s",
+                         (const char *)sqlite3_column_text(st, 0));
+            found = 1;
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&repo->db_lock);
+    return found;
+}
+
 /* Writes one row of a text table, or the headings when ROW is NULL. */
 static void write_table_row(FILE *f, const struct repo_column *columns,
                             size_t count, const json_t *row)

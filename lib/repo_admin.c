@@ -185,26 +185,14 @@ int sti_repo_token_add(struct sti_repo *repo, const char *name, char **token,
 int sti_repo_token_remove(struct sti_repo *repo, const char *name,
                           struct sti_error *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc;
+    int deleted, rc;
 
     if (!sti_repo_name_valid(name))
         return bad_token_name(name, err);
-    pthread_mutex_lock(&repo->db_lock);
-    rc = sqlite3_prepare_v2(repo->db, "DELETE FROM tokens WHERE name = ?", -1,
-                            &st, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-        rc = sqlite3_step(st);
-    }
-    if (rc != SQLITE_DONE)
-        rc = sti_sqlite_err(err, repo->db, "cannot remove the token");
-    else if (sqlite3_changes(repo->db) == 0)
+    rc = repo_delete(repo, "DELETE FROM tokens WHERE name = ?", name,
+                     "cannot remove the token", &deleted, err);
+    if (rc == STI_OK && deleted == 0)
         rc = sti_seterr(err, STI_ERR_NOTFOUND, "no token named '%s'", name);
-    else
-        rc = STI_OK;
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&repo->db_lock);
     return rc;
 }
 
@@ -244,9 +232,7 @@ int sti_repo_token_check(struct sti_repo *repo, const char *token,
                          char name_out[STI_REPO_NAME_MAX + 1],
                          struct sti_error *err)
 {
-    sqlite3_stmt *st = NULL;
     char hash[65];
-    int rc = STI_ERR_AUTH;
 
     if (token == NULL || *token == '\0' || strlen(token) > 512)
         return sti_seterr(err, STI_ERR_AUTH, "missing or malformed token");
@@ -254,20 +240,8 @@ int sti_repo_token_check(struct sti_repo *repo, const char *token,
      * no one can invert it or guess a token offline. */
     if (repo_sha256_hex(token, strlen(token), hash) != STI_OK)
         return sti_seterr(err, STI_ERR_CRYPTO, "cannot hash the token");
-    pthread_mutex_lock(&repo->db_lock);
-    if (sqlite3_prepare_v2(repo->db, "SELECT name FROM tokens WHERE sha256 = ?",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            if (name_out != NULL)
-                snprintf(name_out, STI_REPO_NAME_MAX + 1, "%s",
-                         (const char *)sqlite3_column_text(st, 0));
-            rc = STI_OK;
-        }
-    }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&repo->db_lock);
-    if (rc != STI_OK)
+    if (!repo_find_name(repo, "SELECT name FROM tokens WHERE sha256 = ?", hash,
+                        name_out))
         return sti_seterr(err, STI_ERR_AUTH, "unknown token");
     return STI_OK;
 }

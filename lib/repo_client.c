@@ -124,34 +124,22 @@ out:
 int sti_repo_client_remove(struct sti_repo *repo, const char *name,
                            struct sti_error *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc;
+    int deleted, rc;
 
     if (name == NULL || *name == '\0' || strlen(name) > 64)
         return sti_seterr(err, STI_ERR_INVALID,
                           "invalid client '%.200s'; give its name or its "
                           "SHA-256",
                           name ? name : "");
-    pthread_mutex_lock(&repo->db_lock);
-    rc = sqlite3_prepare_v2(repo->db,
-                            "DELETE FROM clients WHERE name = ?1 OR "
-                            "sha256 = lower(?1)",
-                            -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-        rc = sqlite3_step(st);
-    }
-    if (rc != SQLITE_DONE)
-        rc = sti_sqlite_err(err, repo->db, "cannot remove the client");
-    else if (sqlite3_changes(repo->db) == 0)
+    rc = repo_delete(repo,
+                     "DELETE FROM clients WHERE name = ?1 OR "
+                     "sha256 = lower(?1)",
+                     name, "cannot remove the client", &deleted, err);
+    if (rc == STI_OK && deleted == 0)
         rc = sti_seterr(err, STI_ERR_NOTFOUND,
                         "no client named '%s' or with that SHA-256; 'sti-cr "
                         "client list' shows them",
                         name);
-    else
-        rc = STI_OK;
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&repo->db_lock);
     return rc;
 }
 
@@ -198,26 +186,11 @@ int sti_repo_client_check(struct sti_repo *repo, const char *sha256,
                           char name_out[STI_REPO_NAME_MAX + 1],
                           struct sti_error *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = STI_ERR_AUTH;
-
     if (sha256 == NULL || strlen(sha256) != 64)
         return sti_seterr(err, STI_ERR_AUTH, "missing or malformed SHA-256");
-    pthread_mutex_lock(&repo->db_lock);
-    if (sqlite3_prepare_v2(repo->db,
-                           "SELECT name FROM clients WHERE sha256 = lower(?)",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, sha256, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            if (name_out != NULL)
-                snprintf(name_out, STI_REPO_NAME_MAX + 1, "%s",
-                         (const char *)sqlite3_column_text(st, 0));
-            rc = STI_OK;
-        }
-    }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&repo->db_lock);
-    if (rc != STI_OK)
+    if (!repo_find_name(repo,
+                        "SELECT name FROM clients WHERE sha256 = lower(?)",
+                        sha256, name_out))
         return sti_seterr(err, STI_ERR_AUTH,
                           "the client certificate with SHA-256 %s is not "
                           "registered",

@@ -116,6 +116,23 @@ int repo_query_list(struct sti_repo *repo, const char *sql,
                     json_t *(*row_json)(sqlite3_stmt *st), const char *key,
                     const char *error, char **json, struct sti_error *err);
 
+/*
+ * Runs the statement SQL with VALUE bound to its one parameter, under the
+ * store's lock, and sets *DELETED to the number of rows it deleted.  When
+ * the statement fails, the error message starts with ERROR.
+ */
+int repo_delete(struct sti_repo *repo, const char *sql, const char *value,
+                const char *error, int *deleted, struct sti_error *err);
+
+/*
+ * Runs the query SQL, which selects a name, with VALUE bound to its one
+ * parameter, under the store's lock.  Returns 1 and copies the name of
+ * the first row into NAME_OUT (when not NULL), or returns 0 when no row
+ * matches or the query fails.
+ */
+int repo_find_name(struct sti_repo *repo, const char *sql, const char *value,
+                   char name_out[STI_REPO_NAME_MAX + 1]);
+
 /* A column of a text table: its heading, the JSON member it shows and its
  * width.  The last column is not padded, so its width is not used. */
 struct repo_column {
