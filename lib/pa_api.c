@@ -4,6 +4,7 @@
  * error as {"status":"error","message":...} with a matching status code.
  */
 #include "pa_int.h"
+#include "httpd_json_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,22 +47,6 @@ static void send_failure(struct sti_httpd_response *resp, int rc,
         return;
     }
     sti_httpd_send_error(resp, status, NULL, err->message);
-}
-
-/* Sends VALUE (consumed) as the JSON body with STATUS. */
-static void send_json(struct sti_httpd_response *resp, int status,
-                      json_t *value)
-{
-    char *text = value ? json_dumps(value, JSON_COMPACT) : NULL;
-
-    json_decref(value);
-    if (text == NULL) {
-        sti_httpd_send_error(resp, 500, NULL, "out of memory");
-        return;
-    }
-    sti_httpd_set_status(resp, status);
-    sti_httpd_set_body(resp, "application/json", text, strlen(text));
-    free(text);
 }
 
 /* Parses the request body as a JSON object; on failure sends 400 and
@@ -174,11 +159,11 @@ static void login_success(struct sti_pa *pa, const struct pa_user *user,
     }
     gmtime_r(&expires, &tm);
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    send_json(resp, 200,
-              json_pack("{s:s, s:s, s:s, s:I, s:s}", "status", "success",
-                        "accessToken", token, "expiresAt", stamp, "expires_in",
-                        (json_int_t)pa->access_lifetime, "tokenType",
-                        "Bearer"));
+    httpd_send_json(resp, 200,
+                    json_pack("{s:s, s:s, s:s, s:I, s:s}", "status", "success",
+                              "accessToken", token, "expiresAt", stamp,
+                              "expires_in", (json_int_t)pa->access_lifetime,
+                              "tokenType", "Bearer"));
     sti_clear_free(token, strlen(token));
 }
 
@@ -327,10 +312,10 @@ static void token_success(struct sti_pa *pa, const char *spc, const char *token,
     char msg[96];
 
     snprintf(msg, sizeof(msg), "SPC token issued for %s", spc);
-    send_json(resp, 200,
-              json_pack("{s:s, s:s, s:s, s:s}", "status", "success", "message",
-                        msg, "token", token, "crl",
-                        pa->crl_url ? pa->crl_url : ""));
+    httpd_send_json(resp, 200,
+                    json_pack("{s:s, s:s, s:s, s:s}", "status", "success",
+                              "message", msg, "token", token, "crl",
+                              pa->crl_url ? pa->crl_url : ""));
 }
 
 static void api_token(struct sti_pa *pa, const char *spc,
@@ -427,10 +412,11 @@ static void revoke_success(struct sti_pa *pa, const char *admin,
     sti_crl_free(crl);
     sti_log(STI_LOG_INFO, "administrator %s revoked a certificate; CRL %lld",
             admin, (long long)number);
-    send_json(resp, 201,
-              json_pack("{s:s, s:s, s:s, s:I}", "status", "success", "message",
-                        "certificate revoked; the CRL is updated", "crl",
-                        pa->crl_url ? pa->crl_url : "", "crlNumber", number));
+    httpd_send_json(
+        resp, 201,
+        json_pack("{s:s, s:s, s:s, s:I}", "status", "success", "message",
+                  "certificate revoked; the CRL is updated", "crl",
+                  pa->crl_url ? pa->crl_url : "", "crlNumber", number));
 }
 
 static void api_revoke(struct sti_pa *pa, const struct sti_httpd_request *req,
@@ -474,8 +460,8 @@ static void api_calist(struct sti_pa *pa, struct sti_httpd_response *resp)
         send_failure(resp, rc, &err);
         return;
     }
-    send_json(resp, 200,
-              json_pack("{s:s, s:s}", "status", "success", "caList", jws));
+    httpd_send_json(
+        resp, 200, json_pack("{s:s, s:s}", "status", "success", "caList", jws));
     free(jws);
 }
 

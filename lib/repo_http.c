@@ -3,6 +3,7 @@
  * and the token-protected publishing API under /api/v1/chains.
  */
 #include "repo_int.h"
+#include "httpd_json_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,20 +143,6 @@ static void serve_chain(struct sti_repo *repo,
 }
 
 /* API */
-
-static void send_json(struct sti_httpd_response *resp, int status, json_t *doc)
-{
-    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-
-    json_decref(doc);
-    if (text == NULL) {
-        sti_httpd_send_error(resp, 500, NULL, "out of memory");
-        return;
-    }
-    sti_httpd_set_status(resp, status);
-    sti_httpd_set_body(resp, "application/json", text, strlen(text));
-    free(text);
-}
 
 static int status_of(int code)
 {
@@ -362,9 +349,9 @@ static void api_publish(struct sti_repo *repo,
              name);
     if (!replaced)
         sti_httpd_add_header(resp, "Location", url);
-    send_json(resp, replaced ? 200 : 201,
-              json_pack("{s:s,s:s,s:s,s:b}", "status", "success", "name", name,
-                        "url", url, "replaced", replaced));
+    httpd_send_json(resp, replaced ? 200 : 201,
+                    json_pack("{s:s,s:s,s:s,s:b}", "status", "success", "name",
+                              name, "url", url, "replaced", replaced));
     json_decref(doc);
 }
 
@@ -386,11 +373,12 @@ static void api_info(struct sti_repo *repo, const struct sti_httpd_request *req,
     strftime(modified, sizeof(modified), "%Y-%m-%dT%H:%M:%SZ", &tm);
     gmtime_r(&e->not_after, &tm);
     strftime(not_after, sizeof(not_after), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    send_json(resp, 200,
-              json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "name", e->name, "url",
-                        url, "etag", e->etag, "modified", modified, "not_after",
-                        not_after, "certificates", (json_int_t)e->count, "size",
-                        (json_int_t)e->size));
+    httpd_send_json(resp, 200,
+                    json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "name", e->name,
+                              "url", url, "etag", e->etag, "modified", modified,
+                              "not_after", not_after, "certificates",
+                              (json_int_t)e->count, "size",
+                              (json_int_t)e->size));
     repo_entry_unref(e);
 }
 
@@ -405,8 +393,8 @@ static void api_remove(struct sti_repo *repo, struct sti_httpd_response *resp,
         return;
     }
     sti_log(STI_LOG_INFO, "api: %s removed chain '%s'", who, name);
-    send_json(resp, 200,
-              json_pack("{s:s,s:s}", "status", "success", "name", name));
+    httpd_send_json(resp, 200,
+                    json_pack("{s:s,s:s}", "status", "success", "name", name));
 }
 
 static void api_list(struct sti_repo *repo, const struct sti_httpd_request *req,
