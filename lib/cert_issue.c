@@ -530,22 +530,13 @@ out:
 static int add_tnauth_ext(X509 *x, const struct sti_tnauth *list, int critical,
                           struct sti_error *err)
 {
-    ASN1_OCTET_STRING *value;
-    ASN1_OBJECT *obj;
-    X509_EXTENSION *ext = NULL;
-    int rc = sti_tnauth_ext_value(list, &value, err);
+    X509_EXTENSION *ext;
+    int rc = sti_tnauth_ext_new(list, critical, &ext, err);
 
-    if (rc != STI_OK)
-        return rc;
-    obj = sti_tnauth_obj();
-    if (obj != NULL)
-        ext = X509_EXTENSION_create_by_OBJ(NULL, obj, critical, value);
-    if (ext == NULL || X509_add_ext(x, ext, -1) != 1)
+    if (rc == STI_OK && X509_add_ext(x, ext, -1) != 1)
         rc = sti_seterr_ssl(err, STI_ERR_CRYPTO,
                             "cannot add the TNAuthList extension");
     X509_EXTENSION_free(ext);
-    ASN1_OBJECT_free(obj);
-    ASN1_OCTET_STRING_free(value);
     return rc;
 }
 

@@ -113,23 +113,14 @@ static int push_ca_constraint(STACK_OF(X509_EXTENSION) * exts)
 static int push_tnauth(STACK_OF(X509_EXTENSION) * exts,
                        const struct sti_tnauth *list, struct sti_error *err)
 {
-    ASN1_OCTET_STRING *value;
-    ASN1_OBJECT *obj;
-    X509_EXTENSION *ext = NULL;
-    int rc = sti_tnauth_ext_value(list, &value, err);
+    X509_EXTENSION *ext;
+    int rc = sti_tnauth_ext_new(list, 0, &ext, err);
 
-    if (rc != STI_OK)
-        return rc;
-    obj = sti_tnauth_obj();
-    if (obj != NULL)
-        ext = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, value);
-    if (ext == NULL || sk_X509_EXTENSION_push(exts, ext) <= 0) {
+    if (rc == STI_OK && sk_X509_EXTENSION_push(exts, ext) <= 0) {
         X509_EXTENSION_free(ext);
         rc = sti_seterr_ssl(err, STI_ERR_CRYPTO,
                             "cannot build the TNAuthList extension");
     }
-    ASN1_OBJECT_free(obj);
-    ASN1_OCTET_STRING_free(value);
     return rc;
 }
 

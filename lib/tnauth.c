@@ -395,8 +395,8 @@ int sti_tnauth_encode(const struct sti_tnauth *list, unsigned char **der,
     return rc;
 }
 
-int sti_tnauth_ext_value(const struct sti_tnauth *list, ASN1_OCTET_STRING **out,
-                         struct sti_error *err)
+static int ext_value(const struct sti_tnauth *list, ASN1_OCTET_STRING **out,
+                     struct sti_error *err)
 {
     unsigned char *der;
     size_t len;
@@ -413,6 +413,28 @@ int sti_tnauth_ext_value(const struct sti_tnauth *list, ASN1_OCTET_STRING **out,
         rc = sti_seterr(err, STI_ERR_NOMEM, "out of memory");
     }
     free(der);
+    return rc;
+}
+
+int sti_tnauth_ext_new(const struct sti_tnauth *list, int critical,
+                       X509_EXTENSION **out, struct sti_error *err)
+{
+    ASN1_OCTET_STRING *value;
+    ASN1_OBJECT *obj;
+    int rc;
+
+    *out = NULL;
+    rc = ext_value(list, &value, err);
+    if (rc != STI_OK)
+        return rc;
+    obj = sti_tnauth_obj();
+    if (obj != NULL)
+        *out = X509_EXTENSION_create_by_OBJ(NULL, obj, critical, value);
+    if (*out == NULL)
+        rc = sti_seterr_ssl(err, STI_ERR_CRYPTO,
+                            "cannot build the TNAuthList extension");
+    ASN1_OBJECT_free(obj);
+    ASN1_OCTET_STRING_free(value);
     return rc;
 }
 

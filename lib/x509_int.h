@@ -53,9 +53,10 @@ char *sti_asn1_integer_hex(const ASN1_INTEGER *ai);
 /* Converts ASN1_TIME to time_t; (time_t)-1 when absent or invalid. */
 time_t sti_asn1_time_to_time(const ASN1_TIME *t);
 
-/* Encodes a TNAuthList into a new ASN1_OCTET_STRING extension value. */
-int sti_tnauth_ext_value(const struct sti_tnauth *list, ASN1_OCTET_STRING **out,
-                         struct sti_error *err);
+/* Builds the TNAuthList extension (RFC 8226 section 9) of LIST into
+ * *OUT, marked critical when CRITICAL is set.  The caller frees *OUT. */
+int sti_tnauth_ext_new(const struct sti_tnauth *list, int critical,
+                       X509_EXTENSION **out, struct sti_error *err);
 
 /* Adds extension NID, given as an OpenSSL configuration VALUE such as
  * "critical,CA:FALSE", to the self-signed CERT.  Returns 1 on success. */

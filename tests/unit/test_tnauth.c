@@ -1,6 +1,8 @@
 /* Unit tests for lib/tnauth.c. */
 #include "support.h"
 
+#include "x509_int.h"
+
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -552,6 +554,30 @@ static void data_cases_bad(void **state)
     assert_true(run_case_dir("bad") >= 15);
 }
 
+static void ext_new_sets_oid_and_flag(void **state)
+{
+    struct sti_tnauth *list = sti_tnauth_new(), *empty = sti_tnauth_new();
+    X509_EXTENSION *ext = NULL;
+    ASN1_OBJECT *oid = sti_tnauth_obj();
+    struct sti_error err;
+
+    (void)state;
+    assert_int_equal(sti_tnauth_add(list, STI_TN_SPC, "1234", 0, &err), STI_OK);
+    for (int critical = 0; critical <= 1; critical++) {
+        assert_int_equal(sti_tnauth_ext_new(list, critical, &ext, &err),
+                         STI_OK);
+        assert_int_equal(OBJ_cmp(X509_EXTENSION_get_object(ext), oid), 0);
+        assert_int_equal(X509_EXTENSION_get_critical(ext), critical);
+        X509_EXTENSION_free(ext);
+    }
+    /* A list without entries cannot be encoded. */
+    assert_int_not_equal(sti_tnauth_ext_new(empty, 0, &ext, &err), STI_OK);
+    assert_null(ext);
+    ASN1_OBJECT_free(oid);
+    sti_tnauth_free(empty);
+    sti_tnauth_free(list);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -576,6 +602,7 @@ int main(void)
         cmocka_unit_test(equal_and_dup),
         cmocka_unit_test(data_cases_good),
         cmocka_unit_test(data_cases_bad),
+        cmocka_unit_test(ext_new_sets_oid_and_flag),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
