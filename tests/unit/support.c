@@ -50,6 +50,16 @@ char *test_data_path(const char *name)
     return test_path(base ? base : "tests/data", name);
 }
 
+unsigned char *test_read_data(const char *name, size_t *len)
+{
+    char *path = test_data_path(name);
+    unsigned char *data = NULL;
+
+    assert_int_equal(sti_file_read(path, &data, len, NULL), STI_OK);
+    free(path);
+    return data;
+}
+
 struct test_pki test_pki;
 
 struct sti_key *test_new_key(void)

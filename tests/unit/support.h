@@ -19,6 +19,9 @@ void test_rmtree(char *dir);
 char *test_path(const char *dir, const char *name);
 /* Returns the path of a file under tests/data (STI_TEST_DATA). */
 char *test_data_path(const char *name);
+/* Reads the file NAME under tests/data and fails the test when it cannot.
+ * The caller frees the NUL-terminated data. */
+unsigned char *test_read_data(const char *name, size_t *len);
 
 /* The CRL distribution point URL in the test PKI's non-root certificates. */
 #define TEST_CRL_URL "http://127.0.0.1:8080/crl"

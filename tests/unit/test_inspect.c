@@ -22,16 +22,6 @@ static json_t *inspect_json(const void *data, size_t len)
     return model;
 }
 
-static unsigned char *read_data(const char *name, size_t *len)
-{
-    char *path = test_data_path(name);
-    unsigned char *data = NULL;
-
-    assert_int_equal(sti_file_read(path, &data, len, NULL), STI_OK);
-    free(path);
-    return data;
-}
-
 /* The TNAuthList value of certificate INDEX's extension named TNAuthList. */
 static json_t *tnauth_of(json_t *model, size_t index)
 {
@@ -52,7 +42,7 @@ static json_t *tnauth_of(json_t *model, size_t index)
 static void pem_chain_json(void **state)
 {
     size_t len;
-    unsigned char *data = read_data("lint/clean/cert.pem", &len);
+    unsigned char *data = test_read_data("lint/clean/cert.pem", &len);
     json_t *model = inspect_json(data, len), *cert, *tn;
 
     (void)state;
@@ -79,7 +69,7 @@ static void pem_chain_json(void **state)
 static void der_certificate(void **state)
 {
     size_t len, dlen;
-    unsigned char *data = read_data("lint/key_rsa/cert.pem", &len), *der;
+    unsigned char *data = test_read_data("lint/key_rsa/cert.pem", &len), *der;
     struct sti_cert *cert = NULL;
     json_t *model, *c;
 
@@ -100,7 +90,8 @@ static void der_certificate(void **state)
 static void truncated_tnauth_is_reported(void **state)
 {
     size_t len;
-    unsigned char *data = read_data("lint/tnauth_truncated/cert.pem", &len);
+    unsigned char *data =
+        test_read_data("lint/tnauth_truncated/cert.pem", &len);
     json_t *model = inspect_json(data, len), *tn;
 
     (void)state;
@@ -222,7 +213,7 @@ static void crl_with_entry(void **state)
 static void text_form(void **state)
 {
     size_t len;
-    unsigned char *data = read_data("lint/clean/cert.pem", &len);
+    unsigned char *data = test_read_data("lint/clean/cert.pem", &len);
     char *text = NULL;
 
     (void)state;
@@ -269,7 +260,7 @@ static void two_policies_on_one_line(void **state)
     static const char *const want = "Policy: 2.16.840.1.114569.1.1.4; "
                                     "Policy: 2.16.840.1.114569.1.1.3";
     size_t len, i;
-    unsigned char *data = read_data("lint/two_policies/cert.pem", &len);
+    unsigned char *data = test_read_data("lint/two_policies/cert.pem", &len);
     json_t *model = inspect_json(data, len), *exts, *ext;
     const char *value = NULL;
     char *text = NULL;
@@ -376,7 +367,7 @@ static void damaged_input_never_crashes(void **state)
     static const unsigned char tn[] = {0x30, 0x08, 0xA0, 0x06, 0x16,
                                        0x04, 0x31, 0x32, 0x33, 0x34};
     size_t len, dlen;
-    unsigned char *pem = read_data("lint/two_spcs/cert.pem", &len), *der;
+    unsigned char *pem = test_read_data("lint/two_spcs/cert.pem", &len), *der;
     struct sti_cert *cert = NULL;
     char *out;
     int rc;

@@ -13,16 +13,6 @@
 
 #include <openssl/x509v3.h>
 
-static unsigned char *read_data(const char *name, size_t *len)
-{
-    char *path = test_data_path(name);
-    unsigned char *data;
-
-    assert_int_equal(sti_file_read(path, &data, len, NULL), STI_OK);
-    free(path);
-    return data;
-}
-
 struct store {
     char *dir;
     char *db;
@@ -50,7 +40,7 @@ static void publish_file(struct sti_repo *repo, const char *name,
 {
     struct sti_error err;
     size_t len;
-    unsigned char *data = read_data(file, &len);
+    unsigned char *data = test_read_data(file, &len);
     int rc = sti_repo_publish(repo, name, data, len, replaced, &err);
 
     if (rc != STI_OK)
@@ -106,7 +96,7 @@ static void chain_checks_by_case(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         size_t len;
-        unsigned char *data = read_data(cases[i].file, &len);
+        unsigned char *data = test_read_data(cases[i].file, &len);
         int rc = sti_repo_check_chain(data, len, &chain, &err);
 
         if (rc != cases[i].code)
@@ -130,7 +120,7 @@ static void chain_checks_by_case(void **state)
 static void chain_too_long_rejected(void **state)
 {
     size_t len, i;
-    unsigned char *one = read_data("repo/good.pem", &len);
+    unsigned char *one = test_read_data("repo/good.pem", &len);
     char *many = malloc(len * (STI_REPO_CHAIN_MAX + 1));
     struct sti_error err;
 
@@ -151,7 +141,7 @@ static void publish_get_list_remove(void **state)
     struct sti_repo_info *list;
     size_t n, len, glen;
     char *pem;
-    unsigned char *good = read_data("repo/good.pem", &glen);
+    unsigned char *good = test_read_data("repo/good.pem", &glen);
     int replaced = -1;
 
     (void)state;
@@ -305,8 +295,8 @@ static void replace_is_atomic(void **state)
     struct reader_args args;
     pthread_t threads[2];
     size_t alen, blen;
-    unsigned char *a = read_data("repo/good.pem", &alen);
-    unsigned char *b = read_data("repo/good2.pem", &blen);
+    unsigned char *a = test_read_data("repo/good.pem", &alen);
+    unsigned char *b = test_read_data("repo/good2.pem", &blen);
 
     (void)state;
     store_open(&s);
@@ -553,7 +543,7 @@ static void hosts_checked(void **state)
 static void pem_compact_round_trip(void **state)
 {
     size_t len, der_len, first;
-    unsigned char *pem = read_data("repo/good.pem", &len);
+    unsigned char *pem = test_read_data("repo/good.pem", &len);
     unsigned char *der, *end;
     char *out, *crlf;
 

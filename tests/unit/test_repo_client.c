@@ -30,16 +30,6 @@ static int store_close(void **state)
     return 0;
 }
 
-static unsigned char *read_data(const char *name, size_t *len)
-{
-    char *path = test_data_path(name);
-    unsigned char *data;
-
-    assert_int_equal(sti_file_read(path, &data, len, NULL), STI_OK);
-    free(path);
-    return data;
-}
-
 /* The SHA-256 of a test certificate, computed by the certificate module. */
 static void sha256_of(const char *name, char out[65])
 {
@@ -56,7 +46,7 @@ static int add_file(const char *name, const char *file, char *name_out,
                     struct sti_error *err)
 {
     size_t len;
-    unsigned char *data = read_data(file, &len);
+    unsigned char *data = test_read_data(file, &len);
     int rc = sti_repo_client_add(repo, name, data, len, name_out, err);
 
     free(data);
