@@ -50,11 +50,12 @@
 /* Bodies up to this size are corked into one TLS record (below). */
 #define CORK_MAX (12 * 1024)
 /* Maximum number of responses that a worker holds back in one round, and
- * the age after which a round ends even while requests keep arriving.
- * The age is checked between passes of MHD_run(), so a response can also
- * wait for the handlers that run after it in the same pass. */
+ * the default age after which a round ends even while requests keep
+ * arriving.  The age is checked between passes of MHD_run(), so a
+ * response can also wait for the handlers that run after it in the same
+ * pass. */
 #define BATCH_MAX 32
-#define BATCH_MAX_US 5000
+#define DEFAULT_BATCH_WINDOW_US 5000
 /* Size of a worker's buffer of access-log lines: a write() of up to
  * PIPE_BUF bytes to a pipe does not interleave with other writers. */
 #define LOG_BUFFER PIPE_BUF
@@ -118,6 +119,7 @@ struct sti_httpd {
     struct httpd_worker *worker; /* the array of workers */
     unsigned int workers;
     int batch; /* hold responses to the end of a round */
+    long long batch_window_us;
     sti_httpd_handler handler;
     sti_httpd_handler expect_handler;
     void *arg;
@@ -1555,7 +1557,7 @@ static int round_open(const struct httpd_worker *w)
     clock_gettime(CLOCK_MONOTONIC, &now);
     us = (long long)(now.tv_sec - w->round_start.tv_sec) * 1000000 +
          (now.tv_nsec - w->round_start.tv_nsec) / 1000;
-    return us < BATCH_MAX_US;
+    return us < w->httpd->batch_window_us;
 }
 
 static int wait_ms(struct httpd_worker *w)
@@ -1964,6 +1966,8 @@ int sti_httpd_start(const struct sti_httpd_config *config,
     httpd->expect_handler = config->expect_handler;
     httpd->arg = arg;
     httpd->batch = config->batch_responses;
+    httpd->batch_window_us =
+        or_default(config->batch_window_us, DEFAULT_BATCH_WINDOW_US);
     httpd->request_timeout_ms = 1000LL * or_default(config->request_timeout_s,
                                                     DEFAULT_REQUEST_TIMEOUT_S);
     httpd->max_body = config->max_body ? config->max_body : DEFAULT_MAX_BODY;

@@ -1138,7 +1138,10 @@ static void warm_up(int fd)
  */
 static void batched_responses_leave_together(void **state)
 {
-    struct sti_httpd_config cfg = {.threads = 1};
+    /* A window of a minute keeps a preempted worker from closing the
+     * round early. */
+    struct sti_httpd_config cfg = {.threads = 1,
+                                   .batch_window_us = 60 * 1000 * 1000};
     struct sti_httpd *h;
     char base[64], buf[512];
     int a, b, before = atomic_load(&handler_calls);
@@ -1218,7 +1221,8 @@ static void read_reply(int fd, const char *expect)
  */
 static void stop_sends_held_responses(void **state)
 {
-    struct sti_httpd_config cfg = {.threads = 1};
+    struct sti_httpd_config cfg = {.threads = 1,
+                                   .batch_window_us = 60 * 1000 * 1000};
     struct sti_httpd *h;
     char base[64];
     pthread_t poster;
@@ -1247,6 +1251,49 @@ static void stop_sends_held_responses(void **state)
     read_reply(b, "opened");
     close(a);
     close(b);
+    sem_destroy(&gate);
+}
+
+/*
+ * The default window of 5 ms ends a round after a slow pass: A's response
+ * leaves with B's after B's second of sleep, not after C's as well, which
+ * arrived during B's sleep.
+ */
+static void batch_window_ends_round(void **state)
+{
+    struct sti_httpd_config cfg = {.threads = 1};
+    struct sti_httpd *h;
+    char base[64];
+    int a, b, c, before;
+
+    (void)state;
+    if (!batch_mode)
+        skip();
+    sem_init(&gate, 0, 0);
+    h = start(&cfg, base, sizeof(base));
+    a = connect_port(sti_httpd_port(h));
+    b = connect_port(sti_httpd_port(h));
+    c = connect_port(sti_httpd_port(h));
+    warm_up(a);
+    warm_up(b);
+    warm_up(c);
+    before = atomic_load(&handler_calls);
+    send_all(a, "GET /gate HTTP/1.1\r\nHost: x\r\n\r\n");
+    wait_calls_above(before);
+    send_all(b, "GET /sleep HTTP/1.1\r\nHost: x\r\n\r\n");
+    usleep(50000);
+    sem_post(&gate);
+    wait_calls_above(before + 1);
+    send_all(c, "GET /sleep HTTP/1.1\r\nHost: x\r\n\r\n");
+    /* B's sleep ends about 1 s after the gate, C's about 2 s after. */
+    assert_true(reply_within(a, 1500));
+    read_reply(a, "opened");
+    read_reply(b, "slept");
+    read_reply(c, "slept");
+    close(a);
+    close(b);
+    close(c);
+    sti_httpd_stop(h);
     sem_destroy(&gate);
 }
 
@@ -1317,6 +1364,7 @@ int main(void)
         cmocka_unit_test(batched_responses_leave_together),
         cmocka_unit_test(limits_span_workers),
         cmocka_unit_test(stop_sends_held_responses),
+        cmocka_unit_test(batch_window_ends_round),
     };
     int rc;
 

@@ -59,6 +59,9 @@ struct sti_httpd_config {
      * load that saves a wakeup of the client per response; it suits
      * handlers that take tens of microseconds, such as signing. */
     int batch_responses;
+    /* The longest a batched round stays open while requests keep
+     * arriving, in microseconds; 0 means 5000. */
+    unsigned int batch_window_us;
 };
 
 STI_API int sti_httpd_start(const struct sti_httpd_config *config,
