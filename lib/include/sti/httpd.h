@@ -59,7 +59,7 @@ struct sti_httpd_config {
      * load that saves a wakeup of the client per response; it suits
      * handlers that take tens of microseconds, such as signing. */
     int batch_responses;
-    /* The longest a batched round stays open while requests keep
+    /* Maximum time that a batched round stays open while requests keep
      * arriving, in microseconds; 0 means 5000. */
     unsigned int batch_window_us;
 };
