@@ -242,7 +242,7 @@ read -r s_rps s_p99 s_err s_cpu <"$T/sign.sti.med"
 read -r x_rps x_p99 x_err x_cpu <"$T/sign.ssx.med"
 read -r sc_rps sc_p99 sc_err sc_cpu <"$T/check.sti.med"
 read -r xc_rps xc_p99 xc_err xc_cpu <"$T/check.ssx.med"
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
 verdict() { awk -v v="$1" -v g="$2" -v d="$3" 'BEGIN {
     ok = d == "min" ? v >= g : v <= g; print ok ? "met" : "missed" }'; }
 echo
