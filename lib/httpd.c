@@ -110,7 +110,7 @@ struct httpd_worker {
     struct timespec round_start; /* when the first response was held */
     unsigned int load; /* open connections, under sti_httpd.conns_lock */
     /* Access-log lines not written yet: the worker writes them with one
-     * write() after each MHD_run(). */
+     * write() before it waits for network events, or when full. */
     char log[LOG_BUFFER];
     size_t log_len;
 };
@@ -1576,6 +1576,10 @@ static int worker_wait(struct httpd_worker *w, int epoll_fd)
     struct pollfd p[2] = {{epoll_fd, POLLIN, 0}, {w->wake_fd, POLLIN, 0}};
     uint64_t count;
 
+    /* The access log is written when the worker has nothing else to do,
+     * because a write() to a file can take a few hundred microseconds. */
+    if (w->log_len > 0)
+        log_flush(w);
     if (poll(p, 2, wait_ms(w)) < 0 && errno != EINTR) {
         sti_log(STI_LOG_ERR, "HTTP worker stopped: poll() failed: %s",
                 strerror(errno));
@@ -1606,8 +1610,6 @@ static void *worker_main(void *arg)
             break;
         w->added = 0;
         MHD_run(w->daemon);
-        if (w->log_len > 0)
-            log_flush(w);
         /* The round stays open while requests keep arriving. */
         if (round_open(w))
             continue;
