@@ -49,7 +49,26 @@ check_eq "statuses on one connection" "404 1 200 0 404 0 200 0" \
 check_eq "no response waits for the cork timer" "" \
     "$(awk '$3 >= 0.15 { print NR ": " $3 " s" }' "$T/times")"
 
+# A client that pipelines requests and reads nothing for 3 s fills the
+# socket buffers.  The server then closes the connection with one warning
+# (not one per request), and the access log marks the responses that it
+# could not send.
+awk 'BEGIN { for (i = 0; i < 40000; i++)
+    printf "GET /certs/none.pem HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" }' \
+    >"$T/pipelined"
+(cat "$T/pipelined"; sleep 4) | timeout 20 openssl s_client \
+    -connect "127.0.0.1:$PORT" -CAfile "$D/tls-cert.pem" -quiet 2>/dev/null |
+    (sleep 3; cat >/dev/null)
+
 stop_services
 check_eq "server logged every chain request" 4 \
     "$(grep -c 'GET /certs/sp.pem 200' "$T/cr.log")"
+check_eq "one warning for the lazy reader" 1 \
+    "$(grep -c 'sending the response failed' "$T/cr.log")"
+if grep -q 'none.pem 404 .*closed before the response was sent' "$T/cr.log"
+then
+    ok "access log marks the responses not sent"
+else
+    fail "access log marks the responses not sent"
+fi
 finish
