@@ -104,7 +104,7 @@ struct httpd_worker {
     struct httpd_conn *handoff;  /* new sockets, newest first */
     struct httpd_conn *starting; /* the socket being added */
     struct sti_httpd_request *ready, **ready_tail;
-    int resumed;       /* flush_ready() resumed connections */
+    int resumed;              /* flush_ready() resumed connections */
     unsigned int ready_count; /* the length of ready */
     unsigned int added; /* requests added to ready by the last MHD_run() */
     struct timespec round_start; /* when the first response was held */
@@ -714,8 +714,7 @@ static int within_limits(const struct sti_httpd *httpd,
     if (httpd->per_ip_connections == 0)
         return 1;
     for (const struct httpd_conn *c = httpd->conns; c != NULL; c = c->next)
-        if (same_host(&c->addr, addr) &&
-            ++same >= httpd->per_ip_connections)
+        if (same_host(&c->addr, addr) && ++same >= httpd->per_ip_connections)
             return 0;
     return 1;
 }
@@ -1070,11 +1069,12 @@ static void log_access(const struct sti_httpd_request *req,
                    req->peer, method, path, req->status, req->bytes, us / 1000,
                    us % 1000, sep, note);
     else
-        worker_log(req->worker, STI_LOG_INFO,
-                "access: %s %s %s %d %zu bytes %lld.%03lld ms%s%s (connection "
-                "closed before the response was sent: %s)",
-                req->peer, method, path, req->status, req->bytes, us / 1000,
-                us % 1000, sep, note, termination_text(toe));
+        worker_log(
+            req->worker, STI_LOG_INFO,
+            "access: %s %s %s %d %zu bytes %lld.%03lld ms%s%s (connection "
+            "closed before the response was sent: %s)",
+            req->peer, method, path, req->status, req->bytes, us / 1000,
+            us % 1000, sep, note, termination_text(toe));
 }
 
 /*
@@ -1120,7 +1120,8 @@ static int uncork(struct sti_httpd_request *req, struct MHD_Connection *conn)
         setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
         return 0;
     }
-    /* Pipelined requests on the connection fail the same way: one line. */
+    /* Pipelined requests on the connection fail the same way, so only
+     * the first failure is logged. */
     if (req->tracked == NULL || !req->tracked->send_failed)
         sti_log(STI_LOG_WARNING,
                 "%s %s: sending the response failed (%s); closing the "
@@ -1500,9 +1501,9 @@ static int load_tls(const struct sti_httpd_config *config,
  * Batching (config batch_responses): a handler's response is held until
  * MHD_run() has run every request of the round, and then all of them are
  * sent together.  On loopback each send to a client that sleeps in
- * epoll_wait() costs the sender a wakeup of the client's CPU, about a
- * fifth of the CPU time of a signing request in bench/serve.sh; a batch
- * pays it about once.
+ * epoll_wait() costs the sender a wakeup of the client's CPU.  That was
+ * about a fifth of the CPU time of a signing request in bench/serve.sh,
+ * and a batch pays it about once.
  */
 static void flush_ready(struct httpd_worker *w)
 {
@@ -1577,7 +1578,7 @@ static int worker_wait(struct httpd_worker *w, int epoll_fd)
     uint64_t count;
 
     /* The access log is written when the worker has nothing else to do,
-     * because a write() to a file can take a few hundred microseconds. */
+     * because a write() to a file can block on the file system. */
     if (w->log_len > 0)
         log_flush(w);
     if (poll(p, 2, wait_ms(w)) < 0 && errno != EINTR) {
@@ -1588,8 +1589,10 @@ static int worker_wait(struct httpd_worker *w, int epoll_fd)
     if (p[1].revents & POLLIN) {
         /* The counter only wakes the worker, so its value is not needed. */
         if (read(w->wake_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-            sti_log(STI_LOG_WARNING, "HTTP worker: reading its wake-up "
-                    "counter failed: %s", strerror(errno));
+            sti_log(STI_LOG_WARNING,
+                    "HTTP worker: reading its wake-up "
+                    "counter failed: %s",
+                    strerror(errno));
         take_handoff(w);
     }
     return 0;
@@ -1617,8 +1620,8 @@ static void *worker_main(void *arg)
     }
     /* MHD_stop_daemon() must find no suspended connection (libmicrohttpd
      * calls MHD_PANIC() for one), and a resumed connection leaves the
-     * suspended list in MHD_run().  on_request() holds nothing once stop
-     * is set. */
+     * suspended list in MHD_run().  on_request() suspends no connection
+     * once stop is set. */
     flush_ready(w);
     MHD_run(w->daemon);
     return NULL;
@@ -1647,8 +1650,8 @@ static void accept_one(struct sti_httpd *httpd)
             struct timespec pause = {0, 50 * 1000 * 1000};
             long long now = now_ms();
 
-            /* The same connection waits on the next poll(): one line a
-             * second at most. */
+            /* poll() reports the same pending connection again, so the
+             * line is written at most once a second. */
             httpd->accept_failures++;
             if (now >= httpd->accept_log_ms + REJECT_LOG_INTERVAL_MS) {
                 sti_log(STI_LOG_WARNING,
