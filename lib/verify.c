@@ -699,6 +699,13 @@ static int check_entry(struct job *j, const struct item *it,
         return verdict(j->res, STI_VERIFY_FAIL, 437,
                        "the certificate from %s has a %s key, not EC P-256",
                        e->url, e->key_type);
+    /* A key without digitalSignature, such as a delegation SCA's, may
+     * sign only certificates and CRLs (RFC 5280 section 4.2.1.3). */
+    if (!e->key_signs)
+        return verdict(j->res, STI_VERIFY_FAIL, 437,
+                       "the certificate from %s cannot sign PASSporTs "
+                       "because its keyUsage lacks digitalSignature",
+                       e->url);
     rc = check_chain(j, it, e);
     if (rc == STI_VERIFY_PASS)
         rc = check_tnauth(j, it, e);

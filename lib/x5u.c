@@ -11,6 +11,7 @@
 
 #include <curl/curl.h>
 #include <openssl/core_names.h>
+#include <openssl/x509v3.h>
 
 #define BUCKETS 4096
 #define DER_BUCKETS 256
@@ -497,6 +498,10 @@ static int entry_load_key(struct sti_x5u_entry *e, const struct sti_cert *leaf,
                           "the x5u leaf certificate's key cannot be read");
     e->key_type = sti_key_type_name(key);
     e->key_p256 = sti_key_is_p256(key);
+    /* X509_get_key_usage() returns every bit when the extension is absent,
+     * which RFC 5280 section 4.2.1.3 reads as no restriction. */
+    e->key_signs = (X509_get_key_usage(sti_cert_get0_x509(leaf)) &
+                    KU_DIGITAL_SIGNATURE) != 0;
     if (e->key_p256 &&
         EVP_PKEY_get_octet_string_param(sti_key_get0_pkey(key),
                                         OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,

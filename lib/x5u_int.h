@@ -45,6 +45,8 @@ struct sti_x5u_entry {
     unsigned char point_len;
     int key_p256;              /* the leaf key is EC P-256 */
     const char *key_type;      /* sti_key_type_name() of the leaf key */
+    int key_signs;             /* the leaf's keyUsage, when present,
+                                  includes digitalSignature */
     struct sti_tnauth *tnauth; /* TNAuthList without an SPC, or NULL */
     int tnauth_status;         /* STI_OK, STI_ERR_NOTFOUND, STI_ERR_INVALID */
     char spc[40];              /* the single SPC, or "" */

@@ -682,7 +682,7 @@ static void delegate_tn_coverage(void **state)
     struct sti_verifier *v = lab_verifier(root_file);
     struct sti_verify_result res;
     struct sti_error err;
-    char *chain, *value;
+    char *chain, *sca_chain, *value;
 
     (void)state;
     assert_int_equal(sti_key_generate(&sca_key, &err), STI_OK);
@@ -709,6 +709,15 @@ static void delegate_tn_coverage(void **state)
     value = sign(&c, del_key, 0);
     expect(v, value, NULL, STI_VERIFY_FAIL, 437, "not among the TNs", &res);
     free(value);
+    /* The SCA covers orig, but its key may sign certificates only. */
+    sca_chain = pki_pem2(sca, pki.ca);
+    fx_route("/sca.pem", "200 OK", PEM_TYPE, sca_chain);
+    c.orig_tn = "12025550100";
+    c.x5u = fx_url("/sca.pem");
+    value = sign(&c, sca_key, 0);
+    expect(v, value, NULL, STI_VERIFY_FAIL, 437, "lacks digitalSignature",
+           &res);
+    free(value);
     sti_verifier_free(v);
     sti_cert_free(sca);
     sti_cert_free(del);
@@ -716,7 +725,9 @@ static void delegate_tn_coverage(void **state)
     sti_key_free(del_key);
     /* The route keeps pointing at CHAIN until the server stops. */
     fx_route("/delegate.pem", "404 Not Found", "", NULL);
+    fx_route("/sca.pem", "404 Not Found", "", NULL);
     free(chain);
+    free(sca_chain);
 }
 
 /* Issues a leaf under pki.ca with OpenSSL directly, for shapes that
