@@ -189,7 +189,11 @@ static int req_object(json_t *obj, const char *name, const char *path,
     return STI_OK;
 }
 
-/* Reads an optional non-negative integer of seconds. */
+/* The last second of the year 9999, the same upper bound as sti sign
+ * --iat: later times cannot be written as a SIP Date or an X.509 time. */
+#define MAX_SECONDS 253402300799LL
+
+/* Reads an optional positive integer of seconds since the epoch. */
 static int opt_seconds(json_t *obj, const char *name, const char *path,
                        int64_t *out, struct sti_error *err)
 {
@@ -198,11 +202,12 @@ static int opt_seconds(json_t *obj, const char *name, const char *path,
     *out = 0;
     if (v == NULL)
         return STI_OK;
-    if (!json_is_integer(v) || json_integer_value(v) <= 0)
+    if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
+        json_integer_value(v) > MAX_SECONDS)
         return sti_seterr(err, STI_ERR_INVALID,
                           "%s.%s must be a positive integer of seconds since "
-                          "the epoch",
-                          path, name);
+                          "the epoch, at most %lld (9999-12-31T23:59:59Z)",
+                          path, name, MAX_SECONDS);
     *out = (int64_t)json_integer_value(v);
     return STI_OK;
 }

@@ -512,6 +512,10 @@ static void signing_rejects_bad_bodies(void **state)
          "\"dest\":{\"tn\":[\"2\"]},\"iat\":-5}}",
          "signingRequest.iat must be a positive integer"},
         {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"1\"},"
+         "\"dest\":{\"tn\":[\"2\"]},\"iat\":253402300800}}",
+         "signingRequest.iat must be a positive integer of seconds since the "
+         "epoch, at most 253402300799"},
+        {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"1\"},"
          "\"dest\":{\"tn\":[\"2\"]},\"ppt\":\"div\"}}",
          "signingRequest.ppt 'div' is not supported"},
         {"{\"signingRequest\":{},\"signingRequest\":{}}", "duplicate"},
@@ -603,6 +607,10 @@ static void verification_rejects_bad_bodies(void **state)
         {"{\"verificationRequest\":{\"from\":{\"tn\":\"1\"},\"to\":{\"tn\":"
          "[\"2\"]},\"time\":1.5}}",
          "verificationRequest.time must be a positive integer"},
+        {"{\"verificationRequest\":{\"from\":{\"tn\":\"1\"},\"to\":{\"tn\":"
+         "[\"2\"]},\"time\":9223372036854775807}}",
+         "verificationRequest.time must be a positive integer of seconds "
+         "since the epoch, at most 253402300799"},
     };
 
     (void)state;
