@@ -16,6 +16,8 @@ struct sign_opts {
     const char *ppt, *div, *claims, *invite, *profile;
     const char *dest[MAX_DEST];
     size_t dest_count;
+    const char *dest_uri[MAX_DEST];
+    size_t dest_uri_count;
     long iat;
     int compact, replace, json, identity_set;
 };
@@ -31,6 +33,7 @@ static void usage(FILE *out)
             "  --x5u URL          URL of the signer's certificate chain\n"
             "  --orig TN          calling number (or --orig-uri URI)\n"
             "  --dest TN          called number; repeat for several\n"
+            "  --dest-uri URI     called party as a URI; repeat for several\n"
             "  --attest A|B|C     SHAKEN attestation level\n"
             "  --origid UUID      origination id (default: a random UUID)\n"
             "  --iat SECONDS      issued-at time (default: now, or the Date\n"
@@ -161,13 +164,13 @@ static int parse_args(int argc, char **argv, struct sign_opts *o)
         {"key", 1, NULL, 'k'},      {"pass", 1, NULL, 'p'},
         {"x5u", 1, NULL, 'x'},      {"orig", 1, NULL, 'o'},
         {"orig-uri", 1, NULL, 'O'}, {"dest", 1, NULL, 'd'},
-        {"attest", 1, NULL, 'a'},   {"origid", 1, NULL, 'I'},
-        {"iat", 1, NULL, 't'},      {"ppt", 1, NULL, 'P'},
-        {"div", 1, NULL, 'D'},      {"claims", 1, NULL, 'c'},
-        {"profile", 1, NULL, 'r'},  {"compact", 0, NULL, 'C'},
-        {"invite", 1, NULL, 'i'},   {"identity", 1, NULL, 'y'},
-        {"json", 0, NULL, 'j'},     {"help", 0, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"dest-uri", 1, NULL, 'U'}, {"attest", 1, NULL, 'a'},
+        {"origid", 1, NULL, 'I'},   {"iat", 1, NULL, 't'},
+        {"ppt", 1, NULL, 'P'},      {"div", 1, NULL, 'D'},
+        {"claims", 1, NULL, 'c'},   {"profile", 1, NULL, 'r'},
+        {"compact", 0, NULL, 'C'},  {"invite", 1, NULL, 'i'},
+        {"identity", 1, NULL, 'y'}, {"json", 0, NULL, 'j'},
+        {"help", 0, NULL, 'h'},     {NULL, 0, NULL, 0}};
     int c;
 
     o->replace = 1;
@@ -221,6 +224,12 @@ static int parse_args(int argc, char **argv, struct sign_opts *o)
             if (o->dest_count == MAX_DEST)
                 return cli_usage_error("at most %d --dest options", MAX_DEST);
             o->dest[o->dest_count++] = optarg;
+            break;
+        case 'U':
+            if (o->dest_uri_count == MAX_DEST)
+                return cli_usage_error("at most %d --dest-uri options",
+                                       MAX_DEST);
+            o->dest_uri[o->dest_uri_count++] = optarg;
             break;
         case 't':
             if (cli_parse_long(optarg, 1, 253402300799L, &o->iat) != 0)
@@ -301,6 +310,8 @@ static int build_claims(const struct sign_opts *o, struct tn_bufs *b,
     }
     c->dest_tn = b->dest_ptrs;
     c->dest_tn_count = o->dest_count;
+    c->dest_uri = o->dest_uri;
+    c->dest_uri_count = o->dest_uri_count;
     return rc;
 }
 
@@ -313,14 +324,16 @@ static int claims_from_sip(const struct sign_opts *o, const struct sti_sip *s,
     if (c->orig_tn == NULL && c->orig_uri == NULL) {
         if (sti_sip_get_tn(s, STI_SIP_PAI, o->profile, b->orig, NULL) &&
             sti_sip_get_tn(s, STI_SIP_FROM, o->profile, b->orig, &err))
-            return cli_fail("cannot take orig from the INVITE; give --orig",
+            return cli_fail("cannot take orig from the INVITE; give --orig "
+                            "or --orig-uri",
                             &err);
         c->orig_tn = b->orig;
     }
-    if (c->dest_tn_count == 0) {
+    if (c->dest_tn_count == 0 && c->dest_uri_count == 0) {
         if (sti_sip_get_tn(s, STI_SIP_TO, o->profile, b->dest[0], NULL) &&
             sti_sip_get_tn(s, STI_SIP_RURI, o->profile, b->dest[0], &err))
-            return cli_fail("cannot take dest from the INVITE; give --dest",
+            return cli_fail("cannot take dest from the INVITE; give --dest "
+                            "or --dest-uri",
                             &err);
         b->dest_ptrs[0] = b->dest[0];
         c->dest_tn_count = 1;

@@ -198,6 +198,30 @@ invite 12025550100 12025550101 >"$T/bare.sip"
 check_status "INVITE without Identity" 3 sti verify $V --file "$T/bare.sip"
 check_contains "no header is 428" "428 Use Identity Header" \
     "$(cat "$T/last.out")"
+
+# --- parties without numbers: orig and dest as URIs
+U=$(sti sign $SIGN --orig-uri sip:alice@example.com \
+    --dest-uri sip:bob@example.com --dest-uri sip:carol@example.com --json)
+check_contains "sign --dest-uri fills dest.uri" \
+    '"dest":{"uri":["sip:bob@example.com","sip:carol@example.com"]}' "$U"
+sed -e 's/sip:12025550100@127.0.0.1;user=phone/sip:alice@example.com/' \
+    -e 's/sip:12025550101@127.0.0.1;user=phone/sip:carol@example.com/' \
+    "$T/bare.sip" >"$T/uri.sip"
+check_status "sign a URI INVITE without options" 1 sti sign $SIGN \
+    --invite "$T/uri.sip"
+check_contains "URI INVITE error names the options" \
+    "give --orig or --orig-uri" "$(cat "$T/last.err")"
+check_status "sign a URI INVITE with URI options" 0 sti sign $SIGN \
+    --orig-uri sip:alice@example.com --dest-uri sip:carol@example.com \
+    --invite "$T/uri.sip"
+cp "$T/last.out" "$T/uri-signed.sip"
+check_status "verify the URI INVITE" 0 sti verify $V --file "$T/uri-signed.sip"
+check_status "dest-uri that To lacks is invalid" 1 sti verify $V \
+    "$(sti sign $SIGN --orig-uri sip:alice@example.com \
+        --dest-uri sip:bob@example.com)" --orig-uri sip:alice@example.com \
+    --dest-uri sip:carol@example.com
+check_contains "dest uri mismatch is 438" "438 Invalid Identity Header" \
+    "$(cat "$T/last.out")"
 check_status "--json with --invite" 2 sti sign $SIGN --json \
     --invite "$T/bare.sip"
 
