@@ -189,8 +189,8 @@ static int req_object(json_t *obj, const char *name, const char *path,
     return STI_OK;
 }
 
-/* The last second of the year 9999, the same upper bound as sti sign
- * --iat: later times cannot be written as a SIP Date or an X.509 time. */
+/* The last second of the year 9999, the upper bound of sti sign --iat,
+ * because a later time has no four-digit year for a SIP Date. */
 #define MAX_SECONDS 253402300799LL
 
 /* Reads an optional positive integer of seconds since the epoch. */
