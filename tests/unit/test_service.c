@@ -727,6 +727,70 @@ static void check_returns_ok_and_failed(void **state)
     free(good);
 }
 
+/* The identity of a signingResponse body, or NULL. */
+static char *identity_of(const char *body)
+{
+    json_t *doc = json_loads(body, 0, NULL);
+    const char *value = json_string_value(
+        json_object_get(json_object_get(doc, "signingResponse"), "identity"));
+    char *out = value ? strdup(value) : NULL;
+
+    json_decref(doc);
+    return out;
+}
+
+static void fr_profile_completes_numbers(void **state)
+{
+    struct sti_verifier_config vc = lab_verifier();
+    struct sti_service_config sc = {.key = pki.sp_key,
+                                    .x5u = fx_url("/sp.pem"),
+                                    .verifier = &vc,
+                                    .profile = "fr"};
+    struct sti_service *fr;
+    struct sti_service_reply r;
+    struct sti_error err;
+    struct sti_identity *id;
+    struct sti_passport *pp;
+    char body[2048], *identity;
+    const char *payload;
+
+    (void)state;
+    assert_int_equal(sti_service_new(&sc, &fr, &err), STI_OK);
+    r = call_on(fr, "POST", "/stir/v1/signing",
+                "{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":"
+                "\"01 23 45 67 89\"},\"dest\":{\"tn\":[\"0198765432\"]}}}");
+    assert_int_equal(r.status, 200);
+    identity = identity_of(r.body);
+    free(r.body);
+    assert_non_null(identity);
+    assert_int_equal(sti_identity_parse(identity, strlen(identity), &id, &err),
+                     STI_OK);
+    assert_int_equal(sti_passport_parse(sti_identity_jws(id),
+                                        strlen(sti_identity_jws(id)), &pp,
+                                        &err),
+                     STI_OK);
+    payload = sti_passport_payload_json(pp);
+    assert_non_null(strstr(payload, "\"orig\":{\"tn\":\"33123456789\"}"));
+    assert_non_null(strstr(payload, "\"dest\":{\"tn\":[\"33198765432\"]}"));
+    snprintf(body, sizeof(body),
+             "{\"verificationRequest\":{\"from\":{\"tn\":\"0123456789\"},"
+             "\"to\":{\"tn\":[\"+33198765432\"]},\"identity\":\"%s\"}}",
+             identity);
+    r = call_on(fr, "POST", "/stir/v1/verification", body);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "TN-Validation-Passed"));
+    free(r.body);
+    /* The us profile reads 0123456789 as the national number 10123456789. */
+    r = call("POST", "/stir/v1/verification", body);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"reasoncode\":438"));
+    free(r.body);
+    sti_passport_free(pp);
+    sti_identity_free(id);
+    free(identity);
+    sti_service_free(fr);
+}
+
 static void disabled_parts_return_503(void **state)
 {
     struct sti_service_config sc = {0};
@@ -791,6 +855,7 @@ int main(void)
         cmocka_unit_test(sign_csv_matches_secsipidx),
         cmocka_unit_test(sign_csv_rejects_bad_rows),
         cmocka_unit_test(check_returns_ok_and_failed),
+        cmocka_unit_test(fr_profile_completes_numbers),
         cmocka_unit_test(disabled_parts_return_503),
         cmocka_unit_test(new_rejects_bad_settings),
     };
