@@ -138,6 +138,11 @@ int sti_x5u_check_url(const struct sti_x5u_policy *p, const char *url,
     }
     curl_free(host);
     rc = check_scheme_port(p, u, url, err);
+    /* libcurl reports no fragment for a bare '#', which is still one. */
+    if (rc == STI_OK && strchr(url, '#') != NULL)
+        rc = sti_seterr(err, STI_ERR_POLICY,
+                        "x5u URL '%s' has a fragment; ATIS-1000074 forbids it",
+                        url);
     for (size_t i = 0; rc == STI_OK && i < sizeof(banned) / sizeof(*banned);
          i++) {
         if (url_part(u, banned[i].part, &part))

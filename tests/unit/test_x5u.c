@@ -79,6 +79,8 @@ static void url_policy_rules(void **state)
         {"https://u:p@cr.example.org/sp.pem", 0, "userinfo"},
         {"https://cr.example.org/sp.pem?x=1", 0, "query"},
         {"https://cr.example.org/sp.pem#frag", 0, "fragment"},
+        {"https://cr.example.org/sp.pem#", 0, "fragment"},
+        {"https://cr.example.org/sp.pem?", 0, "query"},
         {"ftp://cr.example.org/sp.pem", 0, "not https"},
         {"not a url", 0, "not a valid URL"},
     };
