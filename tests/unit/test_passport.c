@@ -5,6 +5,7 @@
 #include "jws_int.h"
 #include "passport_int.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -371,6 +372,57 @@ static void signer_reuses_header(void **state)
     sti_key_free(key);
 }
 
+struct sign_worker {
+    const struct sti_signer *signer;
+    const struct sti_key *key;
+    int verified;
+};
+
+/* Signs 25 PASSporTs with the shared signer and verifies each one. */
+static void *sign_loop(void *arg)
+{
+    struct sign_worker *w = arg;
+    struct sti_passport_claims c = shaken_claims();
+    struct sti_passport *p;
+    struct sti_error err;
+    char *jws;
+
+    for (int i = 0; i < 25; i++) {
+        if (sti_signer_sign(w->signer, &c, &jws, &err) != STI_OK)
+            continue;
+        if (sti_passport_parse(jws, strlen(jws), &p, &err) == STI_OK) {
+            if (sti_passport_verify(p, w->key, &err) == STI_OK)
+                w->verified++;
+            sti_passport_free(p);
+        }
+        free(jws);
+    }
+    return NULL;
+}
+
+static void threads_share_signer(void **state)
+{
+    struct sti_passport_claims c = shaken_claims();
+    struct sti_key *key = new_key();
+    struct sti_signer *s;
+    struct sti_error err;
+    struct sign_worker w[4];
+    pthread_t t[4];
+
+    (void)state;
+    assert_int_equal(sti_signer_new(key, c.x5u, "shaken", &s, &err), STI_OK);
+    for (int i = 0; i < 4; i++) {
+        w[i] = (struct sign_worker){.signer = s, .key = key};
+        assert_int_equal(pthread_create(&t[i], NULL, sign_loop, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        assert_int_equal(w[i].verified, 25);
+    }
+    sti_signer_free(s);
+    sti_key_free(key);
+}
+
 static void signer_rejects_public_key(void **state)
 {
     struct sti_key *key = new_key(), *pub;
@@ -446,6 +498,7 @@ int main(void)
         cmocka_unit_test(parse_plain_passport),
         cmocka_unit_test(parse_rejects_other_alg),
         cmocka_unit_test(signer_reuses_header),
+        cmocka_unit_test(threads_share_signer),
         cmocka_unit_test(signer_rejects_public_key),
         cmocka_unit_test(check_x5u_accepts_and_rejects),
     };
