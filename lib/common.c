@@ -381,10 +381,13 @@ int sti_file_read_max(const char *path, size_t max, unsigned char **data,
         }
     }
     if (ferror(f)) {
+        int e = errno; /* such as EISDIR for a directory */
+
         free(buf);
         if (!is_stdin)
             fclose(f);
-        return sti_seterr(err, STI_ERR_IO, "cannot read %s", path);
+        return sti_seterr(err, STI_ERR_IO, "cannot read %s: %s", path,
+                          strerror(e));
     }
     if (!is_stdin)
         fclose(f);

@@ -159,6 +159,9 @@ static void file_write_mode_and_exclusive(void **state)
     free(data);
     assert_int_equal(sti_file_read("/nonexistent/file", &data, &len, &err),
                      STI_ERR_NOTFOUND);
+    /* fopen() opens a directory for reading; the read gives the reason. */
+    assert_int_equal(sti_file_read(dir, &data, &len, &err), STI_ERR_IO);
+    assert_non_null(strstr(err.message, "Is a directory"));
     free(path);
     test_rmtree(dir);
 }
