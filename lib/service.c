@@ -360,22 +360,34 @@ static int sign_dest(const struct sti_service *svc, json_t *req,
     return STI_OK;
 }
 
-/* Copies the rich call data claims (RFC 9795) into the PASSporT. */
+/* Copies the rich call data claims (RFC 9795) into the PASSporT: rcd
+ * and rcdi are JSON objects and crn a string. */
 static int sign_extra(json_t *req, struct sign_input *in, struct sti_error *err)
 {
-    static const char *const names[] = {"rcd", "rcdi", "crn"};
+    static const struct {
+        const char *name;
+        json_type type;
+        const char *type_name;
+    } claims[] = {{"rcd", JSON_OBJECT, "an object"},
+                  {"rcdi", JSON_OBJECT, "an object"},
+                  {"crn", JSON_STRING, "a string"}};
     json_t *extra = json_object();
     int rc = STI_OK;
 
     if (extra == NULL)
         return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        json_t *v = json_object_get(req, names[i]);
+    for (size_t i = 0; rc == STI_OK && i < sizeof(claims) / sizeof(*claims);
+         i++) {
+        json_t *v = json_object_get(req, claims[i].name);
 
-        if (v != NULL)
-            json_object_set(extra, names[i], v);
+        if (v != NULL && json_typeof(v) != claims[i].type)
+            rc = sti_seterr(err, STI_ERR_INVALID,
+                            "signingRequest.%s must be %s (RFC 9795)",
+                            claims[i].name, claims[i].type_name);
+        else if (v != NULL)
+            json_object_set(extra, claims[i].name, v);
     }
-    if (json_object_size(extra) > 0) {
+    if (rc == STI_OK && json_object_size(extra) > 0) {
         in->extra = json_dumps(extra, JSON_COMPACT | JSON_SORT_KEYS);
         if (in->extra == NULL)
             rc = sti_seterr(err, STI_ERR_NOMEM, "out of memory");

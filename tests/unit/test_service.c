@@ -518,6 +518,12 @@ static void signing_rejects_bad_bodies(void **state)
         {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"1\"},"
          "\"dest\":{\"tn\":[\"2\"]},\"ppt\":\"div\"}}",
          "signingRequest.ppt 'div' is not supported"},
+        {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"1\"},"
+         "\"dest\":{\"tn\":[\"2\"]},\"rcd\":\"Alice\"}}",
+         "signingRequest.rcd must be an object"},
+        {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"1\"},"
+         "\"dest\":{\"tn\":[\"2\"]},\"crn\":5}}",
+         "signingRequest.crn must be a string"},
         {"{\"signingRequest\":{},\"signingRequest\":{}}", "duplicate"},
     };
 
