@@ -39,7 +39,7 @@ struct sti_service {
     struct sti_verifier *verifier; /* NULL when verification is off */
     /* Copies of the verifier's sources, for the reloads. */
     char *ca_file, *ca_dir, *crl_file, *crl_url, *crl_signer_file;
-    char *crl_ca_file;
+    char *crl_ca_file, *ca_list, *ca_list_signer_file;
     int freshness_s, future_skew_s;
 };
 
@@ -985,6 +985,10 @@ int sti_service_reload(struct sti_service *svc, struct sti_error *err)
         rc = sti_trust_load_anchors(trust, svc->ca_file, err);
     if (rc == STI_OK && svc->ca_dir != NULL)
         rc = sti_trust_load_anchors(trust, svc->ca_dir, err);
+    if (rc == STI_OK && svc->ca_list != NULL)
+        rc = sti_trust_load_ca_list(trust, svc->ca_list,
+                                    svc->ca_list_signer_file, svc->crl_ca_file,
+                                    err);
     if (rc != STI_OK) {
         sti_trust_free(trust);
         return rc;
@@ -1016,8 +1020,12 @@ static int service_verifier(struct sti_service *svc,
         dup_opt(&svc->crl_file, vc.crl_file) != 0 ||
         dup_opt(&svc->crl_url, vc.crl_file ? NULL : vc.crl_url) != 0 ||
         dup_opt(&svc->crl_signer_file, vc.crl_signer_file) != 0 ||
-        dup_opt(&svc->crl_ca_file, c->crl_ca_file) != 0)
+        dup_opt(&svc->crl_ca_file,
+                c->crl_ca_file ? c->crl_ca_file : vc.crl_ca_file) != 0 ||
+        dup_opt(&svc->ca_list, vc.ca_list) != 0 ||
+        dup_opt(&svc->ca_list_signer_file, vc.ca_list_signer_file) != 0)
         return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    vc.crl_ca_file = svc->crl_ca_file;
     svc->freshness_s = vc.freshness_s > 0 ? vc.freshness_s : 60;
     svc->future_skew_s = vc.future_skew_s > 0 ? vc.future_skew_s : 5;
     vc.crl_file = NULL;
@@ -1069,5 +1077,7 @@ void sti_service_free(struct sti_service *svc)
     free(svc->crl_url);
     free(svc->crl_signer_file);
     free(svc->crl_ca_file);
+    free(svc->ca_list);
+    free(svc->ca_list_signer_file);
     free(svc);
 }

@@ -138,6 +138,77 @@ int sti_crl_fetch(const char *file, const char *url, const char *ca_file,
     return rc;
 }
 
+static int is_url(const char *source)
+{
+    return strncmp(source, "http://", 7) == 0 ||
+           strncmp(source, "https://", 8) == 0;
+}
+
+/* Reads SOURCE, a file or an http(s) URL answered with 200. */
+static int read_source(const char *source, const char *ca_file, size_t max,
+                       char **data, size_t *len, struct sti_error *err)
+{
+    struct sti_http_options opts = {.ca_file = ca_file, .max_body = max};
+    struct sti_http_response *resp = NULL;
+    int rc;
+
+    *data = NULL;
+    if (!is_url(source))
+        return sti_file_read_max(source, max, (unsigned char **)data, len, err);
+    rc = sti_http_request("GET", source, NULL, 0, &opts, &resp, err);
+    if (rc == STI_OK && resp->status != 200)
+        rc = sti_seterr(err, STI_ERR_NET,
+                        "%s returned HTTP status %ld; check the URL", source,
+                        resp->status);
+    if (rc == STI_OK) {
+        *data = (char *)resp->body;
+        *len = resp->body_len;
+        resp->body = NULL;
+    }
+    sti_http_response_free(resp);
+    return rc;
+}
+
+int sti_trust_load_ca_list(struct sti_trust *trust, const char *source,
+                           const char *pa_cert_file, const char *ca_file,
+                           struct sti_error *err)
+{
+    struct sti_cert *pa_cert = NULL;
+    struct sti_pa_calist *list = NULL;
+    char *doc = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (trust == NULL || source == NULL)
+        return sti_seterr(err, STI_ERR_INVALID, "no trust or CA list given");
+    if (pa_cert_file == NULL)
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "the CA list %s needs the PA certificate that "
+                          "signed it; give the PA certificate file",
+                          source);
+    rc = sti_cert_load(pa_cert_file, &pa_cert, err);
+    if (rc == STI_OK)
+        rc = read_source(source, ca_file, 4 * 1024 * 1024, &doc, &len, err);
+    if (rc == STI_OK) {
+        char prefix[STI_ERROR_MAX];
+
+        rc = sti_pa_calist_verify(doc, len, pa_cert, 0, &list, err);
+        snprintf(prefix, sizeof(prefix), "CA list %.200s", source);
+        rc = sti_error_prefix(err, rc, prefix);
+    }
+    if (rc == STI_OK && sti_chain_count(list->roots) == 0)
+        rc = sti_seterr(err, STI_ERR_INVALID,
+                        "CA list %s contains no roots; the PA must approve "
+                        "a CA root first (sti-pa ca add)",
+                        source);
+    for (size_t i = 0; rc == STI_OK && i < sti_chain_count(list->roots); i++)
+        rc = sti_trust_add_anchor(trust, sti_chain_get0(list->roots, i), err);
+    sti_pa_calist_free(list);
+    free(doc);
+    sti_cert_free(pa_cert);
+    return rc;
+}
+
 static int load_crl_signers(struct sti_verifier *v,
                             const struct sti_verifier_config *cfg,
                             struct sti_error *err)
@@ -196,6 +267,10 @@ static int load_trust(struct sti_verifier *v,
         rc = sti_trust_load_anchors(v->trust, cfg->ca_file, err);
     if (rc == STI_OK && cfg->ca_dir != NULL)
         rc = sti_trust_load_anchors(v->trust, cfg->ca_dir, err);
+    if (rc == STI_OK && cfg->ca_list != NULL)
+        rc = sti_trust_load_ca_list(v->trust, cfg->ca_list,
+                                    cfg->ca_list_signer_file, cfg->crl_ca_file,
+                                    err);
     if (rc == STI_OK && (cfg->crl_file != NULL || cfg->crl_url != NULL)) {
         /* NOTE: a CRL from a URL is fetched once here and not refreshed
          * when its nextUpdate passes; long-running callers replace it

@@ -20,17 +20,21 @@ static const char usage[] =
     "  --pass SOURCE         passphrase of an encrypted key: file:PATH,\n"
     "                        env:VAR or fd:N\n"
     "  --x5u URL             URL of the key's certificate chain\n"
-    "Verification (needs --ca-file or --ca-dir):\n"
+    "Verification (needs --ca-file, --ca-dir or --ca-list):\n"
     "  --ca-file FILE        trust anchors in PEM\n"
     "  --ca-dir DIR          a directory of PEM trust anchors\n"
+    "  --ca-list FILE|URL    the PA's signed CA list, whose roots are\n"
+    "                        trust anchors (sti-pa's /api/v1/ca-list)\n"
+    "  --pa-cert FILE        the PA certificate that signed --ca-list\n"
     "  --crl FILE|URL        the PA's CRL, a file or an http(s) URL\n"
     "  --crl-signer FILE     the CRL signer's certificate (default: tried\n"
     "                        among the --ca-file certificates)\n"
-    "  --crl-ca-file FILE    trust for an https --crl URL (default: the\n"
-    "                        system store)\n"
-    "  --crl-refresh SECONDS fetch a --crl URL again this often (default\n"
-    "                        300; 0 never); SIGHUP reloads the CA files\n"
-    "                        and the CRL at once\n"
+    "  --crl-ca-file FILE    trust for https --crl and --ca-list URLs\n"
+    "                        (default: the system store)\n"
+    "  --crl-refresh SECONDS fetch --crl and --ca-list URLs again this\n"
+    "                        often (default 300; 0 never); SIGHUP\n"
+    "                        reloads the anchors, the CA list and the\n"
+    "                        CRL at once\n"
     "  --cache DB            SQLite x5u cache shared by processes\n"
     "                        (default: in memory only)\n"
     "  --x5u-ca-file FILE    trust for HTTPS x5u servers (default: the\n"
@@ -71,6 +75,8 @@ enum opt_id {
     O_X5U,
     O_CA_FILE,
     O_CA_DIR,
+    O_CA_LIST,
+    O_PA_CERT,
     O_CRL,
     O_CRL_SIGNER,
     O_CRL_CA_FILE,
@@ -107,6 +113,8 @@ static const struct option longs[] = {
     {"x5u", required_argument, NULL, OPT_BASE + O_X5U},
     {"ca-file", required_argument, NULL, OPT_BASE + O_CA_FILE},
     {"ca-dir", required_argument, NULL, OPT_BASE + O_CA_DIR},
+    {"ca-list", required_argument, NULL, OPT_BASE + O_CA_LIST},
+    {"pa-cert", required_argument, NULL, OPT_BASE + O_PA_CERT},
     {"crl", required_argument, NULL, OPT_BASE + O_CRL},
     {"crl-signer", required_argument, NULL, OPT_BASE + O_CRL_SIGNER},
     {"crl-ca-file", required_argument, NULL, OPT_BASE + O_CRL_CA_FILE},
@@ -215,6 +223,13 @@ static long default_threads(void)
     return n > 64 ? 64 : n;
 }
 
+/* Verification is on when some source of trust anchors is given. */
+static int verifying(const struct serve_opts *o)
+{
+    return o->val[O_CA_FILE] != NULL || o->val[O_CA_DIR] != NULL ||
+           o->val[O_CA_LIST] != NULL;
+}
+
 static int check_opts(struct serve_opts *o)
 {
     const char *const *v = o->val;
@@ -229,13 +244,18 @@ static int check_opts(struct serve_opts *o)
         number(o, O_PER_IP, 0, 0, 100000, &o->per_ip) != 0 ||
         number(o, O_TIMEOUT, 10, 1, 3600, &o->timeout) != 0)
         return CLI_EXIT_USAGE;
-    if (v[O_KEY] == NULL && v[O_CA_FILE] == NULL && v[O_CA_DIR] == NULL)
+    if (v[O_KEY] == NULL && !verifying(o))
         return cli_usage_error("nothing to serve; give --key and --x5u to "
-                               "sign, --ca-file or --ca-dir to verify");
+                               "sign, --ca-file, --ca-dir or --ca-list to "
+                               "verify");
     if ((v[O_KEY] == NULL) != (v[O_X5U] == NULL))
         return cli_usage_error("signing needs both --key and --x5u");
-    if (v[O_CRL_CA_FILE] != NULL && v[O_CRL] == NULL)
-        return cli_usage_error("--crl-ca-file needs --crl URL");
+    if (v[O_CRL_CA_FILE] != NULL && v[O_CRL] == NULL && v[O_CA_LIST] == NULL)
+        return cli_usage_error("--crl-ca-file needs a --crl or --ca-list URL");
+    if ((v[O_CA_LIST] == NULL) != (v[O_PA_CERT] == NULL))
+        return cli_usage_error("the PA's CA list needs both --ca-list and "
+                               "--pa-cert, the PA certificate that signed "
+                               "it");
     if (v[O_PASS] != NULL && v[O_KEY] == NULL)
         return cli_usage_error("--pass needs --key");
     if ((v[O_TLS_CERT] == NULL) != (v[O_TLS_KEY] == NULL))
@@ -266,20 +286,26 @@ static int load_key(const struct serve_opts *o, struct sti_key **key)
     return 0;
 }
 
+static int is_url(const char *source)
+{
+    return source != NULL && (strncmp(source, "http://", 7) == 0 ||
+                              strncmp(source, "https://", 8) == 0);
+}
+
 /* Maps the verification options; --crl takes a file or a URL. */
 static void verifier_config(const struct serve_opts *o,
                             struct sti_verifier_config *vc)
 {
     const char *crl = o->val[O_CRL];
-    int is_url = crl != NULL && (strncmp(crl, "http://", 7) == 0 ||
-                                 strncmp(crl, "https://", 8) == 0);
 
     memset(vc, 0, sizeof(*vc));
     vc->profile = o->val[O_PROFILE];
     vc->ca_file = o->val[O_CA_FILE];
     vc->ca_dir = o->val[O_CA_DIR];
-    vc->crl_file = is_url ? NULL : crl;
-    vc->crl_url = is_url ? crl : NULL;
+    vc->ca_list = o->val[O_CA_LIST];
+    vc->ca_list_signer_file = o->val[O_PA_CERT];
+    vc->crl_file = is_url(crl) ? NULL : crl;
+    vc->crl_url = is_url(crl) ? crl : NULL;
     vc->crl_signer_file = o->val[O_CRL_SIGNER];
     vc->cache_db = o->val[O_CACHE];
     vc->fetch_ca_file = o->val[O_X5U_CA_FILE];
@@ -304,7 +330,7 @@ static int new_service(const struct serve_opts *o, struct sti_service **svc)
     sc.x5u = o->val[O_X5U];
     sc.profile = o->val[O_PROFILE];
     sc.crl_ca_file = o->val[O_CRL_CA_FILE];
-    if (o->val[O_CA_FILE] != NULL || o->val[O_CA_DIR] != NULL)
+    if (verifying(o))
         sc.verifier = &vc;
     rc = sti_service_new(&sc, svc, &err);
     sti_key_free(key);
@@ -348,7 +374,7 @@ static int start_server(const struct serve_opts *o, struct sti_service *svc,
             (int)(strrchr(hc.listen, ':') ? strrchr(hc.listen, ':') - hc.listen
                                           : (long)strlen(hc.listen)),
             hc.listen, sti_httpd_port(*httpd), o->val[O_KEY] ? "on" : "off",
-            o->val[O_CA_FILE] || o->val[O_CA_DIR] ? "on" : "off", hc.threads,
+            verifying(o) ? "on" : "off", hc.threads,
             hc.batch_responses ? "on" : "off");
     return 0;
 }
@@ -376,9 +402,10 @@ static void reload(struct sti_service *svc, int full)
                 full ? "trust anchors and CRL" : "CRL", err.message);
 }
 
-/* Waits for SIGTERM or SIGINT; reloads on SIGHUP and refreshes a CRL
- * URL every REFRESH seconds (0: never). */
-static void wait_for_stop(struct sti_service *svc, long refresh)
+/* Waits for SIGTERM or SIGINT; reloads on SIGHUP and refreshes what
+ * comes from URLs every REFRESH seconds (0: never): the CRL, or
+ * everything when FULL (the CA list is a URL). */
+static void wait_for_stop(struct sti_service *svc, long refresh, int full)
 {
     static volatile sig_atomic_t stop;
     struct timespec nap = {0, 200 * 1000 * 1000};
@@ -396,7 +423,7 @@ static void wait_for_stop(struct sti_service *svc, long refresh)
             reload_requested = 0;
             reload(svc, 1);
         } else if (refresh > 0 && time(NULL) >= due) {
-            reload(svc, 0);
+            reload(svc, full);
             due = time(NULL) + refresh;
         }
     }
@@ -424,11 +451,11 @@ int cmd_serve(int argc, char **argv)
         rc = start_server(&o, svc, &httpd);
     if (rc != 0)
         goto out;
-    /* Only a CRL URL changes by itself; files change on SIGHUP. */
-    wait_for_stop(svc,
-                  o.val[O_CRL] != NULL && strstr(o.val[O_CRL], "://") != NULL
-                      ? o.crl_refresh
-                      : 0);
+    /* Only URLs change by themselves; files change on SIGHUP. */
+    wait_for_stop(
+        svc,
+        is_url(o.val[O_CRL]) || is_url(o.val[O_CA_LIST]) ? o.crl_refresh : 0,
+        is_url(o.val[O_CA_LIST]));
     sti_log(STI_LOG_INFO, "stopping");
 out:
     sti_httpd_stop(httpd);

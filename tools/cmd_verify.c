@@ -26,11 +26,15 @@ static void usage(FILE *out)
             "                     at most 1 MiB\n"
             "  --ca-file FILE     trust anchors (PEM)\n"
             "  --ca-dir DIR       directory of PEM trust anchors\n"
+            "  --ca-list FILE|URL the PA's signed CA list, whose roots are "
+            "trust\n"
+            "                     anchors (sti-pa's /api/v1/ca-list)\n"
+            "  --pa-cert FILE     the PA certificate that signed --ca-list\n"
             "  --crl FILE|URL     the PA's indirect CRL\n"
             "  --crl-signer FILE  the CRL signer's certificate (default: "
             "look in --ca-file)\n"
-            "  --crl-ca-file FILE trust for an https --crl URL (default: "
-            "system)\n"
+            "  --crl-ca-file FILE trust for https --crl and --ca-list URLs\n"
+            "                     (default: system)\n"
             "  --cache DB         SQLite x5u cache shared between runs\n"
             "  --freshness S      max iat age in seconds (default: 60)\n"
             "  --allow-http       lab only: accept http x5u URLs\n"
@@ -80,10 +84,11 @@ static int check_values(const struct verify_opts *o)
                                    err.message);
     /* Without anchors every chain would be untrusted (437), which would
      * blame the header for a setup mistake. */
-    if (o->cfg.ca_file == NULL && o->cfg.ca_dir == NULL)
+    if (o->cfg.ca_file == NULL && o->cfg.ca_dir == NULL &&
+        o->cfg.ca_list == NULL)
         return cli_usage_error("no trust anchors: give --ca-file FILE or "
                                "--ca-dir DIR with the STI-PA's approved "
-                               "CA roots");
+                               "CA roots, or --ca-list with --pa-cert");
     return CLI_EXIT_OK;
 }
 
@@ -92,6 +97,7 @@ static int parse_args(int argc, char **argv, struct verify_opts *o)
     static const struct option longopts[] = {
         {"file", 1, NULL, 'f'},        {"ca-file", 1, NULL, 'c'},
         {"ca-dir", 1, NULL, 'C'},      {"crl", 1, NULL, 'r'},
+        {"ca-list", 1, NULL, 'L'},     {"pa-cert", 1, NULL, 'P'},
         {"crl-signer", 1, NULL, 'R'},  {"crl-ca-file", 1, NULL, 'T'},
         {"cache", 1, NULL, 'd'},       {"freshness", 1, NULL, 'F'},
         {"allow-http", 0, NULL, 'H'},  {"allow-any-port", 0, NULL, 'A'},
@@ -116,6 +122,12 @@ static int parse_args(int argc, char **argv, struct verify_opts *o)
             break;
         case 'C':
             cfg->ca_dir = optarg;
+            break;
+        case 'L':
+            cfg->ca_list = optarg;
+            break;
+        case 'P':
+            cfg->ca_list_signer_file = optarg;
             break;
         case 'R':
             cfg->crl_signer_file = optarg;
@@ -179,8 +191,13 @@ static int parse_args(int argc, char **argv, struct verify_opts *o)
         o->value = argv[optind];
     if (o->value != NULL && o->file != NULL)
         return cli_usage_error("give a header value or --file, not both");
-    if (cfg->crl_ca_file != NULL && cfg->crl_url == NULL)
-        return cli_usage_error("--crl-ca-file needs --crl URL");
+    if (cfg->crl_ca_file != NULL && cfg->crl_url == NULL &&
+        cfg->ca_list == NULL)
+        return cli_usage_error("--crl-ca-file needs a --crl or --ca-list URL");
+    if ((cfg->ca_list == NULL) != (cfg->ca_list_signer_file == NULL))
+        return cli_usage_error("the PA's CA list needs both --ca-list and "
+                               "--pa-cert, the PA certificate that signed "
+                               "it");
     return check_values(o);
 }
 

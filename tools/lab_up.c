@@ -462,7 +462,7 @@ int lab_provider_count(const struct lab *lab)
 
 int lab_start_serve(const struct lab *lab)
 {
-    char key[LAB_PATH_MAX], roots[LAB_PATH_MAX], crl[300], pa_url[256];
+    char key[LAB_PATH_MAX], calist[300], crl[300], pa_url[256];
     char signer[LAB_PATH_MAX], tls[LAB_PATH_MAX], x5u_file[LAB_PATH_MAX];
     char spc[16], *x5u;
     int rc;
@@ -470,10 +470,11 @@ int lab_start_serve(const struct lab *lab)
     lab_spc(0, spc);
     lab_path(lab, key, "sp/%s/cert.key", spc);
     lab_path(lab, x5u_file, "sp/%s/x5u", spc);
-    lab_path(lab, roots, "trust/ca-roots.pem");
-    /* sti serve fetches the CRL from the PA over HTTPS, trusting the
-     * lab's TLS certificates, and fetches it again on SIGHUP. */
+    /* sti serve fetches the signed CA list and the CRL from the PA over
+     * HTTPS, trusting the lab's TLS certificates, and fetches them again
+     * on SIGHUP and every 300 s. */
     lab_service_url(lab, LAB_PA, pa_url);
+    snprintf(calist, sizeof(calist), "%s/api/v1/ca-list", pa_url);
     snprintf(crl, sizeof(crl), "%s/api/v1/crl", pa_url);
     lab_path(lab, signer, "pa/pa.crt");
     lab_path(lab, tls, "trust/tls.pem");
@@ -491,8 +492,10 @@ int lab_start_serve(const struct lab *lab)
                                key,
                                "--x5u",
                                x5u,
-                               "--ca-file",
-                               roots,
+                               "--ca-list",
+                               calist,
+                               "--pa-cert",
+                               signer,
                                "--crl",
                                crl,
                                "--crl-signer",

@@ -54,6 +54,8 @@ check_eq "leaf chains to the approved root" "OK" \
 
 serve_args=$(ps -o args= -p "$(cat "$L/run/serve.pid")")
 check_contains "serve gets --x5u-ca-file" "--x5u-ca-file" "$serve_args"
+check_contains "serve takes its anchors from the PA's CA list" \
+    "--ca-list https://127.0.0.1:" "$serve_args"
 check_contains "serve fetches the PA's CRL" "--crl https://127.0.0.1:" \
     "$serve_args"
 check_contains "serve trusts the lab TLS for the CRL" "--crl-ca-file" \

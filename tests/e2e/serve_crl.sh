@@ -96,6 +96,66 @@ start_service cr "$T/cr.port" sti-cr serve --dir "$T/cr" \
     --listen 127.0.0.1:0 --port-file "$T/cr.port" --no-access-log
 X5U_BASE="https://127.0.0.1:$PORT/certs"
 
+# --- the PA's signed CA list as the source of trust anchors
+CALIST_URL="https://127.0.0.1:$(cat "$T/pa.port")/api/v1/ca-list"
+V0=$(sign "$T/leaf1.key" "$X5U_BASE/leaf1.pem")
+LIST_ARGS="--x5u-ca-file $T/cr/tls-cert.pem --allow-any-port
+    --orig 12025550100 --dest 12025550101"
+check_status "verify: a CA list without roots" 3 sti verify $LIST_ARGS \
+    --ca-list "$CALIST_URL" --pa-cert "$D/pa.crt" --crl-ca-file "$D/tls.crt" \
+    "$V0"
+check_contains "verify: the empty CA list is named" "contains no roots" \
+    "$(cat "$T/last.err")"
+check_status "pa approves the root" 0 sti-pa ca add "$T/root.pem" --dir "$D"
+check_status "verify: anchors from the CA list URL" 0 sti verify $LIST_ARGS \
+    --ca-list "$CALIST_URL" --pa-cert "$D/pa.crt" --crl-ca-file "$D/tls.crt" \
+    "$V0"
+curl -s --cacert "$D/tls.crt" -o "$T/calist.json" "$CALIST_URL"
+check_status "verify: anchors from a CA list file" 0 sti verify $LIST_ARGS \
+    --ca-list "$T/calist.json" --pa-cert "$D/pa.crt" "$V0"
+check_status "verify: CA list signed by another key" 3 sti verify $LIST_ARGS \
+    --ca-list "$T/calist.json" --pa-cert "$T/root.pem" "$V0"
+check_contains "verify: the bad CA list is named" "CA list $T/calist.json" \
+    "$(cat "$T/last.err")"
+# The PA's header and signature around another valid payload.
+FORGED=$(printf '{"expires":4102444800,"issued":1,"roots":[],"version":9}' |
+    base64 -w0 | tr '+/' '-_' | tr -d '=')
+sed "s/\"caList\":\"\([^.]*\)\.[^.]*\./\"caList\":\"\1.$FORGED./" \
+    "$T/calist.json" >"$T/calist-changed.json"
+check_status "verify: changed CA list payload" 3 sti verify $LIST_ARGS \
+    --ca-list "$T/calist-changed.json" --pa-cert "$D/pa.crt" "$V0"
+check_contains "verify: the changed payload fails the signature" \
+    "not signed by the PA" "$(cat "$T/last.err")"
+check_status "verify: CA list URL without its TLS trust" 3 sti verify \
+    $LIST_ARGS --ca-list "$CALIST_URL" --pa-cert "$D/pa.crt" "$V0"
+check_contains "verify: the CA list URL is named" "$CALIST_URL" \
+    "$(cat "$T/last.err")"
+check_status "verify: --ca-list without --pa-cert" 2 sti verify $LIST_ARGS \
+    --ca-list "$T/calist.json" "$V0"
+check_status "verify: --pa-cert without --ca-list" 2 sti verify $LIST_ARGS \
+    --ca-file "$T/root.pem" --pa-cert "$D/pa.crt" "$V0"
+check_status "serve: --ca-list without --pa-cert" 2 sti serve \
+    --ca-list "$CALIST_URL" --listen 127.0.0.1:0
+start_service list "$T/list.port" sti serve --ca-list "$CALIST_URL" \
+    --pa-cert "$D/pa.crt" --crl-ca-file "$D/tls.crt" \
+    --x5u-ca-file "$T/cr/tls-cert.pem" --allow-any-port \
+    --listen 127.0.0.1:0 --no-access-log --port-file "$T/list.port"
+LIST_PID=$!
+URL="http://127.0.0.1:$PORT"
+check_contains "serve: anchors from the CA list URL" "TN-Validation-Passed" \
+    "$(verify "$V0")"
+kill -HUP "$LIST_PID"
+i=0
+while [ $i -lt 50 ] &&
+    ! grep -q "reloaded the trust anchors" "$T/list.log"; do
+    sleep 0.1
+    i=$((i + 1))
+done
+check_contains "serve: SIGHUP fetches the CA list again" \
+    "reloaded the trust anchors and CRL" "$(cat "$T/list.log")"
+check_contains "serve: still passes after the reload" "TN-Validation-Passed" \
+    "$(verify "$V0")"
+
 serve_args="--ca-file $T/root.pem --crl $CRL_URL --crl-ca-file $D/tls.crt
     --crl-signer $D/pa.crt --x5u-ca-file $T/cr/tls-cert.pem --allow-any-port
     --listen 127.0.0.1:0 --no-access-log"
@@ -154,7 +214,8 @@ check_status "verify: --crl-ca-file without a CRL URL" 2 sti verify \
     --ca-file "$T/root.pem" --crl-ca-file "$D/tls.crt" "$V2"
 
 stop_services
-if grep -q 'Sanitizer\|runtime error' "$T"/timer.log "$T"/hup.log; then
+if grep -q 'Sanitizer\|runtime error' "$T"/timer.log "$T"/hup.log \
+    "$T"/list.log; then
     fail "sanitizer report in a sti serve log"
 else
     ok "sti serve logs clean"

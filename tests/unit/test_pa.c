@@ -645,6 +645,79 @@ static void calist_rejects_bad_documents(void **state)
     sti_key_free(key);
 }
 
+/* Writes TEXT to DIR/NAME and returns the path, which the caller frees. */
+static char *write_in(const char *dir, const char *name, const char *text)
+{
+    char *path = malloc(strlen(dir) + strlen(name) + 2);
+    struct sti_error err;
+
+    sprintf(path, "%s/%s", dir, name);
+    if (sti_file_write(path, text, strlen(text), 0644, 0, &err) != STI_OK)
+        fail_msg("sti_file_write: %s", err.message);
+    return path;
+}
+
+/* sti_trust_load_ca_list() adds the roots of a signed CA list as anchors. */
+static void trust_from_calist(void **state)
+{
+    struct fixture *f = *state;
+    struct sti_key *key = NULL;
+    struct sti_cert *root = make_root(NULL, "SHAKEN ROOT A");
+    struct sti_cert *other = make_root(&key, "SHAKEN ROOT B");
+    struct sti_trust *trust = sti_trust_new();
+    struct sti_error err;
+    char *doc = NULL, *pem = NULL, *other_pem = NULL;
+    char *list_path, *empty_path, *pa_path, *other_path, missing[512];
+
+    assert_int_equal(sti_pa_calist_document(f->pa, &doc, &err), STI_OK);
+    empty_path = write_in(f->dir, "empty-list.jws", doc);
+    free(doc);
+    assert_int_equal(sti_pa_ca_add(f->pa, root, &err), STI_OK);
+    assert_int_equal(sti_pa_calist_document(f->pa, &doc, &err), STI_OK);
+    list_path = write_in(f->dir, "list.jws", doc);
+    assert_int_equal(sti_cert_to_pem(sti_pa_get0_cert(f->pa), &pem, &err),
+                     STI_OK);
+    pa_path = write_in(f->dir, "pa-cert.pem", pem);
+    assert_int_equal(sti_cert_to_pem(other, &other_pem, &err), STI_OK);
+    other_path = write_in(f->dir, "other.pem", other_pem);
+    snprintf(missing, sizeof(missing), "%s/missing.jws", f->dir);
+
+    assert_int_equal(
+        sti_trust_load_ca_list(trust, list_path, pa_path, NULL, &err), STI_OK);
+    assert_int_equal(sti_trust_anchor_count(trust), 1);
+    /* Each failure names the list and adds no anchor. */
+    assert_int_equal(
+        sti_trust_load_ca_list(trust, list_path, other_path, NULL, &err),
+        STI_ERR_CRYPTO);
+    assert_non_null(strstr(err.message, list_path));
+    assert_int_equal(
+        sti_trust_load_ca_list(trust, empty_path, pa_path, NULL, &err),
+        STI_ERR_INVALID);
+    assert_non_null(strstr(err.message, "contains no roots"));
+    assert_int_not_equal(
+        sti_trust_load_ca_list(trust, missing, pa_path, NULL, &err), STI_OK);
+    assert_non_null(strstr(err.message, missing));
+    assert_int_equal(sti_trust_load_ca_list(trust, list_path, NULL, NULL, &err),
+                     STI_ERR_INVALID);
+    assert_non_null(strstr(err.message, "PA certificate"));
+    assert_int_equal(
+        sti_trust_load_ca_list(NULL, list_path, pa_path, NULL, &err),
+        STI_ERR_INVALID);
+    assert_int_equal(sti_trust_anchor_count(trust), 1);
+
+    sti_trust_free(trust);
+    free(doc);
+    free(pem);
+    free(other_pem);
+    free(list_path);
+    free(empty_path);
+    free(pa_path);
+    free(other_path);
+    sti_cert_free(root);
+    sti_cert_free(other);
+    sti_key_free(key);
+}
+
 /* Revocation */
 
 static void revoke_regenerates_crl(void **state)
@@ -811,6 +884,7 @@ int main(void)
         PA_TEST(token_needs_base_url),
         PA_TEST(calist_add_remove_verify),
         PA_TEST(calist_rejects_bad_documents),
+        PA_TEST(trust_from_calist),
         PA_TEST(revoke_regenerates_crl),
         PA_TEST(revoke_names_bad_values),
         cmocka_unit_test(init_bad_subject_creates_nothing),

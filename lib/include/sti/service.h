@@ -30,8 +30,9 @@ struct sti_service_config {
     /* Verification settings; NULL makes the verification endpoints
      * return 503. */
     const struct sti_verifier_config *verifier;
-    /* Trust for the HTTPS server of verifier->crl_url; NULL uses the
-     * system store. */
+    /* Trust for the HTTPS servers of verifier->crl_url and
+     * verifier->ca_list; NULL uses verifier->crl_ca_file, or the system
+     * store. */
     const char *crl_ca_file;
 };
 

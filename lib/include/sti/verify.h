@@ -41,8 +41,13 @@ struct sti_verifier_config {
     size_t max_chain_bytes;      /* x5u body cap; 0 means 64 KiB */
     long min_cache_s;            /* shortest x5u cache life; 0: 86400 */
     long failure_cache_s;        /* failed fetch cache life; 0 means 30 */
-    const char *crl_ca_file;     /* trust for an https crl_url; NULL uses
-                                    the system store */
+    const char *crl_ca_file;     /* trust for https crl_url and ca_list
+                                    URLs; NULL uses the system store */
+    /* The PA's signed CA list, a file or an http(s) URL such as sti-pa's
+     * GET /api/v1/ca-list, and the PA certificate that signed it.  Its
+     * roots are trust anchors besides those of ca_file and ca_dir. */
+    const char *ca_list;
+    const char *ca_list_signer_file;
 };
 
 struct sti_verifier;
@@ -52,6 +57,17 @@ struct sti_verifier;
 STI_API int sti_verifier_new(const struct sti_verifier_config *config,
                              struct sti_verifier **out, struct sti_error *err);
 STI_API void sti_verifier_free(struct sti_verifier *v);
+
+/*
+ * Adds the roots of the PA's signed CA list in SOURCE (a file, or an
+ * http(s) URL fetched with CA_FILE as its trust, NULL for the system's)
+ * to TRUST, once its signature checks with the PA certificate in
+ * PA_CERT_FILE and it has not expired.  SOURCE holds the compact JWS or the
+ * JSON body of sti-pa's GET /api/v1/ca-list (see sti_pa_calist_verify()).
+ */
+STI_API int sti_trust_load_ca_list(struct sti_trust *trust, const char *source,
+                                   const char *pa_cert_file,
+                                   const char *ca_file, struct sti_error *err);
 
 /*
  * Replaces the trust anchors, for example with the CA list that the PA
