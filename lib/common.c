@@ -1,6 +1,7 @@
 /* Errors, logging, secrets, file I/O, base64 and randomness. */
 #include "internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -642,6 +643,19 @@ int sti_random_id_bytes(unsigned char *buf, size_t len)
     OPENSSL_cleanse(pool + sizeof(pool) - left, len);
     left -= len;
     return STI_OK;
+}
+
+int sti_uuid_valid(const char *text)
+{
+    if (text == NULL)
+        return 0;
+    for (size_t i = 0; i < 36; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+        if (dash ? text[i] != '-' : !isxdigit((unsigned char)text[i]))
+            return 0;
+    }
+    return text[36] == '\0';
 }
 
 int sti_uuid4(char out[37])

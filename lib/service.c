@@ -410,6 +410,12 @@ static int sign_claims(const struct sti_service *svc, json_t *req,
         opt_seconds(req, "iat", "signingRequest", &in->claims.iat, err) !=
             STI_OK)
         return STI_ERR_INVALID;
+    if (in->claims.origid != NULL && !sti_uuid_valid(in->claims.origid))
+        return sti_seterr(err, STI_ERR_INVALID,
+                          "signingRequest.origid '%.64s' is not a UUID; use "
+                          "the form 123e4567-e89b-42d3-a456-426614174000, "
+                          "or leave it out for a random one",
+                          in->claims.origid);
     if (ppt != NULL && strcmp(ppt, "shaken") != 0)
         return sti_seterr(err, STI_ERR_INVALID,
                           "signingRequest.ppt '%s' is not supported; this "

@@ -3,7 +3,6 @@
 #include "cli.h"
 #include "cmd.h"
 
-#include <ctype.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,17 +57,6 @@ static void usage(FILE *out)
 }
 
 /* 1 when TEXT has the 8-4-4-4-12 hex digit form of a UUID (RFC 4122). */
-static int is_uuid(const char *text)
-{
-    for (size_t i = 0; i < 36; i++) {
-        int dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-        if (dash ? text[i] != '-' : !isxdigit((unsigned char)text[i]))
-            return 0;
-    }
-    return text[36] == '\0';
-}
-
 /* Checks the option values that the library would take without error
  * but that cannot be what the user meant. */
 static int check_values(const struct sign_opts *o)
@@ -96,7 +84,7 @@ static int check_values(const struct sign_opts *o)
         (strlen(o->attest) != 1 || strchr("ABC", o->attest[0]) == NULL))
         return cli_usage_error("invalid --attest '%s'; use A, B or C",
                                o->attest);
-    if (o->origid != NULL && !is_uuid(o->origid))
+    if (o->origid != NULL && !sti_uuid_valid(o->origid))
         return cli_usage_error("invalid --origid '%s'; use a UUID such as "
                                "123e4567-e89b-42d3-a456-426614174000",
                                o->origid);

@@ -81,7 +81,7 @@ post() {
 json_field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" "$T/body"; }
 
 sign_body() {
-    printf '{"signingRequest":{"attest":"A","orig":{"tn":"%s"},"dest":{"tn":["%s"]},"iat":%s,"origid":"e2e-%s"}}' \
+    printf '{"signingRequest":{"attest":"A","orig":{"tn":"%s"},"dest":{"tn":["%s"]},"iat":%s,"origid":"00000000-0000-4000-8000-%012d"}}' \
         "$1" "$2" "$3" "$3"
 }
 

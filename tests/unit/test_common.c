@@ -204,6 +204,36 @@ static void uuid4_format(void **state)
     assert_string_not_equal(a, b);
 }
 
+static void uuid_valid_cases(void **state)
+{
+    static const char *const good[] = {
+        "123e4567-e89b-42d3-a456-426614174000",
+        "DE305D54-75B4-431B-ADB2-EB6B9E546014",
+        "00000000-0000-0000-0000-000000000000",
+    };
+    static const char *const bad[] = {
+        "",
+        "abc",
+        "123e4567e89b42d3a456426614174000",
+        "123e4567-e89b-42d3-a456-42661417400",
+        "123e4567-e89b-42d3-a456-4266141740000",
+        "123e4567-e89b-42d3-a456_426614174000",
+        "g23e4567-e89b-42d3-a456-426614174000",
+        "{123e4567-e89b-42d3-a456-426614174000}",
+        " 123e4567-e89b-42d3-a456-426614174000",
+    };
+    char fresh[37];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        assert_true(sti_uuid_valid(good[i]));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(sti_uuid_valid(bad[i]));
+    assert_false(sti_uuid_valid(NULL));
+    assert_int_equal(sti_uuid4(fresh), STI_OK);
+    assert_true(sti_uuid_valid(fresh));
+}
+
 /* 40 draws of 16 bytes cross a refill of the 512-byte pool. */
 static void id_bytes_distinct(void **state)
 {
@@ -320,6 +350,7 @@ int main(void)
         cmocka_unit_test(file_write_mode_and_exclusive),
         cmocka_unit_test(file_read_max_limits),
         cmocka_unit_test(uuid4_format),
+        cmocka_unit_test(uuid_valid_cases),
         cmocka_unit_test(id_bytes_distinct),
         cmocka_unit_test(id_bytes_differ_after_fork),
         cmocka_unit_test(sqlite_open_uses_wal),

@@ -524,6 +524,12 @@ static void signing_rejects_bad_bodies(void **state)
         {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"1\"},"
          "\"dest\":{\"tn\":[\"2\"]},\"crn\":5}}",
          "signingRequest.crn must be a string"},
+        {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"1\"},"
+         "\"dest\":{\"tn\":[\"2\"]},\"origid\":\"e2e-1\"}}",
+         "signingRequest.origid 'e2e-1' is not a UUID"},
+        {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"1\"},"
+         "\"dest\":{\"tn\":[\"2\"]},\"origid\":7}}",
+         "signingRequest.origid must be a non-empty string"},
         {"{\"signingRequest\":{},\"signingRequest\":{}}", "duplicate"},
     };
 

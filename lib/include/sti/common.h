@@ -120,6 +120,9 @@ STI_API int sti_b64_decode(const char *text, size_t text_len,
 STI_API int sti_random_bytes(unsigned char *buf, size_t len);
 /* Writes a random RFC 4122 version 4 UUID (36 chars + NUL) into OUT. */
 STI_API int sti_uuid4(char out[37]);
+/* Returns 1 when TEXT is a UUID in the 8-4-4-4-12 hexadecimal form of
+ * RFC 4122 section 3 (any version, either case), else 0. */
+STI_API int sti_uuid_valid(const char *text);
 
 /* Frees memory that libsti allocated and handed to the caller. */
 STI_API void sti_free(void *ptr);
