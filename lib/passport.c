@@ -117,6 +117,15 @@ static json_t *tn_or_uri(const char *tn, const char *uri, const char *what,
                    what, tn);
         return NULL;
     }
+    if (uri != NULL && !sti_sip_uri_valid(uri)) {
+        char shown[128];
+
+        sti_seterr(err, STI_ERR_INVALID,
+                   "%s URI '%s' is invalid; use a URI without spaces such as "
+                   "sip:alice@example.org",
+                   what, sti_escape(uri, strlen(uri), shown, sizeof(shown)));
+        return NULL;
+    }
     return tn ? json_pack("{s:s}", "tn", tn) : json_pack("{s:s}", "uri", uri);
 }
 
@@ -127,11 +136,17 @@ static json_t *string_array(const char *const *items, size_t count, int is_tn,
 
     for (size_t i = 0; a != NULL && i < count; i++) {
         if (items[i] == NULL || items[i][0] == '\0' ||
-            (is_tn && !sti_tn_is_canonical(items[i]))) {
+            (is_tn ? !sti_tn_is_canonical(items[i])
+                   : !sti_sip_uri_valid(items[i]))) {
+            char shown[128];
+            const char *item = items[i] ? items[i] : "";
+
             sti_seterr(err, STI_ERR_INVALID,
-                       "dest %s '%s' is invalid; a TN must be canonical "
-                       "digits and a URI not empty",
-                       is_tn ? "TN" : "URI", items[i] ? items[i] : "");
+                       "dest %s '%s' is invalid; use canonical digits for "
+                       "a TN, and a URI without spaces such as "
+                       "sip:bob@example.org",
+                       is_tn ? "TN" : "URI",
+                       sti_escape(item, strlen(item), shown, sizeof(shown)));
             json_decref(a);
             return NULL;
         }
@@ -306,7 +321,7 @@ static int put_tn_or_uri(struct buf *b, const char *tn, const char *uri)
 {
     if ((tn == NULL) == (uri == NULL) ||
         (tn != NULL && !sti_tn_is_canonical(tn)) ||
-        (uri != NULL && !plain(uri)))
+        (uri != NULL && (!plain(uri) || !sti_sip_uri_valid(uri))))
         return 0;
     put(b, tn ? "{\"tn\":\"" : "{\"uri\":\"");
     put(b, tn ? tn : uri);
@@ -319,7 +334,8 @@ static int put_array(struct buf *b, const char *name, const char *const *items,
 {
     put(b, name);
     for (size_t i = 0; i < count; i++) {
-        if (is_tn ? !sti_tn_is_canonical(items[i]) : !plain(items[i]))
+        if (is_tn ? !sti_tn_is_canonical(items[i])
+                  : !plain(items[i]) || !sti_sip_uri_valid(items[i]))
             return 0;
         put(b, i ? ",\"" : "\"");
         put(b, items[i]);

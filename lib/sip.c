@@ -416,6 +416,23 @@ static osip_uri_t *parse_uri(const char *text)
     return u;
 }
 
+int sti_sip_uri_valid(const char *uri)
+{
+    osip_uri_t *parsed;
+    int valid;
+
+    if (uri == NULL || uri[0] == '\0')
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)uri; *p != '\0'; p++)
+        if (*p <= ' ' || *p == 0x7f)
+            return 0;
+    pthread_once(&osip_once, osip_init_once);
+    parsed = parse_uri(uri);
+    valid = parsed != NULL;
+    osip_uri_free(parsed);
+    return valid;
+}
+
 int sti_sip_uri_equal(const char *a, const char *b)
 {
     osip_uri_t *x, *y;

@@ -88,6 +88,16 @@ static int check_values(const struct sign_opts *o)
         return cli_usage_error("invalid --origid '%s'; use a UUID such as "
                                "123e4567-e89b-42d3-a456-426614174000",
                                o->origid);
+    if (o->orig_uri != NULL && !sti_sip_uri_valid(o->orig_uri))
+        return cli_usage_error("invalid --orig-uri '%s'; use a URI without "
+                               "spaces such as sip:alice@example.org",
+                               o->orig_uri);
+    for (size_t i = 0; i < o->dest_uri_count; i++)
+        if (!sti_sip_uri_valid(o->dest_uri[i]))
+            return cli_usage_error("invalid --dest-uri '%s'; use a URI "
+                                   "without spaces such as "
+                                   "sip:bob@example.org",
+                                   o->dest_uri[i]);
     return CLI_EXIT_OK;
 }
 

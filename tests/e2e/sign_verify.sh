@@ -204,6 +204,12 @@ U=$(sti sign $SIGN --orig-uri sip:alice@example.com \
     --dest-uri sip:bob@example.com --dest-uri sip:carol@example.com --json)
 check_contains "sign --dest-uri fills dest.uri" \
     '"dest":{"uri":["sip:bob@example.com","sip:carol@example.com"]}' "$U"
+check_status "sign rejects a --dest-uri that is no URI" 2 sti sign $SIGN \
+    --orig-uri sip:alice@example.com --dest-uri 'not a uri'
+check_contains "the bad --dest-uri is named" "invalid --dest-uri 'not a uri'" \
+    "$(cat "$T/last.err")"
+check_status "sign rejects an --orig-uri with a space" 2 sti sign $SIGN \
+    --orig-uri 'sip:alice @example.com' --dest-uri sip:bob@example.com
 sed -e 's/sip:12025550100@127.0.0.1;user=phone/sip:alice@example.com/' \
     -e 's/sip:12025550101@127.0.0.1;user=phone/sip:carol@example.com/' \
     "$T/bare.sip" >"$T/uri.sip"

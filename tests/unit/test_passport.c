@@ -230,6 +230,34 @@ static void sign_rejects_bad_claims(void **state)
     sti_key_free(key);
 }
 
+static void sign_rejects_bad_uris(void **state)
+{
+    static const char *const bad_dest[] = {"sip:bob@example.org", "not a uri"};
+    struct sti_passport_claims c;
+    struct sti_key *key = new_key();
+    struct sti_error err;
+    char *jws = NULL;
+
+    (void)state;
+    c = shaken_claims();
+    c.orig_tn = NULL;
+    c.orig_uri = "sip:alice@example.org\x01";
+    assert_int_equal(sti_passport_sign(&c, key, &jws, &err), STI_ERR_INVALID);
+    assert_non_null(
+        strstr(err.message, "orig URI 'sip:alice@example.org\\x01'"));
+    c = shaken_claims();
+    c.dest_tn_count = 0;
+    c.dest_uri = bad_dest;
+    c.dest_uri_count = 2;
+    assert_int_equal(sti_passport_sign(&c, key, &jws, &err), STI_ERR_INVALID);
+    assert_non_null(strstr(err.message, "dest URI 'not a uri' is invalid"));
+    assert_null(jws);
+    c.dest_uri_count = 1;
+    assert_int_equal(sti_passport_sign(&c, key, &jws, &err), STI_OK);
+    free(jws);
+    sti_key_free(key);
+}
+
 /* Signs HEADER and PAYLOAD texts as they are, for parser tests. */
 static char *raw_jws(struct sti_key *key, const char *header,
                      const char *payload)
@@ -494,6 +522,7 @@ int main(void)
         cmocka_unit_test(sign_div_passport),
         cmocka_unit_test(payload_paths_agree),
         cmocka_unit_test(sign_rejects_bad_claims),
+        cmocka_unit_test(sign_rejects_bad_uris),
         cmocka_unit_test(parse_rejects_bad_passports),
         cmocka_unit_test(parse_plain_passport),
         cmocka_unit_test(parse_rejects_other_alg),

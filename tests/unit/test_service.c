@@ -530,6 +530,12 @@ static void signing_rejects_bad_bodies(void **state)
         {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"1\"},"
          "\"dest\":{\"tn\":[\"2\"]},\"origid\":7}}",
          "signingRequest.origid must be a non-empty string"},
+        {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"uri\":"
+         "\"sip:alice@example.org\\u0001\"},\"dest\":{\"tn\":[\"2\"]}}}",
+         "orig URI 'sip:alice@example.org\\x01' is invalid"},
+        {"{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"1\"},"
+         "\"dest\":{\"uri\":[\"not a uri\"]}}}",
+         "dest URI 'not a uri' is invalid"},
         {"{\"signingRequest\":{},\"signingRequest\":{}}", "duplicate"},
     };
 

@@ -285,6 +285,30 @@ static void uri_equal_table(void **state)
     }
 }
 
+static void uri_valid_cases(void **state)
+{
+    static const char *const good[] = {"sip:alice@example.org",
+                                       "sips:bob@example.org;user=phone",
+                                       "tel:+12025550100", "urn:service:sos"};
+    static const char *const bad[] = {"",
+                                      "not a uri",
+                                      "alice@example.org",
+                                      "sip:",
+                                      "sip:a b@example.org",
+                                      "sip:alice@example.org\x01",
+                                      "sip:alice@example.org\x7f",
+                                      ":abc"};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
+        if (!sti_sip_uri_valid(good[i]))
+            fail_msg("'%s' should be a valid URI", good[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+        if (sti_sip_uri_valid(bad[i]))
+            fail_msg("'%s' should be rejected", bad[i]);
+    assert_false(sti_sip_uri_valid(NULL));
+}
+
 static void parse_rejects_garbage(void **state)
 {
     struct sti_sip *s;
@@ -303,6 +327,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(identities_and_tns),
+        cmocka_unit_test(uri_valid_cases),
         cmocka_unit_test(identity_headers_collected),
         cmocka_unit_test(add_identity_keep_and_replace),
         cmocka_unit_test(from_tel_and_user_phone),

@@ -56,6 +56,10 @@ STI_API int sti_sip_get_uri_at(const struct sti_sip *msg, int field,
  */
 STI_API int sti_sip_uri_equal(const char *a, const char *b);
 
+/* Returns 1 when URI parses as an absolute URI such as sip:alice@example.org
+ * or tel:+12025550100 and contains no space or control character, else 0. */
+STI_API int sti_sip_uri_valid(const char *uri);
+
 /*
  * The telephone number in FIELD, canonicalised under PROFILE ("us" or
  * "fr"; see sti_tn_canonicalize()): the number of a tel: URI, or the user
