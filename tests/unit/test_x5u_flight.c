@@ -6,8 +6,12 @@
  */
 #include "support.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pki_fixture.h"
 
@@ -114,14 +118,13 @@ static struct sti_verifier *https_verifier(long timeout_ms)
     return v;
 }
 
-/* An Identity header value whose x5u is PATH on the test server. */
-static char *sign_for(const char *path)
+/* An Identity header value whose x5u is URL. */
+static char *sign_for_url(const char *url)
 {
     static const char *const dest[] = {"12025550101"};
-    char x5u[128];
     struct sti_passport_claims c = {
         .ppt = "shaken",
-        .x5u = x5u,
+        .x5u = url,
         .attest = "A",
         .orig_tn = "12025550100",
         .dest_tn = dest,
@@ -132,12 +135,20 @@ static char *sign_for(const char *path)
     struct sti_error err;
     char *value;
 
-    snprintf(x5u, sizeof(x5u), "%s%s", base, path);
-    assert_int_equal(sti_signer_new(pki.sp_key, x5u, "shaken", &s, &err),
+    assert_int_equal(sti_signer_new(pki.sp_key, url, "shaken", &s, &err),
                      STI_OK);
     assert_int_equal(sti_signer_sign_identity(s, &c, 0, &value, &err), STI_OK);
     sti_signer_free(s);
     return value;
+}
+
+/* An Identity header value whose x5u is PATH on the test server. */
+static char *sign_for(const char *path)
+{
+    char x5u[128];
+
+    snprintf(x5u, sizeof(x5u), "%s%s", base, path);
+    return sign_for_url(x5u);
 }
 
 struct worker {
@@ -258,12 +269,73 @@ static void stalled_fetch_bounds_waiters(void **state)
     sti_verifier_free(v);
 }
 
+/* A listener whose accept queue is full: Linux drops further SYNs, so a
+ * connect to PORT gets no answer.  FILLER takes the queue's one place. */
+static int full_listener(int *port, int *filler)
+{
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    assert_int_equal(listen(fd, 0), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
+    *port = ntohs(addr.sin_port);
+    *filler = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(connect(*filler, (struct sockaddr *)&addr, sizeof(addr)),
+                     0);
+    return fd;
+}
+
+/* The connect timeout ends a fetch whose server never answers the
+ * connection, long before the whole-fetch timeout. */
+static void connect_timeout_ends_fetch(void **state)
+{
+    struct sti_verifier_config cfg = {
+        .ca_file = root_file,
+        .fetch_ca_file = tls_cert,
+        .allow_any_port = 1,
+        .connect_timeout_ms = 300,
+        .timeout_ms = 8000,
+    };
+    const char *values[1];
+    struct sti_verify_request req = {.identities = values, .identity_count = 1};
+    struct sti_verify_result res;
+    struct sti_verifier *v;
+    struct sti_error err;
+    char path[64], *value;
+    int port, filler, fd = full_listener(&port, &filler);
+    long started, elapsed;
+
+    (void)state;
+    assert_int_equal(sti_verifier_new(&cfg, &v, &err), STI_OK);
+    snprintf(path, sizeof(path), "https://127.0.0.1:%d/sp.pem", port);
+    value = sign_for_url(path);
+    values[0] = value;
+    started = now_ms();
+    assert_int_equal(sti_verify(v, &req, &res, &err), STI_OK);
+    elapsed = now_ms() - started;
+    assert_int_equal(res.outcome, STI_VERIFY_NOCHECK);
+    assert_int_equal(res.sip_code, 436);
+    /* 300 ms to connect; the rest is slack for a loaded machine and the
+     * sanitizers, well below the 8 s fetch timeout. */
+    if (elapsed > 3000)
+        fail_msg("the fetch took %ld ms: %s", elapsed, res.reason);
+    free(value);
+    sti_verifier_free(v);
+    close(filler);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(concurrent_misses_fetch_once),
         cmocka_unit_test(failed_fetch_shared_and_cached),
         cmocka_unit_test(stalled_fetch_bounds_waiters),
+        cmocka_unit_test(connect_timeout_ends_fetch),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
