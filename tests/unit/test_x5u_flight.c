@@ -269,8 +269,8 @@ static void stalled_fetch_bounds_waiters(void **state)
     sti_verifier_free(v);
 }
 
-/* A listener whose accept queue is full: Linux drops further SYNs, so a
- * connect to PORT gets no answer.  FILLER takes the queue's one place. */
+/* Opens a listener whose accept queue is full, so that Linux drops further
+ * SYNs and a connect to PORT hangs.  FILLER takes the queue's one place. */
 static int full_listener(int *port, int *filler)
 {
     struct sockaddr_in addr = {.sin_family = AF_INET,
@@ -289,8 +289,8 @@ static int full_listener(int *port, int *filler)
     return fd;
 }
 
-/* The connect timeout ends a fetch whose server never answers the
- * connection, long before the whole-fetch timeout. */
+/* The connect timeout ends a fetch whose connect hangs, long before the
+ * whole-fetch timeout. */
 static void connect_timeout_ends_fetch(void **state)
 {
     struct sti_verifier_config cfg = {
