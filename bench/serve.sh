@@ -215,7 +215,7 @@ SSX_RSS=$(awk '/^VmRSS/ { print $2 }' "/proc/$SSX_PID/status")
 # the wrk scripts rewrite their counter files as they go.
 count_of() {
     if [ "$1" = lines ]; then
-        n=$(wc -l <"$2" 2>/dev/null)
+        n=$(wc -l 2>/dev/null <"$2")
     else
         n=$(cat "$2" 2>/dev/null)
     fi
