@@ -214,10 +214,24 @@ static int looks_like_sip(const char *text)
 }
 
 /* Splits header values, one per line, dropping an "Identity:" prefix. */
+/* Unfolds TEXT in place: a line break followed by a space or tab
+ * continues the line before it (RFC 3261 section 7.3.1). */
+static void unfold(char *text)
+{
+    for (char *p = text; *p != '\0'; p++) {
+        if (*p != '\n' || (p[1] != ' ' && p[1] != '\t'))
+            continue;
+        *p = ' ';
+        if (p > text && p[-1] == '\r')
+            p[-1] = ' ';
+    }
+}
+
 static size_t split_lines(char *text, const char **values)
 {
     size_t n = 0;
 
+    unfold(text);
     for (char *line = strtok(text, "\r\n"); line != NULL && n < MAX_VALUES;
          line = strtok(NULL, "\r\n")) {
         while (*line == ' ' || *line == '\t')

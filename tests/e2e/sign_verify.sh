@@ -105,6 +105,10 @@ H=$(sti sign $SIGN --orig "+1 202-555-0100" --dest 12025550101)
 check_contains "header carries info and ppt" \
     ";info=<$X5U>;alg=ES256;ppt=shaken" "$H"
 check_status "verify the header" 0 sti verify $V "$H"
+printf 'Identity: %s\r\n\t;info=%s\n' "${H%%;info=*}" "${H#*;info=}" \
+    >"$T/folded.txt"
+check_status "verify a folded header in a values file" 0 \
+    sti verify $V --file "$T/folded.txt"
 check_contains "text result" "pass: TN-Validation-Passed attest=A orig=12025550100 spc=1234" \
     "$(cat "$T/last.out")"
 check_status "verify --json" 0 sti verify $V --json "$H"
