@@ -144,7 +144,7 @@ static int is_url(const char *source)
            strncmp(source, "https://", 8) == 0;
 }
 
-/* Reads SOURCE, a file or an http(s) URL answered with 200. */
+/* Reads SOURCE, a file or an http(s) URL whose response must be 200. */
 static int read_source(const char *source, const char *ca_file, size_t max,
                        char **data, size_t *len, struct sti_error *err)
 {
@@ -780,6 +780,14 @@ static int check_entry(struct job *j, const struct item *it,
         return verdict(j->res, STI_VERIFY_FAIL, 437,
                        "the certificate from %s cannot sign PASSporTs "
                        "because its keyUsage lacks digitalSignature",
+                       e->url);
+    /* SHAKEN signs with end-entity certificates, CA:FALSE (ATIS-1000080);
+     * a delegation SCA issues delegate certificates instead. */
+    if (e->leaf_is_ca)
+        return verdict(j->res, STI_VERIFY_FAIL, 437,
+                       "the certificate from %s is a CA certificate "
+                       "(basicConstraints CA:TRUE); PASSporTs must be "
+                       "signed with an end-entity certificate",
                        e->url);
     rc = check_chain(j, it, e);
     if (rc == STI_VERIFY_PASS)

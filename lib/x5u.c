@@ -507,6 +507,7 @@ static int entry_load_key(struct sti_x5u_entry *e, const struct sti_cert *leaf,
      * which RFC 5280 section 4.2.1.3 reads as no restriction. */
     e->key_signs = (X509_get_key_usage(sti_cert_get0_x509(leaf)) &
                     KU_DIGITAL_SIGNATURE) != 0;
+    e->leaf_is_ca = sti_cert_is_ca(leaf);
     if (e->key_p256 &&
         EVP_PKEY_get_octet_string_param(sti_key_get0_pkey(key),
                                         OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,

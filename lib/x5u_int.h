@@ -47,6 +47,7 @@ struct sti_x5u_entry {
     const char *key_type;      /* sti_key_type_name() of the leaf key */
     int key_signs;             /* the leaf's keyUsage, when present,
                                   includes digitalSignature */
+    int leaf_is_ca;            /* the leaf has basicConstraints CA:TRUE */
     struct sti_tnauth *tnauth; /* TNAuthList without an SPC, or NULL */
     int tnauth_status;         /* STI_OK, STI_ERR_NOTFOUND, STI_ERR_INVALID */
     char spc[40];              /* the single SPC, or "" */

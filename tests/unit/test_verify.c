@@ -4,6 +4,8 @@
 
 #include <pthread.h>
 
+#include <openssl/x509v3.h>
+
 #include "http_fixture.h"
 #include "pki_fixture.h"
 
@@ -674,6 +676,74 @@ static void compact_form(void **state)
     sti_verifier_free(v);
 }
 
+/* Issues a CA certificate (CA:TRUE, keyUsage keyCertSign and
+ * digitalSignature, TNAuthList SPC 1234) for the SP's key from the
+ * intermediate, with OpenSSL directly, since libsti has no such profile. */
+static struct sti_cert *ca_signer_cert(void)
+{
+    static const unsigned char tnauth[] = {0x30, 0x08, 0xa0, 0x06, 0x16,
+                                           0x04, '1',  '2',  '3',  '4'};
+    X509 *x = X509_new(), *issuer = sti_cert_get0_x509(pki.ca);
+    X509V3_CTX ctx;
+    ASN1_OCTET_STRING *value = ASN1_OCTET_STRING_new();
+    ASN1_OBJECT *oid = OBJ_txt2obj("1.3.6.1.5.5.7.1.26", 1);
+    X509_EXTENSION *ext;
+    X509_NAME *name = X509_NAME_new();
+
+    assert_non_null(x);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 77);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                               (const unsigned char *)"SHAKEN 1234 CA", -1, -1,
+                               0);
+    X509_set_subject_name(x, name);
+    X509_set_issuer_name(x, X509_get_subject_name(issuer));
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    X509_set_pubkey(x, sti_key_get0_pkey(pki.sp_key));
+    X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints,
+                              "critical,CA:TRUE");
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_key_usage,
+                              "critical,keyCertSign,digitalSignature");
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    ASN1_OCTET_STRING_set(value, tnauth, sizeof(tnauth));
+    ext = X509_EXTENSION_create_by_OBJ(NULL, oid, 0, value);
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    assert_true(X509_sign(x, sti_key_get0_pkey(pki.ca_key), EVP_sha256()) > 0);
+    ASN1_OBJECT_free(oid);
+    ASN1_OCTET_STRING_free(value);
+    X509_NAME_free(name);
+    return sti_cert_from_x509(x);
+}
+
+/* A leaf with CA:TRUE cannot sign, even with digitalSignature and a
+ * TNAuthList that covers orig. */
+static void ca_leaf_cannot_sign(void **state)
+{
+    struct sti_passport_claims c = claims("shaken");
+    struct sti_cert *leaf = ca_signer_cert();
+    struct sti_verifier *v = lab_verifier(root_file);
+    struct sti_verify_result res;
+    char *chain = pki_pem2(leaf, pki.ca), *value;
+
+    (void)state;
+    assert_true(sti_cert_is_ca(leaf));
+    fx_route("/ca-leaf.pem", "200 OK", PEM_TYPE, chain);
+    c.x5u = fx_url("/ca-leaf.pem");
+    value = sign(&c, pki.sp_key, 0);
+    expect(v, value, NULL, STI_VERIFY_FAIL, 437, "is a CA certificate", &res);
+    free(value);
+    sti_verifier_free(v);
+    sti_cert_free(leaf);
+    fx_route("/ca-leaf.pem", "404 Not Found", "", NULL);
+    free(chain);
+}
+
 static void delegate_tn_coverage(void **state)
 {
     struct sti_passport_claims c = claims("shaken");
@@ -910,6 +980,7 @@ int main(void)
         cmocka_unit_test(div_without_shaken_is_438),
         cmocka_unit_test(compact_form),
         cmocka_unit_test(delegate_tn_coverage),
+        cmocka_unit_test(ca_leaf_cannot_sign),
         cmocka_unit_test(odd_leaves_are_437),
         cmocka_unit_test(threads_share_verifier),
         cmocka_unit_test(config_errors),
