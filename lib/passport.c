@@ -105,6 +105,8 @@ static int is_core_claim(const char *name)
 static json_t *tn_or_uri(const char *tn, const char *uri, const char *what,
                          struct sti_error *err)
 {
+    json_t *obj;
+
     if ((tn == NULL) == (uri == NULL)) {
         sti_seterr(err, STI_ERR_INVALID,
                    "the %s claim needs exactly one of a TN and a URI", what);
@@ -126,7 +128,10 @@ static json_t *tn_or_uri(const char *tn, const char *uri, const char *what,
                    what, sti_escape(uri, strlen(uri), shown, sizeof(shown)));
         return NULL;
     }
-    return tn ? json_pack("{s:s}", "tn", tn) : json_pack("{s:s}", "uri", uri);
+    obj = tn ? json_pack("{s:s}", "tn", tn) : json_pack("{s:s}", "uri", uri);
+    if (obj == NULL)
+        sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+    return obj;
 }
 
 static json_t *string_array(const char *const *items, size_t count, int is_tn,
@@ -150,7 +155,11 @@ static json_t *string_array(const char *const *items, size_t count, int is_tn,
             json_decref(a);
             return NULL;
         }
-        json_array_append_new(a, json_string(items[i]));
+        if (json_array_append_new(a, json_string(items[i])) != 0) {
+            sti_seterr(err, STI_ERR_NOMEM, "out of memory");
+            json_decref(a);
+            return NULL;
+        }
     }
     return a;
 }
@@ -244,6 +253,16 @@ static int check_shaken(const struct sti_passport_claims *c,
     return STI_OK;
 }
 
+/* Returns 1 when TEXT is valid UTF-8, which JSON strings must be. */
+static int json_utf8(const char *text)
+{
+    json_t *s = json_string(text);
+    int ok = s != NULL;
+
+    json_decref(s);
+    return ok;
+}
+
 /* Adds the ppt-specific claims: attest and origid, or div. */
 static int add_ppt_claims(json_t *p, const struct sti_passport_claims *c,
                           const char *ppt, struct sti_error *err)
@@ -256,9 +275,18 @@ static int add_ppt_claims(json_t *p, const struct sti_passport_claims *c,
             return rc;
         if (c->origid == NULL && make_origid(uuid) != STI_OK)
             return sti_seterr(err, STI_ERR_CRYPTO, "cannot make an origid");
-        json_object_set_new(p, "attest", json_string(c->attest));
-        json_object_set_new(p, "origid",
-                            json_string(c->origid ? c->origid : uuid));
+        if (c->origid != NULL && !json_utf8(c->origid)) {
+            char shown[128];
+
+            return sti_seterr(
+                err, STI_ERR_INVALID,
+                "origid '%s' is not valid UTF-8; use a UUID",
+                sti_escape(c->origid, strlen(c->origid), shown, sizeof(shown)));
+        }
+        if (json_object_set_new(p, "attest", json_string(c->attest)) != 0 ||
+            json_object_set_new(p, "origid",
+                                json_string(c->origid ? c->origid : uuid)) != 0)
+            return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
     }
     if (ppt != NULL && strcmp(ppt, "div") == 0) {
         json_t *div = tn_or_uri(c->div_tn, c->div_uri, "div", err);

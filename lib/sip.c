@@ -416,19 +416,55 @@ static osip_uri_t *parse_uri(const char *text)
     return u;
 }
 
+/* Checks the characters of URI: ASCII (RFC 3986 section 2) without those
+ * never allowed, and each '%' followed by two hex digits. */
+static int uri_chars_valid(const char *uri)
+{
+    for (const unsigned char *p = (const unsigned char *)uri; *p != '\0'; p++) {
+        if (*p <= ' ' || *p >= 0x7f || strchr("\"<>\\^`{|}", *p) != NULL)
+            return 0;
+        if (*p == '%' && (!isxdigit(p[1]) || !isxdigit(p[2])))
+            return 0;
+    }
+    return 1;
+}
+
+/* Checks what libosip2 accepts but RFC 3261 section 25.1 does not: an
+ * empty user before '@', an empty host, an unclosed IPv6 reference and a
+ * port that is not a number up to 65535. */
+static int uri_parts_valid(const char *uri, const osip_uri_t *u)
+{
+    char *end;
+    long port;
+
+    if (strchr(uri, '@') != NULL &&
+        (u->username == NULL || u->username[0] == '\0'))
+        return 0;
+    if (u->host == NULL || u->host[0] == '\0' ||
+        (strchr(uri, '[') != NULL) != (strchr(uri, ']') != NULL))
+        return 0;
+    if (u->port != NULL) {
+        port = strtol(u->port, &end, 10);
+        if (u->port[0] == '\0' || *end != '\0' || port < 0 || port > 65535)
+            return 0;
+    }
+    return 1;
+}
+
 int sti_sip_uri_valid(const char *uri)
 {
     osip_uri_t *parsed;
     int valid;
 
-    if (uri == NULL || uri[0] == '\0')
+    if (uri == NULL || uri[0] == '\0' || !uri_chars_valid(uri))
         return 0;
-    for (const unsigned char *p = (const unsigned char *)uri; *p != '\0'; p++)
-        if (*p <= ' ' || *p == 0x7f)
-            return 0;
     pthread_once(&osip_once, osip_init_once);
     parsed = parse_uri(uri);
     valid = parsed != NULL;
+    if (valid && parsed->scheme != NULL &&
+        (strcasecmp(parsed->scheme, "sip") == 0 ||
+         strcasecmp(parsed->scheme, "sips") == 0))
+        valid = uri_parts_valid(uri, parsed);
     osip_uri_free(parsed);
     return valid;
 }

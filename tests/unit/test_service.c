@@ -705,6 +705,8 @@ static void sign_csv_rejects_bad_rows(void **state)
         {"12025550100,12025550199,A,,https://a/\tb", 400, "invalid x5u"},
         {"12025550100,12025550199,A,,not a url", 400,
          "invalid x5u 'not a url'"},
+        {"12025550100,12025550199,A,\xff\xfe,", 400,
+         "origid '\\xff\\xfe' is not valid UTF-8"},
     };
 
     (void)state;

@@ -287,9 +287,14 @@ static void uri_equal_table(void **state)
 
 static void uri_valid_cases(void **state)
 {
-    static const char *const good[] = {"sip:alice@example.org",
-                                       "sips:bob@example.org;user=phone",
-                                       "tel:+12025550100", "urn:service:sos"};
+    static const char *const good[] = {
+        "sip:alice@example.org",
+        "sips:bob@example.org;user=phone",
+        "tel:+12025550100",
+        "urn:service:sos",
+        "sip:alice@[2001:db8::1]:5060",
+        "sip:%61lice@example.org",
+        "sip:alice@example.org:5060;transport=tcp"};
     static const char *const bad[] = {"",
                                       "not a uri",
                                       "alice@example.org",
@@ -297,7 +302,17 @@ static void uri_valid_cases(void **state)
                                       "sip:a b@example.org",
                                       "sip:alice@example.org\x01",
                                       "sip:alice@example.org\x7f",
-                                      ":abc"};
+                                      ":abc",
+                                      "sip:a@b:abc",
+                                      "sip:a@b:99999",
+                                      "sip:a@[::1",
+                                      "sip:%zz@example.org",
+                                      "sip:@example.org",
+                                      "sip:a\"b@c",
+                                      "sip:a<b@c",
+                                      "sip:a@b>",
+                                      "sip:\xc3\xa4@example.org",
+                                      "sip:\xc3\x28@example.org"};
 
     (void)state;
     for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
