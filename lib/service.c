@@ -925,8 +925,10 @@ static int find_crl_signer(const struct sti_service *svc,
                            const struct sti_crl *crl, struct sti_cert **out,
                            struct sti_error *err)
 {
-    const char *path =
-        svc->crl_signer_file ? svc->crl_signer_file : svc->ca_file;
+    /* The PA that signed the CA list usually signs the CRL too. */
+    const char *path = svc->crl_signer_file       ? svc->crl_signer_file
+                       : svc->ca_list_signer_file ? svc->ca_list_signer_file
+                                                  : svc->ca_file;
     struct sti_chain *chain = NULL;
     int rc;
 

@@ -105,9 +105,10 @@ static int has_cert_suffix(const char *name)
     return 0;
 }
 
-/* Adds every *.pem, *.crt, *.cer and *.der file of DIR. */
+/* Adds every *.pem, *.crt, *.cer and *.der file of DIR; counts the files
+ * read in FILES. */
 static int add_anchor_dir(struct sti_trust *trust, const char *dir,
-                          struct sti_error *err)
+                          size_t *files, struct sti_error *err)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
@@ -123,8 +124,10 @@ static int add_anchor_dir(struct sti_trust *trust, const char *dir,
         if (de->d_name[0] == '.' || !has_cert_suffix(de->d_name))
             continue;
         snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
             rc = add_anchor_file(trust, path, err);
+            (*files)++;
+        }
     }
     closedir(d);
     return rc;
@@ -134,7 +137,7 @@ int sti_trust_load_anchors(struct sti_trust *trust, const char *path,
                            struct sti_error *err)
 {
     struct stat st;
-    size_t before;
+    size_t files = 0;
     int rc;
 
     if (trust == NULL || path == NULL)
@@ -143,11 +146,11 @@ int sti_trust_load_anchors(struct sti_trust *trust, const char *path,
         return sti_seterr(err, errno == ENOENT ? STI_ERR_NOTFOUND : STI_ERR_IO,
                           "cannot read trust anchors %s: %s", path,
                           strerror(errno));
-    before = sti_trust_anchor_count(trust);
-    rc = S_ISDIR(st.st_mode) ? add_anchor_dir(trust, path, err)
+    /* Files count, not new anchors, so that a root given twice, such as
+     * in the CA file and the directory, is no error. */
+    rc = S_ISDIR(st.st_mode) ? add_anchor_dir(trust, path, &files, err)
                              : add_anchor_file(trust, path, err);
-    if (rc == STI_OK && sti_trust_anchor_count(trust) == before &&
-        S_ISDIR(st.st_mode))
+    if (rc == STI_OK && files == 0 && S_ISDIR(st.st_mode))
         rc = sti_seterr(err, STI_ERR_NOTFOUND,
                         "no certificate files (*.pem, *.crt, *.cer, *.der) "
                         "in %s",

@@ -214,8 +214,10 @@ static int load_crl_signers(struct sti_verifier *v,
                             struct sti_error *err)
 {
     struct sti_chain *chain = NULL;
-    const char *path =
-        cfg->crl_signer_file ? cfg->crl_signer_file : cfg->ca_file;
+    /* The PA that signed the CA list usually signs the CRL too. */
+    const char *path = cfg->crl_signer_file       ? cfg->crl_signer_file
+                       : cfg->ca_list_signer_file ? cfg->ca_list_signer_file
+                                                  : cfg->ca_file;
     int rc;
 
     if (path == NULL)

@@ -110,6 +110,9 @@ check_status "pa approves the root" 0 sti-pa ca add "$T/root.pem" --dir "$D"
 check_status "verify: anchors from the CA list URL" 0 sti verify $LIST_ARGS \
     --ca-list "$CALIST_URL" --pa-cert "$D/pa.crt" --crl-ca-file "$D/tls.crt" \
     "$V0"
+check_status "verify: the PA certificate also checks the CRL" 0 sti verify \
+    $LIST_ARGS --ca-list "$CALIST_URL" --pa-cert "$D/pa.crt" \
+    --crl "$CRL_URL" --crl-ca-file "$D/tls.crt" "$V0"
 curl -s --cacert "$D/tls.crt" -o "$T/calist.json" "$CALIST_URL"
 check_status "verify: anchors from a CA list file" 0 sti verify $LIST_ARGS \
     --ca-list "$T/calist.json" --pa-cert "$D/pa.crt" "$V0"

@@ -127,6 +127,9 @@ mkdir "$T/anchors"
 cp "$P/root.pem" "$T/anchors/"
 check_status "anchors from a directory" 0 sti verify --ca-dir "$T/anchors" \
     --allow-any-port --x5u-ca-file "$CR_CA" "$H"
+check_status "the same root in --ca-file and --ca-dir" 0 sti verify \
+    --ca-file "$P/root.pem" --ca-dir "$T/anchors" --allow-any-port \
+    --x5u-ca-file "$CR_CA" "$H"
 check_status "verify with a missing CA file" 3 \
     sti verify --ca-file "$T/none.pem" "$H"
 

@@ -27,7 +27,8 @@ struct sti_verifier_config {
     const char *crl_file;        /* the PA's indirect CRL, PEM or DER */
     const char *crl_url;         /* or the URL to fetch it from */
     const char *crl_signer_file; /* the CRL signer's certificate; NULL
-                                    tries every certificate of ca_file */
+                                    tries ca_list_signer_file, or else
+                                    every certificate of ca_file */
     const char *cache_db;        /* SQLite x5u cache shared by processes;
                                     NULL keeps the cache in memory only */
     int freshness_s;             /* max iat age; 0 means 60 (RFC 8224) */
