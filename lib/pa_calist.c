@@ -400,7 +400,8 @@ static int parse_calist(const char *payload, time_t now,
                         "issued or expires, or a roots array");
     else if (expires <= now)
         rc = sti_seterr(err, STI_ERR_POLICY,
-                        "the CA list version %lld expired %lld s ago",
+                        "the CA list version %lld expired %lld s ago; "
+                        "fetch a new one from the PA",
                         (long long)version, (long long)(now - expires));
     if (rc == STI_OK) {
         list->version = (uint64_t)version;

@@ -140,8 +140,8 @@ int sti_crl_fetch(const char *file, const char *url, const char *ca_file,
 
 static int is_url(const char *source)
 {
-    return strncmp(source, "http://", 7) == 0 ||
-           strncmp(source, "https://", 8) == 0;
+    return strncasecmp(source, "http://", 7) == 0 ||
+           strncasecmp(source, "https://", 8) == 0;
 }
 
 /* Reads SOURCE, a file or an http(s) URL whose response must be 200. */
@@ -186,21 +186,17 @@ int sti_trust_load_ca_list(struct sti_trust *trust, const char *source,
                           "the CA list %s needs the PA certificate that "
                           "signed it; give the PA certificate file",
                           source);
-    rc = sti_cert_load(pa_cert_file, &pa_cert, err);
-    if (rc == STI_OK)
-        rc = read_source(source, ca_file, 4 * 1024 * 1024, &doc, &len, err);
+    rc = sti_error_prefix(err, sti_cert_load(pa_cert_file, &pa_cert, err),
+                          "the PA certificate");
     if (rc == STI_OK) {
         char prefix[STI_ERROR_MAX];
 
-        rc = sti_pa_calist_verify(doc, len, pa_cert, 0, &list, err);
         snprintf(prefix, sizeof(prefix), "CA list %.200s", source);
+        rc = read_source(source, ca_file, 4 * 1024 * 1024, &doc, &len, err);
+        if (rc == STI_OK)
+            rc = sti_pa_calist_verify(doc, len, pa_cert, 0, &list, err);
         rc = sti_error_prefix(err, rc, prefix);
     }
-    if (rc == STI_OK && sti_chain_count(list->roots) == 0)
-        rc = sti_seterr(err, STI_ERR_INVALID,
-                        "CA list %s contains no roots; the PA must approve "
-                        "a CA root first (sti-pa ca add)",
-                        source);
     for (size_t i = 0; rc == STI_OK && i < sti_chain_count(list->roots); i++)
         rc = sti_trust_add_anchor(trust, sti_chain_get0(list->roots, i), err);
     sti_pa_calist_free(list);

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -252,6 +253,10 @@ static int check_opts(struct serve_opts *o)
         return cli_usage_error("signing needs both --key and --x5u");
     if (v[O_CRL_CA_FILE] != NULL && v[O_CRL] == NULL && v[O_CA_LIST] == NULL)
         return cli_usage_error("--crl-ca-file needs a --crl or --ca-list URL");
+    if ((v[O_CA_LIST] != NULL && v[O_CA_LIST][0] == '\0') ||
+        (v[O_PA_CERT] != NULL && v[O_PA_CERT][0] == '\0'))
+        return cli_usage_error("empty --ca-list or --pa-cert; give a file, "
+                               "or an http(s) URL for --ca-list");
     if ((v[O_CA_LIST] == NULL) != (v[O_PA_CERT] == NULL))
         return cli_usage_error("the PA's CA list needs both --ca-list and "
                                "--pa-cert, the PA certificate that signed "
@@ -288,8 +293,8 @@ static int load_key(const struct serve_opts *o, struct sti_key **key)
 
 static int is_url(const char *source)
 {
-    return source != NULL && (strncmp(source, "http://", 7) == 0 ||
-                              strncmp(source, "https://", 8) == 0);
+    return source != NULL && (strncasecmp(source, "http://", 7) == 0 ||
+                              strncasecmp(source, "https://", 8) == 0);
 }
 
 /* Maps the verification options; --crl takes a file or a URL. */
@@ -380,6 +385,8 @@ static int start_server(const struct serve_opts *o, struct sti_service *svc,
 }
 
 static volatile sig_atomic_t reload_requested;
+/* Whether --crl is given, for the reload log lines. */
+static int serve_has_crl;
 
 static void on_sighup(int sig)
 {
@@ -393,13 +400,15 @@ static void reload(struct sti_service *svc, int full)
     struct sti_error err;
     int rc = full ? sti_service_reload(svc, &err)
                   : sti_service_reload_crl(svc, &err);
+    const char *what = !full           ? "CRL"
+                       : serve_has_crl ? "trust anchors and CRL"
+                                       : "trust anchors";
 
     if (rc == STI_OK)
-        sti_log(STI_LOG_INFO, "reloaded the %s",
-                full ? "trust anchors and CRL" : "CRL");
+        sti_log(STI_LOG_INFO, "reloaded the %s", what);
     else
-        sti_log(STI_LOG_ERR, "reload failed, keeping the old %s: %s",
-                full ? "trust anchors and CRL" : "CRL", err.message);
+        sti_log(STI_LOG_ERR, "reload failed, keeping the old %s: %s", what,
+                err.message);
 }
 
 /* Waits for SIGTERM or SIGINT; reloads on SIGHUP and refreshes what
@@ -451,6 +460,7 @@ int cmd_serve(int argc, char **argv)
         rc = start_server(&o, svc, &httpd);
     if (rc != 0)
         goto out;
+    serve_has_crl = o.val[O_CRL] != NULL;
     /* Only URLs change by themselves; files change on SIGHUP. */
     wait_for_stop(
         svc,

@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_VALUES 16
 
@@ -166,8 +167,8 @@ static int parse_args(int argc, char **argv, struct verify_opts *o)
             o->json = 1;
             break;
         case 'r':
-            if (strncmp(optarg, "http://", 7) == 0 ||
-                strncmp(optarg, "https://", 8) == 0)
+            if (strncasecmp(optarg, "http://", 7) == 0 ||
+                strncasecmp(optarg, "https://", 8) == 0)
                 cfg->crl_url = optarg;
             else
                 cfg->crl_file = optarg;
@@ -194,6 +195,11 @@ static int parse_args(int argc, char **argv, struct verify_opts *o)
     if (cfg->crl_ca_file != NULL && cfg->crl_url == NULL &&
         cfg->ca_list == NULL)
         return cli_usage_error("--crl-ca-file needs a --crl or --ca-list URL");
+    if ((cfg->ca_list != NULL && cfg->ca_list[0] == '\0') ||
+        (cfg->ca_list_signer_file != NULL &&
+         cfg->ca_list_signer_file[0] == '\0'))
+        return cli_usage_error("empty --ca-list or --pa-cert; give a file, "
+                               "or an http(s) URL for --ca-list");
     if ((cfg->ca_list == NULL) != (cfg->ca_list_signer_file == NULL))
         return cli_usage_error("the PA's CA list needs both --ca-list and "
                                "--pa-cert, the PA certificate that signed "
