@@ -17,7 +17,19 @@ struct sti_trust {
     STACK_OF(X509) * anchors;
     STACK_OF(X509) * crl_signers;
     X509_CRL *crl;
+    uint64_t list_version; /* of the PA's CA list loaded, 0 when none */
 };
+
+void sti_trust_set_list_version(struct sti_trust *trust, uint64_t version)
+{
+    if (trust != NULL && version > trust->list_version)
+        trust->list_version = version;
+}
+
+uint64_t sti_trust_list_version(const struct sti_trust *trust)
+{
+    return trust != NULL ? trust->list_version : 0;
+}
 
 struct sti_trust *sti_trust_new(void)
 {

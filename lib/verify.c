@@ -199,6 +199,8 @@ int sti_trust_load_ca_list(struct sti_trust *trust, const char *source,
     }
     for (size_t i = 0; rc == STI_OK && i < sti_chain_count(list->roots); i++)
         rc = sti_trust_add_anchor(trust, sti_chain_get0(list->roots, i), err);
+    if (rc == STI_OK)
+        sti_trust_set_list_version(trust, list->version);
     sti_pa_calist_free(list);
     free(doc);
     sti_cert_free(pa_cert);
@@ -354,7 +356,16 @@ int sti_verifier_set_trust(struct sti_verifier *v, struct sti_trust *trust,
     if (v == NULL || trust == NULL)
         return sti_seterr(err, STI_ERR_INVALID, "no verifier or trust given");
     pthread_rwlock_wrlock(&v->trust_lock);
-    rc = apply_crl(v, trust, err);
+    /* An older list could bring back a root that the PA has removed. */
+    if (sti_trust_list_version(trust) > 0 &&
+        sti_trust_list_version(trust) < sti_trust_list_version(v->trust))
+        rc = sti_seterr(err, STI_ERR_POLICY,
+                        "the CA list has version %llu, older than version "
+                        "%llu in use; check the CA list source",
+                        (unsigned long long)sti_trust_list_version(trust),
+                        (unsigned long long)sti_trust_list_version(v->trust));
+    else
+        rc = apply_crl(v, trust, err);
     if (rc == STI_OK) {
         sti_trust_free(v->trust);
         v->trust = trust;

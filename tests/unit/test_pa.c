@@ -692,8 +692,7 @@ static void trust_from_calist(void **state)
     assert_non_null(strstr(err.message, list_path));
     /* A list without roots loads and adds nothing. */
     assert_int_equal(
-        sti_trust_load_ca_list(trust, empty_path, pa_path, NULL, &err),
-        STI_OK);
+        sti_trust_load_ca_list(trust, empty_path, pa_path, NULL, &err), STI_OK);
     assert_int_not_equal(
         sti_trust_load_ca_list(trust, missing, pa_path, NULL, &err), STI_OK);
     assert_non_null(strstr(err.message, missing));
@@ -716,6 +715,60 @@ static void trust_from_calist(void **state)
     sti_cert_free(root);
     sti_cert_free(other);
     sti_key_free(key);
+}
+
+/* Loads the CA list in PATH, signed by the PA certificate in PA_PATH. */
+static struct sti_trust *list_trust(const char *path, const char *pa_path)
+{
+    struct sti_trust *trust = sti_trust_new();
+    struct sti_error err;
+
+    if (sti_trust_load_ca_list(trust, path, pa_path, NULL, &err) != STI_OK)
+        fail_msg("sti_trust_load_ca_list: %s", err.message);
+    return trust;
+}
+
+/* A verifier takes no anchors from a CA list older than the one in use. */
+static void verifier_refuses_older_list(void **state)
+{
+    struct fixture *f = *state;
+    struct sti_cert *a = make_root(NULL, "SHAKEN ROOT A");
+    struct sti_cert *b = make_root(NULL, "SHAKEN ROOT B");
+    struct sti_verifier_config cfg = {0};
+    struct sti_verifier *v = NULL;
+    struct sti_error err;
+    char *doc = NULL, *pem = NULL, *v1, *v2, *pa_path;
+
+    assert_int_equal(sti_pa_ca_add(f->pa, a, &err), STI_OK);
+    assert_int_equal(sti_pa_calist_document(f->pa, &doc, &err), STI_OK);
+    v1 = write_in(f->dir, "v1.jws", doc);
+    free(doc);
+    assert_int_equal(sti_pa_ca_add(f->pa, b, &err), STI_OK);
+    assert_int_equal(sti_pa_calist_document(f->pa, &doc, &err), STI_OK);
+    v2 = write_in(f->dir, "v2.jws", doc);
+    assert_int_equal(sti_cert_to_pem(sti_pa_get0_cert(f->pa), &pem, &err),
+                     STI_OK);
+    pa_path = write_in(f->dir, "pa-cert.pem", pem);
+
+    cfg.ca_list = v2;
+    cfg.ca_list_signer_file = pa_path;
+    assert_int_equal(sti_verifier_new(&cfg, &v, &err), STI_OK);
+    assert_int_equal(sti_verifier_set_trust(v, list_trust(v1, pa_path), &err),
+                     STI_ERR_POLICY);
+    assert_non_null(strstr(err.message, "older than version 2 in use"));
+    /* The same version, and anchors from no list, are taken. */
+    assert_int_equal(sti_verifier_set_trust(v, list_trust(v2, pa_path), &err),
+                     STI_OK);
+    assert_int_equal(sti_verifier_set_trust(v, sti_trust_new(), &err), STI_OK);
+
+    sti_verifier_free(v);
+    free(doc);
+    free(pem);
+    free(v1);
+    free(v2);
+    free(pa_path);
+    sti_cert_free(a);
+    sti_cert_free(b);
 }
 
 /* Revocation */
@@ -885,6 +938,7 @@ int main(void)
         PA_TEST(calist_add_remove_verify),
         PA_TEST(calist_rejects_bad_documents),
         PA_TEST(trust_from_calist),
+        PA_TEST(verifier_refuses_older_list),
         PA_TEST(revoke_regenerates_crl),
         PA_TEST(revoke_names_bad_values),
         cmocka_unit_test(init_bad_subject_creates_nothing),

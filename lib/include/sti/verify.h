@@ -74,7 +74,9 @@ STI_API int sti_trust_load_ca_list(struct sti_trust *trust, const char *source,
  * Replaces the trust anchors, for example with the CA list that the PA
  * publishes; takes ownership of TRUST.  A verification that is running
  * checks its chain with the anchors in place at that step: the new ones
- * when it is still fetching its x5u.
+ * when it is still fetching its x5u.  Anchors from a CA list with a lower
+ * version than the list in use are refused (STI_ERR_POLICY), because an
+ * older list can bring back a root that the PA has removed.
  */
 STI_API int sti_verifier_set_trust(struct sti_verifier *v,
                                    struct sti_trust *trust,
