@@ -73,10 +73,13 @@ EVP_PKEY *sti_key_get0_pkey(const struct sti_key *key);
 struct sti_key *sti_key_from_pkey(EVP_PKEY *pkey); /* takes ownership */
 X509 *sti_cert_get0_x509(const struct sti_cert *cert);
 
-/* The version of the PA's CA list that TRUST's anchors came from (0 when
- * none); sti_verifier_set_trust() refuses a lower one. */
-void sti_trust_set_list_version(struct sti_trust *trust, uint64_t version);
+/* The version and expiry of the PA's CA list that TRUST's anchors came
+ * from (0 when none).  sti_verifier_set_trust() refuses a lower version,
+ * and verification fails once the list has expired. */
+void sti_trust_set_list(struct sti_trust *trust, uint64_t version,
+                        time_t expires);
 uint64_t sti_trust_list_version(const struct sti_trust *trust);
+time_t sti_trust_list_expires(const struct sti_trust *trust);
 struct sti_cert *sti_cert_from_x509(X509 *x509); /* takes ownership */
 
 #endif

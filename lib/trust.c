@@ -18,12 +18,23 @@ struct sti_trust {
     STACK_OF(X509) * crl_signers;
     X509_CRL *crl;
     uint64_t list_version; /* of the PA's CA list loaded, 0 when none */
+    time_t list_expires;   /* when that list expires, 0 when none */
 };
 
-void sti_trust_set_list_version(struct sti_trust *trust, uint64_t version)
+void sti_trust_set_list(struct sti_trust *trust, uint64_t version,
+                        time_t expires)
 {
-    if (trust != NULL && version > trust->list_version)
+    if (trust == NULL)
+        return;
+    if (version > trust->list_version)
         trust->list_version = version;
+    if (trust->list_expires == 0 || expires < trust->list_expires)
+        trust->list_expires = expires;
+}
+
+time_t sti_trust_list_expires(const struct sti_trust *trust)
+{
+    return trust != NULL ? trust->list_expires : 0;
 }
 
 uint64_t sti_trust_list_version(const struct sti_trust *trust)

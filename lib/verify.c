@@ -200,7 +200,7 @@ int sti_trust_load_ca_list(struct sti_trust *trust, const char *source,
     for (size_t i = 0; rc == STI_OK && i < sti_chain_count(list->roots); i++)
         rc = sti_trust_add_anchor(trust, sti_chain_get0(list->roots, i), err);
     if (rc == STI_OK)
-        sti_trust_set_list_version(trust, list->version);
+        sti_trust_set_list(trust, list->version, list->expires);
     sti_pa_calist_free(list);
     free(doc);
     sti_cert_free(pa_cert);
@@ -704,9 +704,18 @@ static int check_chain(struct job *j, const struct item *it,
     struct sti_error err;
     int revoked = 0, rc = STI_OK;
     unsigned long gen;
+    time_t expires;
 
     pthread_rwlock_rdlock(&v->trust_lock);
     gen = v->gen;
+    expires = sti_trust_list_expires(v->trust);
+    if (expires != 0 && j->now >= expires) {
+        pthread_rwlock_unlock(&v->trust_lock);
+        return verdict(j->res, STI_VERIFY_FAIL, 437,
+                       "the trust anchors come from a CA list that expired "
+                       "at %lld; the verifier must load a newer one",
+                       (long long)expires);
+    }
     if (iat < e->valid_from || iat > e->valid_until ||
         !sti_x5u_memo_valid(v->cache, e, gen)) {
         rc = sti_x5u_entry_chain(v->cache, e, &chain, &err);

@@ -676,6 +676,40 @@ static void compact_form(void **state)
     sti_verifier_free(v);
 }
 
+/* The anchors of TRUST marked as coming from CA list version 1, which
+ * expires at EXPIRES. */
+static struct sti_trust *list_anchors(time_t expires)
+{
+    struct sti_trust *trust = sti_trust_new();
+    struct sti_error err;
+
+    assert_int_equal(sti_trust_load_anchors(trust, root_file, &err), STI_OK);
+    sti_trust_set_list(trust, 1, expires);
+    return trust;
+}
+
+/* Anchors from an expired CA list verify nothing until a newer list. */
+static void expired_list_anchors_fail(void **state)
+{
+    struct sti_passport_claims c = claims("shaken");
+    struct sti_verifier *v = lab_verifier(root_file);
+    struct sti_verify_result res;
+    struct sti_error err;
+    char *value = sign(&c, pki.sp_key, 0);
+
+    (void)state;
+    assert_int_equal(
+        sti_verifier_set_trust(v, list_anchors(time(NULL) - 1), &err), STI_OK);
+    expect(v, value, NULL, STI_VERIFY_FAIL, 437,
+           "come from a CA list that expired", &res);
+    assert_int_equal(
+        sti_verifier_set_trust(v, list_anchors(time(NULL) + 3600), &err),
+        STI_OK);
+    expect(v, value, NULL, STI_VERIFY_PASS, 0, NULL, &res);
+    free(value);
+    sti_verifier_free(v);
+}
+
 /* Issues a CA certificate (CA:TRUE, keyUsage keyCertSign and
  * digitalSignature, TNAuthList SPC 1234) for the SP's key from the
  * intermediate, with OpenSSL directly, since libsti has no such profile. */
@@ -981,6 +1015,7 @@ int main(void)
         cmocka_unit_test(compact_form),
         cmocka_unit_test(delegate_tn_coverage),
         cmocka_unit_test(ca_leaf_cannot_sign),
+        cmocka_unit_test(expired_list_anchors_fail),
         cmocka_unit_test(odd_leaves_are_437),
         cmocka_unit_test(threads_share_verifier),
         cmocka_unit_test(config_errors),
