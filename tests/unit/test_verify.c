@@ -676,8 +676,8 @@ static void compact_form(void **state)
     sti_verifier_free(v);
 }
 
-/* The anchors of TRUST marked as coming from CA list version 1, which
- * expires at EXPIRES. */
+/* Returns the anchors of root_file, marked as coming from CA list
+ * version 1, which expires at EXPIRES. */
 static struct sti_trust *list_anchors(time_t expires)
 {
     struct sti_trust *trust = sti_trust_new();
