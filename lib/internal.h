@@ -73,8 +73,17 @@ EVP_PKEY *sti_key_get0_pkey(const struct sti_key *key);
 struct sti_key *sti_key_from_pkey(EVP_PKEY *pkey); /* takes ownership */
 X509 *sti_cert_get0_x509(const struct sti_cert *cert);
 
+/* Loads the anchors that CFG names into TRUST: ca_file, ca_dir and the
+ * PA's CA list. */
+int sti_verifier_load_anchors(struct sti_trust *trust,
+                              const struct sti_verifier_config *cfg,
+                              struct sti_error *err);
+/* Returns the file that holds the CRL signer for CFG: crl_signer_file,
+ * else the PA certificate of the CA list, else ca_file (or NULL). */
+const char *sti_verifier_crl_signer_path(const struct sti_verifier_config *cfg);
+
 /* The version and expiry of the PA's CA list that TRUST's anchors came
- * from (0 when none).  sti_verifier_set_trust() refuses a lower version,
+ * from (0 when none).  sti_verifier_set_trust() rejects a lower version,
  * and verification fails once the list has expired. */
 void sti_trust_set_list(struct sti_trust *trust, uint64_t version,
                         time_t expires);

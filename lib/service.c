@@ -921,14 +921,29 @@ static int service_signer(struct sti_service *svc,
 
 /* Finds CRL's signer: the CRL signer file, or the certificate of the CA
  * file whose key signed it. */
+/* Fills SOURCES with the service's copies of the verifier's sources;
+ * returns SOURCES. */
+static const struct sti_verifier_config *
+service_sources(const struct sti_service *svc,
+                struct sti_verifier_config *sources)
+{
+    memset(sources, 0, sizeof(*sources));
+    sources->ca_file = svc->ca_file;
+    sources->ca_dir = svc->ca_dir;
+    sources->ca_list = svc->ca_list;
+    sources->ca_list_signer_file = svc->ca_list_signer_file;
+    sources->crl_signer_file = svc->crl_signer_file;
+    sources->crl_ca_file = svc->crl_ca_file;
+    return sources;
+}
+
 static int find_crl_signer(const struct sti_service *svc,
                            const struct sti_crl *crl, struct sti_cert **out,
                            struct sti_error *err)
 {
-    /* The PA that signed the CA list usually signs the CRL too. */
-    const char *path = svc->crl_signer_file       ? svc->crl_signer_file
-                       : svc->ca_list_signer_file ? svc->ca_list_signer_file
-                                                  : svc->ca_file;
+    struct sti_verifier_config sources;
+    const char *path =
+        sti_verifier_crl_signer_path(service_sources(svc, &sources));
     struct sti_chain *chain = NULL;
     int rc;
 
@@ -979,8 +994,9 @@ int sti_service_reload_crl(struct sti_service *svc, struct sti_error *err)
 
 int sti_service_reload(struct sti_service *svc, struct sti_error *err)
 {
+    struct sti_verifier_config sources;
     struct sti_trust *trust;
-    int rc = STI_OK;
+    int rc;
 
     if (svc == NULL)
         return sti_seterr(err, STI_ERR_INVALID, "no service given");
@@ -989,14 +1005,7 @@ int sti_service_reload(struct sti_service *svc, struct sti_error *err)
     trust = sti_trust_new();
     if (trust == NULL)
         return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
-    if (svc->ca_file != NULL)
-        rc = sti_trust_load_anchors(trust, svc->ca_file, err);
-    if (rc == STI_OK && svc->ca_dir != NULL)
-        rc = sti_trust_load_anchors(trust, svc->ca_dir, err);
-    if (rc == STI_OK && svc->ca_list != NULL)
-        rc = sti_trust_load_ca_list(trust, svc->ca_list,
-                                    svc->ca_list_signer_file, svc->crl_ca_file,
-                                    err);
+    rc = sti_verifier_load_anchors(trust, service_sources(svc, &sources), err);
     if (rc != STI_OK) {
         sti_trust_free(trust);
         return rc;

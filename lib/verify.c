@@ -117,24 +117,42 @@ const char *sti_verify_outcome_name(int outcome)
 
 /* Trust anchors and CRL */
 
+/* Fetches URL, whose response must have status 200 and at most MAX bytes.
+ * WHAT names it in errors ("CRL URL"), and the caller frees the body. */
+static int http_get(const char *what, const char *url, const char *ca_file,
+                    size_t max, char **data, size_t *len, struct sti_error *err)
+{
+    struct sti_http_options opts = {.ca_file = ca_file, .max_body = max};
+    struct sti_http_response *resp = NULL;
+    int rc = sti_http_request("GET", url, NULL, 0, &opts, &resp, err);
+
+    *data = NULL;
+    if (rc == STI_OK && resp->status != 200)
+        rc = sti_seterr(err, STI_ERR_NET,
+                        "%s %s returned HTTP status %ld; check the URL", what,
+                        url, resp->status);
+    if (rc == STI_OK) {
+        *data = (char *)resp->body;
+        *len = resp->body_len;
+        resp->body = NULL;
+    }
+    sti_http_response_free(resp);
+    return rc;
+}
+
 int sti_crl_fetch(const char *file, const char *url, const char *ca_file,
                   struct sti_crl **out, struct sti_error *err)
 {
-    struct sti_http_options opts = {.ca_file = ca_file,
-                                    .max_body = 16 * 1024 * 1024};
-    struct sti_http_response *resp = NULL;
+    char *body;
+    size_t len = 0;
     int rc;
 
     if (file != NULL)
         return sti_crl_load(file, out, err);
-    rc = sti_http_request("GET", url, NULL, 0, &opts, &resp, err);
-    if (rc == STI_OK && resp->status != 200)
-        rc = sti_seterr(err, STI_ERR_NET,
-                        "CRL URL %s returned HTTP status %ld; check the URL",
-                        url, resp->status);
+    rc = http_get("CRL URL", url, ca_file, 16 * 1024 * 1024, &body, &len, err);
     if (rc == STI_OK)
-        rc = sti_crl_parse(resp->body, resp->body_len, out, err);
-    sti_http_response_free(resp);
+        rc = sti_crl_parse(body, len, out, err);
+    free(body);
     return rc;
 }
 
@@ -148,25 +166,10 @@ static int is_url(const char *source)
 static int read_source(const char *source, const char *ca_file, size_t max,
                        char **data, size_t *len, struct sti_error *err)
 {
-    struct sti_http_options opts = {.ca_file = ca_file, .max_body = max};
-    struct sti_http_response *resp = NULL;
-    int rc;
-
     *data = NULL;
     if (!is_url(source))
         return sti_file_read_max(source, max, (unsigned char **)data, len, err);
-    rc = sti_http_request("GET", source, NULL, 0, &opts, &resp, err);
-    if (rc == STI_OK && resp->status != 200)
-        rc = sti_seterr(err, STI_ERR_NET,
-                        "%s returned HTTP status %ld; check the URL", source,
-                        resp->status);
-    if (rc == STI_OK) {
-        *data = (char *)resp->body;
-        *len = resp->body_len;
-        resp->body = NULL;
-    }
-    sti_http_response_free(resp);
-    return rc;
+    return http_get("URL", source, ca_file, max, data, len, err);
 }
 
 int sti_trust_load_ca_list(struct sti_trust *trust, const char *source,
@@ -207,15 +210,38 @@ int sti_trust_load_ca_list(struct sti_trust *trust, const char *source,
     return rc;
 }
 
+int sti_verifier_load_anchors(struct sti_trust *trust,
+                              const struct sti_verifier_config *cfg,
+                              struct sti_error *err)
+{
+    int rc = STI_OK;
+
+    if (cfg->ca_file != NULL)
+        rc = sti_trust_load_anchors(trust, cfg->ca_file, err);
+    if (rc == STI_OK && cfg->ca_dir != NULL)
+        rc = sti_trust_load_anchors(trust, cfg->ca_dir, err);
+    if (rc == STI_OK && cfg->ca_list != NULL)
+        rc = sti_trust_load_ca_list(trust, cfg->ca_list,
+                                    cfg->ca_list_signer_file, cfg->crl_ca_file,
+                                    err);
+    return rc;
+}
+
+const char *sti_verifier_crl_signer_path(const struct sti_verifier_config *cfg)
+{
+    /* The PA that signed the CA list usually signs the CRL too. */
+    if (cfg->crl_signer_file != NULL)
+        return cfg->crl_signer_file;
+    return cfg->ca_list_signer_file != NULL ? cfg->ca_list_signer_file
+                                            : cfg->ca_file;
+}
+
 static int load_crl_signers(struct sti_verifier *v,
                             const struct sti_verifier_config *cfg,
                             struct sti_error *err)
 {
     struct sti_chain *chain = NULL;
-    /* The PA that signed the CA list usually signs the CRL too. */
-    const char *path = cfg->crl_signer_file       ? cfg->crl_signer_file
-                       : cfg->ca_list_signer_file ? cfg->ca_list_signer_file
-                                                  : cfg->ca_file;
+    const char *path = sti_verifier_crl_signer_path(cfg);
     int rc;
 
     if (path == NULL)
@@ -263,14 +289,7 @@ static int load_trust(struct sti_verifier *v,
     v->trust = sti_trust_new();
     if (v->trust == NULL)
         return sti_seterr(err, STI_ERR_NOMEM, "out of memory");
-    if (cfg->ca_file != NULL)
-        rc = sti_trust_load_anchors(v->trust, cfg->ca_file, err);
-    if (rc == STI_OK && cfg->ca_dir != NULL)
-        rc = sti_trust_load_anchors(v->trust, cfg->ca_dir, err);
-    if (rc == STI_OK && cfg->ca_list != NULL)
-        rc = sti_trust_load_ca_list(v->trust, cfg->ca_list,
-                                    cfg->ca_list_signer_file, cfg->crl_ca_file,
-                                    err);
+    rc = sti_verifier_load_anchors(v->trust, cfg, err);
     if (rc == STI_OK && (cfg->crl_file != NULL || cfg->crl_url != NULL)) {
         /* NOTE: a CRL from a URL is fetched once here and not refreshed
          * when its nextUpdate passes; long-running callers replace it

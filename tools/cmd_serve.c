@@ -400,14 +400,14 @@ static void reload(struct sti_service *svc, int full)
     struct sti_error err;
     int rc = full ? sti_service_reload(svc, &err)
                   : sti_service_reload_crl(svc, &err);
-    const char *what = !full           ? "CRL"
-                       : serve_has_crl ? "trust anchors and CRL"
-                                       : "trust anchors";
+    const char *sources = !full           ? "CRL"
+                          : serve_has_crl ? "trust anchors and CRL"
+                                          : "trust anchors";
 
     if (rc == STI_OK)
-        sti_log(STI_LOG_INFO, "reloaded the %s", what);
+        sti_log(STI_LOG_INFO, "reloaded the %s", sources);
     else
-        sti_log(STI_LOG_ERR, "reload failed, keeping the old %s: %s", what,
+        sti_log(STI_LOG_ERR, "reload failed, keeping the old %s: %s", sources,
                 err.message);
 }
 

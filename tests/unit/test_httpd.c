@@ -1147,6 +1147,23 @@ static void warm_up(int fd)
     read_reply(fd, "HTTP/1.1 201");
 }
 
+/* Sends /gate on A and, once A's handler waits at the gate, a GET of
+ * TARGET on B, then opens the gate.  Returns the handler count from
+ * before A's request. */
+static int queue_behind_gate(int a, int b, const char *target)
+{
+    int before = atomic_load(&handler_calls);
+    char req[128];
+
+    send_all(a, "GET /gate HTTP/1.1\r\nHost: x\r\n\r\n");
+    wait_calls_above(before);
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", target);
+    send_all(b, req);
+    usleep(50000);
+    sem_post(&gate);
+    return before;
+}
+
 /*
  * With batch_responses a worker keeps the round open while requests
  * arrive: A's response waits for B, which arrived while A's handler ran,
@@ -1160,7 +1177,7 @@ static void batched_responses_leave_together(void **state)
                                    .batch_window_us = 60 * 1000 * 1000};
     struct sti_httpd *h;
     char base[64];
-    int a, b, before;
+    int a, b;
 
     (void)state;
     sem_init(&gate, 0, 0);
@@ -1169,13 +1186,7 @@ static void batched_responses_leave_together(void **state)
     b = connect_port(sti_httpd_port(h));
     warm_up(a);
     warm_up(b);
-    before = atomic_load(&handler_calls);
-    send_all(a, "GET /gate HTTP/1.1\r\nHost: x\r\n\r\n");
-    /* Wait until A's handler runs, then queue B behind it. */
-    wait_calls_above(before);
-    send_all(b, "GET /sleep HTTP/1.1\r\nHost: x\r\n\r\n");
-    usleep(50000);
-    sem_post(&gate);
+    queue_behind_gate(a, b, "/sleep");
     /* B's handler sleeps for a second. */
     if (batch_mode)
         assert_false(reply_within(a, 500));
@@ -1223,12 +1234,7 @@ static void stop_sends_held_responses(void **state)
     b = connect_port(sti_httpd_port(h));
     warm_up(a);
     warm_up(b);
-    before = atomic_load(&handler_calls);
-    send_all(a, "GET /gate HTTP/1.1\r\nHost: x\r\n\r\n");
-    wait_calls_above(before);
-    send_all(b, "GET /gate HTTP/1.1\r\nHost: x\r\n\r\n");
-    usleep(50000);
-    sem_post(&gate);
+    before = queue_behind_gate(a, b, "/gate");
     wait_calls_above(before + 1);
     assert_int_equal(pthread_create(&poster, NULL, post_gate_later, NULL), 0);
     sti_httpd_stop(h);
@@ -1263,12 +1269,7 @@ static void batch_window_ends_round(void **state)
     warm_up(a);
     warm_up(b);
     warm_up(c);
-    before = atomic_load(&handler_calls);
-    send_all(a, "GET /gate HTTP/1.1\r\nHost: x\r\n\r\n");
-    wait_calls_above(before);
-    send_all(b, "GET /sleep HTTP/1.1\r\nHost: x\r\n\r\n");
-    usleep(50000);
-    sem_post(&gate);
+    before = queue_behind_gate(a, b, "/sleep");
     wait_calls_above(before + 1);
     send_all(c, "GET /sleep HTTP/1.1\r\nHost: x\r\n\r\n");
     /* B's sleep ends about 1 s after the gate, C's about 2 s after. */

@@ -657,6 +657,31 @@ static char *write_in(const char *dir, const char *name, const char *text)
     return path;
 }
 
+/* Writes the PA's current CA list document to DIR/NAME; returns the path. */
+static char *write_calist(struct fixture *f, const char *name)
+{
+    struct sti_error err;
+    char *doc = NULL, *path;
+
+    assert_int_equal(sti_pa_calist_document(f->pa, &doc, &err), STI_OK);
+    path = write_in(f->dir, name, doc);
+    free(doc);
+    return path;
+}
+
+/* Writes the PA certificate to DIR/pa-cert.pem; returns the path. */
+static char *write_pa_cert(struct fixture *f)
+{
+    struct sti_error err;
+    char *pem = NULL, *path;
+
+    assert_int_equal(sti_cert_to_pem(sti_pa_get0_cert(f->pa), &pem, &err),
+                     STI_OK);
+    path = write_in(f->dir, "pa-cert.pem", pem);
+    free(pem);
+    return path;
+}
+
 /* sti_trust_load_ca_list() adds the roots of a signed CA list as anchors. */
 static void trust_from_calist(void **state)
 {
@@ -666,18 +691,13 @@ static void trust_from_calist(void **state)
     struct sti_cert *other = make_root(&key, "SHAKEN ROOT B");
     struct sti_trust *trust = sti_trust_new();
     struct sti_error err;
-    char *doc = NULL, *pem = NULL, *other_pem = NULL;
+    char *other_pem = NULL;
     char *list_path, *empty_path, *pa_path, *other_path, missing[512];
 
-    assert_int_equal(sti_pa_calist_document(f->pa, &doc, &err), STI_OK);
-    empty_path = write_in(f->dir, "empty-list.jws", doc);
-    free(doc);
+    empty_path = write_calist(f, "empty-list.jws");
     assert_int_equal(sti_pa_ca_add(f->pa, root, &err), STI_OK);
-    assert_int_equal(sti_pa_calist_document(f->pa, &doc, &err), STI_OK);
-    list_path = write_in(f->dir, "list.jws", doc);
-    assert_int_equal(sti_cert_to_pem(sti_pa_get0_cert(f->pa), &pem, &err),
-                     STI_OK);
-    pa_path = write_in(f->dir, "pa-cert.pem", pem);
+    list_path = write_calist(f, "list.jws");
+    pa_path = write_pa_cert(f);
     assert_int_equal(sti_cert_to_pem(other, &other_pem, &err), STI_OK);
     other_path = write_in(f->dir, "other.pem", other_pem);
     snprintf(missing, sizeof(missing), "%s/missing.jws", f->dir);
@@ -705,8 +725,6 @@ static void trust_from_calist(void **state)
     assert_int_equal(sti_trust_anchor_count(trust), 1);
 
     sti_trust_free(trust);
-    free(doc);
-    free(pem);
     free(other_pem);
     free(list_path);
     free(empty_path);
@@ -729,7 +747,7 @@ static struct sti_trust *list_trust(const char *path, const char *pa_path)
 }
 
 /* A verifier takes no anchors from a CA list older than the one in use. */
-static void verifier_refuses_older_list(void **state)
+static void verifier_rejects_older_list(void **state)
 {
     struct fixture *f = *state;
     struct sti_cert *a = make_root(NULL, "SHAKEN ROOT A");
@@ -737,18 +755,13 @@ static void verifier_refuses_older_list(void **state)
     struct sti_verifier_config cfg = {0};
     struct sti_verifier *v = NULL;
     struct sti_error err;
-    char *doc = NULL, *pem = NULL, *v1, *v2, *pa_path;
+    char *v1, *v2, *pa_path;
 
     assert_int_equal(sti_pa_ca_add(f->pa, a, &err), STI_OK);
-    assert_int_equal(sti_pa_calist_document(f->pa, &doc, &err), STI_OK);
-    v1 = write_in(f->dir, "v1.jws", doc);
-    free(doc);
+    v1 = write_calist(f, "v1.jws");
     assert_int_equal(sti_pa_ca_add(f->pa, b, &err), STI_OK);
-    assert_int_equal(sti_pa_calist_document(f->pa, &doc, &err), STI_OK);
-    v2 = write_in(f->dir, "v2.jws", doc);
-    assert_int_equal(sti_cert_to_pem(sti_pa_get0_cert(f->pa), &pem, &err),
-                     STI_OK);
-    pa_path = write_in(f->dir, "pa-cert.pem", pem);
+    v2 = write_calist(f, "v2.jws");
+    pa_path = write_pa_cert(f);
 
     cfg.ca_list = v2;
     cfg.ca_list_signer_file = pa_path;
@@ -762,8 +775,6 @@ static void verifier_refuses_older_list(void **state)
     assert_int_equal(sti_verifier_set_trust(v, sti_trust_new(), &err), STI_OK);
 
     sti_verifier_free(v);
-    free(doc);
-    free(pem);
     free(v1);
     free(v2);
     free(pa_path);
@@ -938,7 +949,7 @@ int main(void)
         PA_TEST(calist_add_remove_verify),
         PA_TEST(calist_rejects_bad_documents),
         PA_TEST(trust_from_calist),
-        PA_TEST(verifier_refuses_older_list),
+        PA_TEST(verifier_rejects_older_list),
         PA_TEST(revoke_regenerates_crl),
         PA_TEST(revoke_names_bad_values),
         cmocka_unit_test(init_bad_subject_creates_nothing),

@@ -60,11 +60,12 @@ STI_API int sti_verifier_new(const struct sti_verifier_config *config,
 STI_API void sti_verifier_free(struct sti_verifier *v);
 
 /*
- * Adds the roots of the PA's signed CA list in SOURCE (a file, or an
- * http(s) URL fetched with CA_FILE as its trust, NULL for the system's)
- * to TRUST, once its signature checks with the PA certificate in
- * PA_CERT_FILE and it has not expired.  SOURCE holds the compact JWS or the
- * JSON body of sti-pa's GET /api/v1/ca-list (see sti_pa_calist_verify()).
+ * Adds the roots of the PA's signed CA list in SOURCE to TRUST.  SOURCE is
+ * a file, or an http(s) URL fetched with CA_FILE as its trust (NULL: the
+ * system's).  The list must be signed by the PA certificate in
+ * PA_CERT_FILE and must not have expired.  SOURCE holds the compact JWS
+ * or the JSON body of sti-pa's GET /api/v1/ca-list (see
+ * sti_pa_calist_verify()).
  */
 STI_API int sti_trust_load_ca_list(struct sti_trust *trust, const char *source,
                                    const char *pa_cert_file,
@@ -75,7 +76,7 @@ STI_API int sti_trust_load_ca_list(struct sti_trust *trust, const char *source,
  * publishes; takes ownership of TRUST.  A verification that is running
  * checks its chain with the anchors in place at that step: the new ones
  * when it is still fetching its x5u.  Anchors from a CA list with a lower
- * version than the list in use are refused (STI_ERR_POLICY), because an
+ * version than the list in use are rejected (STI_ERR_POLICY), because an
  * older list can bring back a root that the PA has removed.
  */
 STI_API int sti_verifier_set_trust(struct sti_verifier *v,
