@@ -78,7 +78,7 @@ X509 *sti_cert_get0_x509(const struct sti_cert *cert);
 int sti_verifier_load_anchors(struct sti_trust *trust,
                               const struct sti_verifier_config *cfg,
                               struct sti_error *err);
-/* Returns the file that holds the CRL signer for CFG: crl_signer_file,
+/* Returns the file that contains the CRL signer for CFG: crl_signer_file,
  * else the PA certificate of the CA list, else ca_file (or NULL). */
 const char *sti_verifier_crl_signer_path(const struct sti_verifier_config *cfg);
 

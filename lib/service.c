@@ -921,8 +921,8 @@ static int service_signer(struct sti_service *svc,
 
 /* Finds CRL's signer: the CRL signer file, or the certificate of the CA
  * file whose key signed it. */
-/* Fills SOURCES with the service's copies of the verifier's sources;
- * returns SOURCES. */
+/* Fills SOURCES with the service's copies of the verifier's sources and
+ * returns it. */
 static const struct sti_verifier_config *
 service_sources(const struct sti_service *svc,
                 struct sti_verifier_config *sources)
